@@ -1,0 +1,97 @@
+"""The one time loop, and trial batching.
+
+Every time-stepped model in bayesnn is a pure step function
+``step(state, inputs_t) -> (state, record_t)`` handed to :func:`scan_steps` (inputs
+known in advance) or :func:`scan_chunked` (inputs built chunk by chunk, so that a long
+run never holds a steps x neurons input array). Trials are batched with
+:func:`run_trials`, which maps a per-trial function over one PRNG key per trial: trial
+``k`` sees the same key, hence the same random bits, whatever the batch size.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+PyTree = Any
+
+
+def scan_steps(
+    step: Callable[[PyTree, PyTree], tuple[PyTree, PyTree]],
+    state: PyTree,
+    inputs: PyTree,
+    record_every: int = 1,
+) -> tuple[PyTree, PyTree]:
+    """Run ``step`` over the leading axis of ``inputs`` with ``lax.scan``.
+
+    Args:
+        step: pure function ``(state, inputs_t) -> (state, record_t)``.
+        state: initial state (pytree of arrays).
+        inputs: pytree of arrays with a common leading time axis of length T.
+        record_every: keep only every ``record_every``-th record (the record at the
+            last step of each block), so a trace costs T / record_every entries.
+            T must be a multiple of ``record_every``.
+
+    Returns:
+        ``(final_state, records)``; ``records`` has leading length T / record_every.
+    """
+    if record_every < 1:
+        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    if record_every == 1:
+        return jax.lax.scan(step, state, inputs)
+    n_steps = jax.tree_util.tree_leaves(inputs)[0].shape[0]
+    if n_steps % record_every:
+        raise ValueError(
+            f"record_every must divide the number of steps ({n_steps}), got {record_every}"
+        )
+    blocks = jax.tree_util.tree_map(
+        lambda a: a.reshape((n_steps // record_every, record_every) + a.shape[1:]), inputs
+    )
+
+    def run_block(carry, block_inputs):
+        carry, records = jax.lax.scan(step, carry, block_inputs)
+        return carry, jax.tree_util.tree_map(lambda r: r[-1], records)
+
+    return jax.lax.scan(run_block, state, blocks)
+
+
+def scan_chunked(
+    step: Callable[[PyTree, PyTree], tuple[PyTree, PyTree]],
+    state: PyTree,
+    chunk_inputs: Callable[[jax.Array], PyTree],
+    n_chunks: int,
+    reduce_records: Callable[[PyTree], PyTree] | None = None,
+) -> tuple[PyTree, PyTree]:
+    """Run ``step`` over ``n_chunks`` chunks whose inputs are made on the fly.
+
+    ``chunk_inputs(chunk_index)`` returns the inputs of one chunk (leading axis = steps
+    in the chunk); they exist only while that chunk runs, so memory is one chunk of
+    inputs, not the whole run. ``reduce_records`` maps a chunk's stacked records to
+    what is kept per chunk (default: keep the last record of the chunk).
+    """
+    if n_chunks < 1:
+        raise ValueError(f"n_chunks must be >= 1, got {n_chunks}")
+    keep = reduce_records or (lambda records: jax.tree_util.tree_map(lambda r: r[-1], records))
+
+    def run_chunk(carry, chunk_index):
+        carry, records = jax.lax.scan(step, carry, chunk_inputs(chunk_index))
+        return carry, keep(records)
+
+    return jax.lax.scan(run_chunk, state, jnp.arange(n_chunks))
+
+
+def split_trial_keys(key: jax.Array, n_trials: int) -> jax.Array:
+    """One independent key per trial: ``keys[k]`` is ``jax.random.fold_in(key, k)``.
+
+    Folding in the trial index (rather than splitting into ``n_trials`` keys) makes
+    trial ``k``'s key independent of how many trials are requested.
+    """
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    return jax.vmap(lambda index: jax.random.fold_in(key, index))(jnp.arange(n_trials))
+
+
+def run_trials(trial_fn: Callable[..., PyTree], keys: jax.Array, *shared: Any) -> PyTree:
+    """Vectorise ``trial_fn(key, *shared)`` over a batch of per-trial keys."""
+    return jax.vmap(trial_fn, in_axes=(0,) + (None,) * len(shared))(keys, *shared)
