@@ -1,0 +1,62 @@
+"""Exact Bayesian references, written from the math (see docs/exact.md).
+
+These are the independent code paths that check the spiking models, so nothing here
+imports ``bayesnn.neuron``, ``bayesnn.scn`` or ``bayesnn.processes``.
+
+* :mod:`bayesnn.exact.hmm`: discrete-time two-state HMM (exact CTMC propagator,
+  Poisson counts), forward filter, forward-backward smoother, brute-force enumeration.
+* :mod:`bayesnn.exact.mmpp`: exact continuous-time filter and log-likelihood of the
+  Markov-modulated Poisson process (matrix exponential between events), plus the
+  innovations-form log-likelihood as an independent cross-check.
+* :mod:`bayesnn.exact.kalman`: Kalman filter, RTS smoother, exact (Van Loan)
+  discretisation, steady-state Kalman-Bucy gain and mean.
+"""
+from bayesnn.exact.hmm import (
+    BruteForceMarginals,
+    HMMForward,
+    HMMSmoother,
+    brute_force_marginals,
+    ctmc_transition_matrix,
+    hmm_forward,
+    hmm_smoother,
+    poisson_log_likelihoods,
+)
+from bayesnn.exact.kalman import (
+    KalmanBucySteadyState,
+    KalmanFilter,
+    KalmanSmoother,
+    discretize_lds,
+    kalman_bucy_mean,
+    kalman_filter,
+    rts_smoother,
+    steady_state_kalman_bucy,
+)
+from bayesnn.exact.mmpp import (
+    MMPPFilter,
+    mmpp_filter,
+    mmpp_filter_batch,
+    mmpp_log_likelihood_innovations,
+)
+
+__all__ = [
+    "BruteForceMarginals",
+    "HMMForward",
+    "HMMSmoother",
+    "brute_force_marginals",
+    "ctmc_transition_matrix",
+    "hmm_forward",
+    "hmm_smoother",
+    "poisson_log_likelihoods",
+    "KalmanBucySteadyState",
+    "KalmanFilter",
+    "KalmanSmoother",
+    "discretize_lds",
+    "kalman_bucy_mean",
+    "kalman_filter",
+    "rts_smoother",
+    "steady_state_kalman_bucy",
+    "MMPPFilter",
+    "mmpp_filter",
+    "mmpp_filter_batch",
+    "mmpp_log_likelihood_innovations",
+]

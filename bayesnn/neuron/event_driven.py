@@ -35,7 +35,7 @@ import jax.numpy as jnp
 
 from bayesnn.core.events import append_events, empty_buffer
 from bayesnn.neuron.flows import log_odds_flow, prior_flow
-from bayesnn.neuron.output import spikes_needed
+from bayesnn.neuron.output import prediction_at, spikes_needed
 
 _ROOT_MAX_ITERATIONS = 100
 
@@ -100,7 +100,7 @@ def _crossing_time(log_odds, prediction, upper, gap_upper, r_on, r_off, theta, g
         point = (lower * f_upper - upper * f_lower) / (f_upper - f_lower)
         point = jnp.clip(point, lower, upper)
         f_point = _gap(log_odds, prediction, point, r_on, r_off, theta, g0)
-        above = f_point > 0
+        above = f_point >= 0  # a point with h = 0 exactly is the root: keep it as upper
         # Illinois: halve the retained end's value when the same end is kept twice.
         f_lower = jnp.where(above & (side == 1), 0.5 * f_lower, f_lower)
         f_upper = jnp.where(~above & (side == -1), 0.5 * f_upper, f_upper)
@@ -142,50 +142,60 @@ def event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off
         exit_time = _exit_time(prediction, until - now, r_on, r_off, theta, g0)
         return exit_time, _gap(log_odds, prediction, exit_time, r_on, r_off, theta, g0)
 
+    # G is carried as an anchor (time and value just after the last output spike) and
+    # evaluated with one flow from it, exactly as the decoder does.
     def drift(state, until):
-        """Advance (t, L, G, buffer) to ``until``, emitting drift-driven spikes."""
+        """Advance (t, L, anchor, buffer) to ``until``, emitting drift-driven spikes."""
         def pending(loop_state):
-            now, log_odds, prediction, _ = loop_state
+            now, log_odds, anchor_time, anchor_value, _ = loop_state
+            prediction = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
             return crossing_ahead(now, log_odds, prediction, until)[1] > 0
 
         def fire(loop_state):
-            now, log_odds, prediction, buffer = loop_state
+            now, log_odds, anchor_time, anchor_value, buffer = loop_state
+            prediction = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
             exit_time, gap_exit = crossing_ahead(now, log_odds, prediction, until)
             crossing = _crossing_time(log_odds, prediction, exit_time, gap_exit,
                                       r_on, r_off, theta, g0)
-            buffer = append_events(buffer, (now + crossing)[None], jnp.ones(1, jnp.int32),
+            spike_time = now + crossing
+            buffer = append_events(buffer, spike_time[None], jnp.ones(1, jnp.int32),
                                    jnp.ones(1, bool))
-            return (now + crossing, log_odds_flow(log_odds, crossing, r_on, r_off, theta),
-                    prior_flow(prediction, crossing, r_on, r_off) + g0, buffer)
+            new_anchor = prediction_at(anchor_time, anchor_value, spike_time, r_on, r_off) + g0
+            return (spike_time, log_odds_flow(log_odds, crossing, r_on, r_off, theta),
+                    spike_time, new_anchor, buffer)
 
-        now, log_odds, prediction, buffer = jax.lax.while_loop(pending, fire, state)
-        remaining = until - now
-        return (until, log_odds_flow(log_odds, remaining, r_on, r_off, theta),
-                prior_flow(prediction, remaining, r_on, r_off), buffer)
+        now, log_odds, anchor_time, anchor_value, buffer = jax.lax.while_loop(pending, fire, state)
+        return (until, log_odds_flow(log_odds, until - now, r_on, r_off, theta),
+                anchor_time, anchor_value, buffer)
 
     def visit(carry, index):
         state, sample_log_odds, sample_prediction, sample_index = carry
         time, channel = times[index], channels[index]
-        now, log_odds, prediction, buffer = drift(state, time)
+        now, log_odds, anchor_time, anchor_value, buffer = drift(state, time)
         is_input = channel >= 0
         log_odds = log_odds + jnp.where(is_input, weights[jnp.maximum(channel, 0)], 0.0)
+        prediction = prediction_at(anchor_time, anchor_value, time, r_on, r_off)
         n_spikes = jnp.where(is_input, spikes_needed(log_odds, prediction, g0), 0)
-        prediction = prediction + g0 * n_spikes
+        fired = n_spikes > 0
+        anchor_time = jnp.where(fired, time, anchor_time)
+        anchor_value = jnp.where(fired, prediction + g0 * n_spikes, anchor_value)
+        prediction = jnp.where(fired, anchor_value, prediction)
         # One event carrying n spikes, stored as (time, multiplicity).
-        buffer = append_events(buffer, jnp.full((1,), time), n_spikes[None],
-                               (n_spikes > 0)[None])
+        buffer = append_events(buffer, jnp.full((1,), time), n_spikes[None], fired[None])
         is_sample = channel == -2
         slot = jnp.where(is_sample, sample_index, n_samples)
         sample_log_odds = sample_log_odds.at[slot].set(log_odds, mode="drop")
         sample_prediction = sample_prediction.at[slot].set(prediction, mode="drop")
-        return ((now, log_odds, prediction, buffer), sample_log_odds, sample_prediction,
-                sample_index + is_sample.astype(jnp.int32)), None
+        return ((now, log_odds, anchor_time, anchor_value, buffer), sample_log_odds,
+                sample_prediction, sample_index + is_sample.astype(jnp.int32)), None
 
-    start = (jnp.zeros((), dtype), jnp.asarray(initial_log_odds, dtype),
+    zero = jnp.zeros((), dtype)
+    start = (zero, jnp.asarray(initial_log_odds, dtype), zero,
              jnp.asarray(initial_prediction, dtype), empty_buffer(capacity, dtype))
     carry = (start, jnp.zeros(n_samples, dtype), jnp.zeros(n_samples, dtype), jnp.array(0))
     (final, sample_log_odds, sample_prediction, _), _ = jax.lax.scan(visit, carry, order)
-    _, final_log_odds, final_prediction, buffer = final
+    now, final_log_odds, anchor_time, anchor_value, buffer = final
+    final_prediction = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
     return EventKernelResult(sample_log_odds, sample_prediction, buffer.times,
                              jnp.maximum(buffer.senders, 0), buffer.count,
                              final_log_odds, final_prediction)

@@ -27,6 +27,13 @@ from bayesnn.core.validation import as_array, require_positive
 from bayesnn.neuron.flows import prior_flow
 
 
+def prediction_at(anchor_time, anchor_value, time, r_on, r_off):
+    """G at ``time`` from its value ``anchor_value`` just after the last output spike
+    (at ``anchor_time``): one exact prior flow. Encoder and decoder both compute G
+    this way, so a reader of the spikes rebuilds the encoder's G to rounding."""
+    return prior_flow(anchor_value, time - anchor_time, r_on, r_off)
+
+
 class OutputSpikes(NamedTuple):
     """Output spikes as events with multiplicity (all times in seconds).
 
@@ -57,8 +64,9 @@ def decode_prediction(spike_times, spike_counts, query_times, r_on: float, r_off
     """Rebuild G at ``query_times`` from output spikes only (the downstream decoder).
 
     G starts at ``initial`` (default log(r_on/r_off)) at t = 0, relaxes with the prior
-    leak between spikes and jumps by ``g0 * count`` at each spike event; a query at
-    the time of a spike sees the jump. Padding slots (count 0 or time +inf) are
+    leak between spikes (its exact flow, :func:`bayesnn.neuron.flows.prior_flow`) and
+    jumps by ``g0 * count`` at each spike event; a query at the time of a spike sees
+    the jump. Padding slots (count 0 or time +inf) are
     ignored.
 
     Args:
@@ -77,6 +85,8 @@ def decode_prediction(spike_times, spike_counts, query_times, r_on: float, r_off
     query_times = as_array("query_times", query_times, ndim=1)
     keep = spike_counts > 0
     spike_times, spike_counts = spike_times[keep], spike_counts[keep]
+    if np.any(np.diff(spike_times) < 0):
+        raise ValueError("spike_times must be sorted in time")
     start = np.log(r_on / r_off) if initial is None else float(initial)
     return np.asarray(_decode(jnp.asarray(spike_times), jnp.asarray(spike_counts, float),
                               jnp.asarray(query_times), r_on, r_off, g0, start))
@@ -84,18 +94,18 @@ def decode_prediction(spike_times, spike_counts, query_times, r_on: float, r_off
 
 @jax.jit
 def _decode(spike_times, spike_counts, query_times, r_on, r_off, g0, start):
-    n_spikes, n_queries = spike_times.shape[0], query_times.shape[0]
-    times = jnp.concatenate([spike_times, query_times])
-    is_query = jnp.concatenate([jnp.zeros(n_spikes, bool), jnp.ones(n_queries, bool)])
-    jumps = jnp.concatenate([spike_counts * g0, jnp.zeros(n_queries)])
-    order = jnp.lexsort((is_query, times))  # spikes before queries at equal times
+    # G after each spike event ("anchors"), then G at a query = flow from the last
+    # anchor at or before it. The encoder computes G in exactly this way, so the
+    # decoded values agree with its internal G to rounding of a single flow.
+    def next_anchor(anchor, event):
+        anchor_time, anchor_value = anchor
+        time, count = event
+        value = prior_flow(anchor_value, time - anchor_time, r_on, r_off) + g0 * count
+        return (time, value), value
 
-    def visit(carry, index):
-        last_time, prediction = carry
-        prediction = prior_flow(prediction, times[index] - last_time, r_on, r_off) + jumps[index]
-        return (times[index], prediction), prediction
-
-    _, values = jax.lax.scan(visit, (jnp.zeros(()), jnp.asarray(start, float)), order)
-    slot = jnp.where(is_query[order], order - n_spikes, n_queries)  # spikes -> dropped
-    decoded = jnp.zeros(n_queries).at[slot].set(values, mode="drop")
-    return decoded
+    start_anchor = (jnp.zeros((), spike_times.dtype), jnp.asarray(start, spike_times.dtype))
+    _, anchor_values = jax.lax.scan(next_anchor, start_anchor, (spike_times, spike_counts))
+    anchor_times = jnp.concatenate([jnp.zeros(1, spike_times.dtype), spike_times])
+    anchor_values = jnp.concatenate([start_anchor[1][None], anchor_values])
+    last = jnp.searchsorted(spike_times, query_times, side="right")
+    return prior_flow(anchor_values[last], query_times - anchor_times[last], r_on, r_off)

@@ -26,8 +26,9 @@ first order in dt. Euler is unstable where :math:`dt\,k(L) \ge 1`
 step's drift is replaced by the exact flow (the *stability guard*) and the number
 of guarded steps is reported, instead of a silent blow-up.
 
-G always uses its exact prior flow over the bin (it has a closed form and no
-evidence term), so a decoder fed the output spike counts at the bin ends rebuilds it.
+G always uses its exact prior flow (it has a closed form and no evidence term),
+evaluated from its value after the last output spike, so a decoder fed the output
+spike counts at the bin ends rebuilds it to rounding.
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ import jax
 import jax.numpy as jnp
 
 from bayesnn.core.events import EventBuffer, append_events, empty_buffer
-from bayesnn.neuron.flows import leak, leak_stiffness, log_odds_flow, prior_flow
-from bayesnn.neuron.output import spikes_needed
+from bayesnn.neuron.flows import leak, leak_stiffness, log_odds_flow
+from bayesnn.neuron.output import prediction_at, spikes_needed
 
 METHODS = ("discrete", "euler")
 
@@ -46,12 +47,15 @@ METHODS = ("discrete", "euler")
 class StepState(NamedTuple):
     """Carry of the time-stepped kernels.
 
-    Fields: log_odds (L), prediction (G), spikes (output events, multiplicity in
-    ``senders``), n_guarded (Euler steps that used the exact flow), step (bins done).
+    Fields: log_odds (L); anchor_time, anchor_value (G just after the last output
+    spike, from which G is one exact prior flow, as the decoder computes it); spikes
+    (output events, multiplicity in ``senders``); n_guarded (Euler steps that used the
+    exact flow); step (bins done).
     """
 
     log_odds: jax.Array
-    prediction: jax.Array
+    anchor_time: jax.Array
+    anchor_value: jax.Array
     spikes: EventBuffer
     n_guarded: jax.Array
     step: jax.Array
@@ -67,8 +71,8 @@ class StepRecord(NamedTuple):
 
 def initial_state(log_odds, prediction, capacity: int) -> StepState:
     dtype = jnp.result_type(float)
-    return StepState(jnp.asarray(log_odds, dtype), jnp.asarray(prediction, dtype),
-                     empty_buffer(capacity, dtype), jnp.zeros((), jnp.int32),
+    return StepState(jnp.asarray(log_odds, dtype), jnp.zeros((), dtype),
+                     jnp.asarray(prediction, dtype), empty_buffer(capacity, dtype), jnp.zeros((), jnp.int32),
                      jnp.zeros((), jnp.int32))
 
 
@@ -100,13 +104,16 @@ def make_step(method: str, r_on, r_off, theta, g0, dt, bias):
             log_odds = jnp.where(stiff, exact, euler) + evidence
             n_guarded = n_guarded + stiff.astype(jnp.int32)
             log_normalizer = jnp.zeros_like(log_odds)
-        prediction = prior_flow(state.prediction, dt, r_on, r_off)
-        n_spikes = spikes_needed(log_odds, prediction, g0)
-        prediction = prediction + g0 * n_spikes
         step_index = state.step + 1
-        spikes = append_events(state.spikes, (step_index * dt)[None], n_spikes[None],
-                               (n_spikes > 0)[None])
-        return (StepState(log_odds, prediction, spikes, n_guarded, step_index),
+        time = step_index * dt
+        prediction = prediction_at(state.anchor_time, state.anchor_value, time, r_on, r_off)
+        n_spikes = spikes_needed(log_odds, prediction, g0)
+        fired = n_spikes > 0
+        anchor_time = jnp.where(fired, time, state.anchor_time)
+        anchor_value = jnp.where(fired, prediction + g0 * n_spikes, state.anchor_value)
+        prediction = jnp.where(fired, anchor_value, prediction)
+        spikes = append_events(state.spikes, time[None], n_spikes[None], fired[None])
+        return (StepState(log_odds, anchor_time, anchor_value, spikes, n_guarded, step_index),
                 StepRecord(log_odds, prediction, log_normalizer))
 
     return step

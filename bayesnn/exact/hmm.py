@@ -1,0 +1,368 @@
+r"""Exact filtering and smoothing for the discrete-time two-state HMM.
+
+This is the *discrete* reference of bayesian-neuron.md Sec. 3.2 and 3.4 (item 2): the
+hidden state is sampled once per bin of width ``dt``, and the observations are the
+Poisson spike counts per bin. Written from the math; it shares no code with
+``bayesnn.neuron``.
+
+Conventions
+-----------
+* State index 0 = OFF (x = 0), index 1 = ON (x = 1).
+* ``x_0 ~ initial`` is the state *before* the first bin; bin ``k = 1..T`` first moves
+  the chain (``x_k ~ P[x_{k-1}, :]``) and then emits ``y_k`` (predict-then-update for
+  every bin, including the first).
+* Seconds and Hz; float64 when JAX x64 is enabled (the test suite enables it).
+
+Equations
+---------
+Exact one-bin propagator of the two-state CTMC (0 -> 1 at rate ``r_on``, 1 -> 0 at rate
+``r_off``), with ``s = r_on + r_off``::
+
+    a_on  = P(x_k = 1 | x_{k-1} = 0) = (r_on  / s) (1 - exp(-s dt)) = -(r_on / s) expm1(-s dt)
+    a_off = P(x_k = 0 | x_{k-1} = 1) = (r_off / s) (1 - exp(-s dt))
+    P = [[1 - a_on, a_on], [a_off, 1 - a_off]],   P[i, j] = P(x_k = j | x_{k-1} = i)
+
+Poisson emission log-likelihood of the counts ``n_{k,i}`` of ``N`` channels::
+
+    l_k(x) = sum_i [ n_{k,i} log(q_i(x) dt) - q_i(x) dt - log(n_{k,i}!) ],
+    q_i(1) = q_on_i,  q_i(0) = q_off_i
+
+Normalised forward (alpha) recursion, with ``alpha_0 = initial`` and
+``m_k = max_x l_k(x)`` subtracted before exponentiating::
+
+    u_k(j)  = sum_i alpha_{k-1}(i) P[i, j] exp(l_k(j) - m_k)
+    c_k     = sum_j u_k(j)
+    alpha_k = u_k / c_k = P(x_k | y_1..y_k)
+    log Z_k = log c_k + m_k = log p(y_k | y_1..y_{k-1})
+    log p(y_1..y_T) = sum_k log Z_k
+
+Scaled backward recursion (``beta_T = 1``) and smoothed quantities::
+
+    beta_{k-1}(i) = sum_j P[i, j] exp(l_k(j) - m_k) beta_k(j) / c_k
+    gamma_k(j)    = alpha_k(j) beta_k(j) = P(x_k = j | y_1..y_T)
+    xi_k(i, j)    = alpha_{k-1}(i) P[i, j] exp(l_k(j) - m_k) beta_k(j) / c_k
+                  = P(x_{k-1} = i, x_k = j | y_1..y_T),   k = 1..T
+
+``expected_transitions = sum_{k=1}^T xi_k`` (this includes the move out of ``x_0``).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import gammaln
+
+from bayesnn.core import validation as v
+
+__all__ = [
+    "HMMForward",
+    "HMMSmoother",
+    "BruteForceMarginals",
+    "ctmc_transition_matrix",
+    "poisson_log_likelihoods",
+    "hmm_forward",
+    "hmm_smoother",
+    "brute_force_marginals",
+]
+
+# Probability vectors / stochastic matrices must sum to 1 within this (absolute) slack.
+_SUM_TOL = 1e-9
+_BRUTE_FORCE_MAX_T = 12
+
+
+class HMMForward(NamedTuple):
+    """Result of :func:`hmm_forward`.
+
+    Fields:
+        filtered: (T, 2) ``P(x_k = j | y_1..y_k)``; column 0 = OFF, 1 = ON.
+        log_normalizers: (T,) ``log p(y_k | y_1..y_{k-1})`` (natural log; includes the
+            ``-log n!`` and ``log dt`` terms of the emission model, if they were given).
+        log_marginal_likelihood: () ``log p(y_1..y_T) = sum(log_normalizers)``.
+    """
+
+    filtered: jax.Array
+    log_normalizers: jax.Array
+    log_marginal_likelihood: jax.Array
+
+
+class HMMSmoother(NamedTuple):
+    """Result of :func:`hmm_smoother`.
+
+    Fields:
+        filtered: (T, 2) ``P(x_k = j | y_1..y_k)``.
+        smoothed: (T, 2) ``P(x_k = j | y_1..y_T)``.
+        expected_transitions: (2, 2) ``sum_{k=1}^T P(x_{k-1} = i, x_k = j | y_1..y_T)``,
+            the expected number of ``i -> j`` moves over bins 1..T, counting the move
+            out of ``x_0`` (self-moves ``i -> i`` included). Sums to T.
+        log_marginal_likelihood: () ``log p(y_1..y_T)``.
+    """
+
+    filtered: jax.Array
+    smoothed: jax.Array
+    expected_transitions: jax.Array
+    log_marginal_likelihood: jax.Array
+
+
+class BruteForceMarginals(NamedTuple):
+    """Result of :func:`brute_force_marginals` (exhaustive enumeration, NumPy float64).
+
+    Fields:
+        log_marginal_likelihood: () ``log p(y_1..y_T)``.
+        filtered: (T, 2) ``P(x_k = j | y_1..y_k)``.
+        smoothed: (T, 2) ``P(x_k = j | y_1..y_T)``.
+        expected_transitions: (2, 2) as in :class:`HMMSmoother`.
+    """
+
+    log_marginal_likelihood: np.ndarray
+    filtered: np.ndarray
+    smoothed: np.ndarray
+    expected_transitions: np.ndarray
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _traced(*values) -> bool:
+    """True if any argument is a JAX tracer (inside jit/vmap): checks are skipped then."""
+    return any(isinstance(x, jax.core.Tracer) for x in values)
+
+
+def _check_distribution(name: str, value) -> np.ndarray:
+    array = v.require_nonnegative(name, value, ndim=1)
+    v.require_shape(name, array, (2,))
+    if abs(array.sum() - 1.0) > _SUM_TOL:
+        raise ValueError(f"{name} must sum to 1, got sum {array.sum()!r}")
+    return array
+
+
+def _check_transition(name: str, value) -> np.ndarray:
+    array = v.require_nonnegative(name, value, ndim=2)
+    v.require_shape(name, array, (2, 2))
+    if np.any(np.abs(array.sum(axis=1) - 1.0) > _SUM_TOL):
+        raise ValueError(f"{name} rows must sum to 1, got row sums {array.sum(axis=1).tolist()}")
+    return array
+
+
+def _check_log_likelihoods(name: str, value) -> np.ndarray:
+    array = v.as_array(name, value, ndim=2)
+    v.require_shape(name, array, (None, 2))
+    if array.shape[0] < 1:
+        raise ValueError(f"{name} must have at least one row (T >= 1), got shape {array.shape}")
+    return array
+
+
+def _check_hmm_args(initial, transition, log_likelihoods):
+    return (
+        _check_distribution("initial", initial),
+        _check_transition("transition", transition),
+        _check_log_likelihoods("log_likelihoods", log_likelihoods),
+    )
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def ctmc_transition_matrix(r_on: float, r_off: float, dt: float) -> jax.Array:
+    """Exact one-bin transition matrix of the two-state CTMC.
+
+    Args:
+        r_on: 0 -> 1 (OFF -> ON) switching rate, Hz, > 0.
+        r_off: 1 -> 0 (ON -> OFF) switching rate, Hz, > 0.
+        dt: bin width, seconds, > 0.
+
+    Returns:
+        (2, 2) array ``P[i, j] = P(x_k = j | x_{k-1} = i)`` (index 0 = OFF, 1 = ON), with
+        ``a_on = -(r_on/s) expm1(-s dt)``, ``a_off = -(r_off/s) expm1(-s dt)``,
+        ``s = r_on + r_off``; the diagonal is computed as ``(r_off + r_on e^{-s dt})/s``
+        and ``(r_on + r_off e^{-s dt})/s`` (no cancellation).
+    """
+    if not _traced(r_on, r_off, dt):
+        v.require_positive("r_on", r_on, ndim=0)
+        v.require_positive("r_off", r_off, ndim=0)
+        v.require_positive("dt", dt, ndim=0)
+    r_on, r_off, dt = (jnp.asarray(x, dtype=float) for x in (r_on, r_off, dt))
+    s = r_on + r_off
+    decay = jnp.exp(-s * dt)
+    frac = -jnp.expm1(-s * dt) / s
+    a_on, a_off = r_on * frac, r_off * frac
+    stay_off = (r_off + r_on * decay) / s
+    stay_on = (r_on + r_off * decay) / s
+    return jnp.array([[stay_off, a_on], [a_off, stay_on]])
+
+
+def poisson_log_likelihoods(counts, q_on, q_off, dt: float) -> jax.Array:
+    """Per-bin Poisson log-likelihood of the counts in each state.
+
+    Args:
+        counts: (T, N) non-negative integer spike counts per bin and channel.
+        q_on: (N,) channel rates in the ON state, Hz, > 0.
+        q_off: (N,) channel rates in the OFF state, Hz, > 0.
+        dt: bin width, seconds, > 0.
+
+    Returns:
+        (T, 2) ``log P(counts_k | x)`` with the full Poisson terms
+        ``sum_i n log(q_i dt) - q_i dt - log(n!)``; column 0 uses ``q_off`` (OFF),
+        column 1 uses ``q_on`` (ON).
+    """
+    if not _traced(counts, q_on, q_off, dt):
+        counts_np = v.require_integer_counts("counts", counts)
+        if counts_np.ndim != 2:
+            raise ValueError(f"counts must have 2 dimension(s), got shape {counts_np.shape}")
+        q_on_np = v.require_positive("q_on", q_on, ndim=1)
+        q_off_np = v.require_positive("q_off", q_off, ndim=1)
+        n_channels = counts_np.shape[1]
+        v.require_shape("q_on", q_on_np, (n_channels,))
+        v.require_shape("q_off", q_off_np, (n_channels,))
+        v.require_positive("dt", dt, ndim=0)
+    return _poisson_log_likelihoods(jnp.asarray(counts, dtype=float), jnp.asarray(q_on, dtype=float),
+                                    jnp.asarray(q_off, dtype=float), jnp.asarray(dt, dtype=float))
+
+
+@jax.jit
+def _poisson_log_likelihoods(counts, q_on, q_off, dt):
+    rates = jnp.stack([q_off, q_on], axis=1) * dt  # (N, 2): column 0 OFF, 1 ON
+    log_fact = jnp.sum(gammaln(counts + 1.0), axis=1, keepdims=True)  # (T, 1)
+    return counts @ jnp.log(rates) - jnp.sum(rates, axis=0)[None, :] - log_fact
+
+
+# ----------------------------------------------------------------------------- forward
+
+
+@jax.jit
+def _forward(initial, transition, log_likelihoods):
+    shift = jnp.max(log_likelihoods, axis=1)  # (T,)
+    scaled = jnp.exp(log_likelihoods - shift[:, None])  # (T, 2), max entry 1 per row
+
+    def step(alpha, lik):
+        u = (alpha @ transition) * lik
+        c = jnp.sum(u)
+        return u / c, (u / c, c)
+
+    _, (filtered, norms) = jax.lax.scan(step, initial, scaled)
+    return filtered, norms, scaled
+
+
+def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
+    """Normalised forward (alpha) recursion for a two-state HMM.
+
+    Args:
+        initial: (2,) distribution of ``x_0`` (the state before bin 1).
+        transition: (2, 2) row-stochastic ``P[i, j] = P(x_k = j | x_{k-1} = i)``.
+        log_likelihoods: (T, 2) ``log p(y_k | x_k = j)``, finite.
+
+    Returns:
+        :class:`HMMForward` with ``filtered`` (T, 2), ``log_normalizers`` (T,) and
+        ``log_marginal_likelihood`` (). Predict-then-update at every bin, including the
+        first. Runs as one ``lax.scan`` (jittable; argument checks are skipped when the
+        inputs are traced).
+    """
+    if not _traced(initial, transition, log_likelihoods):
+        _check_hmm_args(initial, transition, log_likelihoods)
+    initial = jnp.asarray(initial, dtype=float)
+    transition = jnp.asarray(transition, dtype=float)
+    log_likelihoods = jnp.asarray(log_likelihoods, dtype=float)
+    filtered, norms, _ = _forward(initial, transition, log_likelihoods)
+    log_norms = jnp.log(norms) + jnp.max(log_likelihoods, axis=1)
+    return HMMForward(filtered, log_norms, jnp.sum(log_norms))
+
+
+# ----------------------------------------------------------------------------- smoother
+
+
+@jax.jit
+def _smoother(initial, transition, log_likelihoods):
+    filtered, norms, scaled = _forward(initial, transition, log_likelihoods)
+
+    def back(beta, inputs):
+        lik, c = inputs
+        beta_prev = transition @ (lik * beta) / c
+        return beta_prev, beta
+
+    # betas[k] = beta_k for k = 1..T (stored as rows 0..T-1); beta_0 is the carry.
+    beta_0, betas = jax.lax.scan(back, jnp.ones(2, dtype=filtered.dtype), (scaled, norms), reverse=True)
+    smoothed = filtered * betas
+    smoothed = smoothed / jnp.sum(smoothed, axis=1, keepdims=True)  # removes rounding drift only
+    previous = jnp.concatenate([initial[None, :], filtered[:-1]], axis=0)  # alpha_{k-1}
+    weights = scaled * betas / norms[:, None]  # (T, 2): exp(l_k(j) - m_k) beta_k(j) / c_k
+    xi = jnp.einsum("ki,ij,kj->ij", previous, transition, weights)
+    return filtered, smoothed, xi, norms
+
+
+def hmm_smoother(initial, transition, log_likelihoods) -> HMMSmoother:
+    """Forward-backward smoother for a two-state HMM.
+
+    Args:
+        initial: (2,) distribution of ``x_0``.
+        transition: (2, 2) row-stochastic ``P[i, j] = P(x_k = j | x_{k-1} = i)``.
+        log_likelihoods: (T, 2) ``log p(y_k | x_k = j)``, finite.
+
+    Returns:
+        :class:`HMMSmoother` with ``filtered`` (T, 2), ``smoothed`` (T, 2),
+        ``expected_transitions`` (2, 2) and ``log_marginal_likelihood`` ().
+    """
+    if not _traced(initial, transition, log_likelihoods):
+        _check_hmm_args(initial, transition, log_likelihoods)
+    initial = jnp.asarray(initial, dtype=float)
+    transition = jnp.asarray(transition, dtype=float)
+    log_likelihoods = jnp.asarray(log_likelihoods, dtype=float)
+    filtered, smoothed, xi, norms = _smoother(initial, transition, log_likelihoods)
+    log_ml = jnp.sum(jnp.log(norms) + jnp.max(log_likelihoods, axis=1))
+    return HMMSmoother(filtered, smoothed, xi, log_ml)
+
+
+# ----------------------------------------------------------------------------- brute force
+
+
+def brute_force_marginals(initial, transition, log_likelihoods) -> BruteForceMarginals:
+    """Exact marginals by enumerating all ``2^(T+1)`` paths ``(x_0, ..., x_T)``.
+
+    For tests only (``T <= 12``). Works in log space with NumPy float64; shares no code
+    with :func:`hmm_forward`.
+
+    Args:
+        initial: (2,) distribution of ``x_0``.
+        transition: (2, 2) row-stochastic transition matrix.
+        log_likelihoods: (T, 2) ``log p(y_k | x_k = j)``, ``1 <= T <= 12``.
+
+    Returns:
+        :class:`BruteForceMarginals`.
+    """
+    initial, transition, log_likelihoods = _check_hmm_args(initial, transition, log_likelihoods)
+    n_bins = log_likelihoods.shape[0]
+    if n_bins > _BRUTE_FORCE_MAX_T:
+        raise ValueError(f"log_likelihoods must have at most {_BRUTE_FORCE_MAX_T} rows for "
+                         f"brute force, got {n_bins}")
+    paths = np.array(list(itertools.product((0, 1), repeat=n_bins + 1)))  # (2^(T+1), T+1)
+    with np.errstate(divide="ignore"):
+        log_init = np.log(initial)
+        log_trans = np.log(transition)
+    log_prior = log_init[paths[:, 0]] + log_trans[paths[:, :-1], paths[:, 1:]].sum(axis=1)
+    # log-likelihood of y_1..y_k along each path, k = 1..T
+    emission = log_likelihoods[np.arange(n_bins)[None, :], paths[:, 1:]]  # (paths, T)
+    cumulative = np.cumsum(emission, axis=1)
+    log_joint_k = log_prior[:, None] + cumulative  # (paths, T): log p(path, y_1..y_k)
+
+    def lse(a):
+        a_max = np.max(a)
+        if not np.isfinite(a_max):  # every path impossible
+            return -np.inf
+        return a_max + np.log(np.sum(np.exp(a - a_max)))
+
+    filtered = np.empty((n_bins, 2))
+    smoothed = np.empty((n_bins, 2))
+    log_full = log_joint_k[:, -1]
+    log_ml = lse(log_full)
+    for k in range(n_bins):
+        log_norm_k = lse(log_joint_k[:, k])
+        for j in (0, 1):
+            on_path = paths[:, k + 1] == j
+            filtered[k, j] = np.exp(lse(log_joint_k[on_path, k]) - log_norm_k)
+            smoothed[k, j] = np.exp(lse(log_full[on_path]) - log_ml)
+    weights = np.exp(log_full - log_ml)
+    xi = np.zeros((2, 2))
+    for k in range(n_bins):
+        np.add.at(xi, (paths[:, k], paths[:, k + 1]), weights)
+    return BruteForceMarginals(np.asarray(log_ml), filtered, smoothed, xi)

@@ -1,0 +1,378 @@
+r"""Exact inference for linear-Gaussian state-space models (Kalman references).
+
+Written from the math; shares no code with ``bayesnn.scn`` (the spike-coding networks
+whose read-outs these references check).
+
+Discrete time (``kalman_filter``, ``rts_smoother``)
+-------------------------------------------------
+::
+
+    x_0 ~ N(m0, P0)
+    x_k = A x_{k-1} + w_k,   w_k ~ N(0, Q)        k = 1..T   (state, D-dimensional)
+    y_k = C x_k + v_k,       v_k ~ N(0, R)                   (observation, M-dimensional)
+
+Predict-then-update at every step, including the first (``x_0`` is never observed)::
+
+    predict:  m_k^- = A m_{k-1},          P_k^- = A P_{k-1} A^T + Q
+    update:   S_k = C P_k^- C^T + R,      K_k = P_k^- C^T S_k^{-1}
+              m_k = m_k^- + K_k (y_k - C m_k^-)
+              P_k = (I - K_k C) P_k^- (I - K_k C)^T + K_k R K_k^T     (Joseph form)
+    log p(y_1..y_T) = sum_k log N(y_k; C m_k^-, S_k)
+
+Rauch-Tung-Striebel smoother (backwards from ``k = T``)::
+
+    G_k = P_k A^T (P_{k+1}^-)^{-1}
+    m_k^s = m_k + G_k (m_{k+1}^s - m_{k+1}^-),   P_k^s = P_k + G_k (P_{k+1}^s - P_{k+1}^-) G_k^T
+
+Continuous time (``discretize_lds``, ``steady_state_kalman_bucy``, ``kalman_bucy_mean``)
+-------------------------------------------------------------------------------------
+::
+
+    dx = A x dt + dW,   E[dW dW^T] = Sigma dt            (Sigma = B B^T, "noise_cov")
+    dy = C x dt + dV,   E[dV dV^T] = R dt                (R = observation noise density)
+
+Exact discretisation over a step ``dt`` (Van Loan 1978)::
+
+    expm([[-A, Sigma], [0, A^T]] dt) = [[., F12], [0, F22]]
+    A_d = F22^T = expm(A dt),   Q_d = A_d F12 = int_0^dt expm(A s) Sigma expm(A s)^T ds
+
+Steady-state Kalman-Bucy filter: ``P`` solves the continuous algebraic Riccati equation
+``A P + P A^T - P C^T R^{-1} C P + Sigma = 0`` and ``K = P C^T R^{-1}``; the posterior
+mean obeys ``d mu = (A - K C) mu dt + K dy``. With ``F = A - K C`` and the bin increments
+``Delta y_k = y(k dt) - y((k-1) dt)``, the exact one-bin solution is::
+
+    "hold"    (dy/dt constant within the bin):  mu_k = e^{F dt} mu_{k-1} + Phi_1 K Delta y_k / dt
+    "impulse" (Delta y_k arrives at the bin end): mu_k = e^{F dt} mu_{k-1} + K Delta y_k
+
+with ``Phi_1 = int_0^dt e^{F u} du`` taken from ``expm([[F, I], [0, 0]] dt)``.
+
+Seconds and Hz; float64 when JAX x64 is enabled.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+
+from bayesnn.core import validation as v
+
+__all__ = [
+    "KalmanFilter",
+    "KalmanSmoother",
+    "KalmanBucySteadyState",
+    "kalman_filter",
+    "rts_smoother",
+    "discretize_lds",
+    "steady_state_kalman_bucy",
+    "kalman_bucy_mean",
+]
+
+_SYM_TOL = 1e-10  # relative slack for symmetry / positive semi-definiteness checks
+
+
+class KalmanFilter(NamedTuple):
+    """Result of :func:`kalman_filter`.
+
+    Fields:
+        means: (T, D) ``E[x_k | y_1..y_k]``.
+        covariances: (T, D, D) ``Cov[x_k | y_1..y_k]``.
+        log_marginal_likelihood: () ``log p(y_1..y_T)`` (natural log, density in y).
+        predicted_means: (T, D) ``E[x_k | y_1..y_{k-1}]``.
+        predicted_covariances: (T, D, D) ``Cov[x_k | y_1..y_{k-1}]``.
+    """
+
+    means: jax.Array
+    covariances: jax.Array
+    log_marginal_likelihood: jax.Array
+    predicted_means: jax.Array
+    predicted_covariances: jax.Array
+
+
+class KalmanSmoother(NamedTuple):
+    """Result of :func:`rts_smoother`.
+
+    Fields:
+        means: (T, D) ``E[x_k | y_1..y_T]``.
+        covariances: (T, D, D) ``Cov[x_k | y_1..y_T]``.
+    """
+
+    means: jax.Array
+    covariances: jax.Array
+
+
+class KalmanBucySteadyState(NamedTuple):
+    """Result of :func:`steady_state_kalman_bucy` (unpacks as ``K, P``).
+
+    Fields:
+        gain: (D, M) ``K = P C^T R^{-1}``, units of state per unit of ``y``.
+        covariance: (D, D) stabilising solution ``P`` of the filter Riccati equation.
+    """
+
+    gain: jax.Array
+    covariance: jax.Array
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _traced(*values) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in values)
+
+
+def _matrix(name: str, value, shape) -> np.ndarray:
+    array = v.as_array(name, value, ndim=len(shape))
+    v.require_shape(name, array, shape)
+    return array
+
+
+def _symmetric(name: str, array: np.ndarray) -> None:
+    scale = max(1.0, float(np.max(np.abs(array), initial=0.0)))
+    if np.max(np.abs(array - array.T), initial=0.0) > _SYM_TOL * scale:
+        raise ValueError(f"{name} must be symmetric")
+
+
+def _psd(name: str, value, dim: int | None) -> np.ndarray:
+    array = _matrix(name, value, (dim, dim))
+    if array.shape[0] != array.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {array.shape}")
+    _symmetric(name, array)
+    scale = max(1.0, float(np.max(np.abs(array), initial=0.0)))
+    if array.size and np.min(np.linalg.eigvalsh(array)) < -_SYM_TOL * scale:
+        raise ValueError(f"{name} must be positive semi-definite")
+    return array
+
+
+def _pd(name: str, value, dim: int | None) -> np.ndarray:
+    array = _psd(name, value, dim)
+    try:
+        np.linalg.cholesky(array)
+    except np.linalg.LinAlgError as error:
+        raise ValueError(f"{name} must be positive definite") from error
+    return array
+
+
+def _square(name: str, value) -> np.ndarray:
+    array = v.as_array(name, value, ndim=2)
+    if array.shape[0] != array.shape[1] or array.shape[0] < 1:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {array.shape}")
+    return array
+
+
+def _check_lgssm(A, Q, C, R, m0, P0, ys):
+    A = _square("A", A)
+    dim = A.shape[0]
+    _psd("Q", Q, dim)
+    C = v.as_array("C", C, ndim=2)
+    v.require_shape("C", C, (None, dim))
+    obs_dim = C.shape[0]
+    _pd("R", R, obs_dim)
+    _matrix("m0", m0, (dim,))
+    _psd("P0", P0, dim)
+    ys = v.as_array("ys", ys, ndim=2)
+    v.require_shape("ys", ys, (None, obs_dim))
+    if ys.shape[0] < 1:
+        raise ValueError(f"ys must have at least one row (T >= 1), got shape {ys.shape}")
+
+
+# ----------------------------------------------------------------------------- discrete
+
+
+@jax.jit
+def _filter(A, Q, C, R, m0, P0, ys):
+    eye = jnp.eye(A.shape[0], dtype=A.dtype)
+    obs_dim = C.shape[0]
+
+    def step(carry, y):
+        m, P = carry
+        m_pred = A @ m
+        P_pred = A @ P @ A.T + Q
+        P_pred = 0.5 * (P_pred + P_pred.T)
+        S = C @ P_pred @ C.T + R
+        S = 0.5 * (S + S.T)
+        chol = jnp.linalg.cholesky(S)
+        gain = jax.scipy.linalg.cho_solve((chol, True), C @ P_pred).T  # P^- C^T S^{-1}
+        resid = y - C @ m_pred
+        m_new = m_pred + gain @ resid
+        IKC = eye - gain @ C
+        P_new = IKC @ P_pred @ IKC.T + gain @ R @ gain.T
+        P_new = 0.5 * (P_new + P_new.T)
+        white = jax.scipy.linalg.solve_triangular(chol, resid, lower=True)
+        log_lik = -0.5 * (obs_dim * jnp.log(2.0 * jnp.pi) + white @ white) - jnp.sum(jnp.log(jnp.diag(chol)))
+        return (m_new, P_new), (m_new, P_new, m_pred, P_pred, log_lik)
+
+    _, (means, covs, pred_means, pred_covs, log_liks) = jax.lax.scan(step, (m0, P0), ys)
+    return KalmanFilter(means, covs, jnp.sum(log_liks), pred_means, pred_covs)
+
+
+def _as_jnp(*arrays):
+    return tuple(jnp.asarray(a, dtype=float) for a in arrays)
+
+
+def kalman_filter(A, Q, C, R, m0, P0, ys) -> KalmanFilter:
+    """Kalman filter for ``x_k = A x_{k-1} + N(0, Q)``, ``y_k = C x_k + N(0, R)``.
+
+    Args:
+        A: (D, D) state transition.
+        Q: (D, D) symmetric PSD process-noise covariance.
+        C: (M, D) observation matrix.
+        R: (M, M) symmetric positive-definite observation-noise covariance.
+        m0: (D,) mean of ``x_0``.
+        P0: (D, D) symmetric PSD covariance of ``x_0``.
+        ys: (T, M) observations ``y_1..y_T``.
+
+    Returns:
+        :class:`KalmanFilter` (means (T, D), covariances (T, D, D),
+        log_marginal_likelihood (), predicted_means, predicted_covariances).
+        Predict-then-update at every step. One ``lax.scan`` (jittable; argument checks
+        are skipped when the inputs are traced).
+    """
+    if not _traced(A, Q, C, R, m0, P0, ys):
+        _check_lgssm(A, Q, C, R, m0, P0, ys)
+    return _filter(*_as_jnp(A, Q, C, R, m0, P0, ys))
+
+
+@jax.jit
+def _smooth(A, filtered: KalmanFilter):
+    def back(carry, item):
+        m_next_s, P_next_s = carry
+        m, P, m_pred_next, P_pred_next = item
+        gain = jnp.linalg.solve(P_pred_next, A @ P).T  # P A^T (P^-_{k+1})^{-1} (P^- symmetric)
+        m_s = m + gain @ (m_next_s - m_pred_next)
+        P_s = P + gain @ (P_next_s - P_pred_next) @ gain.T
+        P_s = 0.5 * (P_s + P_s.T)
+        return (m_s, P_s), (m_s, P_s)
+
+    last = (filtered.means[-1], filtered.covariances[-1])
+    items = (filtered.means[:-1], filtered.covariances[:-1],
+             filtered.predicted_means[1:], filtered.predicted_covariances[1:])
+    _, (means, covs) = jax.lax.scan(back, last, items, reverse=True)
+    means = jnp.concatenate([means, last[0][None]], axis=0)
+    covs = jnp.concatenate([covs, last[1][None]], axis=0)
+    return KalmanSmoother(means, covs)
+
+
+def rts_smoother(A, Q, C, R, m0, P0, ys) -> KalmanSmoother:
+    """Rauch-Tung-Striebel smoother; same arguments as :func:`kalman_filter`.
+
+    Returns:
+        :class:`KalmanSmoother` with means (T, D) ``E[x_k | y_1..y_T]`` and covariances
+        (T, D, D). Needs the predicted covariances to be invertible (e.g. ``Q`` > 0).
+    """
+    filtered = kalman_filter(A, Q, C, R, m0, P0, ys)
+    return _smooth(jnp.asarray(A, dtype=float), filtered)
+
+
+# ----------------------------------------------------------------------------- continuous
+
+
+def discretize_lds(A_cont, noise_cov_cont, dt: float) -> tuple[jax.Array, jax.Array]:
+    """Exact discretisation of ``dx = A x dt + dW``, ``E[dW dW^T] = Sigma dt`` (Van Loan).
+
+    Args:
+        A_cont: (D, D) drift matrix, 1/s.
+        noise_cov_cont: (D, D) symmetric PSD diffusion ``Sigma`` (state units^2 per s).
+        dt: step, seconds, > 0.
+
+    Returns:
+        ``(A, Q)``: (D, D) ``A = expm(A_cont dt)`` and (D, D) ``Q = int_0^dt expm(A_cont s)
+        Sigma expm(A_cont s)^T ds``, so that ``x_{k} = A x_{k-1} + N(0, Q)`` exactly.
+    """
+    A_cont = _square("A_cont", A_cont)
+    dim = A_cont.shape[0]
+    sigma = _psd("noise_cov_cont", noise_cov_cont, dim)
+    dt = float(v.require_positive("dt", dt, ndim=0))
+    block = np.zeros((2 * dim, 2 * dim))
+    block[:dim, :dim] = -A_cont
+    block[:dim, dim:] = sigma
+    block[dim:, dim:] = A_cont.T
+    F = scipy.linalg.expm(block * dt)
+    A_d = F[dim:, dim:].T
+    Q_d = A_d @ F[:dim, dim:]
+    Q_d = 0.5 * (Q_d + Q_d.T)
+    return jnp.asarray(A_d, dtype=float), jnp.asarray(Q_d, dtype=float)
+
+
+def steady_state_kalman_bucy(A, B_noise_cov, C, R_density) -> KalmanBucySteadyState:
+    """Steady-state Kalman-Bucy gain and covariance (continuous algebraic Riccati eq.).
+
+    Solves ``A P + P A^T - P C^T R^{-1} C P + Sigma = 0`` for the stabilising ``P``
+    (``scipy.linalg.solve_continuous_are`` on the dual problem) and returns
+    ``K = P C^T R^{-1}``.
+
+    Args:
+        A: (D, D) drift, 1/s.
+        B_noise_cov: (D, D) symmetric PSD process-noise density ``Sigma = B B^T``.
+        C: (M, D) observation matrix.
+        R_density: (M, M) symmetric positive-definite observation-noise density.
+
+    Returns:
+        :class:`KalmanBucySteadyState` ``(gain (D, M), covariance (D, D))``.
+    """
+    A = _square("A", A)
+    dim = A.shape[0]
+    sigma = _psd("B_noise_cov", B_noise_cov, dim)
+    C = v.as_array("C", C, ndim=2)
+    v.require_shape("C", C, (None, dim))
+    R = _pd("R_density", R_density, C.shape[0])
+    try:
+        P = scipy.linalg.solve_continuous_are(A.T, C.T, sigma, R)
+    except (np.linalg.LinAlgError, ValueError) as error:
+        raise ValueError("A, C must be detectable and (A, B_noise_cov) stabilisable: "
+                         f"no stabilising Riccati solution ({error})") from error
+    P = 0.5 * (P + P.T)
+    K = np.linalg.solve(R, C @ P).T  # P C^T R^{-1} (R symmetric)
+    return KalmanBucySteadyState(jnp.asarray(K, dtype=float), jnp.asarray(P, dtype=float))
+
+
+@jax.jit
+def _linear_recursion(propagator, drive, mu0):
+    def step(mu, u):
+        mu = propagator @ mu + u
+        return mu, mu
+
+    _, means = jax.lax.scan(step, mu0, drive)
+    return means
+
+
+def kalman_bucy_mean(A, K, C, y_increments, dt: float, mu0, input_convention: str = "hold") -> jax.Array:
+    """Steady-gain Kalman-Bucy mean ``d mu = (A - K C) mu dt + K dy``, exactly discretised.
+
+    Args:
+        A: (D, D) drift, 1/s.
+        K: (D, M) gain (e.g. from :func:`steady_state_kalman_bucy`).
+        C: (M, D) observation matrix.
+        y_increments: (T, M) ``Delta y_k`` = integral of the observation over bin k
+            (for a spike train: spike counts times the per-spike increment).
+        dt: bin width, seconds, > 0.
+        mu0: (D,) mean at time 0.
+        input_convention: ``"hold"`` (default; ``dy/dt`` constant within each bin, exact
+            for piecewise-constant ``y``) or ``"impulse"`` (the whole increment arrives at
+            the end of the bin, exact for spikes at bin ends).
+
+    Returns:
+        (T, D) ``mu(k dt)`` for ``k = 1..T`` (after the bin-k input).
+    """
+    A = _square("A", A)
+    dim = A.shape[0]
+    K = v.as_array("K", K, ndim=2)
+    v.require_shape("K", K, (dim, None))
+    obs_dim = K.shape[1]
+    C = _matrix("C", C, (obs_dim, dim))
+    increments = v.as_array("y_increments", y_increments, ndim=2)
+    v.require_shape("y_increments", increments, (None, obs_dim))
+    dt = float(v.require_positive("dt", dt, ndim=0))
+    mu0 = _matrix("mu0", mu0, (dim,))
+    if input_convention not in ("hold", "impulse"):
+        raise ValueError(f"input_convention must be 'hold' or 'impulse', got {input_convention!r}")
+    F = A - K @ C
+    block = np.zeros((2 * dim, 2 * dim))
+    block[:dim, :dim] = F
+    block[:dim, dim:] = np.eye(dim)
+    E = scipy.linalg.expm(block * dt)
+    propagator, integral = E[:dim, :dim], E[:dim, dim:]  # e^{F dt}, int_0^dt e^{F u} du
+    input_map = integral @ K / dt if input_convention == "hold" else K
+    drive = jnp.asarray(increments, dtype=float) @ jnp.asarray(input_map.T, dtype=float)
+    return _linear_recursion(*_as_jnp(propagator), drive, *_as_jnp(mu0))
