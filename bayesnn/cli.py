@@ -1,0 +1,114 @@
+"""Command line: ``bayesnn validate`` (the main job) and ``bayesnn scenarios``.
+
+``bayesnn validate`` runs scenarios (default: ``neuron``), prints a table of checks
+(name, measured value, tolerance, PASS/FAIL), writes ``results.json``, traces as
+NetCDF and PNG figures to ``--out``, and exits with status 1 if any check failed.
+JAX runs in float64 here (validation is never done in float32).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bayesnn", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="run spike-based inference next to exact Bayes")
+    validate.add_argument("--scenario", action="append", default=None,
+                          help="scenario to run (repeatable): neuron, scn or all; default neuron")
+    validate.add_argument("--seed", type=int, default=None, help="seed for rates and trials")
+    validate.add_argument("--duration", type=float, default=None,
+                          help="trial length in seconds (neuron scenario; default 20)")
+    validate.add_argument("--config", type=Path, default=None,
+                          help="TOML file with one table per scenario, e.g. [neuron] n_inputs = 50")
+    validate.add_argument("--out", type=Path, default=Path("bayesnn-out"),
+                          help="folder for results.json, traces (NetCDF) and figures (PNG)")
+    validate.add_argument("--json", action="store_true",
+                          help="print the results as JSON on stdout instead of the table")
+    validate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    validate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    commands.add_parser("scenarios", help="list the validation scenarios")
+    return parser
+
+
+def _load_config(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    import tomllib
+    if not path.is_file():
+        raise ValueError(f"--config file {path} does not exist")
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _setup_jax() -> None:
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    # A persistent compilation cache makes repeated validate runs start faster.
+    cache = os.environ.get("BAYESNN_JAX_CACHE", str(Path.home() / ".cache" / "bayesnn" / "jax"))
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "scenarios":
+        from bayesnn.validate import SCENARIOS
+        print("\n".join(SCENARIOS))
+        return 0
+    _setup_jax()
+    import json
+
+    from bayesnn import io, validate
+    from bayesnn.report import format_table
+
+    names = args.scenario or ["neuron"]
+    if "all" in names:
+        names = list(validate.SCENARIOS)
+    try:
+        config = _load_config(args.config)
+        progress = validate.StageTimer(lambda line: print(line, file=sys.stderr, flush=True))
+        results = validate.run(names, config, seed=args.seed, duration=args.duration,
+                               progress=(lambda message: None) if args.quiet else progress,
+                               figures=not args.no_figures)
+    except ValueError as error:
+        print(f"bayesnn validate: error: {error}", file=sys.stderr)
+        return 2
+
+    payload = {"passed": all(result.passed for result in results), "scenarios": {}}
+    out = args.out
+    for result in results:
+        files = []
+        for name, figure in result.figures.items():
+            path = out / f"{result.scenario}_{name}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            figure.savefig(path, dpi=120)
+            files.append(str(path))
+        if result.traces is not None:
+            files.append(str(io.write_netcdf(out / f"{result.scenario}_traces.nc", result.traces)))
+        payload["scenarios"][result.scenario] = {
+            "passed": result.passed,
+            "checks": [check.as_dict() for check in result.checks],
+            "numbers": result.numbers,
+            "files": files,
+        }
+    results_path = io.write_json(out / "results.json", payload)
+    if args.json:
+        print(json.dumps(io.jsonable(payload), indent=2))
+    else:
+        for result in results:
+            print(f"\nscenario: {result.scenario}")
+            print(format_table(result.checks))
+        print(f"\n{'PASSED' if payload['passed'] else 'FAILED'}: "
+              f"{sum(c.passed for r in results for c in r.checks)} of "
+              f"{sum(len(r.checks) for r in results)} checks; results in {results_path}")
+    return 0 if payload["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
