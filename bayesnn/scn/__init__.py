@@ -1,0 +1,40 @@
+"""Balanced spike-coding networks (Boerlin, Machens & Denève 2013) on the bayesnn core.
+
+Rates are unit-increment traces r~ (a spike adds 1; x_hat = Gamma r~; B13's Hz rates
+are lambda_d r~). See :mod:`bayesnn.scn.network` for the equations.
+"""
+from bayesnn.scn.network import (
+    DriveMarginWarning,
+    SCNParams,
+    box_margin,
+    circular_decoder,
+    closed_form_voltage,
+    fast_weights,
+    instantaneous_loss,
+    make_autoencoder,
+    make_integrator,
+    make_network,
+    pm_decoder,
+    random_decoder,
+    slow_weights,
+)
+from bayesnn.scn.simulate import (
+    Perturbations,
+    SCNResult,
+    SCNState,
+    SimOptions,
+    initial_state,
+    make_perturbations,
+    simulate,
+    simulate_trials,
+    spike_events,
+)
+from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
+
+__all__ = [
+    "DriveMarginWarning", "SCNParams", "box_margin", "circular_decoder", "closed_form_voltage",
+    "fast_weights", "instantaneous_loss", "make_autoencoder", "make_integrator", "make_network",
+    "pm_decoder", "random_decoder", "slow_weights", "Perturbations", "SCNResult", "SCNState",
+    "SimOptions", "initial_state", "make_perturbations", "simulate", "simulate_trials",
+    "spike_events", "autoencoder_input", "lds_euler", "lds_exact", "pulse_input",
+]

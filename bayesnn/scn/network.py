@@ -1,0 +1,298 @@
+r"""Balanced spike-coding networks (Boerlin, Machens & Denève 2013): construction.
+
+Model (time in seconds, rates in Hz; ``D`` signal dimensions, ``N`` neurons)::
+
+    target        dx/dt   = A x + c(t)                               (D,)
+    trace         dr~/dt  = -lambda_d r~ + o(t)                       (N,)  a spike adds 1
+    readout       x_hat   = Gamma r~                                  (D,)
+    loss          E(t)    = ||x - x_hat||^2 + nu lambda_d ||r~||_1 + mu lambda_d^2 ||r~||_2^2
+    voltage       V_i     = Gamma_i^T (x - x_hat) - mu lambda_d^2 r~_i
+    threshold     T_i     = (||Gamma_i||^2 + nu lambda_d + mu lambda_d^2) / 2
+    dynamics      dV/dt   = -lambda_V V + Gamma^T c(t) + Omega_s r~ + kappa r~
+                            - Omega_f o(t) + sigma_V eta(t)
+    fast weights  Omega_f = Gamma^T Gamma + mu lambda_d^2 I           (diagonal = self-reset)
+    slow weights  Omega_s = Gamma^T (A + lambda_d I) Gamma
+    slow self     kappa   = (lambda_d - lambda_V) mu lambda_d^2       (0 if slow_self_term=False)
+    spike of i    V -> V - Omega_f[:, i]   (self-reset Omega_f,ii; B13's V_reset = T_i - Omega_f,ii)
+
+**Unit convention (used everywhere in bayesnn.scn).** Rates are the unit-increment
+trace ``r~`` (Barrett 2016, Calaim 2022, Brendel 2020): a spike adds 1 and
+``x_hat = Gamma r~``. B13's rates in Hz are ``r = lambda_d r~``. The costs ``mu`` and
+``nu`` keep B13's meaning (they multiply ``||r||^2`` and ``||r||_1`` with ``r`` in Hz),
+so in ``r~`` units they enter as ``cost_quad = mu lambda_d^2`` and
+``cost_lin = nu lambda_d``. Every spike lowers the instantaneous loss by exactly
+``2 (V_i - T_i)``.
+
+The slow self term ``kappa r~`` is not in B13's published Omega_s; it is the exact
+O(mu) term that makes ``V`` equal its closed form whenever ``A = -lambda_V I``: the
+B13 integrator with ``lambda_V = 0`` (kappa = mu lambda_d^3) and the autoencoder with
+``A = -lambda I``, ``lambda_V = lambda_d = lambda`` (kappa = 0). For other ``A`` the
+voltage equation substitutes ``x -> x_hat`` inside ``A x`` (B13's approximation).
+
+The weights are never formed as N x N matrices during simulation: the recurrent
+input is applied through ``Gamma`` (low rank), so N = 10,000 costs O(N D) per step.
+:func:`fast_weights` / :func:`slow_weights` build the dense matrices for inspection.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from bayesnn.core.validation import (
+    as_array,
+    require_nonnegative,
+    require_positive,
+    require_shape,
+)
+
+__all__ = [
+    "SCNParams",
+    "DriveMarginWarning",
+    "make_network",
+    "make_autoencoder",
+    "make_integrator",
+    "fast_weights",
+    "slow_weights",
+    "box_margin",
+    "closed_form_voltage",
+    "instantaneous_loss",
+    "pm_decoder",
+    "random_decoder",
+    "circular_decoder",
+    "check_drive_margin",
+]
+
+
+class DriveMarginWarning(UserWarning):
+    """The per-step input drive ``|Gamma_i^T c| dt`` may exceed the box margin
+    ``2 T_i - ||Gamma_i||^2``: several neurons can then cross threshold in the same
+    step (harmless in the default one-spike-per-step mode, ping-pong in ``"all"``)."""
+
+
+class SCNParams(NamedTuple):
+    """A spike-coding network (a JAX pytree; all arrays float).
+
+    Fields:
+        Gamma: (D, N) decoder; column i is neuron i's kernel, in units of x.
+        A: (D, D) target dynamics, s^-1.
+        lambda_d: readout / trace leak, s^-1.
+        lambda_v: membrane leak, s^-1.
+        mu: quadratic cost (B13 units: multiplies ||r||^2 with r in Hz).
+        nu: linear cost (B13 units: multiplies ||r||_1 with r in Hz).
+        sigma_v: voltage noise amplitude; dV gets sigma_v sqrt(dt) N(0, 1) per step.
+        dt: time step, s.
+        thresholds: (N,) T_i (default (||Gamma_i||^2 + nu lambda_d + mu lambda_d^2)/2).
+        cost_quad: mu lambda_d^2 (the quadratic cost in r~ units).
+        cost_lin: nu lambda_d (the linear cost in r~ units).
+        slow_matrix: (D, D) M = A + lambda_d I, so Omega_s = Gamma^T M Gamma.
+        kappa: slow self-term coefficient (lambda_d - lambda_v) cost_quad, or 0.
+        gamma_sq: (N,) ||Gamma_i||^2.
+        reset_extra: (N,) extra self-reset (self_reset_scale - 1) Omega_f,ii; 0 by
+            default (non-zero values break the exact loss identity on purpose).
+    """
+
+    Gamma: jnp.ndarray
+    A: jnp.ndarray
+    lambda_d: jnp.ndarray
+    lambda_v: jnp.ndarray
+    mu: jnp.ndarray
+    nu: jnp.ndarray
+    sigma_v: jnp.ndarray
+    dt: jnp.ndarray
+    thresholds: jnp.ndarray
+    cost_quad: jnp.ndarray
+    cost_lin: jnp.ndarray
+    slow_matrix: jnp.ndarray
+    kappa: jnp.ndarray
+    gamma_sq: jnp.ndarray
+    reset_extra: jnp.ndarray
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.Gamma.shape[-1])
+
+    @property
+    def n_dims(self) -> int:
+        return int(self.Gamma.shape[-2])
+
+    def replace(self, **changes) -> "SCNParams":
+        return self._replace(**changes)
+
+
+def make_network(
+    Gamma,
+    A=None,
+    lambda_d: float = 10.0,
+    lambda_v: float = 20.0,
+    mu: float = 0.0,
+    nu: float = 0.0,
+    sigma_v: float = 0.0,
+    dt: float = 1e-4,
+    thresholds=None,
+    slow_self_term: bool = True,
+    self_reset_scale: float = 1.0,
+) -> SCNParams:
+    """Build a B13 network for the target ``dx/dt = A x + c(t)``.
+
+    Args:
+        Gamma: (D, N) decoder, no zero columns.
+        A: (D, D) dynamics in s^-1 (default 0: integrator).
+        lambda_d: readout leak (s^-1) > 0.  lambda_v: membrane leak (s^-1) >= 0.
+        mu, nu: quadratic and linear costs >= 0 (B13 units, see module docstring).
+        sigma_v: voltage-noise amplitude >= 0 (per sqrt(second)).
+        dt: time step (s) > 0 with lambda_d dt < 1, lambda_v dt < 1, max|eig A| dt < 1.
+        thresholds: optional (N,) or scalar thresholds > 0 overriding the B13 formula
+            (e.g. a wider box, Calaim 2022).
+        slow_self_term: include kappa r~ (exactness; B13's published form omits it).
+        self_reset_scale: multiply the self-reset Omega_f,ii (Calaim 2022 use 2**0.02);
+            >= 1. Values other than 1 trade the exact loss identity for regularity.
+
+    Raises:
+        ValueError: naming the parameter and the constraint, for any bad input.
+    """
+    G = as_array("Gamma", Gamma, ndim=2)
+    D, N = G.shape
+    if D < 1 or N < 1:
+        raise ValueError(f"Gamma must have shape (D >= 1, N >= 1), got {G.shape}")
+    norms = np.linalg.norm(G, axis=0)
+    if np.any(norms == 0):
+        bad = np.flatnonzero(norms == 0)[:5].tolist()
+        raise ValueError(f"Gamma columns must have non-zero norm; columns {bad} are zero")
+    A_ = np.zeros((D, D)) if A is None else as_array("A", A, ndim=2)
+    require_shape("A", A_, (D, D))
+    lambda_d = float(require_positive("lambda_d", lambda_d, ndim=0))
+    lambda_v = float(require_nonnegative("lambda_v", lambda_v, ndim=0))
+    mu = float(require_nonnegative("mu", mu, ndim=0))
+    nu = float(require_nonnegative("nu", nu, ndim=0))
+    sigma_v = float(require_nonnegative("sigma_v", sigma_v, ndim=0))
+    dt = float(require_positive("dt", dt, ndim=0))
+    if lambda_d * dt >= 1:
+        raise ValueError(f"dt must satisfy lambda_d * dt < 1, got {lambda_d} * {dt} = {lambda_d * dt}")
+    if lambda_v * dt >= 1:
+        raise ValueError(f"dt must satisfy lambda_v * dt < 1, got {lambda_v} * {dt} = {lambda_v * dt}")
+    eig = np.max(np.abs(np.linalg.eigvals(A_))) if D else 0.0
+    if eig * dt >= 1:
+        raise ValueError(f"dt must satisfy max|eig(A)| * dt < 1 (Euler stability), got {eig * dt:.3g}")
+    cost_quad = mu * lambda_d**2
+    cost_lin = nu * lambda_d
+    gamma_sq = norms**2
+    if thresholds is None:
+        T = (gamma_sq + cost_lin + cost_quad) / 2
+    else:
+        T = require_positive("thresholds", thresholds)
+        T = np.full(N, float(T)) if T.ndim == 0 else require_shape("thresholds", T, (N,))
+    kappa = (lambda_d - lambda_v) * cost_quad if slow_self_term else 0.0
+    reset_scale = float(as_array("self_reset_scale", self_reset_scale, ndim=0))
+    if reset_scale < 1:
+        raise ValueError(f"self_reset_scale must be >= 1, got {reset_scale}")
+    f = lambda v: jnp.asarray(v, dtype=jnp.result_type(float))
+    return SCNParams(
+        Gamma=f(G), A=f(A_), lambda_d=f(lambda_d), lambda_v=f(lambda_v), mu=f(mu), nu=f(nu),
+        sigma_v=f(sigma_v), dt=f(dt), thresholds=f(T), cost_quad=f(cost_quad),
+        cost_lin=f(cost_lin), slow_matrix=f(A_ + lambda_d * np.eye(D)), kappa=f(kappa),
+        gamma_sq=f(gamma_sq), reset_extra=f((reset_scale - 1) * (gamma_sq + cost_quad)),
+    )
+
+
+def make_autoencoder(Gamma, lambda_: float = 10.0, mu: float = 0.0, nu: float = 0.0,
+                     sigma_v: float = 0.0, dt: float = 1e-4, thresholds=None,
+                     self_reset_scale: float = 1.0) -> SCNParams:
+    """Autoencoder network (track a given x(t)): ``A = -lambda I``,
+    ``lambda_v = lambda_d = lambda``; then ``Omega_s = 0`` and the voltage equation
+    ``dV/dt = -lambda V + Gamma^T c - Omega_f o`` is exact. Drive it with
+    :func:`bayesnn.scn.targets.autoencoder_input` (``c = dx/dt + lambda x``)."""
+    lam = float(require_positive("lambda_", lambda_, ndim=0))
+    D = np.shape(Gamma)[0] if np.ndim(Gamma) == 2 else 0
+    return make_network(Gamma, A=-lam * np.eye(max(D, 1))[:D, :D] if D else None, lambda_d=lam,
+                        lambda_v=lam, mu=mu, nu=nu, sigma_v=sigma_v, dt=dt,
+                        thresholds=thresholds, self_reset_scale=self_reset_scale)
+
+
+def make_integrator(Gamma, lambda_d: float = 10.0, lambda_v: float = 0.0, mu: float = 1e-6,
+                    nu: float = 1e-5, sigma_v: float = 0.0, dt: float = 1e-4,
+                    thresholds=None) -> SCNParams:
+    """B13 integrator (``A = 0``); ``lambda_v = 0`` makes the voltage exact."""
+    return make_network(Gamma, A=None, lambda_d=lambda_d, lambda_v=lambda_v, mu=mu, nu=nu,
+                        sigma_v=sigma_v, dt=dt, thresholds=thresholds)
+
+
+# ----------------------------------------------------------------------------- decoders
+def pm_decoder(n_neurons: int, weight: float) -> np.ndarray:
+    """1-D decoder: first half +weight, second half -weight. Shape (1, N)."""
+    if n_neurons < 2 or n_neurons % 2:
+        raise ValueError(f"n_neurons must be even and >= 2, got {n_neurons}")
+    if not weight > 0:
+        raise ValueError(f"weight must be > 0, got {weight}")
+    return np.concatenate([np.full(n_neurons // 2, weight), np.full(n_neurons // 2, -weight)])[None, :]
+
+
+def random_decoder(n_dims: int, n_neurons: int, norm: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Gaussian decoder columns normalised to ``norm`` (Calaim 2022). Shape (D, N)."""
+    if n_dims < 1 or n_neurons < 1:
+        raise ValueError(f"n_dims and n_neurons must be >= 1, got {n_dims}, {n_neurons}")
+    G = np.random.default_rng(seed).standard_normal((n_dims, n_neurons))
+    return norm * G / np.linalg.norm(G, axis=0)
+
+
+def circular_decoder(n_neurons: int, norm: float = 1.0) -> np.ndarray:
+    """2-D decoder with evenly spaced directions (Barrett 2016 Fig. 3). Shape (2, N)."""
+    angles = 2 * np.pi * np.arange(n_neurons) / n_neurons
+    return norm * np.stack([np.cos(angles), np.sin(angles)])
+
+
+# ------------------------------------------------------------------ derived quantities
+def fast_weights(net: SCNParams) -> np.ndarray:
+    """Dense Omega_f = Gamma^T Gamma + mu lambda_d^2 I, (N, N). Small N only."""
+    G = np.asarray(net.Gamma)
+    return G.T @ G + float(net.cost_quad) * np.eye(G.shape[1])
+
+
+def slow_weights(net: SCNParams) -> np.ndarray:
+    """Dense Omega_s = Gamma^T (A + lambda_d I) Gamma, (N, N) (without kappa)."""
+    G = np.asarray(net.Gamma)
+    return G.T @ np.asarray(net.slow_matrix) @ G
+
+
+def box_margin(net: SCNParams) -> np.ndarray:
+    """Per-neuron box margin ``2 T_i - ||Gamma_i||^2`` (= nu lambda_d + mu lambda_d^2
+    for the default thresholds), (N,)."""
+    return 2 * np.asarray(net.thresholds) - np.asarray(net.gamma_sq)
+
+
+def closed_form_voltage(net: SCNParams, x, rates) -> np.ndarray:
+    """``V = Gamma^T (x - Gamma r~) - mu lambda_d^2 r~``; x (..., D), rates (..., N)."""
+    G = np.asarray(net.Gamma)
+    x = np.asarray(x)
+    r = np.asarray(rates)
+    return (x - r @ G.T) @ G - float(net.cost_quad) * r
+
+
+def instantaneous_loss(net: SCNParams, x, rates) -> np.ndarray:
+    """``||x - Gamma r~||^2 + nu lambda_d ||r~||_1 + mu lambda_d^2 ||r~||^2`` (r~ >= 0)."""
+    G = np.asarray(net.Gamma)
+    r = np.asarray(rates)
+    err = np.asarray(x) - r @ G.T
+    return (np.sum(err**2, -1) + float(net.cost_lin) * np.sum(np.abs(r), -1)
+            + float(net.cost_quad) * np.sum(r**2, -1))
+
+
+def check_drive_margin(net: SCNParams, c) -> float:
+    """Warn (:class:`DriveMarginWarning`) if the per-step drive bound
+    ``max_t ||c_t|| ||Gamma_i|| dt`` exceeds the box margin of some neuron. Returns the
+    largest ratio drive / margin (inf for a zero margin). O(T D + N)."""
+    c = np.asarray(c)
+    cmax = float(np.max(np.linalg.norm(c, axis=-1))) if c.size else 0.0
+    drive = cmax * np.sqrt(np.asarray(net.gamma_sq)) * float(net.dt)
+    margin = box_margin(net)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(margin > 0, drive / np.where(margin > 0, margin, 1), np.where(drive > 0, np.inf, 0))
+    worst = float(np.max(ratio)) if ratio.size else 0.0
+    if worst > 1:
+        warnings.warn(
+            f"c: per-step drive max||c|| ||Gamma_i|| dt may reach {worst:.3g} x the box margin "
+            "2 T_i - ||Gamma_i||^2; several neurons can cross threshold in one step "
+            "(use spike_mode='one', a smaller dt or a wider box)", DriveMarginWarning, stacklevel=3)
+    return worst

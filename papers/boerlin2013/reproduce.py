@@ -1,0 +1,133 @@
+"""Regenerate B13-like results: integrator, 2-D autoencoder, damped oscillator, neuron
+loss, E/I balance, error scaling with N. Writes PNGs and results.json to --out.
+
+    python papers/boerlin2013/reproduce.py --out out/boerlin2013 [--small]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import warnings
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bayesnn.scn import experiments as ex  # noqa: E402
+from bayesnn.scn import metrics, plotting  # noqa: E402
+from bayesnn.scn.network import DriveMarginWarning, circular_decoder, make_autoencoder  # noqa: E402
+from bayesnn.scn.simulate import simulate, spike_events  # noqa: E402
+from bayesnn.scn.targets import autoencoder_input  # noqa: E402
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--small", action="store_true", help="reduced sizes (tests)")
+    args = parser.parse_args(argv)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    small = args.small
+    results = {}
+
+    # 1. integrator (Fig. 1C-like)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DriveMarginWarning)
+        integ = ex.fig1c_integrator("one", n_neurons=100 if small else 400,
+                                    duration=1.0 if small else 1.5)
+    res = integ["data"]["result"]
+    t, s, _ = spike_events(res)
+    fig, axes = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    plotting.plot_readout(axes[0], np.asarray(res.times), np.asarray(res.readout), integ["data"]["target"])
+    plotting.raster_by_direction(axes[1], t, s, np.asarray(integ["data"]["net"].Gamma))
+    fig.savefig(out / "integrator.png", dpi=100)
+    plt.close(fig)
+    results["integrator"] = {k: integ[k] for k in ("rmse", "max_abs", "n_spikes", "bound")}
+
+    # 2. 2-D autoencoder with circular kernels
+    N, dt, lam = (40 if small else 100), 1e-4, 10.0
+    n = int((1.0 if small else 3.0) / dt)
+    tt = np.arange(n + 1) * dt
+    x = np.stack([np.sin(2 * np.pi * tt), 0.7 * np.cos(2 * np.pi * 1.5 * tt)], 1)
+    net = make_autoencoder(circular_decoder(N, 0.1), lam, mu=1e-6, nu=1e-5, sigma_v=1e-3, dt=dt)
+    res = simulate(net, autoencoder_input(x, dt, lam), x0=x[0], record_voltages=(0,),
+                   record_currents=True, track_balance=True)
+    t, s, _ = spike_events(res)
+    fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
+    plotting.plot_readout(axes[0], np.asarray(res.times), np.asarray(res.readout), x[1:])
+    plotting.raster_by_direction(axes[1], t, s, np.asarray(net.Gamma))
+    plotting.plot_ei_currents(axes[2], np.asarray(res.times), np.asarray(res.currents_e)[:, 0],
+                              np.asarray(res.currents_i)[:, 0])
+    fig.savefig(out / "autoencoder_2d.png", dpi=100)
+    plt.close(fig)
+    err = metrics.readout_errors(np.asarray(res.readout), x[1:], skip=1000)
+    rates = metrics.firing_rates(t, s, N, 0.1, n * dt)
+    results["autoencoder_2d"] = {**err, "mean_rate_hz": float(rates.mean()),
+                                 "median_cv": float(np.nanmedian(metrics.isi_cv(t, s, N)))}
+
+    # 3. damped oscillator vs exact LDS
+    osc = ex.damped_oscillator(n_neurons=100, duration=1.0 if small else 2.0)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    plotting.plot_readout(ax, osc["times"], osc["readout"], osc["target"])
+    fig.savefig(out / "damped_oscillator.png", dpi=100)
+    plt.close(fig)
+    results["damped_oscillator"] = {k: osc[k] for k in ("rmse", "max_abs", "max_abs_target")}
+
+    # 4. neuron loss (Calaim 2022 "Biological" set)
+    dur = 1.5 if small else 3.0
+    run = ex.biological(M=3, rho=10, duration=dur, silence="half", silence_time=0.4 + dur / 2)
+    before = ex.window_stats(run, 0.5, 0.4 + dur / 2)
+    after = ex.window_stats(run, 0.5 + dur / 2, 0.4 + dur)
+    fig, axes = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    plotting.plot_readout(axes[0], run["times"], run["readout"], run["x"])
+    plotting.raster_by_direction(axes[1], run["spike_times"], run["senders"], run["G"])
+    for ax in axes:
+        ax.axvline(0.4 + dur / 2, color="r")
+    fig.savefig(out / "neuron_loss.png", dpi=100)
+    plt.close(fig)
+    results["neuron_loss"] = {"median_error_before": before["median_error"],
+                              "median_error_after": after["median_error"],
+                              "median_cv_before": before["median_cv"],
+                              "median_rate_before": before["median_rate"]}
+
+    # 5. E/I balance vs redundancy
+    bal = {}
+    for rho in ((2.5, 50) if small else (2.5, 5, 10, 25, 50)):
+        r = ex.biological(M=2, rho=rho, duration=1.0, track_balance=True)
+        b = metrics.balance_index(np.asarray(r["result"].e_input), np.asarray(r["result"].i_input))
+        bal[str(rho)] = float(np.nanmedian(np.abs(b)))
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.semilogx([float(k) * 2 for k in bal], list(bal.values()), "o-")
+    ax.set_xlabel("N (M = 2)")
+    ax.set_ylabel("median |(E - I)/(E + I)|")
+    fig.savefig(out / "ei_balance.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    results["ei_balance_median_abs_b"] = bal
+
+    # 6. error scaling with N
+    sc = ex.autoencoder_scaling(ns=(20, 40, 80) if small else (20, 40, 80, 160, 320),
+                                duration=1.0 if small else 2.0)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.loglog(sc["n"], sc["rmse"], "o-", label=f"SCN (slope {sc['slope']:.2f})")
+    ax.loglog(sc["n"], sc["quantisation"], "k--", label="|Gamma|/sqrt(12)")
+    ax.loglog(sc["n"], sc["rmse_poisson"], "s-", label=f"Poisson (slope {sc['slope_poisson']:.2f})")
+    ax.set_xlabel("N")
+    ax.set_ylabel("RMSE")
+    ax.legend(fontsize="small")
+    fig.savefig(out / "error_scaling.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    results["error_scaling"] = sc
+
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Spike-coding networks: exactness (T1-T3), spike modes, recording, batching, bad input."""
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+from bayesnn.scn import (
+    DriveMarginWarning, closed_form_voltage, instantaneous_loss, make_autoencoder,
+    make_integrator, make_network, make_perturbations, pm_decoder, random_decoder,
+    simulate, simulate_trials, spike_events,
+)
+from bayesnn.scn import metrics
+from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
+
+DT = 1e-4
+
+
+def _integrator_run(spike_mode="one", sigma_v=0.0, n=6000, N=40, capacity=0):
+    net = make_integrator(pm_decoder(N, 0.1), lambda_d=10, lambda_v=0, mu=1e-6, nu=1e-5,
+                          sigma_v=sigma_v, dt=DT)
+    c = pulse_input(n, DT, [(0.1, 0.3, 50.0), (0.4, 0.5, -100.0)])
+    x = lds_euler(np.zeros((1, 1)), c, DT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DriveMarginWarning)
+        res = simulate(net, c, jax.random.PRNGKey(3), spike_mode=spike_mode, capacity=capacity,
+                       record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
+    return net, c, x, res
+
+
+def _autoencoder_run(spike_mode="one", n=5000, N=30, sigma_v=0.0):
+    G = random_decoder(2, N, 0.2, seed=1)
+    net = make_autoencoder(G, 10.0, mu=1e-5, nu=1e-4, sigma_v=sigma_v, dt=DT)
+    t = np.arange(n + 1) * DT
+    x = np.stack([np.sin(2 * np.pi * 2 * t), np.cos(2 * np.pi * 3 * t)], 1)
+    c = autoencoder_input(x, DT, 10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DriveMarginWarning)
+        res = simulate(net, c, jax.random.PRNGKey(5), x0=x[0], spike_mode=spike_mode,
+                       record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
+    return net, c, x, res
+
+
+def _loss_identity_residuals(net, x, res):
+    """Replay every spike from recorded traces: E_after - E_before vs 2 (T - V)."""
+    r_post = np.asarray(res.rates)
+    times, senders, margins = spike_events(res)
+    steps = np.round(times / float(net.dt)).astype(int) - 1
+    decay = 1 - float(net.lambda_d) * float(net.dt)
+    T = np.asarray(net.thresholds)
+    residuals, v_minus_t = [], []
+    current_step, r = -1, None
+    for k, i, m in zip(steps, senders, margins):
+        if k != current_step:
+            r = (r_post[k - 1] if k > 0 else np.zeros(r_post.shape[1])) * decay
+            current_step = k
+        v = closed_form_voltage(net, x[k + 1], r)
+        e0 = instantaneous_loss(net, x[k + 1], r)
+        r = r.copy()
+        r[i] += 1
+        e1 = instantaneous_loss(net, x[k + 1], r)
+        residuals.append(e1 - e0 - 2 * (T[i] - v[i]))
+        v_minus_t.append(v[i] - T[i])
+        assert abs(m - (v[i] - T[i])) < 1e-9  # recorded margin = closed-form margin
+    return np.array(residuals), np.array(v_minus_t)
+
+
+@pytest.mark.parametrize("mode", ["one", "greedy"])
+@pytest.mark.parametrize("kind", ["integrator", "autoencoder"])
+def test_t1_per_spike_loss_identity(mode, kind):
+    net, c, x, res = (_integrator_run if kind == "integrator" else _autoencoder_run)(mode)
+    resid, vmt = _loss_identity_residuals(net, x, res)
+    assert resid.size > 20
+    assert np.max(np.abs(resid)) < 1e-10
+    assert np.all(vmt > 0)  # no spike at V <= T: every spike lowers the loss
+    assert np.all(metrics.loss_changes(spike_events(res)[2]) < 0)
+
+
+def test_t1_no_spike_below_threshold_all_mode():
+    net, c, x, res = _integrator_run("all", n=3000, capacity=100000)
+    _, _, margins = spike_events(res)
+    assert margins.size > 0 and np.all(margins > 0)
+
+
+@pytest.mark.parametrize("kind", ["integrator", "autoencoder"])
+def test_t2_voltage_closed_form(kind):
+    net, c, x, res = (_integrator_run if kind == "integrator" else _autoencoder_run)()
+    v_closed = closed_form_voltage(net, x[1:], np.asarray(res.rates))
+    # measured: 1.3e-13 (integrator, 6000 steps), 1e-15 (autoencoder)
+    assert np.max(np.abs(np.asarray(res.voltages) - v_closed)) < 1e-9
+
+
+def test_t2_published_form_drifts():
+    """Negative control: without the mu lambda_d^3 slow self-term V leaves its closed form."""
+    N = 40
+    net = make_network(pm_decoder(N, 0.1), A=np.zeros((1, 1)), lambda_d=10, lambda_v=0,
+                       mu=1e-3, nu=1e-5, dt=DT, slow_self_term=False)
+    c = pulse_input(6000, DT, [(0.1, 0.3, 50.0)])
+    res = simulate(net, c, record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
+    x = lds_euler(np.zeros((1, 1)), c, DT)
+    dev = np.max(np.abs(np.asarray(res.voltages) - closed_form_voltage(net, x[1:], np.asarray(res.rates))))
+    assert dev > 1e-6
+
+
+def test_t3_bounding_box_integrator():
+    net, c, x, res = _integrator_run("one", n=15000, N=400)
+    err = np.max(np.abs(x[1:, 0] - np.asarray(res.readout)[:, 0]))
+    bound = float(net.thresholds[0]) / 0.1 + np.max(np.abs(c)) * DT
+    assert err <= bound  # measured 0.0513 vs bound 0.061 (reference 0.05099)
+
+
+def test_t3_greedy_keeps_all_voltages_below_threshold():
+    net, c, x, res = _integrator_run("greedy", n=6000)
+    assert np.all(np.asarray(res.voltages) <= np.asarray(net.thresholds)[None, :] + 1e-12)
+
+
+def test_refractory_period_respected():
+    net, c, x, res = _integrator_run("one", n=3000)
+    G = random_decoder(2, 20, 0.2, seed=2)
+    net = make_autoencoder(G, 10.0, mu=1e-5, nu=1e-4, dt=DT)
+    t = np.arange(4001) * DT
+    x = np.stack([3 * np.sin(2 * np.pi * t), 3 * np.cos(2 * np.pi * t)], 1)
+    res = simulate(net, autoencoder_input(x, DT, 10.0), x0=x[0], refractory_steps=50)
+    times, senders, _ = spike_events(res)
+    for i in range(20):
+        ti = times[senders == i]
+        if ti.size > 1:
+            assert np.min(np.diff(ti)) > 50 * DT - 1e-12
+
+
+def test_silencing_and_threshold_perturbations():
+    net, c, x, _ = _integrator_run("one", n=10)
+    c = pulse_input(4000, DT, [(0.0, 0.4, 20.0)])
+    pert = make_perturbations(net, silence=np.arange(10), silence_time=0.2)
+    res = simulate(net, c, perturbations=pert)
+    times, senders, _ = spike_events(res)
+    assert np.any((senders < 10) & (times < 0.2))
+    assert not np.any((senders < 10) & (times > 0.2 + DT))
+    pert = make_perturbations(net, thresholds=np.full(40, 1e3), threshold_time=0.1)
+    res = simulate(net, c, perturbations=pert)
+    times, _, _ = spike_events(res)
+    assert times.size > 0 and np.all(times <= 0.1 + DT)
+
+
+def test_recording_is_events_not_dense():
+    N, n = 2000, 5000
+    net = make_network(random_decoder(2, N, 0.05), A=np.zeros((2, 2)), lambda_d=10,
+                       lambda_v=20, mu=1e-6, nu=1e-5, sigma_v=1e-3, dt=DT)
+    c = np.tile([[5.0, -3.0]], (n, 1))
+    res = simulate(net, c, record_every=50, record_voltages=(0, 7), capacity=4000)
+    assert res.readout.shape == (n // 50, 2)
+    assert res.voltages.shape == (n // 50, 2)
+    assert res.spikes.times.shape == (4000,)
+    for leaf in jax.tree_util.tree_leaves(res):
+        assert leaf.size < N * n / 100  # nothing close to N x T
+    assert int(res.spikes.count) == int(np.sum(res.spike_counts))
+    times, senders, _ = spike_events(res)
+    assert np.all(np.diff(times) >= 0)
+
+
+def test_overflow_raises():
+    net, c, x, _ = _integrator_run("one", n=10)
+    c = pulse_input(3000, DT, [(0.0, 0.3, 50.0)])
+    with pytest.raises(RuntimeError, match="capacity"):
+        simulate(net, c, capacity=5)
+
+
+def test_trials_vmap_one_key_per_trial():
+    net = make_network(random_decoder(2, 30, 0.1), A=np.zeros((2, 2)), lambda_d=10,
+                       lambda_v=20, mu=1e-6, nu=1e-5, sigma_v=1e-2, dt=DT)
+    c = np.tile([[5.0, -3.0]], (2000, 1))
+    key = jax.random.PRNGKey(7)
+    batch = simulate_trials(net, c, key, 3)
+    small = simulate_trials(net, c, key, 2)
+    single = simulate(net, c, jax.random.fold_in(key, 1))
+    np.testing.assert_array_equal(np.asarray(batch.spike_counts[1]), np.asarray(single.spike_counts))
+    np.testing.assert_array_equal(np.asarray(batch.spikes.senders[:2]), np.asarray(small.spikes.senders))
+    assert not np.array_equal(np.asarray(batch.spike_counts[0]), np.asarray(batch.spike_counts[2]))
+    np.testing.assert_allclose(np.asarray(batch.readout[1]), np.asarray(single.readout), atol=1e-12)
+
+
+def test_chunked_equals_unchunked():
+    net = make_network(random_decoder(2, 30, 0.1), A=np.zeros((2, 2)), lambda_d=10,
+                       lambda_v=20, mu=1e-6, nu=1e-5, sigma_v=0.0, dt=DT)
+    c = np.tile([[5.0, -3.0]], (2000, 1))
+    a = simulate(net, c, chunk_steps=300, record_every=10)
+    b = simulate(net, c, chunk_steps=2000, record_every=10)
+    np.testing.assert_array_equal(np.asarray(a.spikes.senders), np.asarray(b.spikes.senders))
+    np.testing.assert_allclose(np.asarray(a.readout), np.asarray(b.readout), atol=1e-12)
+
+
+def test_tie_breaking_is_random():
+    """Identical kernels, no costs that separate them: the spikes spread over neurons."""
+    N = 20
+    net = make_integrator(pm_decoder(N, 0.1), mu=0.0, nu=1e-4, dt=DT)
+    c = pulse_input(3000, DT, [(0.0, 0.3, 20.0)])
+    res = simulate(net, c, jax.random.PRNGKey(0))
+    counts = np.asarray(res.spike_counts)[: N // 2]
+    assert counts.sum() > 20 and np.count_nonzero(counts) >= 5
+
+
+def test_lds_exact_matches_analytic_solution():
+    a, c0, dt = 4.0, 3.0, 1e-3
+    x = lds_exact(np.array([[-a]]), np.full((1000, 1), c0), dt)
+    t = np.arange(1001) * dt
+    np.testing.assert_allclose(x[:, 0], c0 / a * (1 - np.exp(-a * t)), atol=1e-12)
+    osc = lds_exact(np.array([[0.0, -1.0], [1.0, 0.0]]), np.zeros((100, 2)), 0.01, x0=[1.0, 0.0])
+    np.testing.assert_allclose(osc[-1], [np.cos(1.0), np.sin(1.0)], atol=1e-12)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(Gamma=np.zeros((1, 4))), "Gamma columns must have non-zero norm"),
+    (dict(Gamma=np.ones(4)), "Gamma must have 2 dimension"),
+    (dict(A=np.zeros((2, 2))), "A must have shape"),
+    (dict(lambda_d=-1.0), "lambda_d must be > 0"),
+    (dict(lambda_v=-1.0), "lambda_v must be >= 0"),
+    (dict(mu=-1e-6), "mu must be >= 0"),
+    (dict(nu=-1e-6), "nu must be >= 0"),
+    (dict(sigma_v=-1.0), "sigma_v must be >= 0"),
+    (dict(dt=0.2), "lambda_d \\* dt < 1"),
+    (dict(lambda_v=2e4), "lambda_v \\* dt < 1"),
+    (dict(A=np.array([[-2e4]])), "max\\|eig\\(A\\)\\| \\* dt < 1"),
+    (dict(thresholds=-1.0), "thresholds must be > 0"),
+    (dict(thresholds=np.ones(3)), "thresholds must have shape"),
+])
+def test_bad_network_input(kwargs, match):
+    args = dict(Gamma=pm_decoder(4, 0.1), A=np.zeros((1, 1)), lambda_d=10.0, lambda_v=20.0,
+                mu=1e-6, nu=1e-5, dt=1e-4)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        make_network(**args)
+
+
+def test_bad_simulation_input():
+    net = make_integrator(pm_decoder(4, 0.1))
+    with pytest.raises(ValueError, match="c must have shape"):
+        simulate(net, np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="c must have 2 dimension"):
+        simulate(net, np.zeros(10))
+    with pytest.raises(ValueError, match="x0 must have shape"):
+        simulate(net, np.zeros((10, 1)), x0=np.zeros(2))
+    with pytest.raises(ValueError, match="spike_mode"):
+        simulate(net, np.zeros((10, 1)), spike_mode="best")
+    with pytest.raises(ValueError, match="record_every must divide"):
+        simulate(net, np.zeros((10, 1)), record_every=3)
+    with pytest.raises(ValueError, match="record_voltages indices"):
+        simulate(net, np.zeros((10, 1)), record_voltages=(4,))
+    with pytest.raises(ValueError, match="silence indices"):
+        make_perturbations(net, silence=[7])
+
+
+def test_drive_margin_warning():
+    net = make_integrator(pm_decoder(4, 0.1), mu=1e-6, nu=1e-5)
+    with pytest.warns(DriveMarginWarning, match="box margin"):
+        simulate(net, np.full((10, 1), 1000.0), spike_mode="all", allow_overflow=True)

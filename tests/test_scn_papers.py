@@ -1,0 +1,26 @@
+"""The papers/boerlin2013 reproduction script, run at reduced size."""
+import importlib.util
+import json
+import pathlib
+
+import pytest
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "papers" / "boerlin2013" / "reproduce.py"
+
+
+@pytest.mark.slow
+def test_boerlin2013_reproduction_small(tmp_path):
+    spec = importlib.util.spec_from_file_location("reproduce_b13", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = module.main(["--out", str(tmp_path), "--small"])
+    for name in ("integrator", "autoencoder_2d", "damped_oscillator", "neuron_loss",
+                 "ei_balance", "error_scaling"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["integrator"]["rmse"] < 0.1
+    assert saved["error_scaling"]["slope"] < -0.9
+    assert saved["neuron_loss"]["median_error_after"] < 2 * saved["neuron_loss"]["median_error_before"]
+    bal = saved["ei_balance_median_abs_b"]
+    assert bal["50"] < bal["2.5"]
+    assert results["damped_oscillator"]["rmse"] < 0.1
