@@ -100,6 +100,15 @@ def state_at(initial_state: jax.Array, switch_times: jax.Array, times: jax.Array
     return (initial_state + n_switches_before) % 2
 
 
+def _draw_channels(key, rates, size: int) -> jax.Array:
+    """``size`` channel indices with P(i) = rates[i] / sum(rates), by inverse CDF:
+    O(size) memory (``jax.random.categorical`` would draw size x N Gumbel variates)."""
+    cumulative = jnp.cumsum(rates)
+    uniforms = jax.random.uniform(key, (size,), dtype=cumulative.dtype) * cumulative[-1]
+    return jnp.minimum(jnp.searchsorted(cumulative, uniforms, side="right"),
+                       rates.shape[0] - 1).astype(jnp.int32)
+
+
 def _sample_trial(key, r_on, r_off, q_on, q_off, duration, initial_state,
                   switch_capacity: int, spike_capacity: int) -> Trial:
     key_state, key_dwell, key_gaps, key_channel, key_accept = jax.random.split(key, 5)
@@ -122,7 +131,7 @@ def _sample_trial(key, r_on, r_off, q_on, q_off, duration, initial_state,
     gaps = jax.random.exponential(key_gaps, (spike_capacity,), dtype=dtype) / total
     candidate_times = jnp.cumsum(gaps)
     spike_overflow = candidate_times[-1] < duration
-    channels = jax.random.categorical(key_channel, jnp.log(q_max), shape=(spike_capacity,))
+    channels = _draw_channels(key_channel, q_max, spike_capacity)
     state = state_at(x0, switch_times, candidate_times)
     rate = jnp.where(state == 1, q_on[channels], q_off[channels])
     accept = (jax.random.uniform(key_accept, (spike_capacity,), dtype=dtype) * q_max[channels] < rate)
@@ -266,7 +275,7 @@ def _sample_homogeneous(key, rates, duration, capacity):
     times = jnp.cumsum(jax.random.exponential(key_gaps, (capacity,),
                                               dtype=jnp.result_type(float)) / total)
     overflow = times[-1] < duration
-    channels = jax.random.categorical(key_channel, jnp.log(rates), shape=(capacity,))
+    channels = _draw_channels(key_channel, rates, capacity)
     keep = times < duration
     return Trial(jnp.zeros((), jnp.int32), jnp.full((1,), jnp.inf),
                  jnp.where(keep, times, duration), jnp.where(keep, channels, -1).astype(jnp.int32),

@@ -67,3 +67,25 @@ def test_exact_neuron_is_calibrated_and_beats_misspecified_filters():
     for name, value in losses.items():
         if name != "exact":
             assert losses["exact"] < value, losses
+
+
+def test_sampled_inputs_have_the_model_rates():
+    # Counts of input spikes per channel while x = 1 and x = 0 against q * time spent
+    # in that state: a Poisson count, so a 4-sigma band (all 40 comparisons).
+    params = default_params()
+    duration = 400.0
+    trial = processes.sample_trial(jax.random.PRNGKey(33), params.r_on, params.r_off,
+                                   params.q_on, params.q_off, duration)
+    times = np.asarray(trial.spike_times)
+    channels = np.asarray(trial.spike_channels)
+    real = channels >= 0
+    states = np.asarray(processes.state_at(trial.initial_state, trial.switch_times, times[real]))
+    switches = np.asarray(trial.switch_times)
+    edges = np.concatenate([[0.0], switches[np.isfinite(switches)], [duration]])
+    dwell_states = (int(trial.initial_state) + np.arange(len(edges) - 1)) % 2
+    time_on = np.sum(np.diff(edges)[dwell_states == 1])
+    assert abs(time_on / duration - params.stationary_prob_on) < 0.1
+    for state, rates, time_in in ((1, params.q_on, time_on), (0, params.q_off, duration - time_on)):
+        counts = np.bincount(channels[real][states == state], minlength=params.n_inputs)
+        expected = rates * time_in
+        assert np.all(np.abs(counts - expected) < 4 * np.sqrt(expected)), (state, counts, expected)

@@ -62,6 +62,7 @@ def scan_chunked(
     chunk_inputs: Callable[[jax.Array], PyTree],
     n_chunks: int,
     reduce_records: Callable[[PyTree], PyTree] | None = None,
+    after_chunk: Callable[[PyTree, PyTree, jax.Array], tuple[PyTree, PyTree]] | None = None,
 ) -> tuple[PyTree, PyTree]:
     """Run ``step`` over ``n_chunks`` chunks whose inputs are made on the fly.
 
@@ -69,6 +70,9 @@ def scan_chunked(
     in the chunk); they exist only while that chunk runs, so memory is one chunk of
     inputs, not the whole run. ``reduce_records`` maps a chunk's stacked records to
     what is kept per chunk (default: keep the last record of the chunk).
+    ``after_chunk(state, records, chunk_index) -> (state, kept)``, if given, replaces
+    ``reduce_records`` and may also update the state once per chunk, e.g. to move the
+    chunk's spikes into an event buffer with one scatter instead of one per step.
     """
     if n_chunks < 1:
         raise ValueError(f"n_chunks must be >= 1, got {n_chunks}")
@@ -76,6 +80,8 @@ def scan_chunked(
 
     def run_chunk(carry, chunk_index):
         carry, records = jax.lax.scan(step, carry, chunk_inputs(chunk_index))
+        if after_chunk is not None:
+            return after_chunk(carry, records, chunk_index)
         return carry, keep(records)
 
     return jax.lax.scan(run_chunk, state, jnp.arange(n_chunks))

@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayesnn.core.events import append_events, empty_buffer
 from bayesnn.neuron.flows import log_odds_flow, prior_flow
@@ -80,6 +81,14 @@ def _exit_time(prediction, remaining, r_on, r_off, theta, g0):
     return jnp.where(has_region, exit_time, 0.0)
 
 
+def drift_can_fire(r_on: float, r_off: float, theta: float, g0: float) -> bool:
+    """Whether drift between input spikes can ever make L cross G + g0/2: needs
+    theta < 0 and theta^2 > 4 alpha beta (module docstring)."""
+    alpha = r_on * (-np.expm1(-0.5 * g0))
+    beta = r_off * np.expm1(0.5 * g0)
+    return bool(theta < 0 and theta * theta > 4.0 * alpha * beta)
+
+
 def _gap(log_odds, prediction, elapsed, r_on, r_off, theta, g0):
     """h(t) = L(t) - G(t) - g0/2 after ``elapsed`` seconds of drift."""
     return (log_odds_flow(log_odds, elapsed, r_on, r_off, theta)
@@ -117,7 +126,7 @@ def _crossing_time(log_odds, prediction, upper, gap_upper, r_on, r_off, theta, g
 
 def event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off, theta,
                  g0, initial_log_odds, initial_prediction, *,
-                 capacity: int) -> EventKernelResult:
+                 capacity: int, drift_spikes: bool = True) -> EventKernelResult:
     """Run one neuron over one trial's input events, event by event.
 
     Args:
@@ -129,12 +138,19 @@ def event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off
         r_on, r_off, theta: rates (Hz); g0: jump of G per output spike.
         initial_log_odds, initial_prediction: L and G at t = 0.
         capacity: static number of output-spike event slots.
+        drift_spikes: static; False skips the search for drift-driven crossings, which
+            is exact whenever :func:`drift_can_fire` is False (theta >= 0, or no G
+            for which psi(G) > 0).
     """
-    n_samples = sample_times.shape[0]
-    times = jnp.concatenate([spike_times, sample_times])
-    channels = jnp.concatenate([spike_channels.astype(jnp.int32),
-                                jnp.full((n_samples,), -2, jnp.int32)])
-    order = jnp.lexsort((channels == -2, times))  # inputs before samples at equal times
+    n_inputs, n_samples = spike_times.shape[0], sample_times.shape[0]
+    # Both streams are sorted, so the merged position of each element is its own index
+    # plus the number of elements of the other stream before it (inputs first at ties).
+    input_slots = jnp.arange(n_inputs) + jnp.searchsorted(sample_times, spike_times, side="left")
+    sample_slots = jnp.arange(n_samples) + jnp.searchsorted(spike_times, sample_times, side="right")
+    times = (jnp.zeros(n_inputs + n_samples, spike_times.dtype)
+             .at[input_slots].set(spike_times).at[sample_slots].set(sample_times))
+    channels = (jnp.zeros(n_inputs + n_samples, jnp.int32)
+                .at[input_slots].set(spike_channels.astype(jnp.int32)).at[sample_slots].set(-2))
     dtype = jnp.result_type(float)
 
     def crossing_ahead(now, log_odds, prediction, until):
@@ -164,13 +180,15 @@ def event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off
             return (spike_time, log_odds_flow(log_odds, crossing, r_on, r_off, theta),
                     spike_time, new_anchor, buffer)
 
-        now, log_odds, anchor_time, anchor_value, buffer = jax.lax.while_loop(pending, fire, state)
+        if drift_spikes:
+            state = jax.lax.while_loop(pending, fire, state)
+        now, log_odds, anchor_time, anchor_value, buffer = state
         return (until, log_odds_flow(log_odds, until - now, r_on, r_off, theta),
                 anchor_time, anchor_value, buffer)
 
-    def visit(carry, index):
+    def visit(carry, event):
         state, sample_log_odds, sample_prediction, sample_index = carry
-        time, channel = times[index], channels[index]
+        time, channel = event
         now, log_odds, anchor_time, anchor_value, buffer = drift(state, time)
         is_input = channel >= 0
         log_odds = log_odds + jnp.where(is_input, weights[jnp.maximum(channel, 0)], 0.0)
@@ -193,7 +211,7 @@ def event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off
     start = (zero, jnp.asarray(initial_log_odds, dtype), zero,
              jnp.asarray(initial_prediction, dtype), empty_buffer(capacity, dtype))
     carry = (start, jnp.zeros(n_samples, dtype), jnp.zeros(n_samples, dtype), jnp.array(0))
-    (final, sample_log_odds, sample_prediction, _), _ = jax.lax.scan(visit, carry, order)
+    (final, sample_log_odds, sample_prediction, _), _ = jax.lax.scan(visit, carry, (times, channels))
     now, final_log_odds, anchor_time, anchor_value, buffer = final
     final_prediction = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
     return EventKernelResult(sample_log_odds, sample_prediction, buffer.times,

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
-from bayesnn.core.events import poisson_capacity
+from bayesnn.core.events import empty_buffer, poisson_capacity
 from bayesnn.core.stepping import scan_chunked, scan_steps
 from bayesnn.core.validation import (
     as_array,
@@ -37,10 +37,10 @@ from bayesnn.core.validation import (
     require_positive,
     require_shape,
 )
-from bayesnn.neuron.event_driven import event_kernel
+from bayesnn.neuron.event_driven import drift_can_fire, event_kernel
 from bayesnn.neuron.output import OutputSpikes
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.stepped import METHODS, initial_state, make_step
+from bayesnn.neuron.stepped import METHODS, StepRecord, collect_spikes, initial_state, make_step
 
 ALL_METHODS = ("exact",) + METHODS
 
@@ -135,13 +135,11 @@ def simulate_exact(params: NeuronParams, trial, sample_times, capacity: int | No
         capacity = _default_capacity(params, horizon, int(spike_times.shape[-1]))
     args = (jnp.asarray(params.weights), params.r_on, params.r_off, params.theta, params.g0,
             log_odds, prediction)
+    drift = drift_can_fire(params.r_on, params.r_off, params.theta, params.g0)
     while True:
-        kernel = partial(_exact_jit, capacity=int(capacity))
-        if spike_times.ndim == 1:
-            result = kernel(spike_times, spike_channels, jnp.asarray(sample_times), *args)
-        else:
-            result = jax.vmap(lambda t, c: kernel(t, c, jnp.asarray(sample_times), *args))(
-                spike_times, spike_channels)
+        kernel = _exact_jit if spike_times.ndim == 1 else _exact_batch_jit
+        result = kernel(spike_times, spike_channels, jnp.asarray(sample_times), *args,
+                        capacity=int(capacity), drift_spikes=drift)
         if int(jnp.max(result.n_spike_events)) <= capacity:
             break
         capacity = 2 * int(jnp.max(result.n_spike_events))
@@ -150,11 +148,22 @@ def simulate_exact(params: NeuronParams, trial, sample_times, capacity: int | No
     return NeuronRun(sample_times, result.log_odds, result.prediction, spikes, None, zeros)
 
 
-@partial(jax.jit, static_argnames=("capacity",))
+@partial(jax.jit, static_argnames=("capacity", "drift_spikes"))
 def _exact_jit(spike_times, spike_channels, sample_times, weights, r_on, r_off, theta, g0,
-               log_odds, prediction, *, capacity):
+               log_odds, prediction, *, capacity, drift_spikes):
     return event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off,
-                        theta, g0, log_odds, prediction, capacity=capacity)
+                        theta, g0, log_odds, prediction, capacity=capacity,
+                        drift_spikes=drift_spikes)
+
+
+@partial(jax.jit, static_argnames=("capacity", "drift_spikes"))
+def _exact_batch_jit(spike_times, spike_channels, sample_times, weights, r_on, r_off, theta,
+                     g0, log_odds, prediction, *, capacity, drift_spikes):
+    """One jitted program for a batch of trials (vmap inside jit)."""
+    def one(times, channels):
+        return event_kernel(times, channels, sample_times, weights, r_on, r_off, theta, g0,
+                            log_odds, prediction, capacity=capacity, drift_spikes=drift_spikes)
+    return jax.vmap(one)(spike_times, spike_channels)
 
 
 def _steps_of(duration: float, dt: float) -> int:
@@ -201,39 +210,56 @@ def simulate_stepped(params: NeuronParams, trial, dt: float, duration: float,
                params.g0, dt, log_odds, prediction)
     while True:
         kernel = partial(_stepped_events_jit, method=method, n_steps=n_steps, chunk=chunk,
-                         record_every=int(record_every), capacity=int(capacity))
-        if spike_times.ndim == 1:
-            state, records = kernel(spike_times, spike_channels, *scalars)
-        else:
-            state, records = jax.vmap(lambda t, c: kernel(t, c, *scalars))(spike_times, spike_channels)
-        if int(jnp.max(state.spikes.count)) <= capacity:
+                         record_every=int(record_every), capacity=int(capacity),
+                         batched=spike_times.ndim == 2)
+        state, buffer, records = kernel(spike_times, spike_channels, *scalars)
+        if int(jnp.max(buffer.count)) <= capacity:
             break
-        capacity = 2 * int(jnp.max(state.spikes.count))
+        capacity = 2 * int(jnp.max(buffer.count))
     times = dt * np.arange(record_every, n_steps + 1, record_every)
-    spikes = OutputSpikes(state.spikes.times, jnp.maximum(state.spikes.senders, 0), state.spikes.count)
+    spikes = OutputSpikes(buffer.times, jnp.maximum(buffer.senders, 0), buffer.count)
     return NeuronRun(times, records.log_odds, records.prediction, spikes, None, state.n_guarded)
 
 
-@partial(jax.jit, static_argnames=("method", "n_steps", "chunk", "record_every", "capacity"))
+@partial(jax.jit, static_argnames=("method", "n_steps", "chunk", "record_every", "capacity",
+                                   "batched"))
 def _stepped_events_jit(spike_times, spike_channels, weights, r_on, r_off, theta, g0, dt,
-                        log_odds, prediction, *, method, n_steps, chunk, record_every, capacity):
+                        log_odds, prediction, *, method, n_steps, chunk, record_every, capacity,
+                        batched):
     step = make_step(method, r_on, r_off, theta, g0, dt, -theta * dt)
-    valid = spike_channels >= 0
-    bins = jnp.where(valid, jnp.floor(spike_times / dt).astype(jnp.int32), n_steps)
-    spike_weights = jnp.where(valid, weights[jnp.maximum(spike_channels, 0)], 0.0)
 
-    def chunk_inputs(index):
-        local = bins - index * chunk
-        local = jnp.where((local >= 0) & (local < chunk), local, chunk)
-        evidence = jnp.zeros(chunk, spike_weights.dtype).at[local].add(spike_weights, mode="drop")
-        return evidence, jnp.zeros(chunk, spike_weights.dtype)
+    def one_trial(spike_times, spike_channels):
+        valid = spike_channels >= 0
+        bins = jnp.where(valid, jnp.floor(spike_times / dt).astype(jnp.int32), n_steps)
+        spike_weights = jnp.where(valid, weights[jnp.maximum(spike_channels, 0)], 0.0)
 
-    def keep(records):
-        return jax.tree_util.tree_map(lambda r: r[record_every - 1::record_every], records)
+        def chunk_inputs(index):
+            local = bins - index * chunk
+            local = jnp.where((local >= 0) & (local < chunk), local, chunk)
+            evidence = jnp.zeros(chunk, spike_weights.dtype).at[local].add(spike_weights, mode="drop")
+            return evidence, jnp.zeros(chunk, spike_weights.dtype)
 
-    state, records = scan_chunked(step, initial_state(log_odds, prediction, capacity),
-                                  chunk_inputs, n_steps // chunk, keep)
-    return state, jax.tree_util.tree_map(lambda r: r.reshape((-1,) + r.shape[2:]), records)
+        def after_chunk(carry, records, index):
+            state, buffer = carry
+            buffer = collect_spikes(buffer, records.n_spikes, index * chunk, dt)
+            kept = jax.tree_util.tree_map(lambda r: r[record_every - 1::record_every],
+                                          (records.log_odds, records.prediction))
+            return (state, buffer), kept
+
+        def chunk_step(carry, inputs):
+            state, buffer = carry
+            state, record = step(state, inputs)
+            return (state, buffer), record
+
+        start = (initial_state(log_odds, prediction), empty_buffer(capacity, spike_weights.dtype))
+        (state, buffer), (kept_log_odds, kept_prediction) = scan_chunked(
+            chunk_step, start, chunk_inputs, n_steps // chunk, after_chunk=after_chunk)
+        flat = lambda r: r.reshape((-1,) + r.shape[2:])
+        return state, buffer, StepRecord(flat(kept_log_odds), flat(kept_prediction), None, None)
+
+    if batched:
+        return jax.vmap(one_trial)(spike_times, spike_channels)
+    return one_trial(spike_times, spike_channels)
 
 
 def filter_counts(params: NeuronParams, counts, dt: float, method: str = "discrete",
@@ -284,32 +310,38 @@ def filter_counts(params: NeuronParams, counts, dt: float, method: str = "discre
         capacity = _default_capacity(params, n_steps * dt, int(counts[..., :, :].sum(axis=(-1, -2)).max()))
     while True:
         kernel = partial(_stepped_counts_jit, method=method, record_every=int(record_every),
-                         capacity=int(capacity))
+                         capacity=int(capacity), batched=counts.ndim == 3)
         scalars = (params.r_on, params.r_off, params.theta, params.g0, dt, bias, log_odds, prediction)
-        if counts.ndim == 2:
-            state, records = kernel(jnp.asarray(evidence), jnp.asarray(log_lik_off), *scalars)
-        else:
-            state, records = jax.vmap(lambda e, l: kernel(e, l, *scalars))(
-                jnp.asarray(evidence), jnp.asarray(log_lik_off))
-        if int(jnp.max(state.spikes.count)) <= capacity:
+        state, buffer, records = kernel(jnp.asarray(evidence), jnp.asarray(log_lik_off), *scalars)
+        if int(jnp.max(buffer.count)) <= capacity:
             break
-        capacity = 2 * int(jnp.max(state.spikes.count))
+        capacity = 2 * int(jnp.max(buffer.count))
     times = dt * np.arange(record_every, n_steps + 1, record_every)
-    spikes = OutputSpikes(state.spikes.times, jnp.maximum(state.spikes.senders, 0), state.spikes.count)
+    spikes = OutputSpikes(buffer.times, jnp.maximum(buffer.senders, 0), buffer.count)
     log_normalizers = records.log_normalizer if method == "discrete" else None
     return NeuronRun(times, records.log_odds, records.prediction, spikes, log_normalizers,
                      state.n_guarded)
 
 
-@partial(jax.jit, static_argnames=("method", "record_every", "capacity"))
+@partial(jax.jit, static_argnames=("method", "record_every", "capacity", "batched"))
 def _stepped_counts_jit(evidence, log_lik_off, r_on, r_off, theta, g0, dt, bias, log_odds,
-                        prediction, *, method, record_every, capacity):
-    step = make_step(method, r_on, r_off, theta, g0, dt, bias)
-    state, records = scan_steps(step, initial_state(log_odds, prediction, capacity),
-                                (evidence, log_lik_off), record_every=1)
-    # log Z is kept for every bin (its sum is the likelihood); L and G are decimated.
-    decimated = jax.tree_util.tree_map(lambda r: r[record_every - 1::record_every], records)
-    return state, decimated._replace(log_normalizer=records.log_normalizer)
+                        prediction, *, method, record_every, capacity, batched):
+    step = make_step(method, r_on, r_off, theta, g0, dt, bias,
+                     with_normalizer=method == "discrete")
+
+    def one_trial(evidence, log_lik_off):
+        state, records = scan_steps(step, initial_state(log_odds, prediction),
+                                    (evidence, log_lik_off), record_every=1)
+        buffer = collect_spikes(empty_buffer(capacity, evidence.dtype), records.n_spikes, 0, dt)
+        # log Z is kept for every bin (its sum is the likelihood); L and G are decimated.
+        decimated = StepRecord(records.log_odds[record_every - 1::record_every],
+                               records.prediction[record_every - 1::record_every],
+                               records.log_normalizer, None)
+        return state, buffer, decimated
+
+    if batched:
+        return jax.vmap(one_trial)(evidence, log_lik_off)
+    return one_trial(evidence, log_lik_off)
 
 
 def simulate(params: NeuronParams, trial, method: str = "exact", *, dt: float | None = None,

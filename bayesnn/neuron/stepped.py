@@ -37,7 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from bayesnn.core.events import EventBuffer, append_events, empty_buffer
+from bayesnn.core.events import EventBuffer, append_events
 from bayesnn.neuron.flows import leak, leak_stiffness, log_odds_flow
 from bayesnn.neuron.output import prediction_at, spikes_needed
 
@@ -48,54 +48,60 @@ class StepState(NamedTuple):
     """Carry of the time-stepped kernels.
 
     Fields: log_odds (L); anchor_time, anchor_value (G just after the last output
-    spike, from which G is one exact prior flow, as the decoder computes it); spikes
-    (output events, multiplicity in ``senders``); n_guarded (Euler steps that used the
-    exact flow); step (bins done).
+    spike, from which G is one exact prior flow, as the decoder computes it);
+    n_guarded (Euler steps that used the exact flow); step (bins done).
     """
 
     log_odds: jax.Array
     anchor_time: jax.Array
     anchor_value: jax.Array
-    spikes: EventBuffer
     n_guarded: jax.Array
     step: jax.Array
 
 
 class StepRecord(NamedTuple):
-    """Per-bin record: L and G at the end of the bin, and log Z_k (discrete only)."""
+    """Per-bin record: L and G at the end of the bin, log Z_k (discrete method with
+    normalisers, else 0) and the number of output spikes emitted at the end of the bin."""
 
     log_odds: jax.Array
     prediction: jax.Array
     log_normalizer: jax.Array
+    n_spikes: jax.Array
 
 
-def initial_state(log_odds, prediction, capacity: int) -> StepState:
+def initial_state(log_odds, prediction) -> StepState:
     dtype = jnp.result_type(float)
     return StepState(jnp.asarray(log_odds, dtype), jnp.zeros((), dtype),
-                     jnp.asarray(prediction, dtype), empty_buffer(capacity, dtype), jnp.zeros((), jnp.int32),
+                     jnp.asarray(prediction, dtype), jnp.zeros((), jnp.int32),
                      jnp.zeros((), jnp.int32))
 
 
-def make_step(method: str, r_on, r_off, theta, g0, dt, bias):
+def make_step(method: str, r_on, r_off, theta, g0, dt, bias, with_normalizer: bool = False):
     """Step function ``(StepState, (evidence_k, log_lik_off_k)) -> (StepState, StepRecord)``.
 
     ``bias`` is the evidence of an empty bin (-theta dt for Poisson counts).
+    ``with_normalizer`` (static) computes log Z_k; runs that do not need it skip it.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     total = r_on + r_off
     relaxed = -jnp.expm1(-total * dt)
-    log_a_on, log_a_off = jnp.log(r_on / total * relaxed), jnp.log(r_off / total * relaxed)
-    log_stay_on, log_stay_off = jnp.log1p(-jnp.exp(log_a_off)), jnp.log1p(-jnp.exp(log_a_on))
+    a_on, a_off = r_on / total * relaxed, r_off / total * relaxed
 
     def step(state: StepState, inputs):
         evidence, log_lik_off = inputs
         log_odds, n_guarded = state.log_odds, state.n_guarded
+        log_normalizer = jnp.zeros_like(log_odds)
         if method == "discrete":
-            predicted = (jnp.logaddexp(log_stay_on + log_odds, log_a_on)
-                         - jnp.logaddexp(log_a_off + log_odds, log_stay_off))
-            log_normalizer = log_lik_off + jnp.logaddexp(
-                jax.nn.log_sigmoid(predicted) + evidence + bias, jax.nn.log_sigmoid(-predicted))
+            # log[(1 - a_off) e^L + a_on] - log[a_off e^L + 1 - a_on]; clipping L where
+            # e^L would overflow changes the result by less than one ulp.
+            limit = 0.9 * jnp.log(jnp.finfo(log_odds.dtype).max)
+            odds = jnp.exp(jnp.clip(log_odds, -limit, limit))
+            predicted = jnp.log((1.0 - a_off) * odds + a_on) - jnp.log(a_off * odds + (1.0 - a_on))
+            if with_normalizer:
+                log_normalizer = log_lik_off + jnp.logaddexp(
+                    jax.nn.log_sigmoid(predicted) + evidence + bias,
+                    jax.nn.log_sigmoid(-predicted))
             log_odds = predicted + evidence + bias
         else:
             stiff = dt * leak_stiffness(log_odds, r_on, r_off) >= 1.0
@@ -103,7 +109,6 @@ def make_step(method: str, r_on, r_off, theta, g0, dt, bias):
             exact = log_odds_flow(log_odds, dt, r_on, r_off, theta)
             log_odds = jnp.where(stiff, exact, euler) + evidence
             n_guarded = n_guarded + stiff.astype(jnp.int32)
-            log_normalizer = jnp.zeros_like(log_odds)
         step_index = state.step + 1
         time = step_index * dt
         prediction = prediction_at(state.anchor_time, state.anchor_value, time, r_on, r_off)
@@ -112,8 +117,14 @@ def make_step(method: str, r_on, r_off, theta, g0, dt, bias):
         anchor_time = jnp.where(fired, time, state.anchor_time)
         anchor_value = jnp.where(fired, prediction + g0 * n_spikes, state.anchor_value)
         prediction = jnp.where(fired, anchor_value, prediction)
-        spikes = append_events(state.spikes, time[None], n_spikes[None], fired[None])
-        return (StepState(log_odds, anchor_time, anchor_value, spikes, n_guarded, step_index),
-                StepRecord(log_odds, prediction, log_normalizer))
+        return (StepState(log_odds, anchor_time, anchor_value, n_guarded, step_index),
+                StepRecord(log_odds, prediction, log_normalizer, n_spikes))
 
     return step
+
+
+def collect_spikes(buffer: EventBuffer, n_spikes: jax.Array, first_step, dt) -> EventBuffer:
+    """Move per-bin spike counts (steps ``first_step + 1 ...``) into an event buffer
+    as (time, multiplicity) events, with one scatter for the whole block."""
+    steps = first_step + 1 + jnp.arange(n_spikes.shape[0])
+    return append_events(buffer, steps * dt, n_spikes, n_spikes > 0)
