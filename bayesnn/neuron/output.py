@@ -28,10 +28,28 @@ from bayesnn.neuron.flows import prior_flow
 
 
 def prediction_at(anchor_time, anchor_value, time, r_on, r_off):
-    """G at ``time`` from its value ``anchor_value`` just after the last output spike
-    (at ``anchor_time``): one exact prior flow. Encoder and decoder both compute G
-    this way, so a reader of the spikes rebuilds the encoder's G to rounding."""
-    return prior_flow(anchor_value, time - anchor_time, r_on, r_off)
+    r"""G at ``time`` from its value ``anchor_value`` just after the last output spike
+    (at ``anchor_time``): the exact prior flow over the elapsed time.
+
+    Encoder and decoder both compute G this way, so a reader of the spikes rebuilds the
+    encoder's G to rounding. With :math:`E = e^{-(r_{on}+r_{off})\tau}` and
+    :math:`p_\infty = r_{on}/(r_{on}+r_{off})`, the probability :math:`\sigma(G)` relaxes as
+    :math:`p_\infty + (\sigma(G_a) - p_\infty)E`, i.e.
+
+    .. math::  G = \log[p_\infty(1 + e^{G_a})(1 - E) + e^{G_a}E]
+                   - \log[(1 - p_\infty)(1 + e^{G_a})(1 - E) + E],
+
+    evaluated in log space (``log E`` needs no exponential; no overflow for any
+    finite G). It equals :func:`bayesnn.neuron.flows.prior_flow` (tested to 1e-14)
+    at fewer transcendental operations, which matters in time-stepped runs.
+    """
+    total = r_on + r_off
+    log_decay = -total * (time - anchor_time)
+    log_relaxed = jnp.log(-jnp.expm1(log_decay))
+    base = jax.nn.softplus(anchor_value)
+    numerator = jnp.logaddexp(jnp.log(r_on / total) + base + log_relaxed, anchor_value + log_decay)
+    denominator = jnp.logaddexp(jnp.log(r_off / total) + base + log_relaxed, log_decay)
+    return numerator - denominator
 
 
 class OutputSpikes(NamedTuple):

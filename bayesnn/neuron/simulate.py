@@ -55,8 +55,8 @@ class NeuronRun(NamedTuple):
         prediction: (..., S) G, the prediction of L from the output spikes.
         spikes: output spikes as events with multiplicity (:class:`OutputSpikes`).
         log_normalizers: (..., T) per-bin log Z_k ("discrete" on counts), else None.
-        n_guarded: (...) number of Euler steps where the stability guard used the exact
-            flow (0 for other methods).
+        n_guarded: (...) number of Euler steps taken by the stability guard
+            (exponential Euler where dt k(L) >= 1; 0 for other methods).
     """
 
     times: np.ndarray

@@ -23,8 +23,10 @@ likelihood of the binned data. The predict step is bounded in
 ``"euler"`` — forward Euler on Denève's ODE, :math:`L_k = L_{k-1} + dt(\varphi(L_{k-1}) - \theta) + e_k`,
 first order in dt. Euler is unstable where :math:`dt\,k(L) \ge 1`
 (:math:`k(L) = r_{on}e^{-L} + r_{off}e^{L}`), e.g. after a large jump; there the
-step's drift is replaced by the exact flow (the *stability guard*) and the number
-of guarded steps is reported, instead of a silent blow-up.
+step is replaced by an exponential-Euler step
+:math:`L + (\varphi(L) - \theta)(1 - e^{-k(L)dt})/k(L)` (the *stability guard*: exact
+for the linearised drift, stable for any dt, still first order) and the number of
+guarded steps is reported, instead of a silent blow-up.
 
 G always uses its exact prior flow (it has a closed form and no evidence term),
 evaluated from its value after the last output spike, so a decoder fed the output
@@ -38,7 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from bayesnn.core.events import EventBuffer, append_events
-from bayesnn.neuron.flows import leak, leak_stiffness, log_odds_flow
+from bayesnn.neuron.flows import leak, leak_stiffness
 from bayesnn.neuron.output import prediction_at, spikes_needed
 
 METHODS = ("discrete", "euler")
@@ -49,7 +51,8 @@ class StepState(NamedTuple):
 
     Fields: log_odds (L); anchor_time, anchor_value (G just after the last output
     spike, from which G is one exact prior flow, as the decoder computes it);
-    n_guarded (Euler steps that used the exact flow); step (bins done).
+    n_guarded (Euler steps taken by the exponential-Euler stability guard); step
+    (bins done).
     """
 
     log_odds: jax.Array
@@ -104,10 +107,16 @@ def make_step(method: str, r_on, r_off, theta, g0, dt, bias, with_normalizer: bo
                     jax.nn.log_sigmoid(-predicted))
             log_odds = predicted + evidence + bias
         else:
-            stiff = dt * leak_stiffness(log_odds, r_on, r_off) >= 1.0
-            euler = log_odds + dt * (leak(log_odds, r_on, r_off) - theta)
-            exact = log_odds_flow(log_odds, dt, r_on, r_off, theta)
-            log_odds = jnp.where(stiff, exact, euler) + evidence
+            # Past |L| ~ 709 e^L overflows; there the drift is -sign(L) * k(L) to within
+            # one ulp of the clipped value, so clipping keeps the step exact.
+            limit = 0.9 * jnp.log(jnp.finfo(log_odds.dtype).max)
+            clipped = jnp.clip(log_odds, -limit, limit)
+            stiffness = leak_stiffness(clipped, r_on, r_off)
+            drift = leak(clipped, r_on, r_off) - theta
+            stiff = dt * stiffness >= 1.0
+            euler = dt * drift
+            exponential = drift * (-jnp.expm1(-stiffness * dt)) / stiffness
+            log_odds = log_odds + jnp.where(stiff, exponential, euler) + evidence
             n_guarded = n_guarded + stiff.astype(jnp.int32)
         step_index = state.step + 1
         time = step_index * dt

@@ -1,0 +1,102 @@
+"""Accuracy against spikes: one hidden variable, the same input spikes, several coders.
+
+For a single binary hidden variable (K = 1) and one trial of its input spikes, this
+measures, against the exact posterior on the same spikes:
+
+* Denève's single Bayesian neuron, read out by a downstream decoder (sigmoid(G)),
+  for several jump sizes g0;
+* log-odds populations (tracking and implementing modes) of several sizes N;
+
+each as (output spikes per second, time-averaged KL from the exact posterior, log-loss).
+Plotted as KL against spikes per second, this is the energy argument for spiking
+inference made measurable: how many spikes buy how much accuracy.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from bayesnn.metrics import log_loss, mean_kl
+from bayesnn.neuron import NeuronParams, simulate
+from bayesnn.posteriors.log_odds import LogOddsData, LogOddsProblem, run_population
+
+
+class AccuracyRow(NamedTuple):
+    """One coder: ``method`` ("neuron", "tracking", "implementing"), its ``size``
+    (g0 for the neuron, N for populations), ``spikes_per_second`` (Hz),
+    ``kl_from_exact`` (nats, time-averaged) and ``log_loss`` (nats)."""
+
+    method: str
+    size: float
+    spikes_per_second: float
+    kl_from_exact: float
+    log_loss: float
+
+
+def accuracy_vs_spikes(problem: LogOddsProblem, data: LogOddsData,
+                       g0_values: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
+                       population_sizes: Sequence[int] = (4, 8, 16, 32, 64),
+                       record_every: int = 10) -> list[AccuracyRow]:
+    """Rows for the single neuron (each g0) and both population modes (each N).
+
+    ``problem`` must have K = 1 (one hidden variable); comparisons use the grid of
+    ``data`` decimated by ``record_every``.
+    """
+    if problem.n_variables != 1:
+        raise ValueError(f"problem must have one hidden variable (K = 1), got K = {problem.n_variables}")
+    grid = data.times[record_every::record_every]
+    exact = data.exact_log_odds[0, record_every::record_every]
+    states = data.states[0, record_every::record_every]
+    duration = data.times[-1]
+    trial = (data.spike_times[0], data.spike_channels[0])
+    rows = []
+    for g0 in g0_values:
+        params = NeuronParams(problem.r_on, problem.r_off, problem.q_on[0], problem.q_off[0], g0)
+        run = simulate(params, trial, "exact", sample_times=grid)
+        decoded = np.asarray(run.prediction)
+        rows.append(AccuracyRow("neuron", float(g0), float(run.spikes.n_spikes) / duration,
+                                mean_kl(exact, decoded), log_loss(decoded, states)))
+    for mode in ("tracking", "implementing"):
+        for size in population_sizes:
+            run = run_population(problem, data, int(size), mode, record_every=record_every)
+            rows.append(AccuracyRow(mode, float(size), run.spikes_per_second, run.kl_from_exact,
+                                    run.log_loss))
+    return rows
+
+
+def format_rows(rows: list[AccuracyRow], exact_log_loss: float | None = None) -> str:
+    """Plain-text table of :func:`accuracy_vs_spikes` rows."""
+    lines = [f"{'coder':14s} {'g0 or N':>8s} {'spikes/s':>10s} {'KL (nats)':>11s} {'log-loss':>9s}"]
+    for row in rows:
+        lines.append(f"{row.method:14s} {row.size:8g} {row.spikes_per_second:10.1f} "
+                     f"{row.kl_from_exact:11.3e} {row.log_loss:9.4f}")
+    if exact_log_loss is not None:
+        lines.append(f"{'exact':14s} {'-':>8s} {'-':>10s} {0.0:11.3e} {exact_log_loss:9.4f}")
+    return "\n".join(lines)
+
+
+def plot_accuracy_vs_spikes(rows: list[AccuracyRow]) -> Figure:
+    """KL from the exact posterior against output spikes per second, log-log."""
+    figure = Figure(figsize=(5.5, 4.2), constrained_layout=True)
+    axis = figure.subplots()
+    styles = {"neuron": ("tab:red", "o", "single Bayesian neuron (g0)"),
+              "tracking": ("tab:blue", "s", "population, tracking (N)"),
+              "implementing": ("tab:green", "^", "population, implementing (N)")}
+    for method, (color, marker, label) in styles.items():
+        chosen = [row for row in rows if row.method == method]
+        if not chosen:
+            continue
+        rates = [row.spikes_per_second for row in chosen]
+        kls = [max(row.kl_from_exact, 1e-12) for row in chosen]
+        axis.plot(rates, kls, marker=marker, color=color, label=label)
+        for row, rate, kl in zip(chosen, rates, kls):
+            axis.annotate(f"{row.size:g}", (rate, kl), fontsize=6, xytext=(3, 3),
+                          textcoords="offset points")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("output spikes per second")
+    axis.set_ylabel("KL(exact || spike-based), nats")
+    axis.legend(fontsize=7)
+    return figure
