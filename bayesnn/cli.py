@@ -19,7 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="run spike-based inference next to exact Bayes")
     validate.add_argument("--scenario", action="append", default=None,
-                          help="scenario to run (repeatable): neuron, scn or all; default neuron")
+                          help="scenario to run (repeatable): neuron, scn, log_odds, accuracy, "
+                               "kalman, or all; default neuron")
     validate.add_argument("--seed", type=int, default=None, help="seed for rates and trials")
     validate.add_argument("--duration", type=float, default=None,
                           help="trial length in seconds (neuron scenario; default 20)")

@@ -16,6 +16,12 @@ Scenarios:
 ``scn``
     Balanced spike-coding networks (Boerlin et al. 2013): loss identity, voltage
     closed form, bounding box and the ping-pong regression.
+``log_odds``
+    K = 4 binary posteriors carried by spike-coding populations (tracking and
+    implementing modes), KL from the exact posterior against N.
+``accuracy``
+    One hidden variable: KL from the exact posterior against output spikes per second
+    for the single Bayesian neuron (several g0) and populations (several N).
 """
 from __future__ import annotations
 
@@ -263,7 +269,67 @@ def validate_scn(seed: int = 0, quick: bool = True, progress: Progress = _silent
     return ValidationResult("scn", checks, numbers, {}, None)
 
 
-SCENARIOS = ("neuron", "scn")
+def validate_log_odds(seed: int = 0, duration: float = 4.0, n_variables: int = 4,
+                      sizes: tuple = (40, 80, 160), progress: Progress = _silent,
+                      figures: bool = True) -> ValidationResult:
+    """Run the ``log_odds`` scenario: K binary posteriors carried by spike-coding
+    populations (tracking and implementing modes) against the exact filter."""
+    from bayesnn.posteriors.log_odds import default_problem, run_population, sample_data
+    problem = default_problem(n_variables=n_variables, seed=seed)
+    progress(f"log-odds populations: sampling {n_variables} hidden variables, {duration:g} s")
+    data = sample_data(problem, jax.random.PRNGKey(seed), duration, 1e-4)
+    checks, numbers = [], {"sizes": list(sizes)}
+    for mode in ("tracking", "implementing"):
+        progress(f"log-odds populations: {mode} mode, N = {list(sizes)}")
+        runs = [run_population(problem, data, size, mode) for size in sizes]
+        kls = [run.kl_from_exact for run in runs]
+        numbers[mode] = {
+            "kl_from_exact_nats": kls,
+            "spikes_per_second": [run.spikes_per_second for run in runs],
+            "rmse_to_target": [run.rmse_to_target for run in runs],
+            "box_half_width": [run.box_half_width for run in runs],
+            "kl_linearisation_nats": runs[0].kl_linearisation,
+            "log_loss_nats": [run.log_loss for run in runs],
+        }
+        worst = max(run.max_error_to_network_target / run.box_half_width for run in runs)
+        checks.append(Check(f"{mode}_inside_box", worst, 1.0 + 1e-9, "<=",
+                            "max |readout - network target| / box half-width, after 50 ms"))
+        if mode == "tracking":
+            slope = _loglog_slope(sizes, kls)
+            numbers[mode]["kl_slope"] = slope
+            checks.append(Check("tracking_kl_slope_vs_N", slope, (-2.3, -1.7), "in",
+                                "log-log slope of KL(exact || population) against N (theory -2)"))
+            checks.append(Check("tracking_kl_monotone", float(np.all(np.diff(kls) < 0)), 1.0, ">=",
+                                "KL falls at every size step"))
+        else:
+            numbers[mode]["discretisation_gap"] = [run.discretisation_gap for run in runs]
+            coding = [run.rmse_to_target for run in runs]
+            numbers[mode]["coding_rmse_slope"] = _loglog_slope(sizes, coding)
+    return ValidationResult("log_odds", checks, numbers, {}, None)
+
+
+def validate_accuracy(seed: int = 0, duration: float = 10.0, progress: Progress = _silent,
+                      figures: bool = True) -> ValidationResult:
+    """Run the ``accuracy`` scenario: KL from exact against output spikes per second for
+    the single Bayesian neuron (several g0) and log-odds populations (several N)."""
+    from bayesnn.posteriors.compare import accuracy_vs_spikes, plot_accuracy_vs_spikes
+    from bayesnn.posteriors.log_odds import default_problem, sample_data
+    problem = default_problem(n_variables=1, seed=seed)
+    progress(f"accuracy vs spikes: one hidden variable, {duration:g} s")
+    data = sample_data(problem, jax.random.PRNGKey(seed), duration, 1e-4)
+    rows = accuracy_vs_spikes(problem, data, g0_values=(0.5, 1.0, 2.0, 4.0),
+                              population_sizes=(4, 8, 16, 32))
+    exact_loss = log_loss(data.exact_log_odds[0, 10::10], data.states[0, 10::10])
+    numbers = {"rows": [row._asdict() for row in rows], "exact_log_loss_nats": exact_loss}
+    tracking = [row for row in rows if row.method == "tracking"]
+    checks = [Check("accuracy_tracking_kl_monotone",
+                    float(np.all(np.diff([row.kl_from_exact for row in tracking]) < 0)), 1.0, ">=",
+                    "tracking populations: more spikes, lower KL")]
+    figure_set = {"accuracy_vs_spikes": plot_accuracy_vs_spikes(rows)} if figures else {}
+    return ValidationResult("accuracy", checks, numbers, figure_set, None)
+
+
+SCENARIOS = ("neuron", "scn", "log_odds", "accuracy")
 
 
 def run(names: list[str], config: dict[str, dict[str, Any]] | None = None, seed: int | None = None,
@@ -285,17 +351,30 @@ def run(names: list[str], config: dict[str, dict[str, Any]] | None = None, seed:
         if name == "neuron":
             if duration is not None:
                 settings["duration"] = duration
-            fields = {field.name for field in dataclasses.fields(NeuronScenario)}
-            extra = set(settings) - fields
-            if extra:
-                raise ValueError(f"[neuron] has unknown settings {sorted(extra)}; known: {sorted(fields)}")
+            _check_settings(name, settings, {field.name for field in dataclasses.fields(NeuronScenario)})
             results.append(validate_neuron(NeuronScenario(**settings), progress, figures))
-        else:
-            extra = set(settings) - {"seed", "quick"}
-            if extra:
-                raise ValueError(f"[scn] has unknown settings {sorted(extra)}; known: ['quick', 'seed']")
+        elif name == "scn":
+            _check_settings(name, settings, {"seed", "quick"})
             results.append(validate_scn(progress=progress, figures=figures, **settings))
+        elif name == "log_odds":
+            if duration is not None:
+                settings["duration"] = duration
+            _check_settings(name, settings, {"seed", "duration", "n_variables", "sizes"})
+            if "sizes" in settings:
+                settings["sizes"] = tuple(int(size) for size in settings["sizes"])
+            results.append(validate_log_odds(progress=progress, figures=figures, **settings))
+        else:
+            if duration is not None:
+                settings["duration"] = duration
+            _check_settings(name, settings, {"seed", "duration"})
+            results.append(validate_accuracy(progress=progress, figures=figures, **settings))
     return results
+
+
+def _check_settings(name: str, settings: dict[str, Any], known: set[str]) -> None:
+    extra = set(settings) - known
+    if extra:
+        raise ValueError(f"[{name}] has unknown settings {sorted(extra)}; known: {sorted(known)}")
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
