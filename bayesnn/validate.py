@@ -19,6 +19,9 @@ Scenarios:
 ``log_odds``
     K = 4 binary posteriors carried by spike-coding populations (tracking and
     implementing modes), KL from the exact posterior against N.
+``kalman``
+    Spiking Kalman filters (A_net = A - K C, input K dy): readout inside the box of
+    the exact Kalman-Bucy mean, z-score calibration of the exact posterior.
 ``accuracy``
     One hidden variable: KL from the exact posterior against output spikes per second
     for the single Bayesian neuron (several g0) and populations (several N).
@@ -329,7 +332,17 @@ def validate_accuracy(seed: int = 0, duration: float = 10.0, progress: Progress 
     return ValidationResult("accuracy", checks, numbers, figure_set, None)
 
 
-SCENARIOS = ("neuron", "scn", "log_odds", "accuracy")
+def validate_kalman(seed: int = 0, quick: bool = True, progress: Progress = _silent,
+                    figures: bool = True) -> ValidationResult:
+    """Run the ``kalman`` scenario: spiking Kalman filters (1-D OU, 2-D oscillator)
+    against the exact Kalman-Bucy posterior."""
+    from bayesnn.posteriors.kalman import kalman_checks
+    progress("spiking Kalman filter: 1-D Ornstein-Uhlenbeck and 2-D oscillator")
+    checks, numbers = kalman_checks(seed=seed, quick=quick)
+    return ValidationResult("kalman", checks, numbers, {}, None)
+
+
+SCENARIOS = ("neuron", "scn", "log_odds", "accuracy", "kalman")
 
 
 def run(names: list[str], config: dict[str, dict[str, Any]] | None = None, seed: int | None = None,
@@ -356,6 +369,9 @@ def run(names: list[str], config: dict[str, dict[str, Any]] | None = None, seed:
         elif name == "scn":
             _check_settings(name, settings, {"seed", "quick"})
             results.append(validate_scn(progress=progress, figures=figures, **settings))
+        elif name == "kalman":
+            _check_settings(name, settings, {"seed", "quick"})
+            results.append(validate_kalman(progress=progress, figures=figures, **settings))
         elif name == "log_odds":
             if duration is not None:
                 settings["duration"] = duration
