@@ -1,4 +1,9 @@
-"""Spike-coding networks: exactness (T1-T3), spike modes, recording, batching, bad input."""
+"""Spike-coding networks: exactness (T1-T3), spike modes, recording, batching, bad input.
+
+Compilation dominates the run time (one per distinct shape / option set), so tests
+reuse the simulations of ``_integrator_run`` / ``_autoencoder_run`` (same network size,
+steps and options => the jit cache is hit) wherever the assertion allows.
+"""
 import warnings
 
 import jax
@@ -14,17 +19,32 @@ from bayesnn.scn import metrics
 from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
 
 DT = 1e-4
+# Steps per generated input chunk, a divisor of every run length below (2000-15000
+# steps): without a remainder chunk the simulation compiles one scan body, not two
+# (measured 1.2-1.7 s vs 2.0-2.9 s of compilation). Default-layout chunking is covered by
+# test_chunked_equals_unchunked and the vmap test.
+CHUNK = 1000
+
+
+def _integrator_net(N=40, sigma_v=0.0):
+    return make_integrator(pm_decoder(N, 0.1), lambda_d=10, lambda_v=0, mu=1e-6, nu=1e-5,
+                           sigma_v=sigma_v, dt=DT)
+
+
+def _simulate_recorded(net, c, spike_mode="one", capacity=0, **kwargs):
+    """simulate() with the options of _integrator_run (shares its compiled shape)."""
+    N = net.n_neurons
+    return simulate(net, c, jax.random.PRNGKey(3), spike_mode=spike_mode, capacity=capacity,
+                    chunk_steps=CHUNK, record_voltages=tuple(range(N)), record_rates=tuple(range(N)), **kwargs)
 
 
 def _integrator_run(spike_mode="one", sigma_v=0.0, n=6000, N=40, capacity=0):
-    net = make_integrator(pm_decoder(N, 0.1), lambda_d=10, lambda_v=0, mu=1e-6, nu=1e-5,
-                          sigma_v=sigma_v, dt=DT)
+    net = _integrator_net(N, sigma_v)
     c = pulse_input(n, DT, [(0.1, 0.3, 50.0), (0.4, 0.5, -100.0)])
     x = lds_euler(np.zeros((1, 1)), c, DT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DriveMarginWarning)
-        res = simulate(net, c, jax.random.PRNGKey(3), spike_mode=spike_mode, capacity=capacity,
-                       record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
+        res = _simulate_recorded(net, c, spike_mode, capacity)
     return net, c, x, res
 
 
@@ -36,7 +56,7 @@ def _autoencoder_run(spike_mode="one", n=5000, N=30, sigma_v=0.0):
     c = autoencoder_input(x, DT, 10.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DriveMarginWarning)
-        res = simulate(net, c, jax.random.PRNGKey(5), x0=x[0], spike_mode=spike_mode,
+        res = simulate(net, c, jax.random.PRNGKey(5), x0=x[0], spike_mode=spike_mode, chunk_steps=CHUNK,
                        record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
     return net, c, x, res
 
@@ -96,7 +116,8 @@ def test_t2_published_form_drifts():
     net = make_network(pm_decoder(N, 0.1), A=np.zeros((1, 1)), lambda_d=10, lambda_v=0,
                        mu=1e-3, nu=1e-5, dt=DT, slow_self_term=False)
     c = pulse_input(6000, DT, [(0.1, 0.3, 50.0)])
-    res = simulate(net, c, record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
+    res = simulate(net, c, record_voltages=tuple(range(N)), record_rates=tuple(range(N)),
+                   chunk_steps=CHUNK)
     x = lds_euler(np.zeros((1, 1)), c, DT)
     dev = np.max(np.abs(np.asarray(res.voltages) - closed_form_voltage(net, x[1:], np.asarray(res.rates))))
     assert dev > 1e-6
@@ -115,12 +136,12 @@ def test_t3_greedy_keeps_all_voltages_below_threshold():
 
 
 def test_refractory_period_respected():
-    net, c, x, res = _integrator_run("one", n=3000)
     G = random_decoder(2, 20, 0.2, seed=2)
     net = make_autoencoder(G, 10.0, mu=1e-5, nu=1e-4, dt=DT)
     t = np.arange(4001) * DT
     x = np.stack([3 * np.sin(2 * np.pi * t), 3 * np.cos(2 * np.pi * t)], 1)
-    res = simulate(net, autoencoder_input(x, DT, 10.0), x0=x[0], refractory_steps=50)
+    res = simulate(net, autoencoder_input(x, DT, 10.0), x0=x[0], refractory_steps=50,
+                   chunk_steps=CHUNK)
     times, senders, _ = spike_events(res)
     for i in range(20):
         ti = times[senders == i]
@@ -129,15 +150,15 @@ def test_refractory_period_respected():
 
 
 def test_silencing_and_threshold_perturbations():
-    net, c, x, _ = _integrator_run("one", n=10)
-    c = pulse_input(4000, DT, [(0.0, 0.4, 20.0)])
+    net = _integrator_net()
+    c = pulse_input(6000, DT, [(0.0, 0.4, 20.0)])  # the shape of _integrator_run
     pert = make_perturbations(net, silence=np.arange(10), silence_time=0.2)
-    res = simulate(net, c, perturbations=pert)
+    res = _simulate_recorded(net, c, perturbations=pert)
     times, senders, _ = spike_events(res)
     assert np.any((senders < 10) & (times < 0.2))
     assert not np.any((senders < 10) & (times > 0.2 + DT))
     pert = make_perturbations(net, thresholds=np.full(40, 1e3), threshold_time=0.1)
-    res = simulate(net, c, perturbations=pert)
+    res = _simulate_recorded(net, c, perturbations=pert)
     times, _, _ = spike_events(res)
     assert times.size > 0 and np.all(times <= 0.1 + DT)
 
@@ -147,7 +168,7 @@ def test_recording_is_events_not_dense():
     net = make_network(random_decoder(2, N, 0.05), A=np.zeros((2, 2)), lambda_d=10,
                        lambda_v=20, mu=1e-6, nu=1e-5, sigma_v=1e-3, dt=DT)
     c = np.tile([[5.0, -3.0]], (n, 1))
-    res = simulate(net, c, record_every=50, record_voltages=(0, 7), capacity=4000)
+    res = simulate(net, c, record_every=50, record_voltages=(0, 7), capacity=4000, chunk_steps=CHUNK)
     assert res.readout.shape == (n // 50, 2)
     assert res.voltages.shape == (n // 50, 2)
     assert res.spikes.times.shape == (4000,)
@@ -159,10 +180,10 @@ def test_recording_is_events_not_dense():
 
 
 def test_overflow_raises():
-    net, c, x, _ = _integrator_run("one", n=10)
+    net = _integrator_net()
     c = pulse_input(3000, DT, [(0.0, 0.3, 50.0)])
     with pytest.raises(RuntimeError, match="capacity"):
-        simulate(net, c, capacity=5)
+        simulate(net, c, capacity=5, chunk_steps=CHUNK)
 
 
 def test_trials_vmap_one_key_per_trial():
@@ -180,13 +201,15 @@ def test_trials_vmap_one_key_per_trial():
 
 
 def test_chunked_equals_unchunked():
-    net = make_network(random_decoder(2, 30, 0.1), A=np.zeros((2, 2)), lambda_d=10,
-                       lambda_v=20, mu=1e-6, nu=1e-5, sigma_v=0.0, dt=DT)
-    c = np.tile([[5.0, -3.0]], (2000, 1))
-    a = simulate(net, c, chunk_steps=300, record_every=10)
-    b = simulate(net, c, chunk_steps=2000, record_every=10)
+    """300-step chunks (16 chunks + a 200-step remainder) against the 1000-step chunks
+    of _autoencoder_run (its compiled shape is reused)."""
+    net, c, x, b = _autoencoder_run()
+    a = simulate(net, c, jax.random.PRNGKey(5), x0=x[0], chunk_steps=300,
+                 record_voltages=tuple(range(30)), record_rates=tuple(range(30)))
+    assert int(b.spikes.count) > 20
     np.testing.assert_array_equal(np.asarray(a.spikes.senders), np.asarray(b.spikes.senders))
     np.testing.assert_allclose(np.asarray(a.readout), np.asarray(b.readout), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(a.voltages), np.asarray(b.voltages), atol=1e-12)
 
 
 def test_tie_breaking_is_random():
@@ -194,9 +217,28 @@ def test_tie_breaking_is_random():
     N = 20
     net = make_integrator(pm_decoder(N, 0.1), mu=0.0, nu=1e-4, dt=DT)
     c = pulse_input(3000, DT, [(0.0, 0.3, 20.0)])
-    res = simulate(net, c, jax.random.PRNGKey(0))
+    res = simulate(net, c, jax.random.PRNGKey(0), chunk_steps=CHUNK)
     counts = np.asarray(res.spike_counts)[: N // 2]
     assert counts.sum() > 20 and np.count_nonzero(counts) >= 5
+
+
+def test_isi_cv_reuses_project_metric():
+    from bayesnn.metrics import isi_cv as project_isi_cv
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0, 50, 600))
+    senders = rng.integers(0, 4, 600)
+    senders[senders == 3] = 0  # neuron 3 silent
+    senders[np.flatnonzero(senders == 2)[2:]] = 1  # neuron 2: exactly 2 spikes
+    cv = metrics.isi_cv(times, senders, 4, min_spikes=2)
+    for i in (0, 1):
+        assert cv[i] == project_isi_cv(times[senders == i])
+    assert 0.8 < cv[0] < 1.2  # Poisson-like
+    assert np.isnan(cv[2]) and np.isnan(cv[3])  # a CV needs >= 3 spikes
+    windowed = metrics.isi_cv(times, senders, 4, t_start=10.0, t_stop=20.0)
+    sel = (senders == 0) & (times >= 10) & (times < 20)
+    assert windowed[0] == project_isi_cv(times[sel])
+    with pytest.raises(ValueError, match="min_spikes"):
+        metrics.isi_cv(times, senders, 4, min_spikes=-1)
 
 
 def test_lds_exact_matches_analytic_solution():
@@ -251,6 +293,12 @@ def test_bad_simulation_input():
 
 
 def test_drive_margin_warning():
-    net = make_integrator(pm_decoder(4, 0.1), mu=1e-6, nu=1e-5)
+    """|c| = 100 gives a per-step drive 100 * 0.1 * dt = 1e-3 = 5 x the box margin
+    nu lambda_d + mu lambda_d^2 = 2e-4 (same run as test_t1_no_spike_below_threshold_all_mode)."""
+    net = _integrator_net()
+    c = pulse_input(3000, DT, [(0.1, 0.3, 50.0), (0.4, 0.5, -100.0)])
     with pytest.warns(DriveMarginWarning, match="box margin"):
-        simulate(net, np.full((10, 1), 1000.0), spike_mode="all", allow_overflow=True)
+        _simulate_recorded(net, c, "all", capacity=100000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DriveMarginWarning)  # no warning in the default mode
+        _simulate_recorded(net, pulse_input(6000, DT, [(0.1, 0.3, 50.0), (0.4, 0.5, -100.0)]), "one")

@@ -15,7 +15,7 @@ def test_boerlin2013_reproduction_small(tmp_path):
     spec.loader.exec_module(module)
     results = module.main(["--out", str(tmp_path), "--small"])
     for name in ("integrator", "autoencoder_2d", "damped_oscillator", "neuron_loss",
-                 "ei_balance", "error_scaling"):
+                 "ei_balance", "error_scaling", "dale_ei"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["integrator"]["rmse"] < 0.1
@@ -24,3 +24,9 @@ def test_boerlin2013_reproduction_small(tmp_path):
     bal = saved["ei_balance_median_abs_b"]
     assert bal["50"] < bal["2.5"]
     assert results["damped_oscillator"]["rmse"] < 0.1
+    # Barrett 2016 Fig. 2 E/I network: the readout survives both knock-outs and the
+    # surviving E neurons raise their rate (bounds as in tests/test_scn_dale.py)
+    d = saved["dale"]
+    for window in ("before", "after_e_ko", "after_i_ko"):
+        assert d[window]["max_abs_e"] < 3 * d["kernel_max_de"]
+    assert d["after_e_ko"]["rate_surviving_e_hz"] > 2 * d["before"]["rate_surviving_e_hz"]

@@ -5,7 +5,8 @@ record (readout record k after step k compares with target ``x[k + 1]``).
 
 - readout error: RMSE ``sqrt(mean_t ||x - x_hat||^2 / D)`` and max ``|x - x_hat|``.
 - firing rate of neuron i: spikes / duration (Hz).
-- ISI CV: std / mean of the inter-spike intervals of each neuron.
+- ISI CV: std / mean of the inter-spike intervals of each neuron (per neuron, via the
+  project-wide :func:`bayesnn.metrics.isi_cv`).
 - E/I balance (Calaim 2022): normalised E-I difference
   ``b_j = (C+_j - C-_j) / (C+_j + C-_j)`` of the time-integrated excitatory and
   inhibitory inputs of neuron j (0 = perfectly balanced, 1 = excitation only), and
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesnn.core.validation import as_array, require_positive
+from bayesnn.metrics import isi_cv as project_isi_cv
 
 __all__ = [
     "readout_errors",
@@ -55,21 +57,25 @@ def firing_rates(times, senders, n_neurons: int, t_start: float, t_stop: float) 
 
 def isi_cv(times, senders, n_neurons: int, min_spikes: int = 5,
            t_start: float = 0.0, t_stop: float = np.inf) -> np.ndarray:
-    """Coefficient of variation of ISIs per neuron (N,); NaN for neurons with fewer
-    than ``min_spikes`` spikes in [t_start, t_stop)."""
+    """Coefficient of variation of ISIs per neuron (N,): std / mean of the intervals of
+    each neuron's spikes in [t_start, t_stop), computed by the project-wide
+    :func:`bayesnn.metrics.isi_cv`; NaN for neurons with fewer than
+    ``max(min_spikes, 3)`` spikes there (a CV needs at least two intervals)."""
+    if isinstance(min_spikes, bool) or not isinstance(min_spikes, (int, np.integer)) or min_spikes < 0:
+        raise ValueError(f"min_spikes must be an integer >= 0, got {min_spikes!r}")
     times = np.asarray(times)
     senders = np.asarray(senders)
-    keep = (times >= t_start) & (times < t_stop)
+    keep = (times >= t_start) & (times < t_stop) & (senders >= 0)
     times, senders = times[keep], senders[keep]
     out = np.full(n_neurons, np.nan)
     order = np.argsort(senders, kind="stable")
     times, senders = times[order], senders[order]
     bounds = np.searchsorted(senders, np.arange(n_neurons + 1))
+    need = max(int(min_spikes), 3)
     for i in range(n_neurons):
-        t = np.sort(times[bounds[i]:bounds[i + 1]])
-        if t.size >= min_spikes:
-            isi = np.diff(t)
-            out[i] = isi.std() / isi.mean()
+        t = times[bounds[i]:bounds[i + 1]]
+        if t.size >= need:
+            out[i] = project_isi_cv(t)
     return out
 
 

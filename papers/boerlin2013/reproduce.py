@@ -1,7 +1,11 @@
 """Regenerate B13-like results: integrator, 2-D autoencoder, damped oscillator, neuron
-loss, E/I balance, error scaling with N. Writes PNGs and results.json to --out.
+loss, E/I balance, error scaling with N, and the E/I (Dale's law) network of Barrett,
+Denève & Machens 2016 Fig. 2 with its knock-outs. Writes PNGs and results.json to --out.
 
     python papers/boerlin2013/reproduce.py --out out/boerlin2013 [--small]
+
+``--small`` uses the sizes of the tests (tests/test_scn_*.py) so that, run in the same
+pytest process, it reuses their compiled simulations.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bayesnn.scn import experiments as ex  # noqa: E402
-from bayesnn.scn import metrics, plotting  # noqa: E402
+from bayesnn.scn import dale, metrics, plotting  # noqa: E402
 from bayesnn.scn.network import DriveMarginWarning, circular_decoder, make_autoencoder  # noqa: E402
 from bayesnn.scn.simulate import simulate, spike_events  # noqa: E402
 from bayesnn.scn.targets import autoencoder_input  # noqa: E402
@@ -40,8 +44,7 @@ def main(argv=None) -> dict:
     # 1. integrator (Fig. 1C-like)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DriveMarginWarning)
-        integ = ex.fig1c_integrator("one", n_neurons=100 if small else 400,
-                                    duration=1.0 if small else 1.5)
+        integ = ex.fig1c_integrator("one", n_neurons=400, duration=1.5, chunk_steps=1500)
     res = integ["data"]["result"]
     t, s, _ = spike_events(res)
     fig, axes = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
@@ -73,7 +76,7 @@ def main(argv=None) -> dict:
                                  "median_cv": float(np.nanmedian(metrics.isi_cv(t, s, N)))}
 
     # 3. damped oscillator vs exact LDS
-    osc = ex.damped_oscillator(n_neurons=100, duration=1.0 if small else 2.0)
+    osc = ex.damped_oscillator(n_neurons=100, duration=1.5 if small else 2.0)
     fig, ax = plt.subplots(figsize=(7, 3))
     plotting.plot_readout(ax, osc["times"], osc["readout"], osc["target"])
     fig.savefig(out / "damped_oscillator.png", dpi=100)
@@ -81,7 +84,7 @@ def main(argv=None) -> dict:
     results["damped_oscillator"] = {k: osc[k] for k in ("rmse", "max_abs", "max_abs_target")}
 
     # 4. neuron loss (Calaim 2022 "Biological" set)
-    dur = 1.5 if small else 3.0
+    dur = 2.0 if small else 3.0
     run = ex.biological(M=3, rho=10, duration=dur, silence="half", silence_time=0.4 + dur / 2)
     before = ex.window_stats(run, 0.5, 0.4 + dur / 2)
     after = ex.window_stats(run, 0.5 + dur / 2, 0.4 + dur)
@@ -125,8 +128,70 @@ def main(argv=None) -> dict:
     plt.close(fig)
     results["error_scaling"] = sc
 
+    # 7. E/I (Dale's law) network, Barrett 2016 Fig. 2: knock-out of E neurons 1-60,
+    # then of neurons 86-100 (I neurons 6-20); indices from 0 here
+    results["dale"] = dale_figure(out, small)
+
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     return results
+
+
+def dale_figure(out: pathlib.Path, small: bool) -> dict:
+    """Barrett 2016 Fig. 2 (5 s, knock-outs at 3 s and 4 s); ``small``: the first 3 s of
+    the signal with knock-outs at 1.8 s and 2.6 s (the test's compiled shape)."""
+    net = dale.make_dale_network(seed=0)
+    dt, lam = float(net.dt), float(net.lambda_)
+    duration, ko_e, ko_i = (3.0, 1.8, 2.6) if small else (5.0, 3.0, 4.0)
+    x = dale.barrett_signal(duration, dt)
+    ko = np.concatenate([np.arange(60), np.arange(85, 100)])
+    ko_times = np.concatenate([np.full(60, ko_e), np.full(15, ko_i)])
+    every, shown = 20, (70, 90)
+    res = dale.simulate_dale(net, autoencoder_input(x, dt, lam), jax.random.PRNGKey(0),
+                             silence=ko, silence_time=ko_times, x0=x[0], record_neurons=shown,
+                             record_every=every, chunk_steps=2000)
+    t = np.asarray(res.times)
+    xt = x[every::every, 0]
+    xe, xi = np.asarray(res.readout_e)[:, 0], np.asarray(res.readout_i)[:, 0]
+    times, senders, inhib = dale.dale_spike_events(res, net.n_e)
+    # windows away from the signal's steps (0.8, 1.4, 2.4 s) and the knock-outs
+    windows = ({"before": (1.5, ko_e), "after_e_ko": (ko_e + 0.1, 2.4), "after_i_ko": (ko_i + 0.1, 3.0)}
+               if small else
+               {"before": (2.5, ko_e), "after_e_ko": (ko_e + 0.2, ko_i), "after_i_ko": (ko_i + 0.2, 5.0)})
+    survivors_e = np.arange(60, net.n_e)
+    summary = {}
+    for name, (a, b) in windows.items():
+        sel = (t >= a) & (t < b)
+        rates_e, rates_i = dale.dale_rates(res, net, a, b)
+        summary[name] = {
+            "window_s": [a, b],
+            "rmse_e": float(np.sqrt(np.mean((xt - xe)[sel] ** 2))),
+            "max_abs_e": float(np.max(np.abs(xt - xe)[sel])),
+            "max_abs_e_minus_i": float(np.max(np.abs(xe - xi)[sel])),
+            "rate_surviving_e_hz": float(rates_e[survivors_e].mean()),
+            "rate_active_i_hz": float(rates_i[rates_i > 0].mean()) if np.any(rates_i > 0) else 0.0,
+        }
+    corr = metrics.ei_correlation(np.asarray(res.currents_e), np.asarray(res.currents_i), smooth_steps=20)
+    summary["ei_current_correlation"] = dict(zip(map(str, shown), map(float, corr)))
+    summary["kernel_max_de"] = float(np.max(net.DE))
+
+    fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
+    axes[0].plot(t, xt, "k", lw=1.5, label="x")
+    axes[0].plot(t, xe, "C0", lw=1, label="E readout DE rE")
+    axes[0].plot(t, xi, "C3", lw=1, label="I readout DE DI rI")
+    axes[0].legend(fontsize="small")
+    rank = np.where(inhib, senders + 5, senders)
+    axes[1].scatter(times, rank, s=2, c=np.where(inhib, "C3", "k"), marker="|")
+    axes[1].set_ylabel("neuron (E, then I)")
+    box = np.ones(20) / 20  # 20 ms boxcar for display
+    smooth = lambda a: np.convolve(np.asarray(a)[:, 0], box, "same")
+    plotting.plot_ei_currents(axes[2], t, smooth(res.currents_e), smooth(res.currents_i))
+    axes[2].set_title(f"E neuron {shown[0]}: inputs (20 ms boxcar)", fontsize="small")
+    for ax in axes:
+        ax.axvline(ko_e, color="r", ls="--")
+        ax.axvline(ko_i, color="r", ls=":")
+    fig.savefig(out / "dale_ei.png", dpi=100)
+    plt.close(fig)
+    return summary
 
 
 if __name__ == "__main__":
