@@ -1,0 +1,424 @@
+"""Speed benchmark of the Bayesian neuron: event-driven vs time-stepped vs NumPy.
+
+Workload (defaults): 1000 independent neurons x 20 Poisson inputs x 10 s of simulated
+time; the time-stepped modes use dt = 0.1 ms, i.e. 10^8 neuron-steps. Parameters:
+r_on = r_off = 2 Hz, q_on, q_off ~ U(5, 30) Hz (fixed NumPy seed), g0 = 1, float64.
+
+Modes, measured side by side in one run (each in its own subprocess by default, so
+that peak memory and JIT caches are per mode):
+
+* ``inputs``   exact event sampling of the hidden chain and the inputs
+               (:func:`bayesnn.processes.sample_trials`, jitted, vmapped over trials);
+* ``exact``    event-driven exact integrator (:func:`bayesnn.neuron.simulate_exact`)
+               with 10 sample times, so recording is negligible;
+* ``discrete`` / ``euler``  time-stepped from the same events
+               (:func:`bayesnn.neuron.simulate_stepped`), 100 records per run;
+* ``numpy``    a plain NumPy reference loop as a researcher would first write it:
+               vectorised over neurons, stepping in time, drawing the hidden-state
+               flips and one Bernoulli(q dt) per input per step, discrete log-space
+               recursion for L, prior flow for G, output spikes counted.
+
+Per mode: JIT compile time (first call minus the steady-state median), steady-state
+run time (median over ``--repeats``, ``block_until_ready``), simulated
+neuron-seconds per wall-second, ratio to NumPy and peak RSS (VmHWM, reset just before
+the mode runs; JAX buffers are invisible to tracemalloc). The JAX modes start from
+pre-sampled events, so their rows are also given "with inputs" (run + event sampling)
+for the comparison with NumPy, whose loop draws its random numbers itself.
+
+The script only reports: the goal checks print PASS/FAIL, nothing is asserted.
+
+    python benchmarks/bench_neuron.py                     # full workload
+    python benchmarks/bench_neuron.py --numpy-duration 1  # NumPy loop on 1 s, scaled
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo root
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bayesnn.neuron import NeuronParams, simulate_exact, simulate_stepped  # noqa: E402
+from bayesnn.processes import sample_trials, trial_keys  # noqa: E402
+
+JAX_MODES = ("exact", "discrete", "euler")
+MODES = ("inputs",) + JAX_MODES + ("numpy",)
+STEPPED = ("discrete", "euler")
+N_SAMPLES = 10      # sample times of the exact mode
+N_RECORDS = 100     # records of the stepped modes (record_every = steps / 100)
+SEED = 20261128
+
+
+# --------------------------------------------------------------------------- setup
+
+def make_params(n_inputs: int, seed: int = SEED) -> NeuronParams:
+    rng = np.random.default_rng(seed)
+    q_on, q_off = rng.uniform(5.0, 30.0, n_inputs), rng.uniform(5.0, 30.0, n_inputs)
+    return NeuronParams(2.0, 2.0, q_on, q_off, 1.0)
+
+
+def make_inputs(params: NeuronParams, n_neurons: int, duration: float, seed: int = SEED):
+    trial = sample_trials(trial_keys(seed, n_neurons), params.r_on, params.r_off,
+                          params.q_on, params.q_off, duration)
+    return jax.block_until_ready(trial)
+
+
+def n_steps_of(duration: float, dt: float) -> int:
+    return int(round(duration / dt))
+
+
+def record_every_of(n_steps: int) -> int:
+    """Largest divisor of n_steps that gives at least N_RECORDS records (or 1)."""
+    for every in range(max(n_steps // N_RECORDS, 1), 0, -1):
+        if n_steps % every == 0:
+            return every
+    return 1
+
+
+# ------------------------------------------------------------------- NumPy reference
+
+def numpy_reference(params: NeuronParams, n_neurons: int, duration: float, dt: float,
+                    seed: int = SEED) -> dict:
+    """The naive loop: vectorised over neurons, one time step at a time.
+
+    Each step draws the hidden-state flips (prob 1 - exp(-r dt)) and one Bernoulli
+    (q dt) per input, updates L by the discrete log-space recursion (Poisson-count
+    form, as the "discrete" mode), G by its exact prior flow, and counts output spikes.
+    """
+    rng = np.random.default_rng(seed)
+    r_on, r_off, g0 = params.r_on, params.r_off, params.g0
+    q_on, q_off, weights = params.q_on, params.q_off, params.weights
+    p_flip_on, p_flip_off = -math.expm1(-r_on * dt), -math.expm1(-r_off * dt)
+    total = r_on + r_off
+    relaxed = -math.expm1(-total * dt)
+    log_a_on, log_a_off = math.log(r_on / total * relaxed), math.log(r_off / total * relaxed)
+    log_stay_on, log_stay_off = math.log1p(-r_off / total * relaxed), math.log1p(-r_on / total * relaxed)
+    bias = -params.theta * dt
+    p_in_on, p_in_off = q_on * dt, q_off * dt
+
+    x = rng.random(n_neurons) < r_on / total
+    log_odds = np.full(n_neurons, params.prior_log_odds)
+    prediction = log_odds.copy()
+    n_out = np.zeros(n_neurons, np.int64)
+    for _ in range(n_steps_of(duration, dt)):
+        flip = rng.random(n_neurons) < np.where(x, p_flip_off, p_flip_on)
+        x ^= flip
+        spikes = rng.random((n_neurons, weights.shape[0])) < np.where(x[:, None], p_in_on, p_in_off)
+        evidence = spikes @ weights
+        log_odds = (np.logaddexp(log_stay_on + log_odds, log_a_on)
+                    - np.logaddexp(log_a_off + log_odds, log_stay_off)) + evidence + bias
+        prediction = (np.logaddexp(log_stay_on + prediction, log_a_on)
+                      - np.logaddexp(log_a_off + prediction, log_stay_off))
+        excess = log_odds - prediction - 0.5 * g0
+        fired = np.where(excess > 0, np.ceil(excess / g0), 0.0)
+        prediction += g0 * fired
+        n_out += fired.astype(np.int64)
+    return {"log_odds": log_odds, "n_spikes": n_out}
+
+
+# ---------------------------------------------------------------------- measuring
+
+def _status(field: str) -> float:
+    """A /proc/self/status field in MiB (nan where unavailable)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM (Linux >= 4.0); False if not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakRSS:
+    """Peak resident memory (MiB) while a block runs: the larger of VmHWM (reset on
+    entry) and VmRSS polled every 2 ms by a thread (VmHWM alone can under-report in a
+    multi-threaded process, whose RSS counters are synchronised lazily)."""
+
+    def __enter__(self):
+        import threading
+        self.peak = _status("VmRSS")
+        self.reset = _reset_peak()
+        self._stop = threading.Event()
+
+        def poll():
+            while not self._stop.wait(0.002):
+                self.peak = max(self.peak, _status("VmRSS"))
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _status("VmRSS"))
+        if self.reset:
+            self.peak = max(self.peak, _status("VmHWM"))
+        return False
+
+
+def _timed(fn, repeats: int):
+    """(first-call seconds, steady-state seconds per repeat, last result)."""
+    start = time.perf_counter()
+    result = jax.block_until_ready(fn())
+    first = time.perf_counter() - start
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = jax.block_until_ready(fn())
+        runs.append(time.perf_counter() - start)
+    return first, runs, result
+
+
+def run_mode(mode: str, args) -> dict:
+    """Measure one mode in this process; returns a JSON-able dict."""
+    params = make_params(args.inputs)
+    n_steps = n_steps_of(args.duration, args.dt)
+    row: dict = {"mode": mode}
+    trial = None
+    if mode in JAX_MODES:
+        if args.events:  # sampled by the "inputs" subprocess: keeps its memory out of this one
+            with np.load(args.events) as saved:
+                trial = (jnp.asarray(saved["spike_times"]), jnp.asarray(saved["spike_channels"]))
+        else:
+            trial = make_inputs(params, args.neurons, args.duration)
+    baseline = _status("VmRSS")
+
+    if mode == "inputs":
+        def fn():
+            return make_inputs(params, args.neurons, args.duration)
+        simulated = args.duration
+    elif mode == "exact":
+        sample_times = args.duration * np.arange(1, N_SAMPLES + 1) / N_SAMPLES
+
+        def fn():
+            return simulate_exact(params, trial, sample_times)
+        simulated = args.duration
+    elif mode in STEPPED:
+        every = record_every_of(n_steps)
+
+        def fn():
+            return simulate_stepped(params, trial, args.dt, args.duration, mode,
+                                    record_every=every, chunk_steps=args.chunk_steps)
+        simulated = args.duration
+    elif mode == "numpy":
+        simulated = args.numpy_duration or args.duration
+
+        def fn():
+            return numpy_reference(params, args.neurons, simulated, args.dt)
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+
+    repeats = args.numpy_repeats if mode == "numpy" else args.repeats
+    with PeakRSS() as peak:
+        first, runs, result = _timed(fn, repeats)
+    run_s = statistics.median(runs) if runs else first
+    row.update(
+        first_s=first, runs_s=runs, run_s=run_s,
+        compile_s=max(first - run_s, 0.0) if runs and mode != "numpy" else 0.0,
+        simulated_s=simulated,
+        # Time for the full duration (the NumPy loop may run a shorter one, scaled).
+        run_full_s=run_s * args.duration / simulated,
+        peak_rss_mib=peak.peak, baseline_rss_mib=baseline,
+        peak_delta_mib=peak.peak - baseline,
+        process_maxrss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    )
+    if mode == "inputs" and args.events:
+        np.savez(args.events, spike_times=np.asarray(result.spike_times),
+                 spike_channels=np.asarray(result.spike_channels))
+    if mode == "inputs":
+        row["input_spikes_per_neuron"] = float(jnp.mean(result.n_spikes))
+        row["event_capacity"] = int(result.spike_times.shape[-1])
+    elif mode == "numpy":
+        row["out_rate_hz"] = float(np.mean(result["n_spikes"])) / simulated
+    else:
+        row["out_rate_hz"] = float(jnp.mean(result.spikes.n_spikes)) / args.duration
+        row["n_guarded"] = int(jnp.sum(result.n_guarded))
+    row["neuron_s_per_s"] = args.neurons * simulated / run_s
+    return row
+
+
+def correctness(args, n_check: int = 8) -> dict:
+    """mean |L_stepped - L_exact| at the exact mode's sample times for a few neurons.
+
+    The stepped runs use the benchmark's record_every, so the exact sample times are
+    among their record times; "discrete" is also run at 10 dt to show the O(dt) error.
+    """
+    params = make_params(args.inputs)
+    n_check = min(n_check, args.neurons)
+    trial = make_inputs(params, n_check, args.duration)
+    exact = simulate_exact(params, trial, args.duration * np.arange(1, N_SAMPLES + 1) / N_SAMPLES)
+    out = {"neurons": n_check, "times": N_SAMPLES}
+    for label, method, dt in (("discrete@dt", "discrete", args.dt), ("euler@dt", "euler", args.dt),
+                              ("discrete@10dt", "discrete", 10 * args.dt)):
+        n_steps = n_steps_of(args.duration, dt)
+        every = record_every_of(n_steps)
+        times = dt * np.arange(every, n_steps + 1, every)
+        common = np.searchsorted(times, np.asarray(exact.times) - 0.5 * dt)
+        run = simulate_stepped(params, trial, dt, args.duration, method, record_every=every,
+                               chunk_steps=args.chunk_steps)
+        error = float(jnp.mean(jnp.abs(run.log_odds[:, common] - exact.log_odds)))
+        out[label] = {"dt": dt, "mean_abs_dL": error}
+    out["mean_abs_L_exact"] = float(jnp.mean(jnp.abs(exact.log_odds)))
+    return out
+
+
+# ------------------------------------------------------------------------ driver
+
+def _spawn(mode: str, args) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), "--mode", mode,
+               "--neurons", str(args.neurons), "--inputs", str(args.inputs),
+               "--duration", repr(args.duration), "--dt", repr(args.dt),
+               "--repeats", str(args.repeats), "--numpy-repeats", str(args.numpy_repeats),
+               "--chunk-steps", str(args.chunk_steps)]
+    if args.numpy_duration:
+        command += ["--numpy-duration", repr(args.numpy_duration)]
+    if args.events:
+        command += ["--events", args.events]
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"mode {mode} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _fmt(value: float, width: int = 9, digits: int = 3) -> str:
+    if value is None or not np.isfinite(value):
+        return f"{'-':>{width}}"
+    return f"{value:>{width}.{digits}g}"
+
+
+def report(rows: dict, check: dict, args) -> list[str]:
+    lines = []
+    neuron_seconds = args.neurons * args.duration
+    n_steps = n_steps_of(args.duration, args.dt)
+    lines.append(f"workload: {args.neurons} neurons x {args.inputs} inputs x {args.duration:g} s "
+                 f"= {neuron_seconds:g} neuron-s; stepped dt = {args.dt:g} s "
+                 f"({args.neurons * n_steps:.3g} neuron-steps); float64; "
+                 f"jax {jax.__version__} on {jax.default_backend()} "
+                 f"({os.cpu_count()} CPUs); repeats = {args.repeats}")
+    inputs = rows["inputs"]
+    lines.append(f"inputs: {inputs['input_spikes_per_neuron']:.0f} input spikes/neuron on average "
+                 f"(event buffer {inputs['event_capacity']} slots/neuron)")
+    numpy_row = rows["numpy"]
+    if numpy_row["simulated_s"] != args.duration:
+        lines.append(f"NOTE: the NumPy loop ran {numpy_row['simulated_s']:g} s of simulated time "
+                     f"(--numpy-duration); its run time is SCALED to {args.duration:g} s "
+                     f"(x{args.duration / numpy_row['simulated_s']:g}) and its rate is per "
+                     "simulated second.")
+    numpy_rate = numpy_row["neuron_s_per_s"]
+    header = (f"{'mode':<10} {'compile s':>9} {'run s':>9} {'neuron-s/s':>11} {'x NumPy':>8} "
+              f"{'+inputs s':>9} {'x NumPy':>8} {'peak MiB':>9} {'+MiB':>7} {'out Hz':>7}")
+    lines.append(header)
+    lines.append("-" * len(header))
+    for mode in MODES:
+        row = rows[mode]
+        with_inputs = row["run_full_s"] + (inputs["run_s"] if mode in JAX_MODES else 0.0)
+        if mode == "inputs":
+            with_inputs = float("nan")
+        ratio = row["neuron_s_per_s"] / numpy_rate
+        ratio_in = (numpy_row["run_full_s"] / with_inputs) if np.isfinite(with_inputs) else float("nan")
+        label = mode + ("*" if mode == "numpy" and numpy_row["simulated_s"] != args.duration else "")
+        lines.append(f"{label:<10} {_fmt(row['compile_s'])} {_fmt(row['run_full_s'])} "
+                     f"{row['neuron_s_per_s']:>11.4g} {_fmt(ratio, 8)} {_fmt(with_inputs)} "
+                     f"{_fmt(ratio_in, 8)} {_fmt(row['peak_rss_mib'], 9, 4)} "
+                     f"{_fmt(row['peak_delta_mib'], 7, 3)} {_fmt(row.get('out_rate_hz', float('nan')), 7, 3)}")
+    lines.append("run s: steady-state median (full duration); +inputs s: run + event sampling; "
+                 "peak MiB: process peak RSS while the mode ran (compile + runs); +MiB: over "
+                 "the RSS just before it (JAX runtime and, for the JAX modes, the events "
+                 "already resident).")
+
+    fastest = min(STEPPED, key=lambda m: rows[m]["run_s"])
+    stepped_in = rows[fastest]["run_s"] + inputs["run_s"]
+    goal1 = numpy_row["run_full_s"] / stepped_in
+    goal1_run = numpy_row["run_full_s"] / rows[fastest]["run_s"]
+    goal2 = rows[fastest]["run_s"] / rows["exact"]["run_s"]
+    goal2_in = stepped_in / (rows["exact"]["run_s"] + inputs["run_s"])
+    lines.append(f"GOAL 1 fastest time-stepped ({fastest}) >= 10x NumPy: {goal1:.1f}x incl. input "
+                 f"sampling ({goal1_run:.1f}x run only) -> {'PASS' if goal1 >= 10 else 'FAIL'}")
+    lines.append(f"GOAL 2 exact event-driven >= 5x fastest time-stepped ({fastest}): {goal2:.2f}x "
+                 f"run only ({goal2_in:.2f}x incl. input sampling) -> "
+                 f"{'PASS' if goal2 >= 5 else 'FAIL'}")
+    parts = [f"{key} {value['mean_abs_dL']:.3g}" for key, value in check.items()
+             if isinstance(value, dict)]
+    lines.append(f"correctness ({check['neurons']} neurons x {check['times']} common times): mean "
+                 f"|L_stepped - L_exact| = " + ", ".join(parts)
+                 + f" (mean |L_exact| = {check['mean_abs_L_exact']:.3g}); O(dt): ~10x smaller at dt than at 10 dt")
+    return lines
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--neurons", type=int, default=1000)
+    parser.add_argument("--inputs", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=10.0, help="simulated seconds")
+    parser.add_argument("--dt", type=float, default=1e-4, help="time step of the stepped modes, s")
+    parser.add_argument("--repeats", type=int, default=3, help="steady-state repeats (median)")
+    parser.add_argument("--numpy-duration", type=float, default=None,
+                        help="simulated seconds for the NumPy loop (scaled to --duration; "
+                             "default: the full duration)")
+    parser.add_argument("--numpy-repeats", type=int, default=1,
+                        help="repeats of the NumPy loop (no compile step; default 1)")
+    parser.add_argument("--chunk-steps", type=int, default=2000,
+                        help="chunk_steps of simulate_stepped (event binning per chunk)")
+    parser.add_argument("--json", default=None, help="save the results to this path")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every mode in this process (no subprocesses)")
+    parser.add_argument("--mode", choices=MODES, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--events", default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse(argv)
+    if args.mode is not None:  # child: one mode, one JSON line on stdout
+        print(json.dumps(run_mode(args.mode, args)))
+        return {}
+    rows = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        if not args.in_process:  # the inputs are sampled once, then loaded by each JAX mode
+            args.events = os.path.join(scratch, "events.npz")
+        for mode in MODES:
+            rows[mode] = run_mode(mode, args) if args.in_process else _spawn(mode, args)
+            print(f"  measured {mode}: run {rows[mode]['run_s']:.3g} s", file=sys.stderr,
+                  flush=True)
+        args.events = None
+    check = correctness(args)
+    lines = report(rows, check, args)
+    print("\n".join(lines))
+    results = {"args": vars(args), "rows": rows, "correctness": check, "report": lines}
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()

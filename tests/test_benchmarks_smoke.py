@@ -1,0 +1,36 @@
+"""Smoke tests of the benchmark scripts under benchmarks/ (tiny workloads, no timing goals)."""
+import importlib.util
+import math
+import pathlib
+
+import pytest
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.timeout(120)
+def test_bench_neuron_smoke(tmp_path, capsys):
+    bench = _load("bench_neuron")
+    results = bench.main(["--neurons", "4", "--duration", "0.2", "--repeats", "1",
+                          "--in-process", "--json", str(tmp_path / "neuron.json")])
+    printed = capsys.readouterr().out
+    for mode in bench.MODES:
+        row = results["rows"][mode]
+        assert any(line.startswith(mode) for line in printed.splitlines()), mode
+        for field in ("compile_s", "run_s", "neuron_s_per_s", "peak_rss_mib"):
+            assert math.isfinite(row[field]) and row[field] >= 0, (mode, field, row[field])
+        assert row["run_s"] > 0
+    for mode in bench.JAX_MODES + ("numpy",):
+        assert results["rows"][mode]["out_rate_hz"] > 0
+    assert "GOAL 1" in printed and "GOAL 2" in printed
+    check = results["correctness"]
+    assert all(math.isfinite(value["mean_abs_dL"]) and value["mean_abs_dL"] < 0.5
+               for value in check.values() if isinstance(value, dict))
+    assert (tmp_path / "neuron.json").exists()
