@@ -1,0 +1,132 @@
+"""Benchmark the NumPyro references.
+
+Run: ``python benchmarks/bench_numpyro.py [--parallel] [--validate] [--json FILE]``
+
+Measures, on T = 2000 bins of N = 10 inputs (dt = 10 ms, r_on = r_off = 2 Hz, q_on and
+q_off drawn from U(5, 30) Hz, seed 0):
+
+* the enumerated log-likelihood (NumPyro/funsor): first call (trace + XLA compile) and
+  mean time per call afterwards;
+* the gradient of the hand-written forward scan that NUTS differentiates: first call
+  and per call;
+* NUTS, 500 warm-up + 500 draws, 2 chains, run_nuts defaults: wall time (compile
+  included), divergences, R-hat, bulk ESS. ``--parallel`` calls
+  ``numpyro.set_host_device_count(2)`` *before JAX starts* so the two chains run in
+  parallel (``chain_method="parallel"``); without it they run sequentially;
+* with ``--validate``: the whole default ``bayesnn validate --no-figures`` run, twice, as
+  subprocesses sharing a fresh JAX compilation cache directory (``BAYESNN_JAX_CACHE``):
+  cold cache, then warm cache.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parallel", action="store_true",
+                        help="run the 2 NUTS chains in parallel (2 host devices)")
+    parser.add_argument("--validate", action="store_true",
+                        help="also time `bayesnn validate --no-figures` cold and warm")
+    parser.add_argument("--bins", type=int, default=2000)
+    parser.add_argument("--inputs", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--json", type=str, default=None, help="write the numbers here")
+    return parser.parse_args(argv)
+
+
+def _time_validate() -> dict:
+    """Cold then warm `bayesnn validate --no-figures` with a fresh compilation cache."""
+    out = {}
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out_dir:
+        env = dict(os.environ, BAYESNN_JAX_CACHE=cache)
+        command = [sys.executable, "-m", "bayesnn.cli", "validate", "--out", out_dir,
+                   "--no-figures", "--quiet"]
+        for label in ("cold_cache", "warm_cache"):
+            start = time.perf_counter()
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            out[f"validate_{label}_s"] = time.perf_counter() - start
+            out[f"validate_{label}_rc"] = done.returncode
+            print(f"bayesnn validate --no-figures ({label.replace('_', ' ')}): "
+                  f"{out[f'validate_{label}_s']:.1f} s, exit code {done.returncode}")
+    return out
+
+
+def main(argv=None) -> dict:
+    args = _parse(argv)
+    import numpyro
+
+    if args.parallel:
+        numpyro.set_host_device_count(2)  # must precede JAX's first use
+    import jax
+    import numpy as np
+
+    jax.config.update("jax_enable_x64", True)
+    from bayesnn.numpyro_models import mmpp, nuts
+
+    results: dict = {"bins": args.bins, "inputs": args.inputs, "devices": jax.device_count()}
+    rng = np.random.default_rng(0)
+    n_inputs, n_bins, dt = args.inputs, args.bins, 1e-2
+    q_on, q_off = rng.uniform(5, 30, n_inputs), rng.uniform(5, 30, n_inputs)
+    a = 2.0 / 4.0 * -np.expm1(-4.0 * dt)  # r_on = r_off = 2 Hz
+    x, states = rng.random() < 0.5, []
+    for _ in range(n_bins):
+        x = rng.random() < ((1 - a) if x else a)
+        states.append(x)
+    counts = rng.poisson(np.where(np.array(states)[:, None], q_on, q_off) * dt).astype(float)
+
+    start = time.perf_counter()
+    jax.block_until_ready(mmpp.enumerated_log_likelihood(counts, 2.0, 2.0, q_on, q_off, dt))
+    results["enum_loglik_first_call_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(20):
+        value = mmpp.enumerated_log_likelihood(counts, 2.0, 2.0, q_on, q_off, dt)
+    jax.block_until_ready(value)
+    results["enum_loglik_per_call_ms"] = (time.perf_counter() - start) / 20 * 1e3
+    print(f"enumerated log-lik T={n_bins} N={n_inputs}: first call (trace+compile) "
+          f"{results['enum_loglik_first_call_s']:.2f} s, per call "
+          f"{results['enum_loglik_per_call_ms']:.2f} ms")
+
+    grad = jax.jit(jax.grad(lambda r, q: mmpp.forward_log_likelihood(
+        counts[None], r, 2.0, q, q_off, dt)[0], argnums=(0, 1)))
+    start = time.perf_counter()
+    jax.block_until_ready(grad(2.0, q_on))
+    results["forward_grad_first_call_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(50):
+        value = grad(2.0, q_on)
+    jax.block_until_ready(value)
+    results["forward_grad_per_call_ms"] = (time.perf_counter() - start) / 50 * 1e3
+    print(f"forward-scan gradient (what NUTS uses): first call "
+          f"{results['forward_grad_first_call_s']:.2f} s, per call "
+          f"{results['forward_grad_per_call_ms']:.2f} ms")
+
+    method = "parallel" if args.parallel else "sequential"
+    start = time.perf_counter()
+    result = nuts.run_nuts(counts, dt, num_warmup=args.warmup, num_samples=args.samples,
+                           num_chains=2, chain_method=method)
+    results.update(nuts_chain_method=method, nuts_s=time.perf_counter() - start,
+                   nuts_divergences=result.num_divergences, nuts_max_rhat=result.max_rhat,
+                   nuts_min_ess_bulk=result.min_ess_bulk)
+    print(f"NUTS {args.warmup}+{args.samples} x 2 chains ({method}, "
+          f"{jax.device_count()} device(s)): {results['nuts_s']:.1f} s, divergences "
+          f"{result.num_divergences}, max R-hat {result.max_rhat:.4f}, min bulk ESS "
+          f"{result.min_ess_bulk:.0f}")
+
+    if args.validate:
+        results.update(_time_validate())
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Linear-Gaussian NumPyro references: dense NumPyro posterior, JAX Kalman, closed forms."""
+import numpy as np
+import pytest
+
+from bayesnn.exact import kalman as exact_kalman
+from bayesnn.numpyro_models import lgssm
+
+EXACT = 1e-9  # all quantities are exact; float64 rounding only
+DENSE_STEPS = 120  # >= the steps the slowest Riccati case below needs (119)
+
+
+def _simulate(rng, ssm, n_steps):
+    A, Q, C, R = (np.asarray(m) for m in (ssm.A, ssm.Q, ssm.C, ssm.R))
+    x = rng.multivariate_normal(np.asarray(ssm.m0), np.asarray(ssm.P0))
+    ys = []
+    for _ in range(n_steps):
+        x = A @ x + rng.multivariate_normal(np.zeros(len(x)), Q)
+        ys.append(C @ x + rng.multivariate_normal(np.zeros(C.shape[0]), R))
+    return np.array(ys)
+
+
+# The OU series has DENSE_STEPS steps so that its dense posterior (D = 1) shares one
+# compiled function with test_scalar_steady_state_riccati.
+@pytest.mark.parametrize("make, n_steps", [
+    (lambda: lgssm.ou_lgssm(tau=0.05, sigma=2.0, dt=1e-2, obs_std=0.5), DENSE_STEPS),
+    (lambda: lgssm.oscillator_lgssm(frequency=4.0, decay=3.0, sigma=1.0, dt=1e-2,
+                                    obs_std=0.3), 40),
+])
+def test_numpyro_dense_equals_kalman(rng, make, n_steps):
+    ssm = make()
+    ys = _simulate(rng, ssm, n_steps)
+    dense = lgssm.lgssm_posterior(ys, ssm)
+    filt = lgssm.kalman_filter(ys, ssm)
+    smooth = lgssm.rts_smoother(ys, ssm)
+    np.testing.assert_allclose(dense.means, smooth.means, rtol=0, atol=EXACT)
+    np.testing.assert_allclose(dense.covariances, smooth.covariances, rtol=0, atol=EXACT)
+    assert abs(dense.log_marginal_likelihood - filt.log_marginal_likelihood) <= EXACT * abs(
+        filt.log_marginal_likelihood)
+    prefix = lgssm.lgssm_filtered_dense(ys[:15], ssm)
+    np.testing.assert_allclose(prefix.means, filt.means[:15], rtol=0, atol=EXACT)
+    np.testing.assert_allclose(prefix.covariances, filt.covariances[:15], rtol=0, atol=EXACT)
+    # and helper-1's independent Kalman implementation
+    ref = exact_kalman.kalman_filter(ssm.A, ssm.Q, ssm.C, ssm.R, ssm.m0, ssm.P0, ys)
+    np.testing.assert_allclose(filt.means, ref.means, rtol=0, atol=EXACT)
+    assert abs(filt.log_marginal_likelihood - ref.log_marginal_likelihood) <= EXACT * abs(
+        ref.log_marginal_likelihood)
+
+
+@pytest.mark.parametrize("a, q, c, r", [(0.9, 0.5, 1.0, 0.2), (0.99, 0.01, 2.0, 3.0),
+                                        (-0.5, 1.0, 0.5, 1.0), (1.2, 0.3, 1.0, 0.5)])
+def test_scalar_steady_state_riccati(rng, a, q, c, r):
+    ssm = lgssm.make_lgssm([[a]], [[q]], [[c]], [[r]], [0.0], [[1.0]])
+    ys = rng.normal(size=(400, 1))
+    filt = lgssm.kalman_filter(ys, ssm)
+    steady = lgssm.scalar_steady_state(a, q, c, r)
+    # the Riccati map contracts geometrically; after 400 steps it sits at its fixed point
+    assert abs(float(filt.predicted_covariances[-1, 0, 0]) - steady.predicted_variance) <= (
+        EXACT * steady.predicted_variance)
+    assert abs(float(filt.covariances[-1, 0, 0]) - steady.filtered_variance) <= (
+        EXACT * steady.filtered_variance)
+    # the root solves the DARE
+    p = steady.predicted_variance
+    assert abs(a * a * p * r / (c * c * p + r) + q - p) <= 1e-12 * p
+    # NumPyro's dense posterior: its last filtered variance reaches the steady state once
+    # the Riccati contraction (a (1 - K c))^2 per step has shrunk the start error below 1e-12
+    # (a common length DENSE_STEPS >= n_steps for all cases: one compiled dense posterior;
+    # extra steps only shrink the start error further)
+    contraction = (a * (1.0 - steady.gain * c)) ** 2
+    n_steps = int(np.ceil(np.log(1e-12) / np.log(contraction)))
+    assert n_steps <= DENSE_STEPS
+    dense = lgssm.lgssm_posterior(ys[:DENSE_STEPS], ssm)
+    assert abs(float(dense.covariances[-1, 0, 0]) - steady.filtered_variance) <= (
+        EXACT * steady.filtered_variance)
+
+
+def test_ou_discretisation_matches_closed_form():
+    ssm = lgssm.ou_lgssm(tau=0.1, sigma=1.5, dt=0.01, obs_std=1.0)
+    A, Q = exact_kalman.discretize_lds(np.array([[-10.0]]), np.array([[1.5 ** 2]]), 0.01)
+    assert abs(float(ssm.A[0, 0]) - float(A[0, 0])) <= 1e-14
+    assert abs(float(ssm.Q[0, 0]) - float(Q[0, 0])) <= EXACT * float(Q[0, 0])
+
+
+def test_bad_lgssm_input():
+    with pytest.raises(ValueError, match="tau"):
+        lgssm.ou_lgssm(tau=0.0, sigma=1.0, dt=0.01, obs_std=1.0)
+    with pytest.raises(ValueError, match="dt"):
+        lgssm.oscillator_lgssm(1.0, 1.0, 1.0, -0.01, 1.0)
+    with pytest.raises(ValueError, match="Q"):
+        lgssm.make_lgssm([[1.0]], [[-1.0]], [[1.0]], [[1.0]], [0.0], [[1.0]])
+    with pytest.raises(ValueError, match="C"):
+        lgssm.make_lgssm([[1.0]], [[1.0]], [[1.0, 2.0]], [[1.0]], [0.0], [[1.0]])
+    ssm = lgssm.ou_lgssm(0.1, 1.0, 0.01, 1.0)
+    with pytest.raises(ValueError, match="ys"):
+        lgssm.kalman_filter(np.zeros((5, 2)), ssm)
