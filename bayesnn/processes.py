@@ -36,6 +36,7 @@ import numpy as np
 from bayesnn.core.events import poisson_capacity
 from bayesnn.core.stepping import split_trial_keys
 from bayesnn.core.validation import (
+    require_rates,
     require_positive,
     require_shape,
 )
@@ -78,12 +79,7 @@ class BinnedTrial(NamedTuple):
 
 def check_rates(r_on, r_off, q_on, q_off) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Validate the model's rates (Hz): r_on, r_off > 0; q_on, q_off > 0, shape (N,)."""
-    r_on = float(require_positive("r_on", r_on, ndim=0))
-    r_off = float(require_positive("r_off", r_off, ndim=0))
-    q_on = require_positive("q_on", q_on, ndim=1)
-    q_off = require_positive("q_off", q_off, ndim=1)
-    require_shape("q_off", q_off, q_on.shape)
-    return r_on, r_off, q_on, q_off
+    return require_rates(r_on, r_off, q_on, q_off)
 
 
 def capacities(r_on: float, r_off: float, q_on: np.ndarray, q_off: np.ndarray,

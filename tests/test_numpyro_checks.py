@@ -2,26 +2,7 @@
 import numpy as np
 
 from bayesnn.numpyro_models.checks import numpyro_checks
-
-
-
-def _trial(rng, r_on, r_off, q_on, q_off, duration):
-    """Independent continuous-time simulator (Gillespie), events sorted."""
-    t, x = 0.0, rng.random() < r_on / (r_on + r_off)
-    times, channels = [], []
-    while True:
-        rates = q_on if x else q_off
-        total = rates.sum() + (r_off if x else r_on)
-        t += rng.exponential(1 / total)
-        if t > duration:
-            break
-        u = rng.random() * total
-        if u < rates.sum():
-            channels.append(int(np.searchsorted(np.cumsum(rates), u)))
-            times.append(t)
-        else:
-            x = not x
-    return np.array(times), np.array(channels)
+from tests.simulators import gillespie_trial as _trial
 
 
 def test_numpyro_checks_pass(rng):

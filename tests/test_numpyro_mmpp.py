@@ -7,22 +7,10 @@ import pytest
 from bayesnn.exact import hmm as exact_hmm
 from bayesnn.exact import mmpp as exact_mmpp
 from bayesnn.numpyro_models import mmpp
+from tests.simulators import gillespie_trial as _trial, binned_trial as _binned
 
 # 1e-9: both sides are exact for the same model; only float64 rounding separates them.
 EXACT = 1e-9
-
-
-def _binned(rng, r_on, r_off, q_on, q_off, dt, n_bins):
-    """Independent simulator of the discrete model (x_0 stationary, then move + emit)."""
-    a_on = r_on / (r_on + r_off) * -np.expm1(-(r_on + r_off) * dt)
-    a_off = r_off / (r_on + r_off) * -np.expm1(-(r_on + r_off) * dt)
-    x = rng.random() < r_on / (r_on + r_off)
-    states = np.empty(n_bins, dtype=bool)
-    for k in range(n_bins):
-        x = rng.random() < ((1 - a_off) if x else a_on)
-        states[k] = x
-    rates = np.where(states[:, None], q_on, q_off) * dt
-    return states, rng.poisson(rates).astype(float)
 
 
 def _exact(counts, r_on, r_off, q_on, q_off, dt):
@@ -102,25 +90,6 @@ def test_batched_trials_and_initial_state(rng):
             exact_hmm.poisson_log_likelihoods(counts[b], q_on, q_off, 1e-2)
         ).log_marginal_likelihood)
         assert abs(batch[b] - ref) <= EXACT * abs(ref)
-
-
-def _trial(rng, r_on, r_off, q_on, q_off, duration):
-    """Independent continuous-time simulator (Gillespie), events sorted."""
-    t, x = 0.0, rng.random() < r_on / (r_on + r_off)
-    times, channels = [], []
-    while True:
-        rates = q_on if x else q_off
-        total = rates.sum() + (r_off if x else r_on)
-        t += rng.exponential(1 / total)
-        if t > duration:
-            break
-        u = rng.random() * total
-        if u < rates.sum():
-            channels.append(int(np.searchsorted(np.cumsum(rates), u)))
-            times.append(t)
-        else:
-            x = not x
-    return np.array(times), np.array(channels)
 
 
 @pytest.mark.parametrize("r_on, r_off, n_inputs", [(2.0, 2.0, 10), (0.7, 4.0, 1),

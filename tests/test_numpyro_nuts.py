@@ -4,20 +4,7 @@ import numpy as np
 import pytest
 
 from bayesnn.numpyro_models import nuts
-
-
-
-def _binned(rng, r_on, r_off, q_on, q_off, dt, n_bins):
-    """Independent simulator of the discrete model (x_0 stationary, then move + emit)."""
-    a_on = r_on / (r_on + r_off) * -np.expm1(-(r_on + r_off) * dt)
-    a_off = r_off / (r_on + r_off) * -np.expm1(-(r_on + r_off) * dt)
-    x = rng.random() < r_on / (r_on + r_off)
-    states = np.empty(n_bins, dtype=bool)
-    for k in range(n_bins):
-        x = rng.random() < ((1 - a_off) if x else a_on)
-        states[k] = x
-    rates = np.where(states[:, None], q_on, q_off) * dt
-    return states, rng.poisson(rates).astype(float)
+from tests.simulators import binned_trial as _binned
 
 
 # Coverage design (fixed before looking at any result; dataset i uses default_rng(i)

@@ -95,6 +95,7 @@ from numpyro.contrib.funsor import enum, log_density
 from numpyro.distributions import constraints
 
 from bayesnn.core.validation import (
+    require_rates,
     as_array,
     require_in_range,
     require_integer_counts,
@@ -145,17 +146,7 @@ class MMPPMarginals(NamedTuple):
 # --------------------------------------------------------------------------- checks
 def validate_rates(r_on, r_off, q_on, q_off) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Check switching rates (Hz, scalars > 0) and input rates (Hz, ``(N,)`` > 0)."""
-    r_on = float(require_positive("r_on", r_on, ndim=0))
-    r_off = float(require_positive("r_off", r_off, ndim=0))
-    q_on = require_positive("q_on", q_on, ndim=1)
-    q_off = require_positive("q_off", q_off, ndim=1)
-    if q_on.shape != q_off.shape:
-        raise ValueError(
-            f"q_on and q_off must have the same shape (N,), got {q_on.shape} and {q_off.shape}"
-        )
-    if q_on.size == 0:
-        raise ValueError("q_on must hold at least one input rate, got shape (0,)")
-    return r_on, r_off, q_on, q_off
+    return require_rates(r_on, r_off, q_on, q_off)
 
 
 def validate_binned_inputs(counts, r_on, r_off, q_on, q_off, dt, initial_prob_on=None):
