@@ -155,3 +155,18 @@ def test_stepped_batch_matches_single_trial():
     two = filter_counts(params, counts, 1e-3)
     single = filter_counts(params, counts[1], 1e-3)
     assert np.array_equal(np.asarray(two.log_odds[1]), np.asarray(single.log_odds))
+
+
+def test_cheap_prediction_formula_equals_the_prior_flow():
+    # prediction_at (linear relaxation of sigmoid(G), used by encoder and decoder) and
+    # the Moebius-form prior_flow are two exact closed forms of the same ODE.
+    from bayesnn.neuron.output import prediction_at
+    worst = 0.0
+    for anchor in (-800.0, -30.0, -3.0, 0.0, 0.7, 5.0, 40.0, 800.0):
+        for elapsed in (1e-9, 1e-6, 1e-4, 1e-3, 0.1, 1.0, 30.0):
+            for r_on, r_off in ((2.0, 2.0), (1.0, 4.0), (10.0, 0.5)):
+                reference = float(prior_flow(anchor, elapsed, r_on, r_off))
+                value = float(prediction_at(0.0, anchor, elapsed, r_on, r_off))
+                worst = max(worst, abs(value - reference) / max(1.0, abs(reference)))
+    assert worst < 1e-13
+    assert float(prediction_at(0.5, 800.0, 0.5, 2.0, 2.0)) == 800.0

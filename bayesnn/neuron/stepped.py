@@ -100,7 +100,7 @@ def make_step(method: str, r_on, r_off, theta, g0, dt, bias, with_normalizer: bo
             # e^L would overflow changes the result by less than one ulp.
             limit = 0.9 * jnp.log(jnp.finfo(log_odds.dtype).max)
             odds = jnp.exp(jnp.clip(log_odds, -limit, limit))
-            predicted = jnp.log((1.0 - a_off) * odds + a_on) - jnp.log(a_off * odds + (1.0 - a_on))
+            predicted = jnp.log(((1.0 - a_off) * odds + a_on) / (a_off * odds + (1.0 - a_on)))
             if with_normalizer:
                 log_normalizer = log_lik_off + jnp.logaddexp(
                     jax.nn.log_sigmoid(predicted) + evidence + bias,
