@@ -8,11 +8,15 @@ trials; then N = 10,000. Use --steps / --trials / --big-n to reduce sizes.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
+import sys
 import time
 
-import jax
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo root
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
@@ -110,14 +114,25 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main():
+def main(argv=None) -> dict:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--big-n", type=int, default=10_000)
     p.add_argument("--numpy-steps", type=int, default=10_000, help="NumPy loop steps (extrapolated)")
     p.add_argument("--repeats", type=int, default=3)
-    a = p.parse_args()
+    p.add_argument("--only-big", action="store_true",
+                   help="run only the big-N case (its peak RSS is then this process's)")
+    a = p.parse_args(argv)
+    results = {}
+    if a.only_big:
+        big = network(a.big_n)
+        c = inputs(a.steps)
+        bn = timed(lambda: jax.block_until_ready(simulate(big, c, jax.random.PRNGKey(0), record_every=100)), 1)
+        results["big"] = {"compile_s": bn[0], "run_s": bn[1], "peak_rss_mib": peak_rss_mib()}
+        print(f"N={a.big_n}, {a.steps} steps: compile {bn[0]:.2f} s, run {bn[1]:.3f} s, "
+              f"peak RSS {peak_rss_mib():.0f} MiB (this process: JAX runtime included)")
+        return results
     print(f"numba: {'available ' + numba.__version__ if numba else 'MISSING (pip install numba)'}")
     print(f"{'case':<28}{'bayesnn compile':>16}{'bayesnn run':>13}{'numpy run':>12}{'numba compile':>15}{'numba run':>11}")
     net, c = network(400), inputs(a.steps)
@@ -126,22 +141,32 @@ def main():
         nb_s = (f"{nb[0]:>15.2f}{nb[1]:>11.3f}" if nb else f"{'-':>15}{'-':>11}")
         npy_s = f"{npy:>12.2f}" if npy is not None else f"{'-':>12}"
         print(f"{name:<28}{bn[0]:>16.2f}{bn[1]:>13.3f}{npy_s}{nb_s}", flush=True)
+        results[name] = {"bayesnn": bn, "numpy_run_s": npy, "numba": nb}
 
-    bn = timed(lambda: jax.block_until_ready(simulate(net, c, jax.random.PRNGKey(0))), a.repeats)
+    single = timed(lambda: jax.block_until_ready(simulate(net, c, jax.random.PRNGKey(0))), a.repeats)
     t0 = time.perf_counter(); numpy_loop(net, c[: a.numpy_steps]); npy = (time.perf_counter() - t0) * a.steps / a.numpy_steps
-    nb = timed(lambda: _nb_trial(*_nb_args(net, c), 0), a.repeats) if numba else None
-    row(f"N=400, {a.steps} steps", bn, npy, nb)
+    nb_single = timed(lambda: _nb_trial(*_nb_args(net, c), 0), a.repeats) if numba else None
+    row(f"N=400, {a.steps} steps", single, npy, nb_single)
 
     cap = max(1000, a.steps // 5)
-    bn = timed(lambda: jax.block_until_ready(simulate_trials(net, c, jax.random.PRNGKey(0), a.trials, capacity=cap)), 1)
-    nb = timed(lambda: _nb_trials(*_nb_args(net, c), a.trials), 1) if numba else None
-    row(f"N=400, {a.trials} trials", bn, None, nb)
+    batch = timed(lambda: jax.block_until_ready(simulate_trials(net, c, jax.random.PRNGKey(0), a.trials, capacity=cap)), 1)
+    nb_batch = timed(lambda: _nb_trials(*_nb_args(net, c), a.trials), 1) if numba else None
+    row(f"N=400, {a.trials} trials", batch, None, nb_batch)
 
-    big = network(a.big_n)
-    bn = timed(lambda: jax.block_until_ready(simulate(big, c, jax.random.PRNGKey(0), record_every=100)), 1)
-    nb = timed(lambda: _nb_trial(*_nb_args(big, c), 0), 1) if numba else None
-    row(f"N={a.big_n}, {a.steps} steps", bn, None, nb)
-    print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB (all cases; includes JAX/XLA)")
+    # The big case runs in its own process so that its peak memory is its own.
+    import subprocess
+    done = subprocess.run([sys.executable, __file__, "--only-big", "--steps", str(a.steps),
+                           "--big-n", str(a.big_n)], capture_output=True, text=True, check=True)
+    print(done.stdout.strip())
+    print("goals (run times, compile apart):")
+    print(f"  single trial vs NumPy loop: {npy / single[1]:.1f}x faster (goal >= 5x) -> "
+          f"{'PASS' if npy / single[1] >= 5 else 'FAIL'}")
+    if nb_single:
+        print(f"  single trial vs numba: {single[1] / nb_single[1]:.2f}x its time (goal <= 2x) -> "
+              f"{'PASS' if single[1] / nb_single[1] <= 2 else 'FAIL'}")
+        print(f"  {a.trials} trials vs numba (parallel over trials): {batch[1] / nb_batch[1]:.2f}x its "
+              f"time (goal <= 2x) -> {'PASS' if batch[1] / nb_batch[1] <= 2 else 'FAIL'}")
+    return results
 
 
 if __name__ == "__main__":

@@ -21,14 +21,16 @@ def test_bench_neuron_smoke(tmp_path, capsys):
     results = bench.main(["--neurons", "4", "--duration", "0.2", "--repeats", "1",
                           "--in-process", "--json", str(tmp_path / "neuron.json")])
     printed = capsys.readouterr().out
-    for mode in bench.MODES:
-        row = results["rows"][mode]
+    # In-process runs skip the float32 modes (precision is chosen per process).
+    assert set(results["rows"]) == set(bench.MODES) - set(bench.FLOAT32_MODES)
+    for mode, row in results["rows"].items():
         assert any(line.startswith(mode) for line in printed.splitlines()), mode
         for field in ("compile_s", "run_s", "neuron_s_per_s", "peak_rss_mib"):
             assert math.isfinite(row[field]) and row[field] >= 0, (mode, field, row[field])
         assert row["run_s"] > 0
-    for mode in bench.JAX_MODES + ("numpy",):
-        assert results["rows"][mode]["out_rate_hz"] > 0
+    for mode in results["rows"]:
+        if mode != "inputs":
+            assert results["rows"][mode]["out_rate_hz"] > 0
     assert "GOAL 1" in printed and "GOAL 2" in printed
     check = results["correctness"]
     assert all(math.isfinite(value["mean_abs_dL"]) and value["mean_abs_dL"] < 0.5
