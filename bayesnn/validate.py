@@ -35,6 +35,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import numpy as np
+from scipy.special import expit
 
 from bayesnn import processes
 from bayesnn.core.events import events_to_counts
@@ -168,7 +169,6 @@ def validate_neuron(scenario: NeuronScenario = NeuronScenario(), progress: Progr
     forward = hmm_forward(np.array([1 - prior, prior]),
                           ctmc_transition_matrix(params.r_on, params.r_off, dt),
                           poisson_log_likelihoods(counts, params.q_on, params.q_off, dt))
-    from scipy.special import expit
     checks.append(Check("discrete_vs_forward_filter",
                         np.max(np.abs(expit(np.asarray(binned.log_odds)) - np.asarray(forward.filtered)[:, 1])),
                         1e-12, "<=", "max |sigmoid(L_k) - p_k| over all bins"))
@@ -235,6 +235,19 @@ def validate_neuron(scenario: NeuronScenario = NeuronScenario(), progress: Progr
     numbers["kl_exact_to_neuron_L_nats"] = mean_kl(exact_log_odds, log_odds)
     numbers["log_loss_trial_nats"] = {"exact": log_loss(exact_log_odds, states),
                                       "decoded_G": log_loss(prediction, states)}
+    # Stability of the decoded posterior's distance across seeds (same rates, 5 trials).
+    seed_trials = processes.sample_trials(
+        processes.split_trial_keys(jax.random.fold_in(base_key, 2), 5), params.r_on,
+        params.r_off, params.q_on, params.q_off, duration)
+    seed_runs = simulate(params, seed_trials, "exact", sample_times=grid)
+    seed_kls = []
+    for index in range(5):
+        seed_exact = mmpp_filter(params.r_on, params.r_off, params.q_on, params.q_off,
+                                 seed_trials.spike_times[index], seed_trials.spike_channels[index],
+                                 duration, grid)
+        seed_kls.append(mean_kl(np.asarray(seed_exact.log_odds), np.asarray(seed_runs.prediction[index])))
+    numbers["kl_exact_to_decoded_G_over_5_trials"] = {
+        "values": seed_kls, "mean": float(np.mean(seed_kls)), "std": float(np.std(seed_kls, ddof=1))}
     numbers["output_rate_hz"] = float(all_spikes.size / duration)
     numbers["isi_cv"] = isi_cv(all_spikes) if all_spikes.size >= 3 else None
     numbers["fano_factor_1s"] = fano_factor(all_spikes, duration, 1.0) if all_spikes.size else None

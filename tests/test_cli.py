@@ -26,6 +26,8 @@ def test_validate_writes_table_json_traces_and_figures(tmp_path, capsys):
     assert (out / "neuron_traces.nc").is_file()
     assert (out / "neuron_neuron_trial.png").stat().st_size > 10_000
     assert neuron["numbers"]["output_rate_hz"] > 0
+    spread = neuron["numbers"]["kl_exact_to_decoded_G_over_5_trials"]
+    assert len(spread["values"]) == 5 and spread["std"] > 0
 
 
 def test_validate_json_flag_prints_machine_readable_results(tmp_path, capsys):
