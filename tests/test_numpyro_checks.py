@@ -1,5 +1,4 @@
 """numpyro_checks on a short scenario: every exact row passes."""
-import numpy as np
 
 from bayesnn.numpyro_models.checks import numpyro_checks
 from tests.simulators import gillespie_trial as _trial

@@ -1,6 +1,4 @@
 """NumPyro binned/continuous MMPP references against bayesnn.exact (float64)."""
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -1,7 +1,6 @@
 """Spike-coding networks against the reference tests T4-T10 and T13
 (/work/shared/science/spike-coding-networks.md, Sec. 8)."""
 import numpy as np
-import pytest
 
 from bayesnn.scn import experiments as ex
 from bayesnn.scn import metrics

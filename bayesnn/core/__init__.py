@@ -15,7 +15,13 @@ from bayesnn.core.events import (
     poisson_capacity,
 )
 from bayesnn.core.precision import enable_x64, x64_enabled
-from bayesnn.core.stepping import run_trials, scan_chunked, scan_steps, split_trial_keys
+from bayesnn.core.stepping import (
+    run_trials,
+    scan_chunked,
+    scan_steps,
+    scan_steps_chunked,
+    split_trial_keys,
+)
 
 __all__ = [
     "EventBuffer",
@@ -28,5 +34,6 @@ __all__ = [
     "run_trials",
     "scan_chunked",
     "scan_steps",
+    "scan_steps_chunked",
     "split_trial_keys",
 ]

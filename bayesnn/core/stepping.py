@@ -87,6 +87,45 @@ def scan_chunked(
     return jax.lax.scan(run_chunk, state, jnp.arange(n_chunks))
 
 
+def scan_steps_chunked(
+    step: Callable[[PyTree, PyTree], tuple[PyTree, PyTree]],
+    state: PyTree,
+    inputs_for: Callable[[int | jax.Array, int], PyTree],
+    n_steps: int,
+    chunk: int,
+    record_every: int = 1,
+) -> tuple[PyTree, PyTree]:
+    """Run ``n_steps`` steps as ``n_steps // chunk`` chunks plus a remainder.
+
+    ``inputs_for(chunk_index, length)`` builds the inputs of ``length`` steps starting
+    at step ``chunk_index * chunk`` (the remainder is chunk ``n_steps // chunk``).
+    ``chunk`` and ``n_steps`` must be multiples of ``record_every``; records are kept
+    every ``record_every`` steps and returned with one leading axis of length
+    ``n_steps // record_every``.
+    """
+    if chunk < 1 or chunk % record_every or n_steps % record_every:
+        raise ValueError(f"chunk ({chunk}) and n_steps ({n_steps}) must be positive multiples "
+                         f"of record_every ({record_every})")
+    n_chunks, remainder = divmod(n_steps, chunk)
+    parts = []
+    if n_chunks > 0:
+        def keep(records):
+            return jax.tree_util.tree_map(lambda r: r[record_every - 1::record_every], records)
+
+        state, records = scan_chunked(step, state, lambda index: inputs_for(index, chunk),
+                                      n_chunks, keep)
+        # Explicit sizes: a record may have a zero-length axis, where -1 is ambiguous.
+        parts.append(jax.tree_util.tree_map(
+            lambda r: r.reshape((r.shape[0] * r.shape[1],) + r.shape[2:]), records))
+    if remainder > 0:
+        state, records = scan_steps(step, state, inputs_for(n_chunks, remainder),
+                                    record_every=record_every)
+        parts.append(records)
+    if len(parts) == 1:
+        return state, parts[0]
+    return state, jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), *parts)
+
+
 def split_trial_keys(key: jax.Array, n_trials: int) -> jax.Array:
     """One independent key per trial: ``keys[k]`` is ``jax.random.fold_in(key, k)``.
 

@@ -254,7 +254,7 @@ def _stepped_events_jit(spike_times, spike_channels, weights, r_on, r_off, theta
         start = (initial_state(log_odds, prediction), empty_buffer(capacity, spike_weights.dtype))
         (state, buffer), (kept_log_odds, kept_prediction) = scan_chunked(
             chunk_step, start, chunk_inputs, n_steps // chunk, after_chunk=after_chunk)
-        flat = lambda r: r.reshape((-1,) + r.shape[2:])
+        flat = lambda r: r.reshape((r.shape[0] * r.shape[1],) + r.shape[2:])
         return state, buffer, StepRecord(flat(kept_log_odds), flat(kept_prediction), None, None)
 
     if batched:

@@ -82,7 +82,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core import EventBuffer, append_events, empty_buffer, scan_chunked, scan_steps
+from bayesnn.core import EventBuffer, append_events, empty_buffer, scan_steps_chunked
 from bayesnn.core.validation import as_array, require_nonnegative, require_positive, require_shape
 from bayesnn.scn.simulate import NEVER, SimOptions, _chunk_layout
 
@@ -415,7 +415,7 @@ def _dale_core(p: DaleParams, c, key, V0, silence_step, sel, *, n_steps: int, ev
     carry = _Carry(V=V0, r=jnp.zeros(N, f), buffer=empty_buffer(capacity, f),
                    counts=jnp.zeros(N, jnp.int32), cur=jnp.zeros((2, sel.shape[0]), f),
                    step=jnp.zeros((), jnp.int32))
-    L, n_chunks, n_rem = _layout(n_steps, N, every, chunk_steps)
+    L = _layout(n_steps, N, every, chunk_steps)[0]
 
     def inputs_for(chunk_index, length):
         c_chunk = jax.lax.dynamic_slice(c, (chunk_index * L, 0), (length, c.shape[1]))
@@ -426,16 +426,7 @@ def _dale_core(p: DaleParams, c, key, V0, silence_step, sel, *, n_steps: int, ev
         off = jnp.minimum((u * jnp.array([NE, NI], f)).astype(jnp.int32), jnp.array([NE - 1, NI - 1]))
         return c_chunk, noise, off
 
-    parts = []
-    if n_chunks > 0:
-        keep = lambda recs: jax.tree_util.tree_map(lambda a: a[every - 1::every], recs)
-        carry, recs = scan_chunked(step, carry, lambda i: inputs_for(i, L), n_chunks, keep)
-        parts.append(jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), recs))
-    if n_rem > 0:
-        carry, recs = scan_steps(step, carry, inputs_for(n_chunks, n_rem), record_every=every)
-        parts.append(recs)
-    rec = parts[0] if len(parts) == 1 else jax.tree_util.tree_map(
-        lambda a, b: jnp.concatenate([a, b]), *parts)
+    carry, rec = scan_steps_chunked(step, carry, inputs_for, n_steps, L, every)
     n_rec = n_steps // every
     empty = lambda n: jnp.zeros((n_rec, 0 if not traces else n), f)
     return DaleResult(

@@ -28,12 +28,11 @@ Spike modes (``SimOptions.spike_mode``):
 Recording scales with spikes, not N x T: spikes are events (:class:`EventBuffer`),
 plus the readout and chosen neurons' voltages / traces / E and I input currents,
 decimated by ``record_every``. Inputs (noise, tie-break draws) are generated chunk by
-chunk with :func:`bayesnn.core.scan_chunked`. Trials are batched with
+chunk with :func:`bayesnn.core.scan_steps_chunked`. Trials are batched with
 :func:`bayesnn.core.run_trials`, one PRNG key per trial.
 """
 from __future__ import annotations
 
-import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -46,8 +45,7 @@ from bayesnn.core import (
     append_events,
     empty_buffer,
     run_trials,
-    scan_chunked,
-    scan_steps,
+    scan_steps_chunked,
     split_trial_keys,
 )
 from bayesnn.core.validation import as_array, require_shape
@@ -423,7 +421,7 @@ def _simulate_core(net, c, key, pert, state0, *, opts: SimOptions, n_steps: int,
     N = net.n_neurons
     f = state0.V.dtype
     capacity = opts.capacity or n_steps
-    L, n_chunks, n_rem = _chunk_layout(n_steps, N, opts)
+    L = _chunk_layout(n_steps, N, opts)[0]
     step = _make_step(net, pert, opts, use_noise)
     carry = _Carry(
         state=state0, buffer=empty_buffer(capacity, f),
@@ -442,18 +440,7 @@ def _simulate_core(net, c, key, pert, state0, *, opts: SimOptions, n_steps: int,
         return c_chunk, noise, off
 
     every = opts.record_every
-    parts = []
-    if n_chunks > 0:
-        def keep(records):
-            return jax.tree_util.tree_map(lambda a: a[every - 1::every], records)
-        carry, recs = scan_chunked(step, carry, lambda i: inputs_for(i, L), n_chunks, keep)
-        parts.append(jax.tree_util.tree_map(
-            lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:]), recs))
-    if n_rem > 0:
-        carry, recs = scan_steps(step, carry, inputs_for(n_chunks, n_rem), record_every=every)
-        parts.append(recs)
-    records = parts[0] if len(parts) == 1 else jax.tree_util.tree_map(
-        lambda a, b: jnp.concatenate([a, b]), *parts)
+    carry, records = scan_steps_chunked(step, carry, inputs_for, n_steps, L, every)
     n_rec = n_steps // every
     times = (jnp.arange(n_rec, dtype=f) + 1) * every * net.dt
     empty = jnp.zeros((n_rec, 0), f)
