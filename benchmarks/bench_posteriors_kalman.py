@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/
+from memory import peak_rss_mib  # noqa: E402
 from bayesnn.exact.kalman import discretize_lds, kalman_filter  # noqa: E402
 from bayesnn.posteriors import kalman as pk  # noqa: E402
 from bayesnn.scn.network import DriveMarginWarning  # noqa: E402
@@ -99,27 +100,13 @@ def _time_interleaved(runs: dict, repeats: int):
     return compile_s, times, outputs
 
 
-def _maxrss_mib() -> float:
-    """Peak resident memory of this process, MiB. Linux: VmHWM (reset at exec; ru_maxrss
-    of a child would start from the parent's peak at fork)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 1024 / (1024 if sys.platform == "darwin" else 1)
-
-
 def _worker(row, args):
     problem, sample = _data(args)
     if row != "baseline":
         run = _runner(row, problem, sample, args)
         run()
         run()
-    print(json.dumps({"peak_rss_mib": _maxrss_mib()}))
+    print(json.dumps({"peak_rss_mib": peak_rss_mib()}))
 
 
 def _subprocess_rss(row, args) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import sys
 import time
@@ -21,6 +20,8 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/
+from memory import peak_rss_mib  # noqa: E402
 from bayesnn.scn import make_network, random_decoder, simulate, simulate_trials  # noqa: E402
 
 try:
@@ -108,19 +109,6 @@ def timed(fn, repeats):
         t0 = time.perf_counter(); fn(); runs.append(time.perf_counter() - t0)
     med = statistics.median(runs)
     return max(first - med, 0.0), med
-
-
-def peak_rss_mib():
-    """Peak resident memory of this process image (VmHWM). ``ru_maxrss`` would also
-    count the parent's peak for a child started by fork + exec."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv=None) -> dict:
