@@ -36,3 +36,29 @@ def test_bench_neuron_smoke(tmp_path, capsys):
     assert all(math.isfinite(value["mean_abs_dL"]) and value["mean_abs_dL"] < 0.5
                for value in check.values() if isinstance(value, dict))
     assert (tmp_path / "neuron.json").exists()
+
+
+@pytest.mark.timeout(180)
+def test_bench_scn_smoke(capsys):
+    results = _load("bench_scn").main(["--steps", "400", "--trials", "2", "--big-n", "200",
+                                       "--numpy-steps", "100", "--repeats", "1"])
+    printed = capsys.readouterr().out
+    assert "single trial vs NumPy loop" in printed and "peak memory at N = 200" in printed
+    single = results["N=400, 400 steps"]
+    assert single["bayesnn"][1] > 0 and single["numpy_run_s"] > 0
+
+
+@pytest.mark.timeout(180)
+def test_bench_kalman_smoke(capsys):
+    _load("bench_posteriors_kalman").main(["--neurons", "20", "--duration", "0.1",
+                                           "--repeats", "1", "--in-process"])
+    printed = capsys.readouterr().out
+    assert "GOAL" in printed and "ratio spiking / exact_ss" in printed
+
+
+@pytest.mark.timeout(300)
+def test_bench_numpyro_smoke(tmp_path, capsys):
+    results = _load("bench_numpyro").main(["--bins", "50", "--inputs", "3", "--warmup", "20",
+                                           "--samples", "20", "--json", str(tmp_path / "n.json")])
+    assert (tmp_path / "n.json").exists()
+    assert all(math.isfinite(value) for value in results.values() if isinstance(value, float))
