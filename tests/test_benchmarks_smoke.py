@@ -62,3 +62,11 @@ def test_bench_numpyro_smoke(tmp_path, capsys):
                                            "--samples", "20", "--json", str(tmp_path / "n.json")])
     assert (tmp_path / "n.json").exists()
     assert all(math.isfinite(value) for value in results.values() if isinstance(value, float))
+
+
+@pytest.mark.timeout(180)
+def test_bench_log_odds_smoke(capsys):
+    rows = _load("bench_posteriors_log_odds").main(["--neurons", "16", "--duration", "0.2",
+                                                    "--repeats", "1"])
+    assert "GOAL tracking population" in capsys.readouterr().out
+    assert all(row["run_s"] > 0 for row in rows.values())
