@@ -45,6 +45,7 @@ from bayesnn.metrics import (
     calibration_table,
     expand_counts,
     fano_factor,
+    firing_rate,
     isi_cv,
     log_loss,
     mean_kl,
@@ -248,7 +249,7 @@ def validate_neuron(scenario: NeuronScenario = NeuronScenario(), progress: Progr
         seed_kls.append(mean_kl(np.asarray(seed_exact.log_odds), np.asarray(seed_runs.prediction[index])))
     numbers["kl_exact_to_decoded_G_over_5_trials"] = {
         "values": seed_kls, "mean": float(np.mean(seed_kls)), "std": float(np.std(seed_kls, ddof=1))}
-    numbers["output_rate_hz"] = float(all_spikes.size / duration)
+    numbers["output_rate_hz"] = firing_rate(all_spikes.size, duration)
     numbers["isi_cv"] = isi_cv(all_spikes) if all_spikes.size >= 3 else None
     numbers["fano_factor_1s"] = fano_factor(all_spikes, duration, 1.0) if all_spikes.size else None
 

@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 
 class EventBuffer(NamedTuple):
@@ -98,9 +97,3 @@ def events_to_counts(times, channels, n_channels: int, dt: float, n_steps: int) 
     bins = jnp.where(valid, bins, n_steps)
     counts = jnp.zeros((n_steps, n_channels), dtype=jnp.int32)
     return counts.at[bins, jnp.where(valid, channels, 0)].add(valid.astype(jnp.int32), mode="drop")
-
-
-def to_numpy_events(buffer: EventBuffer) -> tuple[np.ndarray, np.ndarray]:
-    """The stored events of one (unbatched) buffer as NumPy arrays (times, senders)."""
-    count = int(min(int(buffer.count), buffer.capacity))
-    return np.asarray(buffer.times[:count]), np.asarray(buffer.senders[:count])
