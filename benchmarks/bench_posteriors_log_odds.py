@@ -22,7 +22,6 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/
 from memory import peak_rss_mib  # noqa: E402
