@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -53,15 +55,118 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
+def _atomic(path: str | Path, write) -> Path:
+    """Write through a temporary file in the same folder, then rename: an interrupted
+    run never leaves a truncated file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(jsonable(payload), indent=2) + "\n")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
     return path
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` as JSON (atomically)."""
+    text = json.dumps(jsonable(payload), indent=2) + "\n"
+    return _atomic(path, lambda target: target.write_text(text))
 
 
 def write_netcdf(path: str | Path, dataset: xr.Dataset) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dataset.to_netcdf(path, engine="h5netcdf")
-    return path
+    """Write ``dataset`` as NetCDF-4 (h5netcdf engine, atomically)."""
+    return _atomic(path, lambda target: dataset.to_netcdf(target, engine="h5netcdf"))
+
+
+def load_dataset(path: str | Path) -> xr.Dataset:
+    """Load a NetCDF file written by bayesnn into memory (no pickle involved)."""
+    with xr.open_dataset(path, engine="h5netcdf") as dataset:
+        return dataset.load()
+
+
+# A field spec: field name -> (dims of one trial, units, description).
+FieldSpec = Mapping[str, tuple[Sequence[str], str, str]]
+
+
+def _plain_attrs(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
+    out = {}
+    for key, value in (attrs or {}).items():
+        if isinstance(value, (bool, np.bool_)):
+            out[key] = int(value)
+        elif isinstance(value, (int, float, str, np.integer, np.floating)):
+            out[key] = value
+    return out
+
+
+def spikes_to_dataset(spikes, trial_dim: str = "trial", prefix: str = "spike_") -> xr.Dataset:
+    """A :class:`bayesnn.core.Spikes` container as a Dataset on dims (..., ``event``):
+    ``spike_time`` (s, NaN in padding slots), ``spike_sender``, ``spike_count`` and
+    ``spike_n_events`` (events emitted). Padding is kept so trials align."""
+    times = np.asarray(spikes.times, dtype=float)
+    batch = [f"{trial_dim}" if i == 0 else f"{trial_dim}_{i}" for i in range(times.ndim - 1)]
+    dims = tuple(batch) + ("event",)
+    dataset = xr.Dataset({
+        f"{prefix}time": (dims, np.where(np.isfinite(times), times, np.nan)),
+        f"{prefix}sender": (dims, np.asarray(spikes.senders, dtype=np.int32)),
+        f"{prefix}count": (dims, np.asarray(spikes.counts, dtype=np.int32)),
+        f"{prefix}n_events": (tuple(batch), np.asarray(spikes.n_events, dtype=np.int32)),
+    })
+    dataset[f"{prefix}time"].attrs.update(units="s", description="spike event time (NaN = unused slot)")
+    dataset[f"{prefix}sender"].attrs.update(description="input channel or neuron index (-1 = unused)")
+    dataset[f"{prefix}count"].attrs.update(description="spikes at the event (multiplicity)")
+    dataset[f"{prefix}n_events"].attrs.update(description="number of valid events")
+    return dataset
+
+
+def record_to_dataset(record: Any, spec: FieldSpec, coords: Mapping[str, Any] | None = None,
+                      attrs: Mapping[str, Any] | None = None,
+                      batch_dims: Sequence[str] = ("trial",)) -> xr.Dataset:
+    """Convert a result record (NamedTuple or dataclass of arrays) to a Dataset.
+
+    Each field in ``spec`` becomes a variable with the spec's dims, prefixed by as many
+    of ``batch_dims`` as the array has extra leading axes (e.g. a trial axis); units and
+    descriptions go to attributes. Fields that are :class:`bayesnn.core.Spikes` become
+    ``<field>_time``/``_sender``/``_count``/``_n_events`` on an event dim. ``None``
+    fields are skipped. ``coords`` (e.g. ``time`` in s) are attached with units "s" for
+    names ending in "time".
+    """
+    from bayesnn.core.spikes import Spikes
+
+    variables: dict[str, Any] = {}
+    parts = []
+    for name, (dims, units, description) in spec.items():
+        value = getattr(record, name)
+        if value is None:
+            continue
+        if isinstance(value, Spikes):
+            extra = np.asarray(value.times).ndim - 1
+            part = spikes_to_dataset(value, prefix=f"{name}_")
+            part = part.rename({old: new for old, new in zip(
+                [d for d in part.dims if d != "event"],
+                list(batch_dims)[:extra])} if extra else {})
+            part = part.rename({"event": f"{name}_event"})
+            parts.append(part)
+            continue
+        array = np.asarray(value)
+        extra = array.ndim - len(dims)
+        if extra < 0 or extra > len(batch_dims):
+            raise ValueError(f"field {name} has shape {array.shape}, which does not fit "
+                             f"dims {tuple(dims)} with up to {len(batch_dims)} batch dims")
+        full_dims = tuple(batch_dims[:extra]) + tuple(dims)
+        variable = xr.Variable(full_dims, array)
+        variable.attrs.update({"units": units, "description": description})
+        variables[name] = variable
+    dataset = xr.Dataset(variables)
+    for part in parts:
+        dataset = dataset.merge(part)
+    for name, value in (coords or {}).items():
+        if name in dataset.dims or any(name in v.dims for v in dataset.variables.values()):
+            dataset = dataset.assign_coords({name: np.asarray(value)})
+            if name.endswith("time"):
+                dataset[name].attrs["units"] = "s"
+    dataset.attrs.update(_plain_attrs(attrs))
+    return dataset

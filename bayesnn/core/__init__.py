@@ -1,20 +1,36 @@
 """Simulation core shared by every model family.
 
-- :mod:`bayesnn.core.validation`: argument checks that raise ``ValueError`` naming the
-  parameter and the constraint, before any simulation work.
+- :mod:`bayesnn.core.params`: parameter records as JAX pytrees, validated when built.
+- :mod:`bayesnn.core.spikes`: the one spike-event container (:class:`Spikes`), its
+  extraction helper and the one overflow policy (:func:`run_growing`).
+- :mod:`bayesnn.core.keys`: the seed convention (int seed or JAX key; one key per trial).
 - :mod:`bayesnn.core.stepping`: the one time loop (``lax.scan``) with decimated
-  recording and chunking, and trial batching (``vmap`` over one PRNG key per trial).
-- :mod:`bayesnn.core.events`: spike events (times, channels) with fixed-capacity
-  buffers, so that memory grows with spikes, not with neurons x steps.
+  recording and chunking, and trial batching.
+- :mod:`bayesnn.core.precision`: float64 policy (exact claims refuse float32).
+- :mod:`bayesnn.core.validation`: argument checks raising ``ValueError`` naming the
+  parameter and the constraint, before any simulation work.
 """
-from bayesnn.core.events import (
-    EventBuffer,
-    append_events,
-    empty_buffer,
-    events_to_counts,
-    poisson_capacity,
+from bayesnn.core.keys import KeyLike, as_key, trial_keys
+from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
+from bayesnn.core.precision import (
+    PrecisionError,
+    PrecisionWarning,
+    enable_x64,
+    require_x64,
+    warn_if_float32,
+    x64_enabled,
 )
-from bayesnn.core.precision import enable_x64, x64_enabled
+from bayesnn.core.spikes import (
+    Spikes,
+    append_spikes,
+    bucket_capacity,
+    empty_spikes,
+    make_spikes,
+    run_growing,
+    spike_arrays,
+    spike_times_of,
+    stack_spikes,
+)
 from bayesnn.core.stepping import (
     run_trials,
     scan_chunked,
@@ -24,16 +40,11 @@ from bayesnn.core.stepping import (
 )
 
 __all__ = [
-    "EventBuffer",
-    "append_events",
-    "empty_buffer",
-    "events_to_counts",
-    "poisson_capacity",
-    "enable_x64",
+    "KeyLike", "as_key", "trial_keys",
+    "as_leaf", "is_traced", "params_record", "stack_params", "unstack_params",
+    "PrecisionError", "PrecisionWarning", "enable_x64", "require_x64", "warn_if_float32",
     "x64_enabled",
-    "run_trials",
-    "scan_chunked",
-    "scan_steps",
-    "scan_steps_chunked",
-    "split_trial_keys",
+    "Spikes", "append_spikes", "bucket_capacity", "empty_spikes", "make_spikes",
+    "run_growing", "spike_arrays", "spike_times_of", "stack_spikes",
+    "run_trials", "scan_chunked", "scan_steps", "scan_steps_chunked", "split_trial_keys",
 ]

@@ -126,15 +126,14 @@ def scan_steps_chunked(
     return state, jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), *parts)
 
 
-def split_trial_keys(key: jax.Array, n_trials: int) -> jax.Array:
+def split_trial_keys(key, n_trials: int) -> jax.Array:
     """One independent key per trial: ``keys[k]`` is ``jax.random.fold_in(key, k)``.
 
     Folding in the trial index (rather than splitting into ``n_trials`` keys) makes
     trial ``k``'s key independent of how many trials are requested.
     """
-    if n_trials < 1:
-        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    return jax.vmap(lambda index: jax.random.fold_in(key, index))(jnp.arange(n_trials))
+    from bayesnn.core.keys import trial_keys
+    return trial_keys(key, n_trials)
 
 
 def run_trials(trial_fn: Callable[..., PyTree], keys: jax.Array, *shared: Any) -> PyTree:
