@@ -1,7 +1,10 @@
 """Exact Bayesian references, written from the math (see docs/exact.md).
 
 These are the independent code paths that check the spiking models, so nothing here
-imports ``bayesnn.neuron``, ``bayesnn.scn`` or ``bayesnn.processes``.
+imports ``bayesnn.neuron``, ``bayesnn.scn`` or any other model: only ``bayesnn.core`` and
+the generative model's parameter record (:class:`bayesnn.processes.MMPPParams`, data and
+checks, no simulation code). Every function here refuses float32
+(:func:`bayesnn.core.require_x64`).
 
 * :mod:`bayesnn.exact.hmm`: discrete-time two-state HMM (exact CTMC propagator,
   Poisson counts), forward filter, forward-backward smoother, brute-force enumeration.
@@ -35,6 +38,7 @@ from bayesnn.exact.mmpp import (
     MMPPFilter,
     mmpp_filter,
     mmpp_filter_batch,
+    mmpp_log_likelihood,
     mmpp_log_likelihood_innovations,
 )
 
@@ -58,5 +62,6 @@ __all__ = [
     "MMPPFilter",
     "mmpp_filter",
     "mmpp_filter_batch",
+    "mmpp_log_likelihood",
     "mmpp_log_likelihood_innovations",
 ]

@@ -1,26 +1,31 @@
-"""The Bayesian spiking neuron (Denève 2004/2008).
+"""The Bayesian spiking neuron (Denève 2004; Denève 2008 I).
 
 A neuron whose membrane potential is the log-odds L of a binary hidden Markov state
 given its Poisson input spikes, and whose output spikes let a reader rebuild the
-prediction G of L. See :mod:`bayesnn.neuron.flows` (exact dynamics),
-:mod:`bayesnn.neuron.event_driven` (default integrator), :mod:`bayesnn.neuron.stepped`
-(Euler and discrete recursion) and :mod:`bayesnn.neuron.output` (spikes, decoder).
+prediction G of L.
+
+- :class:`NeuronParams` (pytree), :class:`NeuronState`, step functions in
+  :mod:`bayesnn.neuron.functional`, kernels in :mod:`bayesnn.neuron.kernels`;
+- :func:`simulate` / :func:`simulate_trials` / :func:`filter_counts` -> :class:`NeuronRun`;
+- :func:`sweep`: a grid of parameter values x trials in one compiled program;
+- :func:`decode_prediction`: the downstream decoder.
 """
 from bayesnn.neuron.flows import leak, leak_stiffness, log_odds_flow, prior_flow
-from bayesnn.neuron.output import OutputSpikes, decode_prediction, spikes_needed
+from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive, stepped_step
+from bayesnn.neuron.output import decode_prediction, spikes_needed
 from bayesnn.neuron.params import NeuronParams
+from bayesnn.neuron.sweep import SweepTrial, sweep
 from bayesnn.neuron.simulate import (
     ALL_METHODS,
     NeuronRun,
     filter_counts,
     simulate,
-    simulate_exact,
-    simulate_stepped,
-    spikes_of,
+    simulate_trials,
 )
 
 __all__ = [
-    "ALL_METHODS", "NeuronParams", "NeuronRun", "OutputSpikes", "decode_prediction",
-    "filter_counts", "leak", "leak_stiffness", "log_odds_flow", "prior_flow", "simulate",
-    "simulate_exact", "simulate_stepped", "spikes_needed", "spikes_of",
+    "ALL_METHODS", "NeuronParams", "NeuronRun", "NeuronState", "advance", "decode_prediction",
+    "filter_counts", "init_state", "leak", "leak_stiffness", "log_odds_flow", "prediction",
+    "prior_flow", "receive", "simulate", "simulate_trials", "spikes_needed", "stepped_step",
+    "SweepTrial", "sweep",
 ]

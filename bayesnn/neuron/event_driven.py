@@ -23,42 +23,18 @@ crosses zero:
   Illinois (bracketed regula falsi) method. After a spike G jumps by g0 and the
   search restarts from the spike time.
 
-The kernel :func:`event_kernel` is a pure ``lax.scan`` over the merged stream of input
-spikes and sample times, vmappable over trials.
+The step functions using these results are in :mod:`bayesnn.neuron.functional`; the
+kernel that scans them over a trial is :func:`bayesnn.neuron.kernels.event_kernel`.
 """
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.events import append_events, empty_buffer
 from bayesnn.neuron.flows import log_odds_flow, prior_flow
-from bayesnn.neuron.output import prediction_at, spikes_needed
 
 _ROOT_MAX_ITERATIONS = 100
-
-
-class EventKernelResult(NamedTuple):
-    """Raw output of :func:`event_kernel` for one trial.
-
-    Fields:
-        log_odds: (S,) L at the sample times.
-        prediction: (S,) G at the sample times.
-        spike_times, spike_counts, n_spike_events: output spike events (see
-            :class:`bayesnn.neuron.output.OutputSpikes`).
-        final_log_odds, final_prediction: L and G at the last processed time.
-    """
-
-    log_odds: jax.Array
-    prediction: jax.Array
-    spike_times: jax.Array
-    spike_counts: jax.Array
-    n_spike_events: jax.Array
-    final_log_odds: jax.Array
-    final_prediction: jax.Array
 
 
 def _exit_time(prediction, remaining, r_on, r_off, theta, g0):
@@ -81,12 +57,15 @@ def _exit_time(prediction, remaining, r_on, r_off, theta, g0):
     return jnp.where(has_region, exit_time, 0.0)
 
 
-def drift_can_fire(r_on: float, r_off: float, theta: float, g0: float) -> bool:
-    """Whether drift between input spikes can ever make L cross G + g0/2: needs
-    theta < 0 and theta^2 > 4 alpha beta (module docstring)."""
+def drift_can_fire(params) -> bool:
+    """Whether drift between input spikes can ever make L cross G + g0/2 for the given
+    parameters (or for any record of a stacked batch): needs theta < 0 and
+    theta^2 > 4 alpha beta (module docstring)."""
+    r_on, r_off = np.asarray(params.r_on), np.asarray(params.r_off)
+    theta, g0 = np.asarray(params.theta), np.asarray(params.g0)
     alpha = r_on * (-np.expm1(-0.5 * g0))
     beta = r_off * np.expm1(0.5 * g0)
-    return bool(theta < 0 and theta * theta > 4.0 * alpha * beta)
+    return bool(np.any((theta < 0) & (theta * theta > 4.0 * alpha * beta)))
 
 
 def _gap(log_odds, prediction, elapsed, r_on, r_off, theta, g0):
@@ -95,7 +74,14 @@ def _gap(log_odds, prediction, elapsed, r_on, r_off, theta, g0):
             - prior_flow(prediction, elapsed, r_on, r_off) - 0.5 * g0)
 
 
-def _crossing_time(log_odds, prediction, upper, gap_upper, r_on, r_off, theta, g0):
+def crossing_ahead(now, log_odds, prediction, until, r_on, r_off, theta, g0):
+    """(exit time, h at exit time) from ``now``: a drift crossing lies before ``until``
+    iff h > 0 there (module docstring)."""
+    exit_time = _exit_time(prediction, until - now, r_on, r_off, theta, g0)
+    return exit_time, _gap(log_odds, prediction, exit_time, r_on, r_off, theta, g0)
+
+
+def crossing_time(log_odds, prediction, upper, gap_upper, r_on, r_off, theta, g0):
     """Root of h on [0, upper] with h(0) <= 0 < h(upper) (Illinois method)."""
     gap_lower = log_odds - prediction - 0.5 * g0
 
@@ -122,98 +108,3 @@ def _crossing_time(log_odds, prediction, upper, gap_upper, r_on, r_off, theta, g
     state = (zero, upper, gap_lower, gap_upper, jnp.array(0), upper, gap_upper, jnp.array(0))
     state = jax.lax.while_loop(keep_going, step, state)
     return state[1]  # the upper end: h >= 0 there, so the spike is never early
-
-
-def event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off, theta,
-                 g0, initial_log_odds, initial_prediction, *,
-                 capacity: int, drift_spikes: bool = True) -> EventKernelResult:
-    """Run one neuron over one trial's input events, event by event.
-
-    Args:
-        spike_times: (K,) sorted input spike times, s.
-        spike_channels: (K,) int input index per spike; negative = padding (no-op).
-        sample_times: (S,) sorted times at which L and G are recorded, s. A sample at
-            the time of an input spike sees the jump.
-        weights: (N,) jump of L per input spike.
-        r_on, r_off, theta: rates (Hz); g0: jump of G per output spike.
-        initial_log_odds, initial_prediction: L and G at t = 0.
-        capacity: static number of output-spike event slots.
-        drift_spikes: static; False skips the search for drift-driven crossings, which
-            is exact whenever :func:`drift_can_fire` is False (theta >= 0, or no G
-            for which psi(G) > 0).
-    """
-    n_inputs, n_samples = spike_times.shape[0], sample_times.shape[0]
-    # Both streams are sorted, so the merged position of each element is its own index
-    # plus the number of elements of the other stream before it (inputs first at ties).
-    input_slots = jnp.arange(n_inputs) + jnp.searchsorted(sample_times, spike_times, side="left")
-    sample_slots = jnp.arange(n_samples) + jnp.searchsorted(spike_times, sample_times, side="right")
-    times = (jnp.zeros(n_inputs + n_samples, spike_times.dtype)
-             .at[input_slots].set(spike_times).at[sample_slots].set(sample_times))
-    channels = (jnp.zeros(n_inputs + n_samples, jnp.int32)
-                .at[input_slots].set(spike_channels.astype(jnp.int32)).at[sample_slots].set(-2))
-    dtype = jnp.result_type(float)
-
-    def crossing_ahead(now, log_odds, prediction, until):
-        """(exit time, h at exit time): a drift crossing lies ahead iff h > 0 there."""
-        exit_time = _exit_time(prediction, until - now, r_on, r_off, theta, g0)
-        return exit_time, _gap(log_odds, prediction, exit_time, r_on, r_off, theta, g0)
-
-    # G is carried as an anchor (time and value just after the last output spike) and
-    # evaluated with one flow from it, exactly as the decoder does.
-    def drift(state, until):
-        """Advance (t, L, anchor, buffer) to ``until``, emitting drift-driven spikes."""
-        def pending(loop_state):
-            now, log_odds, anchor_time, anchor_value, _ = loop_state
-            prediction = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
-            return crossing_ahead(now, log_odds, prediction, until)[1] > 0
-
-        def fire(loop_state):
-            now, log_odds, anchor_time, anchor_value, buffer = loop_state
-            prediction = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
-            exit_time, gap_exit = crossing_ahead(now, log_odds, prediction, until)
-            crossing = _crossing_time(log_odds, prediction, exit_time, gap_exit,
-                                      r_on, r_off, theta, g0)
-            spike_time = now + crossing
-            buffer = append_events(buffer, spike_time[None], jnp.ones(1, jnp.int32),
-                                   jnp.ones(1, bool))
-            new_anchor = prediction_at(anchor_time, anchor_value, spike_time, r_on, r_off) + g0
-            return (spike_time, log_odds_flow(log_odds, crossing, r_on, r_off, theta),
-                    spike_time, new_anchor, buffer)
-
-        if drift_spikes:
-            state = jax.lax.while_loop(pending, fire, state)
-        now, log_odds, anchor_time, anchor_value, buffer = state
-        return (until, log_odds_flow(log_odds, until - now, r_on, r_off, theta),
-                anchor_time, anchor_value, buffer)
-
-    def visit(carry, event):
-        state, sample_log_odds, sample_prediction, sample_index = carry
-        time, channel = event
-        now, log_odds, anchor_time, anchor_value, buffer = drift(state, time)
-        is_input = channel >= 0
-        log_odds = log_odds + jnp.where(is_input, weights[jnp.maximum(channel, 0)], 0.0)
-        prediction = prediction_at(anchor_time, anchor_value, time, r_on, r_off)
-        n_spikes = jnp.where(is_input, spikes_needed(log_odds, prediction, g0), 0)
-        fired = n_spikes > 0
-        anchor_time = jnp.where(fired, time, anchor_time)
-        anchor_value = jnp.where(fired, prediction + g0 * n_spikes, anchor_value)
-        prediction = jnp.where(fired, anchor_value, prediction)
-        # One event carrying n spikes, stored as (time, multiplicity).
-        buffer = append_events(buffer, jnp.full((1,), time), n_spikes[None], fired[None])
-        is_sample = channel == -2
-        slot = jnp.where(is_sample, sample_index, n_samples)
-        sample_log_odds = sample_log_odds.at[slot].set(log_odds, mode="drop")
-        sample_prediction = sample_prediction.at[slot].set(prediction, mode="drop")
-        return ((now, log_odds, anchor_time, anchor_value, buffer), sample_log_odds,
-                sample_prediction, sample_index + is_sample.astype(jnp.int32)), None
-
-    zero = jnp.zeros((), dtype)
-    start = (zero, jnp.asarray(initial_log_odds, dtype), zero,
-             jnp.asarray(initial_prediction, dtype), empty_buffer(capacity, dtype))
-    carry = (start, jnp.zeros(n_samples, dtype), jnp.zeros(n_samples, dtype), jnp.array(0))
-    (final, sample_log_odds, sample_prediction, _), _ = jax.lax.scan(visit, carry, (times, channels))
-    now, final_log_odds, anchor_time, anchor_value, buffer = final
-    final_prediction = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
-    return EventKernelResult(sample_log_odds, sample_prediction, buffer.times,
-                             jnp.maximum(buffer.senders, 0), buffer.count,
-                             final_log_odds, final_prediction)

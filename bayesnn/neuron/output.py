@@ -17,13 +17,12 @@ so that ``L - G <= g0/2`` holds after every update.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.validation import as_array, require_positive
+from bayesnn.core.spikes import Spikes, spike_arrays
+from bayesnn.core.validation import as_array
 from bayesnn.neuron.flows import prior_flow
 
 
@@ -58,62 +57,41 @@ def prediction_at(anchor_time, anchor_value, time, r_on, r_off):
     return jnp.where(elapsed > 0, jnp.log(numerator / denominator), anchor_value)
 
 
-class OutputSpikes(NamedTuple):
-    """Output spikes as events with multiplicity (all times in seconds).
-
-    Fields:
-        times: (capacity,) event times, +inf in unused slots.
-        counts: (capacity,) int32 number of spikes emitted at each event (0 unused).
-        n_events: () int32 number of events (may exceed capacity on overflow).
-    """
-
-    times: jax.Array
-    counts: jax.Array
-    n_events: jax.Array
-
-    @property
-    def n_spikes(self) -> jax.Array:
-        """Total number of output spikes."""
-        return jnp.sum(self.counts, axis=-1)
-
-
 def spikes_needed(log_odds: jax.Array, prediction: jax.Array, g0: float) -> jax.Array:
     """Number of spikes that restore L - G <= g0/2: ceil((L - G - g0/2)/g0), at least 0."""
     excess = log_odds - prediction - 0.5 * g0
     return jnp.where(excess > 0, jnp.ceil(excess / g0), 0.0).astype(jnp.int32)
 
 
-def decode_prediction(spike_times, spike_counts, query_times, r_on: float, r_off: float,
-                      g0: float, initial: float | None = None) -> np.ndarray:
+def decode_prediction(params, spikes: Spikes, query_times,
+                      initial: float | None = None) -> np.ndarray:
     """Rebuild G at ``query_times`` from output spikes only (the downstream decoder).
 
     G starts at ``initial`` (default log(r_on/r_off)) at t = 0, relaxes with the prior
     leak between spikes (its exact flow, :func:`bayesnn.neuron.flows.prior_flow`) and
     jumps by ``g0 * count`` at each spike event; a query at the time of a spike sees
-    the jump. Padding slots (count 0 or time +inf) are
-    ignored.
+    the jump (right-continuity).
 
     Args:
-        spike_times: (K,) sorted event times, s.
-        spike_counts: (K,) spikes per event.
+        params: the neuron's :class:`bayesnn.neuron.NeuronParams` (uses r_on, r_off, g0).
+        spikes: one trial's output spikes, :class:`bayesnn.core.Spikes`.
         query_times: (S,) sorted times, s.
 
     Returns:
-        (S,) decoded G.
+        (S,) decoded G, nats.
+
+    Raises:
+        ValueError: for unsorted query times or an overflowed/batched container.
     """
-    r_on = float(require_positive("r_on", r_on, ndim=0))
-    r_off = float(require_positive("r_off", r_off, ndim=0))
-    g0 = float(require_positive("g0", g0, ndim=0))
-    spike_counts = np.asarray(spike_counts)
-    spike_times = np.asarray(spike_times, dtype=float)
+    times, _, counts = spike_arrays(spikes)
     query_times = as_array("query_times", query_times, ndim=1)
-    keep = spike_counts > 0
-    spike_times, spike_counts = spike_times[keep], spike_counts[keep]
-    if np.any(np.diff(spike_times) < 0):
-        raise ValueError("spike_times must be sorted in time")
-    start = np.log(r_on / r_off) if initial is None else float(initial)
-    return np.asarray(_decode(jnp.asarray(spike_times), jnp.asarray(spike_counts, float),
-                              jnp.asarray(query_times), r_on, r_off, g0, start))
+    if np.any(np.diff(query_times) < 0):
+        raise ValueError("query_times must be sorted in time")
+    start = float(params.prior_log_odds) if initial is None else float(initial)
+    return np.asarray(_decode(jnp.asarray(times, jnp.result_type(float)),
+                              jnp.asarray(counts, jnp.result_type(float)),
+                              jnp.asarray(query_times), params.r_on, params.r_off,
+                              params.g0, start))
 
 
 @jax.jit

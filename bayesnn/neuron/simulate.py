@@ -1,6 +1,9 @@
-"""Run a Bayesian neuron on input spikes: the user-facing wrappers.
+"""Run a Bayesian neuron: the user-facing wrappers (one call convention).
 
-Three integrators, one result type (:class:`NeuronRun`):
+``simulate(params, inputs, *, duration, method, dt, sample_times, record_every,
+capacity)`` runs one trial; ``simulate_trials`` runs a batch with per-trial inputs (a
+leading trial axis on ``inputs``); ``filter_counts`` runs the time-stepped methods on
+dense counts per bin. Three integrators, one result type (:class:`NeuronRun`):
 
 ========== ======================================= =================================
 method     what it integrates                      exact for
@@ -14,10 +17,10 @@ method     what it integrates                      exact for
            stability guard
 ========== ======================================= =================================
 
-Inputs are either a :class:`bayesnn.processes.Trial` (spike events; batched trials
-have a leading axis) or, for the time-stepped methods, dense counts per bin
-(:func:`filter_counts`). From events, the time-stepped methods bin the spikes chunk by
-chunk inside the scan, so memory is O(events + chunk), never O(steps x inputs).
+Compiled shapes depend only on sizes (inputs' capacity, number of samples, output
+capacity bucketed to a power of two), never on parameter values, so runs with new
+parameter values reuse the compiled program. Overflowing output buffers are rerun
+larger (:func:`bayesnn.core.run_growing`), never truncated.
 """
 from __future__ import annotations
 
@@ -29,42 +32,54 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
-from bayesnn.core.events import empty_buffer, poisson_capacity
-from bayesnn.core.stepping import scan_chunked, scan_steps
-from bayesnn.core.validation import (
-    as_array,
-    require_integer_counts,
-    require_positive,
-    require_shape,
+from bayesnn.core.params import is_traced
+from bayesnn.core.precision import warn_if_float32
+from bayesnn.core.spikes import Spikes, bucket_capacity, run_growing
+from bayesnn.core.validation import as_array, require_integer_counts, require_positive, require_shape
+from bayesnn.neuron.event_driven import drift_can_fire
+from bayesnn.neuron.functional import NeuronState
+from bayesnn.neuron.kernels import (
+    KernelOutput,
+    event_kernel,
+    stepped_counts_kernel,
+    stepped_event_kernel,
 )
-from bayesnn.neuron.event_driven import drift_can_fire, event_kernel
-from bayesnn.neuron.output import OutputSpikes
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.stepped import METHODS, StepRecord, collect_spikes, initial_state, make_step
+from bayesnn.neuron.stepped import METHODS
 
 ALL_METHODS = ("exact",) + METHODS
+
+RUN_SPEC = {
+    "log_odds": (("time",), "nats", "log-odds L of x = 1 given the input spikes so far"),
+    "prediction": (("time",), "nats", "prediction G of L, decoded from the output spikes"),
+    "spikes": ((), "", "output spikes (count = multiplicity)"),
+    "log_normalizers": (("bin",), "nats", "per-bin log Z_k (discrete method on counts)"),
+    "n_guarded": ((), "1", "Euler steps taken by the stability guard"),
+}
 
 
 class NeuronRun(NamedTuple):
     """Result of running a Bayesian neuron (leading trial axis when batched).
 
     Fields:
-        times: (S,) times of the recorded values, s (sample times for "exact", bin ends
-            for the stepped methods, decimated by ``record_every``).
-        log_odds: (..., S) L, the log-odds of x = 1 given the input spikes so far.
-        prediction: (..., S) G, the prediction of L from the output spikes.
-        spikes: output spikes as events with multiplicity (:class:`OutputSpikes`).
+        times: (S,) record times, s (sample times for "exact", bin ends for the stepped
+            methods, decimated by ``record_every``).
+        log_odds: (..., S) L, nats.
+        prediction: (..., S) G, nats.
+        spikes: output spikes, :class:`bayesnn.core.Spikes` (sender 0; count =
+            multiplicity).
         log_normalizers: (..., T) per-bin log Z_k ("discrete" on counts), else None.
-        n_guarded: (...) number of Euler steps taken by the stability guard
-            (exponential Euler where dt k(L) >= 1; 0 for other methods).
+        n_guarded: (...) Euler steps taken by the stability guard (0 for other methods).
+        final: :class:`bayesnn.neuron.NeuronState` after the last update.
     """
 
     times: np.ndarray
     log_odds: jax.Array
     prediction: jax.Array
-    spikes: OutputSpikes
+    spikes: Spikes
     log_normalizers: jax.Array | None
     n_guarded: jax.Array
+    final: NeuronState
 
     @property
     def posterior(self) -> jax.Array:
@@ -76,104 +91,80 @@ class NeuronRun(NamedTuple):
         """sigmoid(G): the posterior as a downstream reader decodes it from the spikes."""
         return jax.nn.sigmoid(self.prediction)
 
+    def to_xarray(self, attrs: dict | None = None):
+        """An ``xarray.Dataset``: L and G on (trial, time), time in s; output spikes on
+        an event dim; units and descriptions in attributes."""
+        from bayesnn.io import record_to_dataset
+        return record_to_dataset(self, RUN_SPEC, coords={"time": self.times}, attrs=attrs)
+
+
+# ---------------------------------------------------------------------------- checks
+def check_params(params) -> NeuronParams:
+    if not isinstance(params, NeuronParams):
+        raise ValueError(f"params must be a NeuronParams, got {type(params).__name__}")
+    if is_traced(params):
+        raise ValueError("params must hold concrete values in simulate; inside jit/vmap "
+                         "use the kernels of bayesnn.neuron.kernels")
+    if np.asarray(params.r_on).ndim != 0:
+        raise ValueError("params must be one record, not a stacked batch (use "
+                         "bayesnn.neuron.sweep for batches of parameters)")
+    return params
+
+
+def check_inputs(inputs, n_inputs: int, duration: float, batched: bool) -> Spikes:
+    """Validate input spikes: a Spikes record, senders < N, valid times finite, sorted
+    and inside [0, duration]."""
+    if not isinstance(inputs, Spikes):
+        raise ValueError("inputs must be a bayesnn.core.Spikes (e.g. trial.inputs from "
+                         f"bayesnn.processes.sample_trial), got {type(inputs).__name__}")
+    want = 2 if batched else 1
+    if np.ndim(inputs.times) != want:
+        layout = "(trials, capacity)" if batched else "(capacity,)"
+        raise ValueError(f"inputs.times must have shape {layout} here, got "
+                         f"{np.shape(inputs.times)}" + ("" if batched else
+                         "; for a batch of trials use simulate_trials"))
+    times, senders = np.asarray(inputs.times), np.asarray(inputs.senders)
+    if np.any(np.asarray(inputs.n_events) > times.shape[-1]):
+        raise ValueError("inputs overflowed their capacity: the stored events are incomplete")
+    valid = senders >= 0
+    if np.any(senders >= n_inputs):
+        raise ValueError(f"inputs.senders must be < n_inputs = {n_inputs}, got {senders.max()}")
+    real = np.where(valid, times, 0.0)
+    if not np.all(np.isfinite(real)):
+        raise ValueError("inputs.times must be finite for every valid event")
+    if np.any(real < 0) or np.any(real > duration):
+        raise ValueError(f"inputs.times must lie in [0, duration = {duration}] s, got "
+                         f"[{real[valid].min()}, {real[valid].max()}]")
+    ordered = np.where(valid, times, np.inf)
+    if np.any(ordered[..., 1:] < ordered[..., :-1]):
+        raise ValueError("inputs.times must be sorted in time, with padding at the end")
+    return inputs
+
 
 def _initial(params: NeuronParams, initial_log_odds, initial_prediction):
-    start = params.prior_log_odds
-    log_odds = start if initial_log_odds is None else float(as_array("initial_log_odds", initial_log_odds, ndim=0))
-    prediction = start if initial_prediction is None else float(as_array("initial_prediction", initial_prediction, ndim=0))
+    prior = float(params.prior_log_odds)
+    log_odds = prior if initial_log_odds is None else float(as_array("initial_log_odds", initial_log_odds, ndim=0))
+    prediction = prior if initial_prediction is None else float(as_array("initial_prediction", initial_prediction, ndim=0))
     return log_odds, prediction
 
 
-def _default_capacity(params: NeuronParams, duration: float, n_input_spikes: int) -> int:
-    # Mean ON-state output rate is about evidence_rate_on / g0 (Denève 2004); allow for
-    # the OFF state, bursts and the margin. Overflow is detected and retried anyway.
-    rate = 1.5 * max(params.evidence_rate_on, 1.0) / params.g0 + 10.0
-    return poisson_capacity(rate * duration + 0.05 * n_input_spikes)
+def default_capacity(params, duration: float, n_input_events: int) -> int:
+    """Output-event slots: the mean ON-state rate is about evidence_rate_on / g0 (Denève
+    2004); allow for the OFF state and bursts; bucketed to a power of two. Works for a
+    stacked batch of records (largest over the batch)."""
+    rate = 1.5 * np.maximum(np.asarray(params.evidence_rate_on), 1.0) / np.asarray(params.g0) + 10.0
+    return bucket_capacity(float(np.max(rate)) * duration + 0.05 * n_input_events)
 
 
-def _events_of(trial, n_inputs: int):
-    if hasattr(trial, "spike_times"):
-        spike_times, spike_channels = trial.spike_times, trial.spike_channels
-    else:
-        spike_times, spike_channels = trial
-    spike_times = jnp.asarray(spike_times)
-    spike_channels = jnp.asarray(spike_channels, jnp.int32)
-    if spike_times.shape != spike_channels.shape or spike_times.ndim not in (1, 2):
-        raise ValueError("spike_times and spike_channels must have one common shape (K,) "
-                         f"or (trials, K), got {spike_times.shape} and {spike_channels.shape}")
-    if int(jnp.max(spike_channels, initial=-1)) >= n_inputs:
-        raise ValueError(f"spike_channels must be < n_inputs = {n_inputs}")
-    if not bool(jnp.all(jnp.isfinite(spike_times))):
-        raise ValueError("spike_times must be finite")
-    if bool(jnp.any(jnp.diff(spike_times, axis=-1) < 0)):
-        raise ValueError("spike_times must be sorted in time")
-    return spike_times, spike_channels
-
-
-def simulate_exact(params: NeuronParams, trial, sample_times, capacity: int | None = None,
-                   initial_log_odds: float | None = None,
-                   initial_prediction: float | None = None) -> NeuronRun:
-    """Exact event-driven run of the neuron on input spike events (the default method).
-
-    Args:
-        params: neuron parameters.
-        trial: a :class:`bayesnn.processes.Trial` (one trial or a batch) or a pair
-            ``(spike_times, spike_channels)`` of shape (K,) or (trials, K); channel < 0
-            marks padding.
-        sample_times: (S,) sorted times (s) at which L and G are recorded.
-        capacity: output-spike event slots per trial (default from the expected rate;
-            doubled and rerun automatically on overflow).
-        initial_log_odds, initial_prediction: L(0) and G(0); default log(r_on/r_off).
-    """
-    spike_times, spike_channels = _events_of(trial, params.n_inputs)
-    sample_times = as_array("sample_times", sample_times, ndim=1)
-    if np.any(np.diff(sample_times) < 0):
-        raise ValueError("sample_times must be sorted in time")
-    log_odds, prediction = _initial(params, initial_log_odds, initial_prediction)
-    horizon = float(max(np.max(sample_times, initial=0.0), float(jnp.max(spike_times, initial=0.0))))
-    if capacity is None:
-        capacity = _default_capacity(params, horizon, int(spike_times.shape[-1]))
-    args = (jnp.asarray(params.weights), params.r_on, params.r_off, params.theta, params.g0,
-            log_odds, prediction)
-    drift = drift_can_fire(params.r_on, params.r_off, params.theta, params.g0)
-    while True:
-        kernel = _exact_jit if spike_times.ndim == 1 else _exact_batch_jit
-        result = kernel(spike_times, spike_channels, jnp.asarray(sample_times), *args,
-                        capacity=int(capacity), drift_spikes=drift)
-        if int(jnp.max(result.n_spike_events)) <= capacity:
-            break
-        capacity = 2 * int(jnp.max(result.n_spike_events))
-    spikes = OutputSpikes(result.spike_times, result.spike_counts, result.n_spike_events)
-    zeros = jnp.zeros(spike_times.shape[:-1], jnp.int32)
-    return NeuronRun(sample_times, result.log_odds, result.prediction, spikes, None, zeros)
-
-
-@partial(jax.jit, static_argnames=("capacity", "drift_spikes"))
-def _exact_jit(spike_times, spike_channels, sample_times, weights, r_on, r_off, theta, g0,
-               log_odds, prediction, *, capacity, drift_spikes):
-    return event_kernel(spike_times, spike_channels, sample_times, weights, r_on, r_off,
-                        theta, g0, log_odds, prediction, capacity=capacity,
-                        drift_spikes=drift_spikes)
-
-
-@partial(jax.jit, static_argnames=("capacity", "drift_spikes"))
-def _exact_batch_jit(spike_times, spike_channels, sample_times, weights, r_on, r_off, theta,
-                     g0, log_odds, prediction, *, capacity, drift_spikes):
-    """One jitted program for a batch of trials (vmap inside jit)."""
-    def one(times, channels):
-        return event_kernel(times, channels, sample_times, weights, r_on, r_off, theta, g0,
-                            log_odds, prediction, capacity=capacity, drift_spikes=drift_spikes)
-    return jax.vmap(one)(spike_times, spike_channels)
-
-
-def _steps_of(duration: float, dt: float) -> int:
+def steps_of(duration: float, dt: float) -> int:
+    """Number of bins of width dt in duration (must be an integer multiple)."""
     n_steps = int(round(duration / dt))
     if n_steps < 1 or abs(n_steps * dt - duration) > 1e-9 * max(duration, 1.0):
         raise ValueError(f"duration ({duration}) must be a positive multiple of dt ({dt})")
     return n_steps
 
 
-def _chunk_length(n_steps: int, record_every: int, target: int) -> int:
+def chunk_length(n_steps: int, record_every: int, target: int) -> int:
     """Largest multiple of record_every that divides n_steps and is <= max(target, record_every)."""
     if n_steps % record_every:
         raise ValueError(f"record_every ({record_every}) must divide the number of steps ({n_steps})")
@@ -184,85 +175,131 @@ def _chunk_length(n_steps: int, record_every: int, target: int) -> int:
     return best
 
 
-def simulate_stepped(params: NeuronParams, trial, dt: float, duration: float,
-                     method: str = "discrete", record_every: int = 1,
-                     chunk_steps: int = 2000, capacity: int | None = None,
-                     initial_log_odds: float | None = None,
-                     initial_prediction: float | None = None) -> NeuronRun:
-    """Time-stepped run ("discrete" or "euler") on input spike *events*.
+def record_times(duration: float, dt: float | None, sample_times, record_every: int) -> np.ndarray:
+    """Sample times for the exact method: given, or every dt (default 1 ms) up to duration."""
+    if sample_times is not None:
+        times = as_array("sample_times", sample_times, ndim=1)
+        if np.any(np.diff(times) < 0):
+            raise ValueError("sample_times must be sorted in time")
+        if times.size and (times[0] < 0 or times[-1] > duration):
+            raise ValueError(f"sample_times must lie in [0, duration = {duration}] s")
+        return times[record_every - 1::record_every]
+    step = 1e-3 if dt is None else float(require_positive("dt", dt, ndim=0))
+    return step * np.arange(1, steps_of(duration, step) + 1)[record_every - 1::record_every]
 
-    Spikes are binned (bin k = [k dt, (k+1) dt)) one chunk of ``chunk_steps`` bins at
-    a time inside the scan, so no steps x inputs array is ever built. L and G are
-    recorded every ``record_every`` bins. ``log_normalizers`` is None here (it needs
-    the per-input counts; use :func:`filter_counts`).
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    dt = float(require_positive("dt", dt, ndim=0))
-    duration = float(require_positive("duration", duration, ndim=0))
-    spike_times, spike_channels = _events_of(trial, params.n_inputs)
-    n_steps = _steps_of(duration, dt)
-    chunk = _chunk_length(n_steps, int(record_every), int(chunk_steps))
-    log_odds, prediction = _initial(params, initial_log_odds, initial_prediction)
-    if capacity is None:
-        capacity = _default_capacity(params, duration, int(spike_times.shape[-1]))
-    scalars = (jnp.asarray(params.weights), params.r_on, params.r_off, params.theta,
-               params.g0, dt, log_odds, prediction)
-    while True:
-        kernel = partial(_stepped_events_jit, method=method, n_steps=n_steps, chunk=chunk,
-                         record_every=int(record_every), capacity=int(capacity),
-                         batched=spike_times.ndim == 2)
-        state, buffer, records = kernel(spike_times, spike_channels, *scalars)
-        if int(jnp.max(buffer.count)) <= capacity:
-            break
-        capacity = 2 * int(jnp.max(buffer.count))
-    times = dt * np.arange(record_every, n_steps + 1, record_every)
-    spikes = OutputSpikes(buffer.times, jnp.maximum(buffer.senders, 0), buffer.count)
-    return NeuronRun(times, records.log_odds, records.prediction, spikes, None, state.n_guarded)
+
+# ------------------------------------------------------------------------- compiled
+@partial(jax.jit, static_argnames=("capacity", "drift_spikes", "batched"))
+def _exact(params, inputs, sample_times, log_odds, prediction, *, capacity, drift_spikes,
+           batched):
+    run = partial(event_kernel, params, sample_times=sample_times, initial_log_odds=log_odds,
+                  initial_prediction=prediction, capacity=capacity, drift_spikes=drift_spikes)
+    return jax.vmap(lambda s: run(s))(inputs) if batched else run(inputs)
 
 
 @partial(jax.jit, static_argnames=("method", "n_steps", "chunk", "record_every", "capacity",
                                    "batched"))
-def _stepped_events_jit(spike_times, spike_channels, weights, r_on, r_off, theta, g0, dt,
-                        log_odds, prediction, *, method, n_steps, chunk, record_every, capacity,
-                        batched):
-    step = make_step(method, r_on, r_off, theta, g0, dt, -theta * dt)
-
-    def one_trial(spike_times, spike_channels):
-        valid = spike_channels >= 0
-        bins = jnp.where(valid, jnp.floor(spike_times / dt).astype(jnp.int32), n_steps)
-        spike_weights = jnp.where(valid, weights[jnp.maximum(spike_channels, 0)], 0.0)
-
-        def chunk_inputs(index):
-            local = bins - index * chunk
-            local = jnp.where((local >= 0) & (local < chunk), local, chunk)
-            evidence = jnp.zeros(chunk, spike_weights.dtype).at[local].add(spike_weights, mode="drop")
-            return evidence, jnp.zeros(chunk, spike_weights.dtype)
-
-        def after_chunk(carry, records, index):
-            state, buffer = carry
-            buffer = collect_spikes(buffer, records.n_spikes, index * chunk, dt)
-            kept = jax.tree_util.tree_map(lambda r: r[record_every - 1::record_every],
-                                          (records.log_odds, records.prediction))
-            return (state, buffer), kept
-
-        def chunk_step(carry, inputs):
-            state, buffer = carry
-            state, record = step(state, inputs)
-            return (state, buffer), record
-
-        start = (initial_state(log_odds, prediction), empty_buffer(capacity, spike_weights.dtype))
-        (state, buffer), (kept_log_odds, kept_prediction) = scan_chunked(
-            chunk_step, start, chunk_inputs, n_steps // chunk, after_chunk=after_chunk)
-        flat = lambda r: r.reshape((r.shape[0] * r.shape[1],) + r.shape[2:])
-        return state, buffer, StepRecord(flat(kept_log_odds), flat(kept_prediction), None, None)
-
-    if batched:
-        return jax.vmap(one_trial)(spike_times, spike_channels)
-    return one_trial(spike_times, spike_channels)
+def _stepped(params, inputs, dt, log_odds, prediction, *, method, n_steps, chunk,
+             record_every, capacity, batched):
+    run = partial(stepped_event_kernel, params, dt=dt, initial_log_odds=log_odds,
+                  initial_prediction=prediction, method=method, n_steps=n_steps, chunk=chunk,
+                  record_every=record_every, capacity=capacity)
+    return jax.vmap(lambda s: run(s))(inputs) if batched else run(inputs)
 
 
-def filter_counts(params: NeuronParams, counts, dt: float, method: str = "discrete",
+@partial(jax.jit, static_argnames=("method", "record_every", "capacity", "batched"))
+def _counts(params, evidence, log_lik_off, dt, bias, log_odds, prediction, *, method,
+            record_every, capacity, batched):
+    run = partial(stepped_counts_kernel, params, dt=dt, bias=bias, initial_log_odds=log_odds,
+                  initial_prediction=prediction, method=method, record_every=record_every,
+                  capacity=capacity)
+    return jax.vmap(run)(evidence, log_lik_off) if batched else run(evidence, log_lik_off)
+
+
+def _as_run(times, out: KernelOutput, with_normalizers: bool) -> NeuronRun:
+    return NeuronRun(times, out.log_odds, out.prediction, out.spikes,
+                     out.log_normalizers if with_normalizers else None,
+                     out.final.n_guarded, out.final)
+
+
+# --------------------------------------------------------------------------- public
+def _simulate(params, inputs, duration, method, dt, sample_times, record_every, capacity,
+              initial_log_odds, initial_prediction, chunk_steps, batched) -> NeuronRun:
+    params = check_params(params)
+    if method not in ALL_METHODS:
+        raise ValueError(f"method must be one of {ALL_METHODS}, got {method!r}")
+    duration = float(require_positive("duration", duration, ndim=0))
+    if not isinstance(record_every, (int, np.integer)) or record_every < 1:
+        raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
+    inputs = check_inputs(inputs, params.n_inputs, duration, batched)
+    log_odds, prediction = _initial(params, initial_log_odds, initial_prediction)
+    warn_if_float32("bayesnn.neuron.simulate")
+    n_events = int(np.max(np.asarray(inputs.n_events)))
+    capacity = capacity or default_capacity(params, duration, n_events)
+    events = lambda out: out.spikes.n_events
+    if method == "exact":
+        times = record_times(duration, dt, sample_times, int(record_every))
+        drift = drift_can_fire(params)
+        run = lambda c: _exact(params, inputs, jnp.asarray(times), log_odds, prediction,
+                               capacity=c, drift_spikes=drift, batched=batched)
+        return _as_run(times, run_growing(run, capacity, events), False)
+    if dt is None or sample_times is not None:
+        raise ValueError(f"method {method!r} records at bin ends: give dt (s), not sample_times")
+    dt = float(require_positive("dt", dt, ndim=0))
+    n_steps = steps_of(duration, dt)
+    chunk = chunk_length(n_steps, int(record_every), int(chunk_steps))
+    run = lambda c: _stepped(params, inputs, dt, log_odds, prediction, method=method,
+                             n_steps=n_steps, chunk=chunk, record_every=int(record_every),
+                             capacity=c, batched=batched)
+    times = dt * np.arange(record_every, n_steps + 1, record_every)
+    return _as_run(times, run_growing(run, capacity, events), False)
+
+
+def simulate(params: NeuronParams, inputs: Spikes, *, duration: float, method: str = "exact",
+             dt: float | None = None, sample_times=None, record_every: int = 1,
+             capacity: int | None = None, initial_log_odds: float | None = None,
+             initial_prediction: float | None = None, chunk_steps: int = 2000) -> NeuronRun:
+    """Run one Bayesian neuron on one trial's input spikes.
+
+    Args:
+        params: :class:`NeuronParams`.
+        inputs: input spikes, :class:`bayesnn.core.Spikes` of shape (capacity,),
+            senders = input index (e.g. ``trial.inputs`` from
+            :func:`bayesnn.processes.sample_trial`).
+        duration: length of the run, s; every input and sample time lies in [0, duration].
+        method: "exact" (default), "discrete" or "euler".
+        dt: "exact": spacing of the default sample grid (default 1 ms); stepped: bin width.
+        sample_times: (S,) sorted record times for "exact" (default every dt).
+        record_every: keep every k-th record.
+        capacity: output-event slots (default from the expected rate; grown on overflow).
+        initial_log_odds, initial_prediction: L(0), G(0); default log(r_on/r_off).
+        chunk_steps: bins per chunk of the stepped methods' input binning.
+
+    Returns:
+        :class:`NeuronRun`.
+
+    Raises:
+        ValueError: naming the argument, for bad parameters, inputs or options (times
+            outside [0, duration], unsorted, senders >= N, ...), before any work.
+    """
+    return _simulate(params, inputs, duration, method, dt, sample_times, record_every,
+                     capacity, initial_log_odds, initial_prediction, chunk_steps, False)
+
+
+def simulate_trials(params: NeuronParams, inputs: Spikes, *, duration: float,
+                    method: str = "exact", dt: float | None = None, sample_times=None,
+                    record_every: int = 1, capacity: int | None = None,
+                    initial_log_odds: float | None = None,
+                    initial_prediction: float | None = None,
+                    chunk_steps: int = 2000) -> NeuronRun:
+    """:func:`simulate` over a batch of trials with per-trial inputs (``inputs`` fields
+    have a leading trial axis, e.g. ``sample_trials(...).inputs``), in one compiled
+    program. Trial k equals ``simulate(params, inputs[k], ...)`` bit for bit."""
+    return _simulate(params, inputs, duration, method, dt, sample_times, record_every,
+                     capacity, initial_log_odds, initial_prediction, chunk_steps, True)
+
+
+def filter_counts(params: NeuronParams, counts, *, dt: float, method: str = "discrete",
                   observation: str = "poisson", record_every: int = 1,
                   capacity: int | None = None, initial_log_odds: float | None = None,
                   initial_prediction: float | None = None) -> NeuronRun:
@@ -276,8 +313,9 @@ def filter_counts(params: NeuronParams, counts, dt: float, method: str = "discre
             needs q dt < 1).
 
     ``log_normalizers`` (discrete method) holds log Z_k; their sum is the log marginal
-    likelihood of the counts under the binned model.
+    likelihood of the counts under the binned model (nats).
     """
+    params = check_params(params)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if observation not in ("poisson", "bernoulli"):
@@ -288,9 +326,14 @@ def filter_counts(params: NeuronParams, counts, dt: float, method: str = "discre
         raise ValueError(f"counts must have shape (T, N) or (trials, T, N), got {counts.shape}")
     require_shape("counts", counts, counts.shape[:-1] + (params.n_inputs,))
     n_steps = counts.shape[-2]
-    if n_steps % record_every:
-        raise ValueError(f"record_every ({record_every}) must divide the number of bins ({n_steps})")
-    q_on, q_off = params.q_on, params.q_off
+    if n_steps < 1:
+        raise ValueError("counts must hold at least one bin, got T = 0")
+    if not isinstance(record_every, (int, np.integer)) or record_every < 1 or n_steps % record_every:
+        raise ValueError(f"record_every must be an integer >= 1 dividing the number of bins "
+                         f"({n_steps}), got {record_every!r}")
+    warn_if_float32("bayesnn.neuron.filter_counts")
+    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
+    weights = np.asarray(params.weights)
     if observation == "bernoulli":
         if np.max(np.maximum(q_on, q_off)) * dt >= 1:
             raise ValueError("q_on * dt and q_off * dt must be < 1 for Bernoulli bins "
@@ -298,83 +341,22 @@ def filter_counts(params: NeuronParams, counts, dt: float, method: str = "discre
         if np.any(counts > 1):
             raise ValueError("counts must be 0 or 1 for Bernoulli bins")
         correction = np.log1p(-q_on * dt) - np.log1p(-q_off * dt)
-        weights, bias = params.weights - correction, float(correction.sum())
+        weights, bias = weights - correction, float(correction.sum())
         log_lik_off = counts @ np.log(q_off * dt) + (1 - counts) @ np.log1p(-q_off * dt)
     else:
-        weights, bias = params.weights, -params.theta * dt
+        bias = -float(params.theta) * dt
         log_lik_off = (counts @ np.log(q_off * dt) - q_off.sum() * dt
                        - np.asarray(gammaln(counts + 1.0)).sum(-1))
     evidence = counts @ weights
     log_odds, prediction = _initial(params, initial_log_odds, initial_prediction)
-    if capacity is None:
-        capacity = _default_capacity(params, n_steps * dt, int(counts[..., :, :].sum(axis=(-1, -2)).max()))
-    while True:
-        kernel = partial(_stepped_counts_jit, method=method, record_every=int(record_every),
-                         capacity=int(capacity), batched=counts.ndim == 3)
-        scalars = (params.r_on, params.r_off, params.theta, params.g0, dt, bias, log_odds, prediction)
-        state, buffer, records = kernel(jnp.asarray(evidence), jnp.asarray(log_lik_off), *scalars)
-        if int(jnp.max(buffer.count)) <= capacity:
-            break
-        capacity = 2 * int(jnp.max(buffer.count))
+    capacity = capacity or default_capacity(params, n_steps * dt, int(counts.sum(axis=(-1, -2)).max()))
+    run = lambda c: _counts(params, jnp.asarray(evidence), jnp.asarray(log_lik_off), dt, bias,
+                            log_odds, prediction, method=method, record_every=int(record_every),
+                            capacity=c, batched=counts.ndim == 3)
+    out = run_growing(run, capacity, lambda o: o.spikes.n_events)
     times = dt * np.arange(record_every, n_steps + 1, record_every)
-    spikes = OutputSpikes(buffer.times, jnp.maximum(buffer.senders, 0), buffer.count)
-    log_normalizers = records.log_normalizer if method == "discrete" else None
-    return NeuronRun(times, records.log_odds, records.prediction, spikes, log_normalizers,
-                     state.n_guarded)
+    return _as_run(times, out, method == "discrete")
 
 
-@partial(jax.jit, static_argnames=("method", "record_every", "capacity", "batched"))
-def _stepped_counts_jit(evidence, log_lik_off, r_on, r_off, theta, g0, dt, bias, log_odds,
-                        prediction, *, method, record_every, capacity, batched):
-    step = make_step(method, r_on, r_off, theta, g0, dt, bias,
-                     with_normalizer=method == "discrete")
-
-    def one_trial(evidence, log_lik_off):
-        state, records = scan_steps(step, initial_state(log_odds, prediction),
-                                    (evidence, log_lik_off), record_every=1)
-        buffer = collect_spikes(empty_buffer(capacity, evidence.dtype), records.n_spikes, 0, dt)
-        # log Z is kept for every bin (its sum is the likelihood); L and G are decimated.
-        decimated = StepRecord(records.log_odds[record_every - 1::record_every],
-                               records.prediction[record_every - 1::record_every],
-                               records.log_normalizer, None)
-        return state, buffer, decimated
-
-    if batched:
-        return jax.vmap(one_trial)(evidence, log_lik_off)
-    return one_trial(evidence, log_lik_off)
-
-
-def simulate(params: NeuronParams, trial, method: str = "exact", *, dt: float | None = None,
-             duration: float | None = None, sample_times=None, record_every: int = 1,
-             **options) -> NeuronRun:
-    """Run the neuron on a trial's input events with the chosen ``method``.
-
-    "exact" records at ``sample_times`` (default: every ``dt`` (default 1 ms) up to
-    ``duration``); "discrete" and "euler" need ``dt`` and ``duration``.
-    """
-    if method not in ALL_METHODS:
-        raise ValueError(f"method must be one of {ALL_METHODS}, got {method!r}")
-    if method == "exact":
-        if sample_times is None:
-            if duration is None:
-                raise ValueError("duration is required when sample_times is not given")
-            step = 1e-3 if dt is None else float(require_positive("dt", dt, ndim=0))
-            sample_times = step * np.arange(1, _steps_of(float(duration), step) + 1)
-            sample_times = sample_times[record_every - 1::record_every]
-        return simulate_exact(params, trial, sample_times, **options)
-    if dt is None or duration is None:
-        raise ValueError(f"method {method!r} needs dt and duration")
-    return simulate_stepped(params, trial, dt, duration, method, record_every, **options)
-
-
-def spikes_of(run: NeuronRun, trial_index: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Output spike events of one trial as NumPy (times, counts), padding removed."""
-    times, counts = np.asarray(run.spikes.times), np.asarray(run.spikes.counts)
-    if trial_index is not None:
-        times, counts = times[trial_index], counts[trial_index]
-    keep = counts > 0
-    return times[keep], counts[keep]
-
-
-__all__ = ["NeuronRun", "simulate", "simulate_exact", "simulate_stepped", "filter_counts",
-           "spikes_of", "ALL_METHODS"]
+__all__ = ["NeuronRun", "simulate", "simulate_trials", "filter_counts", "ALL_METHODS",
+           "default_capacity", "check_inputs"]

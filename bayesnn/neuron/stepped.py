@@ -39,27 +39,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from bayesnn.core.events import EventBuffer, append_events
+from bayesnn.core.spikes import Spikes, append_spikes
 from bayesnn.neuron.flows import leak, leak_stiffness
 from bayesnn.neuron.output import prediction_at, spikes_needed
 
 METHODS = ("discrete", "euler")
-
-
-class StepState(NamedTuple):
-    """Carry of the time-stepped kernels.
-
-    Fields: log_odds (L); anchor_time, anchor_value (G just after the last output
-    spike, from which G is one exact prior flow, as the decoder computes it);
-    n_guarded (Euler steps taken by the exponential-Euler stability guard); step
-    (bins done).
-    """
-
-    log_odds: jax.Array
-    anchor_time: jax.Array
-    anchor_value: jax.Array
-    n_guarded: jax.Array
-    step: jax.Array
 
 
 class StepRecord(NamedTuple):
@@ -72,26 +56,21 @@ class StepRecord(NamedTuple):
     n_spikes: jax.Array
 
 
-def initial_state(log_odds, prediction) -> StepState:
-    dtype = jnp.result_type(float)
-    return StepState(jnp.asarray(log_odds, dtype), jnp.zeros((), dtype),
-                     jnp.asarray(prediction, dtype), jnp.zeros((), jnp.int32),
-                     jnp.zeros((), jnp.int32))
-
-
-def make_step(method: str, r_on, r_off, theta, g0, dt, bias, with_normalizer: bool = False):
-    """Step function ``(StepState, (evidence_k, log_lik_off_k)) -> (StepState, StepRecord)``.
+def make_step(method: str, params, dt, bias, with_normalizer: bool = False):
+    """Step function ``(NeuronState, (evidence_k, log_lik_off_k)) -> (NeuronState,
+    StepRecord)`` for ``params`` (a :class:`bayesnn.neuron.NeuronParams`).
 
     ``bias`` is the evidence of an empty bin (-theta dt for Poisson counts).
     ``with_normalizer`` (static) computes log Z_k; runs that do not need it skip it.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    r_on, r_off, theta, g0 = params.r_on, params.r_off, params.theta, params.g0
     total = r_on + r_off
     relaxed = -jnp.expm1(-total * dt)
     a_on, a_off = r_on / total * relaxed, r_off / total * relaxed
 
-    def step(state: StepState, inputs):
+    def step(state, inputs):
         evidence, log_lik_off = inputs
         log_odds, n_guarded = state.log_odds, state.n_guarded
         log_normalizer = jnp.zeros_like(log_odds)
@@ -119,21 +98,23 @@ def make_step(method: str, r_on, r_off, theta, g0, dt, bias, with_normalizer: bo
             log_odds = log_odds + jnp.where(stiff, exponential, euler) + evidence
             n_guarded = n_guarded + stiff.astype(jnp.int32)
         step_index = state.step + 1
-        time = step_index * dt
+        time = (step_index * dt).astype(state.time.dtype)
         prediction = prediction_at(state.anchor_time, state.anchor_value, time, r_on, r_off)
         n_spikes = spikes_needed(log_odds, prediction, g0)
         fired = n_spikes > 0
         anchor_time = jnp.where(fired, time, state.anchor_time)
         anchor_value = jnp.where(fired, prediction + g0 * n_spikes, state.anchor_value)
         prediction = jnp.where(fired, anchor_value, prediction)
-        return (StepState(log_odds, anchor_time, anchor_value, n_guarded, step_index),
-                StepRecord(log_odds, prediction, log_normalizer, n_spikes))
+        new_state = state._replace(time=time, log_odds=log_odds, anchor_time=anchor_time,
+                                   anchor_value=anchor_value, step=step_index,
+                                   n_guarded=n_guarded)
+        return new_state, StepRecord(log_odds, prediction, log_normalizer, n_spikes)
 
     return step
 
 
-def collect_spikes(buffer: EventBuffer, n_spikes: jax.Array, first_step, dt) -> EventBuffer:
-    """Move per-bin spike counts (steps ``first_step + 1 ...``) into an event buffer
-    as (time, multiplicity) events, with one scatter for the whole block."""
+def collect_spikes(spikes: Spikes, n_spikes: jax.Array, first_step, dt) -> Spikes:
+    """Move per-bin spike counts (steps ``first_step + 1 ...``) into ``spikes`` as
+    (time, multiplicity) events, with one scatter for the whole block."""
     steps = first_step + 1 + jnp.arange(n_spikes.shape[0])
-    return append_events(buffer, steps * dt, n_spikes, n_spikes > 0)
+    return append_spikes(spikes, steps * dt, 0, n_spikes, n_spikes > 0)

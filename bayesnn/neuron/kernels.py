@@ -1,0 +1,158 @@
+"""Pure per-trial kernels of the Bayesian neuron: ``lax.scan`` over the public step
+functions of :mod:`bayesnn.neuron.functional`.
+
+Each kernel takes a :class:`bayesnn.neuron.NeuronParams` record (traced: vmap over a
+stacked batch of records, differentiate), fixed-shape inputs and static sizes, and
+returns a :class:`KernelOutput`. Output spikes go to a :class:`bayesnn.core.Spikes` of
+static ``capacity``; the wrappers in :mod:`bayesnn.neuron.simulate` apply the overflow
+policy.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from bayesnn.core.spikes import Spikes, empty_spikes
+from bayesnn.core.stepping import scan_chunked, scan_steps
+from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive
+from bayesnn.neuron.params import NeuronParams
+from bayesnn.neuron.stepped import collect_spikes, make_step
+
+_SAMPLE = -2  # channel code of a sample time in the merged event stream
+
+
+class KernelOutput(NamedTuple):
+    """Raw output of a kernel for one trial.
+
+    Fields:
+        log_odds: (S,) L at the record times.
+        prediction: (S,) G at the record times.
+        spikes: output spikes (sender 0, count = multiplicity).
+        log_normalizers: (T,) per-bin log Z_k (discrete method on counts) or (0,).
+        final: :class:`NeuronState` after the last update.
+    """
+
+    log_odds: jax.Array
+    prediction: jax.Array
+    spikes: Spikes
+    log_normalizers: jax.Array
+    final: NeuronState
+
+
+def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
+                 initial_log_odds, initial_prediction, *, capacity: int,
+                 drift_spikes: bool = True) -> KernelOutput:
+    """Exact event-driven run over one trial's input spikes.
+
+    Args:
+        params: neuron parameters (traced).
+        inputs: input spikes (senders = input channel; padding sender -1, time +inf).
+        sample_times: (S,) sorted record times, s. A sample at the time of an input
+            spike sees the jump (right-continuity).
+        initial_log_odds, initial_prediction: L(0), G(0).
+        capacity: static number of output-event slots.
+        drift_spikes: static; False skips the drift-crossing search (exact when
+            :func:`bayesnn.neuron.event_driven.drift_can_fire` is False).
+    """
+    n_inputs, n_samples = inputs.times.shape[0], sample_times.shape[0]
+    valid = inputs.senders >= 0
+    # Padding is processed as no-op events at the horizon so the stream stays sorted.
+    horizon = jnp.maximum(jnp.max(jnp.where(valid, inputs.times, -jnp.inf), initial=0.0),
+                          jnp.max(sample_times, initial=0.0))
+    spike_times = jnp.where(valid, inputs.times, horizon)
+    # Both streams are sorted: an element's merged position is its own index plus the
+    # number of elements of the other stream before it (inputs first at ties).
+    input_slots = jnp.arange(n_inputs) + jnp.searchsorted(sample_times, spike_times, side="left")
+    sample_slots = jnp.arange(n_samples) + jnp.searchsorted(spike_times, sample_times, side="right")
+    times = (jnp.zeros(n_inputs + n_samples, spike_times.dtype)
+             .at[input_slots].set(spike_times).at[sample_slots].set(sample_times))
+    channels = (jnp.zeros(n_inputs + n_samples, jnp.int32)
+                .at[input_slots].set(jnp.where(valid, inputs.senders, -1))
+                .at[sample_slots].set(_SAMPLE))
+
+    def visit(carry, event):
+        state, buffer, sample_log_odds, sample_prediction, sample_index = carry
+        time, channel = event
+        state, buffer = advance(params, state, time, buffer, drift_spikes=drift_spikes)
+        state, buffer = receive(params, state, channel, buffer, active=channel >= 0)
+        is_sample = channel == _SAMPLE
+        slot = jnp.where(is_sample, sample_index, n_samples)
+        sample_log_odds = sample_log_odds.at[slot].set(state.log_odds, mode="drop")
+        sample_prediction = sample_prediction.at[slot].set(
+            prediction(params, state, time), mode="drop")
+        return (state, buffer, sample_log_odds, sample_prediction,
+                sample_index + is_sample.astype(jnp.int32)), None
+
+    dtype = jnp.result_type(float)
+    start = init_state(params, initial_log_odds, initial_prediction, dtype)
+    carry = (start, empty_spikes(capacity, dtype), jnp.zeros(n_samples, dtype),
+             jnp.zeros(n_samples, dtype), jnp.array(0))
+    (final, buffer, log_odds, predicted, _), _ = jax.lax.scan(visit, carry, (times, channels))
+    return KernelOutput(log_odds, predicted, buffer, jnp.zeros(0, dtype), final)
+
+
+def bin_index(times: jax.Array, dt, n_steps: int) -> jax.Array:
+    """Bin k = [k dt, (k+1) dt) of each time; times on the grid (t = k dt to within
+    1e-9 relative) go to bin k, not k - 1 by rounding; the end point t = n_steps dt
+    goes to the last bin. Padding (+inf) maps to ``n_steps`` (dropped)."""
+    scaled = times / dt
+    nearest = jnp.round(scaled)
+    on_grid = jnp.abs(scaled - nearest) <= 1e-9 * jnp.maximum(nearest, 1.0)
+    index = jnp.where(on_grid, nearest, jnp.floor(scaled))
+    index = jnp.where(index == n_steps, n_steps - 1, index)
+    return jnp.where(jnp.isfinite(times), index, n_steps).astype(jnp.int32)
+
+
+def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_odds,
+                         initial_prediction, *, method: str, n_steps: int, chunk: int,
+                         record_every: int, capacity: int) -> KernelOutput:
+    """Time-stepped run on input spike events, binned chunk by chunk inside the scan
+    (memory O(events + chunk), never steps x inputs)."""
+    step = make_step(method, params, dt, -params.theta * dt)
+    valid = inputs.senders >= 0
+    bins = jnp.where(valid, bin_index(inputs.times, dt, n_steps), n_steps)
+    spike_weights = jnp.where(valid, params.weights[jnp.maximum(inputs.senders, 0)], 0.0)
+    dtype = jnp.result_type(float)
+
+    def chunk_inputs(index):
+        local = bins - index * chunk
+        local = jnp.where((local >= 0) & (local < chunk), local, chunk)
+        evidence = jnp.zeros(chunk, dtype).at[local].add(spike_weights, mode="drop")
+        return evidence, jnp.zeros(chunk, dtype)
+
+    def after_chunk(carry, records, index):
+        state, buffer = carry
+        buffer = collect_spikes(buffer, records.n_spikes, index * chunk, dt)
+        kept = jax.tree_util.tree_map(lambda r: r[record_every - 1::record_every],
+                                      (records.log_odds, records.prediction))
+        return (state, buffer), kept
+
+    def chunk_step(carry, step_inputs):
+        state, buffer = carry
+        state, record = step(state, step_inputs)
+        return (state, buffer), record
+
+    start = (init_state(params, initial_log_odds, initial_prediction, dtype),
+             empty_spikes(capacity, dtype))
+    (state, buffer), (log_odds, predicted) = scan_chunked(
+        chunk_step, start, chunk_inputs, n_steps // chunk, after_chunk=after_chunk)
+    flat = lambda r: r.reshape((r.shape[0] * r.shape[1],) + r.shape[2:])
+    return KernelOutput(flat(log_odds), flat(predicted), buffer, jnp.zeros(0, dtype), state)
+
+
+def stepped_counts_kernel(params: NeuronParams, evidence, log_lik_off, dt, bias,
+                          initial_log_odds, initial_prediction, *, method: str,
+                          record_every: int, capacity: int) -> KernelOutput:
+    """Time-stepped run on dense per-bin evidence (T,), keeping log Z for every bin."""
+    step = make_step(method, params, dt, bias, with_normalizer=method == "discrete")
+    dtype = jnp.result_type(float)
+    state, records = scan_steps(step, init_state(params, initial_log_odds,
+                                                 initial_prediction, dtype),
+                                (evidence, log_lik_off), record_every=1)
+    buffer = collect_spikes(empty_spikes(capacity, dtype), records.n_spikes, 0, dt)
+    normalizers = records.log_normalizer if method == "discrete" else jnp.zeros(0, dtype)
+    return KernelOutput(records.log_odds[record_every - 1::record_every],
+                        records.prediction[record_every - 1::record_every],
+                        buffer, normalizers, state)
