@@ -1,13 +1,18 @@
-"""Tests for bayesnn.exact.kalman: linear-Gaussian references.
+"""Tests for bayesnn.exact.kalman and bayesnn.exact.kalman_bucy: linear-Gaussian references.
 
 The brute force builds the joint Gaussian of (x_0, x_1..x_T, y_1..y_T) as an explicit
 linear map of independent Gaussians and conditions it with dense linear algebra.
 """
+import math
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
 import scipy.stats
 
+from bayesnn.core import PrecisionError, enable_x64
 from bayesnn.exact import (
     discretize_lds,
     kalman_bucy_mean,
@@ -15,6 +20,15 @@ from bayesnn.exact import (
     rts_smoother,
     steady_state_kalman_bucy,
 )
+from bayesnn.exact.kalman_bucy import kalman_bucy_posterior, sampled_lgssm
+from bayesnn.processes.linear_gaussian import (
+    LGSSMParams,
+    LinearGaussianParams,
+    oscillator_params,
+    ou_params,
+    sample_linear_gaussian,
+)
+from bayesnn.processes.linear_gaussian import _van_loan
 
 
 def random_spd(rng, dim, scale=1.0):
@@ -75,8 +89,9 @@ def test_filter_and_smoother_equal_dense_gaussian_conditioning(seed, dim, obs_di
     y_index = lambda k: n_x + np.arange(obs_dim * k)  # noqa: E731  y_1..y_k
     x_index = lambda k: dim * k + np.arange(dim)  # noqa: E731  x_{k+1} (0-based k)
 
-    kf = kalman_filter(A, Q, C, R, m0, P0, ys)
-    ks = rts_smoother(A, Q, C, R, m0, P0, ys)
+    params = LGSSMParams(A, Q, C, R, m0, P0)
+    kf = kalman_filter(params, ys)
+    ks = rts_smoother(params, ys)
     for k in range(n_steps):
         m_f, P_f = condition(mean, cov, x_index(k), y_index(k + 1), ys[:k + 1].ravel())
         np.testing.assert_allclose(kf.means[k], m_f, rtol=1e-9, atol=1e-9)
@@ -93,7 +108,7 @@ def test_filter_handles_long_sequences(rng):
     A, Q, C, R, m0, P0, _ = random_lgssm(rng, 2, 1, 1)
     A = 0.9 * A / max(1.0, np.max(np.abs(np.linalg.eigvals(A))))
     ys = rng.normal(size=(20_000, 1))
-    kf = kalman_filter(A, Q, C, R, m0, P0, ys)
+    kf = kalman_filter(LGSSMParams(A, Q, C, R, m0, P0), ys)
     assert np.all(np.isfinite(kf.means)) and np.isfinite(kf.log_marginal_likelihood)
     np.testing.assert_allclose(kf.covariances[-1], kf.covariances[-1].T, atol=0)
     assert np.all(np.linalg.eigvalsh(np.asarray(kf.covariances[-1])) > 0)
@@ -189,17 +204,76 @@ def test_kalman_bucy_mean_impulse_convention():
     (3, np.eye(3), "R"),
     (4, np.zeros(3), "m0"),
     (5, np.array([[1.0, np.nan], [np.nan, 1.0]]), "P0"),
-    (6, np.ones((4, 3)), "ys"),
-    (6, np.full((4, 2), np.inf), "ys"),
-    (6, np.zeros((0, 2)), "ys"),
 ])
-def test_kalman_filter_rejects_bad_input(index, bad, name):
-    args = list(random_lgssm(np.random.default_rng(0), 2, 2, 4))
+def test_lgssm_record_rejects_bad_input(index, bad, name):
+    args = list(random_lgssm(np.random.default_rng(0), 2, 2, 4))[:6]
     args[index] = bad
     with pytest.raises(ValueError, match=name):
-        kalman_filter(*args)
-    with pytest.raises(ValueError, match=name):
-        rts_smoother(*args)
+        LGSSMParams(*args)
+
+
+@pytest.mark.parametrize("bad", [np.ones((4, 3)), np.full((4, 2), np.inf), np.zeros((0, 2))])
+def test_kalman_filter_rejects_bad_observations(bad):
+    params = LGSSMParams(*random_lgssm(np.random.default_rng(0), 2, 2, 4)[:6])
+    with pytest.raises(ValueError, match="ys"):
+        kalman_filter(params, bad)
+    with pytest.raises(ValueError, match="ys"):
+        rts_smoother(params, bad)
+    with pytest.raises(ValueError, match="params"):
+        kalman_filter(tuple(random_lgssm(np.random.default_rng(0), 2, 2, 4)[:6]), bad)
+
+
+def test_gradient_and_vmap_through_the_record(rng):
+    """jax.grad of log p(y) with respect to the record's leaves matches central finite
+    differences (rel 1e-6: step 1e-6 relative, truncation O(h^2) ~ 1e-12 and rounding
+    ~1e-16 |log p| / h ~ 1e-9 relative), and vmap over stacked records equals the
+    records run one by one (to 1e-12: batched and unbatched matrix products may round
+    differently)."""
+    from bayesnn.core import stack_params
+
+    A, Q, C, R, m0, P0, ys = random_lgssm(rng, 2, 1, 30)
+    params = LGSSMParams(0.5 * A, Q, C, R, m0, P0)
+
+    def loglik(p):
+        return kalman_filter(p, ys).log_marginal_likelihood
+
+    grad = jax.grad(loglik)(params)
+    for name in ("A", "Q", "R", "m0"):
+        base = np.asarray(getattr(params, name))
+        for index in np.ndindex(base.shape):
+            h = 1e-6 * max(1.0, abs(base[index]))
+            plus, minus = base.copy(), base.copy()
+            plus[index] += h
+            minus[index] -= h
+            if name in ("Q", "R") and index[0] != index[1]:  # keep the matrix symmetric
+                plus[index[::-1]] += h
+                minus[index[::-1]] -= h
+            fd = (float(loglik(params.replace(**{name: plus})))
+                  - float(loglik(params.replace(**{name: minus})))) / (2 * h)
+            g = float(np.asarray(getattr(grad, name))[index])
+            if name in ("Q", "R") and index[0] != index[1]:
+                g += float(np.asarray(getattr(grad, name))[index[::-1]])
+            assert abs(g - fd) <= 1e-6 * max(abs(fd), 1.0), (name, index, g, fd)
+    batch = stack_params([params, params.replace(m0=m0 + 1.0), params.replace(A=0.3 * A)])
+    values = jax.vmap(loglik)(batch)
+    for k, p in enumerate([params, params.replace(m0=m0 + 1.0), params.replace(A=0.3 * A)]):
+        assert abs(float(values[k]) - float(loglik(p))) <= 1e-12 * abs(float(loglik(p)))
+
+
+def test_exact_references_refuse_float32():
+    params = LGSSMParams(*random_lgssm(np.random.default_rng(0), 2, 2, 4)[:6])
+    ys = np.zeros((4, 2))
+    enable_x64(False)
+    try:
+        for call in (lambda: kalman_filter(params, ys),
+                     lambda: discretize_lds([[-1.0]], [[1.0]], 0.1),
+                     lambda: steady_state_kalman_bucy([[-1.0]], [[1.0]], [[1.0]], [[1.0]]),
+                     lambda: kalman_bucy_posterior(ou_params(), np.zeros((3, 1)), dt=1e-3)):
+            with pytest.raises(PrecisionError):
+                call()
+    finally:
+        enable_x64(True)
+    assert jnp.zeros(()).dtype == jnp.float64
 
 
 def test_continuous_functions_reject_bad_input():
@@ -221,3 +295,96 @@ def test_continuous_functions_reject_bad_input():
         kalman_bucy_mean([[-1.0]], [[1.0]], [[1.0]], np.zeros((3, 2)), 0.1, [0.0])
     with pytest.raises(ValueError, match="input_convention"):
         kalman_bucy_mean([[-1.0]], [[1.0]], [[1.0]], np.zeros((3, 1)), 0.1, [0.0], input_convention="euler")
+    with pytest.raises(ValueError, match="dy"):
+        kalman_bucy_posterior(ou_params(), np.zeros((10, 2)), dt=DT)
+    with pytest.raises(ValueError, match="params"):
+        kalman_bucy_posterior(LGSSMParams([[0.5]], [[1.0]], [[1.0]], [[1.0]], [0.0], [[1.0]]),
+                              np.zeros((10, 1)), dt=DT)
+
+
+# ----------------------------------------------------------------------------- Kalman-Bucy posterior
+DT = 1e-4
+
+
+def test_kalman_bucy_posterior_closed_forms():
+    """OU: F = -sqrt(1/tau^2 + sigma^2/obs^2), K = -F - 1/tau, P = obs^2 K (1e-9: exact
+    up to the Riccati solver's rounding); oscillator: Riccati residual <= 1e-9 |Q|."""
+    tau, sigma, obs = 0.2, 2.0, 0.2
+    ex = kalman_bucy_posterior(ou_params(tau, sigma, obs), np.zeros((3, 1)), dt=DT)
+    a = 1 / tau
+    F = -math.sqrt(a * a + sigma**2 / obs**2)
+    K = -F - a
+    P = obs**2 * K
+    assert abs(ex.gain[0, 0] - K) <= 1e-9 * K
+    assert abs(ex.covariance[0, 0] - P) <= 1e-9 * P
+    assert abs(ex.generator[0, 0] - F) <= 1e-9 * abs(F)
+    prob = oscillator_params()
+    ex2 = kalman_bucy_posterior(prob, np.zeros((3, 1)), dt=DT)
+    A, Q, C, R = (np.asarray(m) for m in (prob.A, prob.Q, prob.C, prob.R))
+    P2 = ex2.covariance
+    res = A @ P2 + P2 @ A.T - P2 @ C.T @ np.linalg.solve(R, C @ P2) + Q
+    assert np.max(np.abs(res)) <= 1e-9 * np.max(np.abs(Q))
+    assert np.max(np.real(np.linalg.eigvals(ex2.generator))) < 0
+
+
+def first_order_mean_tol(ex, C, dt, scale):
+    """Mean mismatch of the discrete filter vs the steady-gain KB mean: per-step
+    O(dt^2 r^2) with r = ||F|| + ||K C||, accumulated over the filter memory
+    1/|Re eig F| / dt steps, times the signal size ``scale``."""
+    r = np.linalg.norm(ex.generator, 2) + np.linalg.norm(ex.gain @ C, 2)
+    tau = 1.0 / -float(np.max(np.real(np.linalg.eigvals(ex.generator))))
+    return dt * r**2 * tau * scale
+
+
+@pytest.mark.parametrize("make", [ou_params, oscillator_params])
+def test_time_varying_filter_reaches_steady_state(make):
+    problem = make()
+    n = int(round(4.0 / DT))
+    s = sample_linear_gaussian(problem, key=jax.random.fold_in(jax.random.PRNGKey(20261128), 1),
+                               dt=DT, n_steps=n)
+    ex = kalman_bucy_posterior(problem, s.dy, dt=DT, time_varying=True)
+    R, C = np.asarray(problem.R), np.asarray(problem.C)
+    # covariance: filtered vs continuous differ by dt K R K^T / 2 to first order
+    tol_P = DT * np.max(np.abs(ex.gain @ R @ ex.gain.T))
+    assert np.max(np.abs(ex.tv_covariances[-1] - ex.covariance)) <= tol_P
+    tau = 1.0 / -float(np.max(np.real(np.linalg.eigvals(ex.generator))))
+    after = np.asarray(s.times) > 10 * tau  # transient e^-10
+    dm = np.max(np.abs(ex.tv_means[after] - ex.means[after]))
+    assert dm <= first_order_mean_tol(ex, C, DT, np.max(np.abs(ex.means[after])))
+
+
+def test_sampler_discretisation_equals_the_reference():
+    """The sampler's own Van Loan step equals discretize_lds (independent code, 1e-13)."""
+    for problem in (ou_params(), oscillator_params(3.0, 0.5, 2.0, 0.3)):
+        for dt in (1e-4, 1e-2):
+            Ad, Qd = _van_loan(np.asarray(problem.A), np.asarray(problem.Q), dt)
+            A2, Q2 = discretize_lds(problem.A, problem.Q, dt)
+            np.testing.assert_allclose(Ad, A2, rtol=0, atol=1e-13)
+            np.testing.assert_allclose(Qd, Q2, rtol=1e-13, atol=1e-18)
+    lgssm = sampled_lgssm(ou_params(), 1e-3)
+    assert float(lgssm.R[0, 0]) == pytest.approx(0.04 / 1e-3, rel=1e-15)
+
+
+def test_continuous_record_rejects_bad_input():
+    with pytest.raises(ValueError, match="C"):
+        LinearGaussianParams([[-1.0]], [[1.0]], [[1.0, 0.0]], [[0.1]])
+    with pytest.raises(ValueError, match="Q"):
+        LinearGaussianParams(-np.eye(2), np.eye(3), [[1.0, 0.0]], [[0.1]])
+    with pytest.raises(ValueError, match="R"):
+        LinearGaussianParams(-np.eye(2), np.eye(2), [[1.0, 0.0]], np.eye(2))
+    with pytest.raises(ValueError, match="A"):
+        LinearGaussianParams(np.ones((2, 3)), np.eye(2), [[1.0, 0.0]], [[0.1]])
+    with pytest.raises(ValueError, match="A must be Hurwitz"):
+        LinearGaussianParams([[1.0]], [[1.0]], [[1.0]], [[0.1]])
+    for bad in (0.0, -0.1):
+        with pytest.raises(ValueError, match="obs_noise"):
+            ou_params(obs_noise=bad)
+        with pytest.raises(ValueError, match="obs_noise"):
+            oscillator_params(obs_noise=bad)
+    for R in ([[0.0]], [[-0.04]]):
+        with pytest.raises(ValueError, match="R"):
+            LinearGaussianParams([[-5.0]], [[4.0]], [[1.0]], R)
+    with pytest.raises(ValueError, match="z0"):
+        sample_linear_gaussian(oscillator_params(), key=0, dt=DT, n_steps=10, z0=[0.0])
+    with pytest.raises(ValueError, match="n_steps"):
+        sample_linear_gaussian(oscillator_params(), key=0, dt=DT, n_steps=0)

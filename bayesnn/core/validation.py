@@ -87,6 +87,111 @@ def require_rates(r_on, r_off, q_on, q_off) -> tuple[float, float, np.ndarray, n
     return r_on, r_off, q_on, q_off
 
 
+# ----------------------------------------------------------------------------- matrices
+SYMMETRY_TOL = 1e-10  # relative slack for symmetry / positive semi-definiteness checks
+
+
+def require_matrix(name: str, value: Any, shape: Sequence[int | None]) -> np.ndarray:
+    """Finite array of ``len(shape)`` dims matching ``shape`` (``None``: any length)."""
+    return require_shape(name, as_array(name, value, ndim=len(shape)), shape)
+
+
+def require_square(name: str, value: Any) -> np.ndarray:
+    """Finite, non-empty square matrix."""
+    array = as_array(name, value, ndim=2)
+    if array.shape[0] != array.shape[1] or array.shape[0] < 1:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {array.shape}")
+    return array
+
+
+def require_symmetric(name: str, array: np.ndarray) -> np.ndarray:
+    """Raise unless ``array`` is symmetric to ``SYMMETRY_TOL`` relative; return its
+    symmetric part."""
+    scale = max(1.0, float(np.max(np.abs(array), initial=0.0)))
+    if np.max(np.abs(array - array.T), initial=0.0) > SYMMETRY_TOL * scale:
+        raise ValueError(f"{name} must be symmetric")
+    return 0.5 * (array + array.T)
+
+
+def require_psd(name: str, value: Any, dim: int | None = None) -> np.ndarray:
+    """Symmetric positive semi-definite (dim, dim) matrix (eigenvalues >= -1e-10 scale)."""
+    array = require_matrix(name, value, (dim, dim))
+    if array.shape[0] != array.shape[1] or array.shape[0] < 1:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {array.shape}")
+    array = require_symmetric(name, array)
+    scale = max(1.0, float(np.max(np.abs(array))))
+    low = float(np.min(np.linalg.eigvalsh(array)))
+    if low < -SYMMETRY_TOL * scale:
+        raise ValueError(f"{name} must be positive semi-definite, smallest eigenvalue {low:.3g}")
+    return array
+
+
+def require_pd(name: str, value: Any, dim: int | None = None) -> np.ndarray:
+    """Symmetric positive-definite (dim, dim) matrix (its Cholesky factor exists)."""
+    array = require_psd(name, value, dim)
+    try:
+        np.linalg.cholesky(array)
+    except np.linalg.LinAlgError as error:
+        raise ValueError(f"{name} must be positive definite, smallest eigenvalue "
+                         f"{float(np.min(np.linalg.eigvalsh(array))):.3g}") from error
+    return array
+
+
+def require_hurwitz(name: str, matrix: np.ndarray) -> np.ndarray:
+    """Raise unless every eigenvalue of ``matrix`` has a negative real part (stable)."""
+    worst = float(np.max(np.real(np.linalg.eigvals(matrix))))
+    if worst >= 0:
+        raise ValueError(f"{name} must be Hurwitz (stable: all Re eig < 0), but its largest "
+                         f"real eigenvalue is {worst:.4g} 1/s")
+    return matrix
+
+
+def require_int(name: str, value: Any, minimum: int = 0) -> int:
+    """A Python int >= ``minimum`` (bools and non-integral numbers rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+# ----------------------------------------------------------------------------- spikes
+def check_spikes(spikes: Any, *, n_senders: int, duration: float | None = None,
+                 name: str = "spikes") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate one trial of a :class:`bayesnn.core.Spikes` record and return its NumPy
+    ``(times (K,), senders (K,), counts (K,))`` with padding removed.
+
+    Raises:
+        ValueError: naming ``name``, if it is not a single-trial ``Spikes``, overflowed,
+            has unsorted or non-finite times, times outside ``[0, duration]`` s,
+            senders outside ``[0, n_senders)`` or counts < 1.
+    """
+    from bayesnn.core.spikes import Spikes, spike_arrays
+
+    if not isinstance(spikes, Spikes):
+        raise ValueError(f"{name} must be a bayesnn.core.Spikes record (see make_spikes), "
+                         f"got {type(spikes).__name__}")
+    if np.ndim(spikes.times) != 1:
+        raise ValueError(f"{name} must hold one trial (times of shape (C,)), got shape "
+                         f"{np.shape(spikes.times)}")
+    try:
+        times, senders, counts = spike_arrays(spikes)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from error
+    if not np.all(np.isfinite(times)):
+        raise ValueError(f"{name} times of valid events must be finite")
+    if times.size and np.any(np.diff(times) < 0):
+        raise ValueError(f"{name} times must be sorted in time")
+    if senders.size and int(np.max(senders)) >= n_senders:
+        raise ValueError(f"{name} senders must be < {n_senders}, got {int(np.max(senders))}")
+    if counts.size and np.any(counts < 1):
+        raise ValueError(f"{name} counts of valid events must be >= 1")
+    if duration is not None and times.size and (times[0] < 0 or times[-1] > duration):
+        raise ValueError(f"{name} times must lie in [0, duration = {duration}] s, got "
+                         f"[{times[0]}, {times[-1]}]")
+    return times, senders.astype(np.int64), counts.astype(np.int64)
+
+
 def _show(array: np.ndarray) -> str:
     if array.size <= 6:
         return repr(array.tolist())

@@ -3,8 +3,10 @@ r"""Exact inference for linear-Gaussian state-space models (Kalman references).
 Written from the math; shares no code with ``bayesnn.scn`` (the spike-coding networks
 whose read-outs these references check).
 
-Discrete time (``kalman_filter``, ``rts_smoother``)
--------------------------------------------------
+Discrete time (``kalman_filter``, ``rts_smoother``; parameters as a
+:class:`bayesnn.processes.LGSSMParams` record, the data-only record the NumPyro model
+shares)
+-------------------------------------------------------------------------------
 ::
 
     x_0 ~ N(m0, P0)
@@ -46,7 +48,12 @@ mean obeys ``d mu = (A - K C) mu dt + K dy``. With ``F = A - K C`` and the bin i
 
 with ``Phi_1 = int_0^dt e^{F u} du`` taken from ``expm([[F, I], [0, 0]] dt)``.
 
-Seconds and Hz; float64 when JAX x64 is enabled.
+The problem-level Kalman-Bucy posterior of a :class:`bayesnn.processes.LinearGaussianParams`
+model (gain, stationary covariance, steady-gain mean, and the time-varying filter of
+the sampled grid) is :func:`bayesnn.exact.kalman_bucy.kalman_bucy_posterior`.
+
+Seconds and Hz. Every function here is an exactness claim and refuses float32
+(:func:`bayesnn.core.require_x64` raises ``PrecisionError``).
 """
 from __future__ import annotations
 
@@ -58,6 +65,9 @@ import numpy as np
 import scipy.linalg
 
 from bayesnn.core import validation as v
+from bayesnn.core.params import is_traced
+from bayesnn.core.precision import require_x64
+from bayesnn.processes.linear_gaussian import LGSSMParams
 
 __all__ = [
     "KalmanFilter",
@@ -69,9 +79,6 @@ __all__ = [
     "steady_state_kalman_bucy",
     "kalman_bucy_mean",
 ]
-
-_SYM_TOL = 1e-10  # relative slack for symmetry / positive semi-definiteness checks
-
 
 class KalmanFilter(NamedTuple):
     """Result of :func:`kalman_filter`.
@@ -118,61 +125,11 @@ class KalmanBucySteadyState(NamedTuple):
 # ----------------------------------------------------------------------------- checks
 
 
-def _traced(*values) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for x in values)
-
-
-def _matrix(name: str, value, shape) -> np.ndarray:
-    array = v.as_array(name, value, ndim=len(shape))
-    v.require_shape(name, array, shape)
-    return array
-
-
-def _symmetric(name: str, array: np.ndarray) -> None:
-    scale = max(1.0, float(np.max(np.abs(array), initial=0.0)))
-    if np.max(np.abs(array - array.T), initial=0.0) > _SYM_TOL * scale:
-        raise ValueError(f"{name} must be symmetric")
-
-
-def _psd(name: str, value, dim: int | None) -> np.ndarray:
-    array = _matrix(name, value, (dim, dim))
-    if array.shape[0] != array.shape[1]:
-        raise ValueError(f"{name} must be square, got shape {array.shape}")
-    _symmetric(name, array)
-    scale = max(1.0, float(np.max(np.abs(array), initial=0.0)))
-    if array.size and np.min(np.linalg.eigvalsh(array)) < -_SYM_TOL * scale:
-        raise ValueError(f"{name} must be positive semi-definite")
-    return array
-
-
-def _pd(name: str, value, dim: int | None) -> np.ndarray:
-    array = _psd(name, value, dim)
-    try:
-        np.linalg.cholesky(array)
-    except np.linalg.LinAlgError as error:
-        raise ValueError(f"{name} must be positive definite") from error
-    return array
-
-
-def _square(name: str, value) -> np.ndarray:
-    array = v.as_array(name, value, ndim=2)
-    if array.shape[0] != array.shape[1] or array.shape[0] < 1:
-        raise ValueError(f"{name} must be a non-empty square matrix, got shape {array.shape}")
-    return array
-
-
-def _check_lgssm(A, Q, C, R, m0, P0, ys):
-    A = _square("A", A)
-    dim = A.shape[0]
-    _psd("Q", Q, dim)
-    C = v.as_array("C", C, ndim=2)
-    v.require_shape("C", C, (None, dim))
-    obs_dim = C.shape[0]
-    _pd("R", R, obs_dim)
-    _matrix("m0", m0, (dim,))
-    _psd("P0", P0, dim)
+def _check_lgssm(params, ys) -> None:
+    if not isinstance(params, LGSSMParams):
+        raise ValueError(f"params must be an LGSSMParams record, got {type(params).__name__}")
     ys = v.as_array("ys", ys, ndim=2)
-    v.require_shape("ys", ys, (None, obs_dim))
+    v.require_shape("ys", ys, (None, params.n_obs))
     if ys.shape[0] < 1:
         raise ValueError(f"ys must have at least one row (T >= 1), got shape {ys.shape}")
 
@@ -211,27 +168,29 @@ def _as_jnp(*arrays):
     return tuple(jnp.asarray(a, dtype=float) for a in arrays)
 
 
-def kalman_filter(A, Q, C, R, m0, P0, ys) -> KalmanFilter:
+def kalman_filter(params: LGSSMParams, ys) -> KalmanFilter:
     """Kalman filter for ``x_k = A x_{k-1} + N(0, Q)``, ``y_k = C x_k + N(0, R)``.
 
     Args:
-        A: (D, D) state transition.
-        Q: (D, D) symmetric PSD process-noise covariance.
-        C: (M, D) observation matrix.
-        R: (M, M) symmetric positive-definite observation-noise covariance.
-        m0: (D,) mean of ``x_0``.
-        P0: (D, D) symmetric PSD covariance of ``x_0``.
+        params: :class:`bayesnn.processes.LGSSMParams` (A (D, D), Q (D, D) PSD,
+            C (M, D), R (M, M) positive definite, m0 (D,), P0 (D, D) PSD).
         ys: (T, M) observations ``y_1..y_T``.
 
     Returns:
         :class:`KalmanFilter` (means (T, D), covariances (T, D, D),
-        log_marginal_likelihood (), predicted_means, predicted_covariances).
-        Predict-then-update at every step. One ``lax.scan`` (jittable; argument checks
-        are skipped when the inputs are traced).
+        log_marginal_likelihood () nats, predicted_means, predicted_covariances).
+        Predict-then-update at every step. One ``lax.scan``: jittable, and ``jax.grad`` /
+        ``jax.vmap`` work with respect to the record (argument checks are skipped when
+        the inputs are traced).
+
+    Raises:
+        ValueError: naming ``ys`` (shape, non-finite) or ``params``.
+        PrecisionError: in float32 (an exact reference).
     """
-    if not _traced(A, Q, C, R, m0, P0, ys):
-        _check_lgssm(A, Q, C, R, m0, P0, ys)
-    return _filter(*_as_jnp(A, Q, C, R, m0, P0, ys))
+    require_x64("kalman_filter")
+    if not is_traced(params, ys):
+        _check_lgssm(params, ys)
+    return _filter(*_as_jnp(params.A, params.Q, params.C, params.R, params.m0, params.P0, ys))
 
 
 @jax.jit
@@ -254,15 +213,15 @@ def _smooth(A, filtered: KalmanFilter):
     return KalmanSmoother(means, covs)
 
 
-def rts_smoother(A, Q, C, R, m0, P0, ys) -> KalmanSmoother:
+def rts_smoother(params: LGSSMParams, ys) -> KalmanSmoother:
     """Rauch-Tung-Striebel smoother; same arguments as :func:`kalman_filter`.
 
     Returns:
         :class:`KalmanSmoother` with means (T, D) ``E[x_k | y_1..y_T]`` and covariances
         (T, D, D). Needs the predicted covariances to be invertible (e.g. ``Q`` > 0).
     """
-    filtered = kalman_filter(A, Q, C, R, m0, P0, ys)
-    return _smooth(jnp.asarray(A, dtype=float), filtered)
+    filtered = kalman_filter(params, ys)
+    return _smooth(jnp.asarray(params.A, dtype=float), filtered)
 
 
 # ----------------------------------------------------------------------------- continuous
@@ -280,9 +239,10 @@ def discretize_lds(A_cont, noise_cov_cont, dt: float) -> tuple[jax.Array, jax.Ar
         ``(A, Q)``: (D, D) ``A = expm(A_cont dt)`` and (D, D) ``Q = int_0^dt expm(A_cont s)
         Sigma expm(A_cont s)^T ds``, so that ``x_{k} = A x_{k-1} + N(0, Q)`` exactly.
     """
-    A_cont = _square("A_cont", A_cont)
+    require_x64("discretize_lds")
+    A_cont = v.require_square("A_cont", A_cont)
     dim = A_cont.shape[0]
-    sigma = _psd("noise_cov_cont", noise_cov_cont, dim)
+    sigma = v.require_psd("noise_cov_cont", noise_cov_cont, dim)
     dt = float(v.require_positive("dt", dt, ndim=0))
     block = np.zeros((2 * dim, 2 * dim))
     block[:dim, :dim] = -A_cont
@@ -311,12 +271,13 @@ def steady_state_kalman_bucy(A, B_noise_cov, C, R_density) -> KalmanBucySteadySt
     Returns:
         :class:`KalmanBucySteadyState` ``(gain (D, M), covariance (D, D))``.
     """
-    A = _square("A", A)
+    require_x64("steady_state_kalman_bucy")
+    A = v.require_square("A", A)
     dim = A.shape[0]
-    sigma = _psd("B_noise_cov", B_noise_cov, dim)
+    sigma = v.require_psd("B_noise_cov", B_noise_cov, dim)
     C = v.as_array("C", C, ndim=2)
     v.require_shape("C", C, (None, dim))
-    R = _pd("R_density", R_density, C.shape[0])
+    R = v.require_pd("R_density", R_density, C.shape[0])
     try:
         P = scipy.linalg.solve_continuous_are(A.T, C.T, sigma, R)
     except (np.linalg.LinAlgError, ValueError) as error:
@@ -355,16 +316,17 @@ def kalman_bucy_mean(A, K, C, y_increments, dt: float, mu0, input_convention: st
     Returns:
         (T, D) ``mu(k dt)`` for ``k = 1..T`` (after the bin-k input).
     """
-    A = _square("A", A)
+    require_x64("kalman_bucy_mean")
+    A = v.require_square("A", A)
     dim = A.shape[0]
     K = v.as_array("K", K, ndim=2)
     v.require_shape("K", K, (dim, None))
     obs_dim = K.shape[1]
-    C = _matrix("C", C, (obs_dim, dim))
+    C = v.require_matrix("C", C, (obs_dim, dim))
     increments = v.as_array("y_increments", y_increments, ndim=2)
     v.require_shape("y_increments", increments, (None, obs_dim))
     dt = float(v.require_positive("dt", dt, ndim=0))
-    mu0 = _matrix("mu0", mu0, (dim,))
+    mu0 = v.require_matrix("mu0", mu0, (dim,))
     if input_convention not in ("hold", "impulse"):
         raise ValueError(f"input_convention must be 'hold' or 'impulse', got {input_convention!r}")
     F = A - K @ C
