@@ -1,0 +1,54 @@
+"""One set of fixtures for every model family and integrator (the Nengo habit).
+
+Each :class:`Family` says how to build small parameters and per-trial inputs and how to
+run one trial or a batch under bayesnn's one call convention
+(``simulate(params, inputs, *, key=..., capacity=..., ...)`` and
+``simulate_trials(params, batched_inputs, *, key=..., ...)``). tests/test_families.py
+runs the same checks on all of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from bayesnn import neuron, processes
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    build: Callable[[], tuple[Any, Any]]          # -> (params, batched inputs, 3 trials)
+    run: Callable[..., Any]                        # (params, inputs, key, capacity) -> result
+    run_trials: Callable[..., Any]                 # (params, batched inputs, key, capacity)
+    uses_key: bool                                 # does the result depend on the key?
+
+
+def _neuron_build():
+    rng = np.random.default_rng(7)
+    params = neuron.NeuronParams(1.0, 3.0, rng.uniform(5, 30, 8), rng.uniform(5, 30, 8), 0.5)
+    trials = processes.sample_trials(params, key=3, n_trials=3, duration=2.0)
+    return params, trials.inputs
+
+
+def _neuron_family(method: str) -> Family:
+    options = dict(duration=2.0, method=method, dt=1e-3 if method != "exact" else 1e-2)
+    return Family(
+        name=f"neuron-{method}",
+        build=_neuron_build,
+        run=lambda p, x, key, capacity=None: neuron.simulate(p, x, capacity=capacity, **options),
+        run_trials=lambda p, x, key, capacity=None: neuron.simulate_trials(
+            p, x, capacity=capacity, **options),
+        uses_key=False,
+    )
+
+
+FAMILIES: list[Family] = [_neuron_family(m) for m in ("exact", "discrete", "euler")]
+
+
+def trial_of(batch: Any, index: int) -> Any:
+    """Trial ``index`` of a batched pytree (inputs or results)."""
+    return jax.tree_util.tree_map(
+        lambda leaf: leaf[index] if getattr(leaf, "ndim", 0) >= 1 else leaf, batch)
