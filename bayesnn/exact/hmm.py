@@ -1,6 +1,6 @@
 r"""Exact filtering and smoothing for the discrete-time two-state HMM.
 
-This is the *discrete* reference of bayesian-neuron.md Sec. 3.2 and 3.4 (item 2): the
+The discrete-time reference (Rabiner 1989, Sec. III; Denève 2004, Sec. 1): the
 hidden state is sampled once per bin of width ``dt``, and the observations are the
 Poisson spike counts per bin. Written from the math; it shares no code with
 ``bayesnn.neuron``.
@@ -27,21 +27,25 @@ Poisson emission log-likelihood of the counts ``n_{k,i}`` of ``N`` channels::
     l_k(x) = sum_i [ n_{k,i} log(q_i(x) dt) - q_i(x) dt - log(n_{k,i}!) ],
     q_i(1) = q_on_i,  q_i(0) = q_off_i
 
-Normalised forward (alpha) recursion, with ``alpha_0 = initial`` and
-``m_k = max_x l_k(x)`` subtracted before exponentiating::
+Normalised forward (alpha) recursion, with ``alpha_0 = initial``, carried in log space
+(``logsumexp``) so that states with zero probability (hard zeros in ``initial`` or
+``transition``) stay exactly zero however unlikely the other state's data are (a shift
+by ``max_x l_k(x)`` would underflow the normaliser to 0 and give NaN)::
 
-    u_k(j)  = sum_i alpha_{k-1}(i) P[i, j] exp(l_k(j) - m_k)
-    c_k     = sum_j u_k(j)
-    alpha_k = u_k / c_k = P(x_k | y_1..y_k)
-    log Z_k = log c_k + m_k = log p(y_k | y_1..y_{k-1})
+    log u_k(j)  = logsumexp_i [log alpha_{k-1}(i) + log P[i, j]] + l_k(j)
+    log Z_k     = logsumexp_j log u_k(j) = log p(y_k | y_1..y_{k-1})
+    alpha_k     = exp(log u_k - log Z_k) = P(x_k | y_1..y_k)
     log p(y_1..y_T) = sum_k log Z_k
 
-Scaled backward recursion (``beta_T = 1``) and smoothed quantities::
+Scaled backward recursion (``beta_T = 1``), also in log space, and smoothed quantities::
 
-    beta_{k-1}(i) = sum_j P[i, j] exp(l_k(j) - m_k) beta_k(j) / c_k
+    log beta_{k-1}(i) = logsumexp_j [log P[i, j] + l_k(j) + log beta_k(j)] - log Z_k
     gamma_k(j)    = alpha_k(j) beta_k(j) = P(x_k = j | y_1..y_T)
-    xi_k(i, j)    = alpha_{k-1}(i) P[i, j] exp(l_k(j) - m_k) beta_k(j) / c_k
+    xi_k(i, j)    = alpha_{k-1}(i) P[i, j] exp(l_k(j)) beta_k(j) / Z_k
                   = P(x_{k-1} = i, x_k = j | y_1..y_T),   k = 1..T
+
+Observations with zero probability under the model (every path impossible) are refused
+with a ``ValueError``.
 
 ``expected_transitions = sum_{k=1}^T xi_k`` (this includes the move out of ``x_0``).
 """
@@ -53,7 +57,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln
+from jax.scipy.special import gammaln, logsumexp
 
 from bayesnn.core import validation as v
 
@@ -231,18 +235,25 @@ def _poisson_log_likelihoods(counts, q_on, q_off, dt):
 # ----------------------------------------------------------------------------- forward
 
 
+def _log(array):
+    """log with log(0) = -inf and no warning (hard zeros are legal probabilities)."""
+    return jnp.where(array > 0, jnp.log(jnp.where(array > 0, array, 1.0)), -jnp.inf)
+
+
 @jax.jit
 def _forward(initial, transition, log_likelihoods):
-    shift = jnp.max(log_likelihoods, axis=1)  # (T,)
-    scaled = jnp.exp(log_likelihoods - shift[:, None])  # (T, 2), max entry 1 per row
+    """Forward recursion in log space: no shift can underflow a state with zero
+    predicted probability (log alpha = -inf stays exact)."""
+    log_transition = _log(transition)
 
-    def step(alpha, lik):
-        u = (alpha @ transition) * lik
-        c = jnp.sum(u)
-        return u / c, (u / c, c)
+    def step(log_alpha, log_lik):
+        log_pred = logsumexp(log_alpha[:, None] + log_transition, axis=0)
+        joint = log_pred + log_lik
+        log_norm = logsumexp(joint)
+        return joint - log_norm, (joint - log_norm, log_norm)
 
-    _, (filtered, norms) = jax.lax.scan(step, initial, scaled)
-    return filtered, norms, scaled
+    _, (log_filtered, log_norms) = jax.lax.scan(step, _log(initial), log_likelihoods)
+    return log_filtered, log_norms
 
 
 def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
@@ -264,9 +275,16 @@ def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
     initial = jnp.asarray(initial, dtype=float)
     transition = jnp.asarray(transition, dtype=float)
     log_likelihoods = jnp.asarray(log_likelihoods, dtype=float)
-    filtered, norms, _ = _forward(initial, transition, log_likelihoods)
-    log_norms = jnp.log(norms) + jnp.max(log_likelihoods, axis=1)
-    return HMMForward(filtered, log_norms, jnp.sum(log_norms))
+    log_filtered, log_norms = _forward(initial, transition, log_likelihoods)
+    log_ml = jnp.sum(log_norms)
+    _refuse_impossible(log_ml)
+    return HMMForward(jnp.exp(log_filtered), log_norms, log_ml)
+
+
+def _refuse_impossible(log_ml) -> None:
+    if not _traced(log_ml) and not np.isfinite(float(log_ml)):
+        raise ValueError("log_likelihoods: the observations have zero probability under "
+                         "initial and transition (every path is impossible)")
 
 
 # ----------------------------------------------------------------------------- smoother
@@ -274,21 +292,26 @@ def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
 
 @jax.jit
 def _smoother(initial, transition, log_likelihoods):
-    filtered, norms, scaled = _forward(initial, transition, log_likelihoods)
+    """Forward-backward in log space (exact with hard zeros in initial/transition)."""
+    log_filtered, log_norms = _forward(initial, transition, log_likelihoods)
+    log_transition = _log(transition)
 
-    def back(beta, inputs):
-        lik, c = inputs
-        beta_prev = transition @ (lik * beta) / c
-        return beta_prev, beta
+    def back(log_beta, inputs):
+        log_lik, log_norm = inputs
+        log_beta_prev = logsumexp(log_transition + (log_lik + log_beta)[None, :], axis=1) - log_norm
+        return log_beta_prev, log_beta
 
-    # betas[k] = beta_k for k = 1..T (stored as rows 0..T-1); beta_0 is the carry.
-    beta_0, betas = jax.lax.scan(back, jnp.ones(2, dtype=filtered.dtype), (scaled, norms), reverse=True)
-    smoothed = filtered * betas
-    smoothed = smoothed / jnp.sum(smoothed, axis=1, keepdims=True)  # removes rounding drift only
-    previous = jnp.concatenate([initial[None, :], filtered[:-1]], axis=0)  # alpha_{k-1}
-    weights = scaled * betas / norms[:, None]  # (T, 2): exp(l_k(j) - m_k) beta_k(j) / c_k
-    xi = jnp.einsum("ki,ij,kj->ij", previous, transition, weights)
-    return filtered, smoothed, xi, norms
+    # log_betas[k] = log beta_k for k = 1..T (rows 0..T-1).
+    _, log_betas = jax.lax.scan(back, jnp.zeros(2, dtype=log_filtered.dtype),
+                                (log_likelihoods, log_norms), reverse=True)
+    log_smoothed = log_filtered + log_betas
+    smoothed = jnp.exp(log_smoothed - logsumexp(log_smoothed, axis=1, keepdims=True))
+    log_previous = jnp.concatenate([_log(initial)[None, :], log_filtered[:-1]], axis=0)
+    log_xi = (log_previous[:, :, None] + log_transition[None, :, :]
+              + (log_likelihoods + log_betas - log_norms[:, None])[:, None, :])
+    # Each xi_k sums to 1 exactly; normalising removes the rounding of terms ~ |l_k|.
+    xi = jnp.sum(jnp.exp(log_xi - logsumexp(log_xi, axis=(1, 2), keepdims=True)), axis=0)
+    return jnp.exp(log_filtered), smoothed, xi, log_norms
 
 
 def hmm_smoother(initial, transition, log_likelihoods) -> HMMSmoother:
@@ -308,8 +331,9 @@ def hmm_smoother(initial, transition, log_likelihoods) -> HMMSmoother:
     initial = jnp.asarray(initial, dtype=float)
     transition = jnp.asarray(transition, dtype=float)
     log_likelihoods = jnp.asarray(log_likelihoods, dtype=float)
-    filtered, smoothed, xi, norms = _smoother(initial, transition, log_likelihoods)
-    log_ml = jnp.sum(jnp.log(norms) + jnp.max(log_likelihoods, axis=1))
+    filtered, smoothed, xi, log_norms = _smoother(initial, transition, log_likelihoods)
+    log_ml = jnp.sum(log_norms)
+    _refuse_impossible(log_ml)
     return HMMSmoother(filtered, smoothed, xi, log_ml)
 
 
