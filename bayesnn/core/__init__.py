@@ -3,6 +3,8 @@
 - :mod:`bayesnn.core.params`: parameter records as JAX pytrees, validated when built.
 - :mod:`bayesnn.core.spikes`: the one spike-event container (:class:`Spikes`), its
   extraction helper and the one overflow policy (:func:`run_growing`).
+- :mod:`bayesnn.core.binning`: the one binning rule (grid times to their own bin, the
+  end point to the last bin).
 - :mod:`bayesnn.core.keys`: the seed convention (int seed or JAX key; one key per trial).
 - :mod:`bayesnn.core.stepping`: the one time loop (``lax.scan``) with decimated
   recording and chunking, and trial batching.
@@ -10,6 +12,7 @@
 - :mod:`bayesnn.core.validation`: argument checks raising ``ValueError`` naming the
   parameter and the constraint, before any simulation work.
 """
+from bayesnn.core.binning import GRID_TOLERANCE, bin_counts, bin_index
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
 from bayesnn.core.precision import (
@@ -40,6 +43,7 @@ from bayesnn.core.stepping import (
 )
 
 __all__ = [
+    "GRID_TOLERANCE", "bin_counts", "bin_index",
     "KeyLike", "as_key", "trial_keys",
     "as_leaf", "is_traced", "params_record", "stack_params", "unstack_params",
     "PrecisionError", "PrecisionWarning", "enable_x64", "require_x64", "warn_if_float32",

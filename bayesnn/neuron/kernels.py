@@ -14,6 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bayesnn.core.binning import bin_index
 from bayesnn.core.spikes import Spikes, empty_spikes
 from bayesnn.core.stepping import scan_chunked, scan_steps
 from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive
@@ -91,18 +92,6 @@ def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
              jnp.zeros(n_samples, dtype), jnp.array(0))
     (final, buffer, log_odds, predicted, _), _ = jax.lax.scan(visit, carry, (times, channels))
     return KernelOutput(log_odds, predicted, buffer, jnp.zeros(0, dtype), final)
-
-
-def bin_index(times: jax.Array, dt, n_steps: int) -> jax.Array:
-    """Bin k = [k dt, (k+1) dt) of each time; times on the grid (t = k dt to within
-    1e-9 relative) go to bin k, not k - 1 by rounding; the end point t = n_steps dt
-    goes to the last bin. Padding (+inf) maps to ``n_steps`` (dropped)."""
-    scaled = times / dt
-    nearest = jnp.round(scaled)
-    on_grid = jnp.abs(scaled - nearest) <= 1e-9 * jnp.maximum(nearest, 1.0)
-    index = jnp.where(on_grid, nearest, jnp.floor(scaled))
-    index = jnp.where(index == n_steps, n_steps - 1, index)
-    return jnp.where(jnp.isfinite(times), index, n_steps).astype(jnp.int32)
 
 
 def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_odds,

@@ -1,0 +1,42 @@
+"""The one binning rule of bayesnn (every time-stepped method and every binned
+reference uses it).
+
+Bin k (k = 0..T-1) is ``[k dt, (k+1) dt)``, except that the end point ``t = T dt``
+belongs to the last bin (so a spike at exactly ``t = duration`` is counted, never
+dropped). Times exported from clock-driven simulators sit on the grid, ``t = k dt`` up
+to rounding: ``floor(t / dt)`` would put e.g. ``49 * 1e-4`` into bin 48. Here a time
+within ``GRID_TOLERANCE`` (relative) of a grid point ``k dt`` is taken to be on it and
+goes to bin k.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+GRID_TOLERANCE = 1e-9
+
+
+def bin_index(times: jax.Array, dt, n_steps: int) -> jax.Array:
+    """Bin of each time (int32); non-finite times (padding) map to ``n_steps`` (a
+    scatter with ``mode="drop"`` then ignores them). Callers check that times lie in
+    [0, n_steps dt] before binning."""
+    scaled = times / dt
+    nearest = jnp.round(scaled)
+    on_grid = jnp.abs(scaled - nearest) <= GRID_TOLERANCE * jnp.maximum(jnp.abs(nearest), 1.0)
+    index = jnp.where(on_grid, nearest, jnp.floor(scaled))
+    index = jnp.where(index == n_steps, n_steps - 1, index)
+    return jnp.where(jnp.isfinite(times), index, n_steps).astype(jnp.int32)
+
+
+def bin_counts(spikes, n_senders: int, dt, n_steps: int) -> jax.Array:
+    """Dense counts (n_steps, n_senders) of a :class:`bayesnn.core.Spikes` (one trial),
+    events weighted by their multiplicity. Memory is steps x senders: for moderate runs
+    (long runs bin chunk by chunk inside their scan with :func:`bin_index`)."""
+    valid = spikes.senders >= 0
+    bins = jnp.where(valid, bin_index(spikes.times, dt, n_steps), n_steps)
+    counts = jnp.zeros((n_steps, n_senders), dtype=jnp.int32)
+    return counts.at[bins, jnp.maximum(spikes.senders, 0)].add(
+        jnp.where(valid, spikes.counts, 0), mode="drop")
+
+
+__all__ = ["GRID_TOLERANCE", "bin_index", "bin_counts"]
