@@ -37,6 +37,11 @@ def log_odds_flow(log_odds: jax.Array, elapsed: jax.Array, r_on: float, r_off: f
     """
     half_gap = 0.5 * (r_on - r_off - theta)
     s = jnp.sqrt(half_gap * half_gap + r_on * r_off)
+    # elapsed = 0 returns log_odds exactly: the formula equals it only to ~1 ulp there,
+    # and its log(r u) terms at u = 0 would make every gradient NaN (also through the
+    # unselected branch of a where), hence the placeholder time in that branch.
+    moved = elapsed > 0
+    elapsed = jnp.where(moved, elapsed, 1.0)
     u = jnp.tanh(s * elapsed)
     one_minus_u = 2.0 * jax.nn.sigmoid(-2.0 * s * elapsed)
     small = r_on * r_off / (s + jnp.abs(half_gap)) + jnp.abs(half_gap) * one_minus_u
@@ -44,7 +49,7 @@ def log_odds_flow(log_odds: jax.Array, elapsed: jax.Array, r_on: float, r_off: f
     shrink = jnp.where(half_gap <= 0, s - half_gap * u, small)  # s - d u
     numerator = jnp.logaddexp(jnp.log(grow) + log_odds, jnp.log(r_on * u))
     denominator = jnp.logaddexp(jnp.log(r_off * u) + log_odds, jnp.log(shrink))
-    return numerator - denominator
+    return jnp.where(moved, numerator - denominator, log_odds)
 
 
 def prior_flow(prediction: jax.Array, elapsed: jax.Array, r_on: float, r_off: float) -> jax.Array:
