@@ -80,18 +80,19 @@ def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
         state, buffer = receive(params, state, channel, buffer, active=channel >= 0)
         is_sample = channel == _SAMPLE
         slot = jnp.where(is_sample, sample_index, n_samples)
-        sample_log_odds = sample_log_odds.at[slot].set(state.log_odds, mode="drop")
-        sample_prediction = sample_prediction.at[slot].set(
-            prediction(params, state, time), mode="drop")
+        sample_log_odds = sample_log_odds.at[slot].set(state.log_odds)
+        sample_prediction = sample_prediction.at[slot].set(prediction(params, state, time))
         return (state, buffer, sample_log_odds, sample_prediction,
                 sample_index + is_sample.astype(jnp.int32)), None
 
     dtype = jnp.result_type(float)
     start = init_state(params, initial_log_odds, initial_prediction, dtype)
-    carry = (start, empty_spikes(capacity, dtype), jnp.zeros(n_samples, dtype),
-             jnp.zeros(n_samples, dtype), jnp.array(0))
+    # One spare slot receives the writes of non-sample events (and keeps S = 0 legal).
+    carry = (start, empty_spikes(capacity, dtype), jnp.zeros(n_samples + 1, dtype),
+             jnp.zeros(n_samples + 1, dtype), jnp.array(0))
     (final, buffer, log_odds, predicted, _), _ = jax.lax.scan(visit, carry, (times, channels))
-    return KernelOutput(log_odds, predicted, buffer, jnp.zeros(0, dtype), final)
+    return KernelOutput(log_odds[:n_samples], predicted[:n_samples], buffer,
+                        jnp.zeros(0, dtype), final)
 
 
 def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_odds,
