@@ -1,5 +1,9 @@
-"""Exactness of the Bayesian neuron's integrators (science notes Sec. 8, tests 1-3, 6)."""
-import jax
+"""Exactness of the Bayesian neuron's integrators (science notes Sec. 8, tests 1-3, 6).
+
+Default setting: tests/neuron_setup.py (N = 20, q ~ U(5, 30) Hz, r_on = 1 Hz,
+r_off = 3 Hz). Tolerances are float64 rounding over the lengths used (exact claims),
+or the notes' bounds where stated.
+"""
 import numpy as np
 import pytest
 from scipy.linalg import expm
@@ -8,13 +12,14 @@ from scipy.special import expit
 from bayesnn import processes
 from bayesnn.exact.hmm import ctmc_transition_matrix, hmm_forward, poisson_log_likelihoods
 from bayesnn.exact.mmpp import mmpp_filter
-from bayesnn.neuron import NeuronParams, filter_counts, simulate, simulate_exact
-from tests.neuron_setup import default_params
+from bayesnn.neuron import NeuronParams, filter_counts, simulate
+from tests.neuron_setup import default_params, input_spikes
 
 
 def _expm_log_odds(params, log_odds0, times, theta):
     """Reference: propagate (rho1, rho0) with scipy's matrix exponential."""
-    generator = np.array([[-params.r_off - theta, params.r_on], [params.r_off, -params.r_on]])
+    r_on, r_off, theta = float(params.r_on), float(params.r_off), float(theta)
+    generator = np.array([[-r_off - theta, r_on], [r_off, -r_on]])
     start = np.array([expit(log_odds0), expit(-log_odds0)])
     values = []
     for t in times:
@@ -23,16 +28,27 @@ def _expm_log_odds(params, log_odds0, times, theta):
     return np.array(values)
 
 
+def _forward_reference(params, log_liks, dt):
+    prior = float(params.stationary_prob_on)
+    return hmm_forward(np.array([1 - prior, prior]),
+                       ctmc_transition_matrix(float(params.r_on), float(params.r_off), dt),
+                       log_liks)
+
+
+def test_default_setting_is_asymmetric():
+    # Swapped switching rates must change every number the tests compare.
+    params = default_params()
+    assert float(params.r_on) == 1.0 and float(params.r_off) == 3.0
+    assert abs(float(params.prior_log_odds) + np.log(3.0)) < 1e-15
+
+
 def test_discrete_neuron_equals_probability_forward_filter():
     params = default_params()
     dt, n_steps = 1e-3, 20_000
-    binned = processes.sample_binned(jax.random.PRNGKey(1), params.r_on, params.r_off,
-                                     params.q_on, params.q_off, dt, n_steps)
-    run = filter_counts(params, binned.counts, dt, method="discrete")
-    prior = params.stationary_prob_on
-    reference = hmm_forward(np.array([1 - prior, prior]),
-                            ctmc_transition_matrix(params.r_on, params.r_off, dt),
-                            poisson_log_likelihoods(binned.counts, params.q_on, params.q_off, dt))
+    binned = processes.sample_binned(params, key=1, dt=dt, n_steps=n_steps)
+    run = filter_counts(params, binned.counts, dt=dt, method="discrete")
+    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
+    reference = _forward_reference(params, poisson_log_likelihoods(binned.counts, q_on, q_off, dt), dt)
     assert np.max(np.abs(expit(np.asarray(run.log_odds)) - np.asarray(reference.filtered)[:, 1])) < 1e-12
     total = float(np.sum(run.log_normalizers))
     assert abs(total - float(reference.log_marginal_likelihood)) <= 1e-9 * abs(total)
@@ -41,16 +57,13 @@ def test_discrete_neuron_equals_probability_forward_filter():
 def test_discrete_bernoulli_bins_equal_forward_filter():
     params = default_params()
     dt, n_steps = 5e-4, 10_000
-    binned = processes.sample_binned(jax.random.PRNGKey(2), params.r_on, params.r_off,
-                                     params.q_on, params.q_off, dt, n_steps, observation="bernoulli")
-    run = filter_counts(params, binned.counts, dt, observation="bernoulli")
+    binned = processes.sample_binned(params, key=2, dt=dt, n_steps=n_steps, observation="bernoulli")
+    run = filter_counts(params, binned.counts, dt=dt, observation="bernoulli")
     counts = np.asarray(binned.counts)
-    p_on, p_off = params.q_on * dt, params.q_off * dt
+    p_on, p_off = np.asarray(params.q_on) * dt, np.asarray(params.q_off) * dt
     log_lik = np.stack([counts @ np.log(p_off) + (1 - counts) @ np.log1p(-p_off),
                         counts @ np.log(p_on) + (1 - counts) @ np.log1p(-p_on)], axis=1)
-    prior = params.stationary_prob_on
-    reference = hmm_forward(np.array([1 - prior, prior]),
-                            ctmc_transition_matrix(params.r_on, params.r_off, dt), log_lik)
+    reference = _forward_reference(params, log_lik, dt)
     assert np.max(np.abs(expit(np.asarray(run.log_odds)) - np.asarray(reference.filtered)[:, 1])) < 1e-12
     total = float(np.sum(run.log_normalizers))
     assert abs(total - float(reference.log_marginal_likelihood)) <= 1e-9 * abs(total)
@@ -58,22 +71,21 @@ def test_discrete_bernoulli_bins_equal_forward_filter():
 
 def test_event_driven_equals_continuous_time_filter():
     params = default_params()
-    trial = processes.sample_trial(jax.random.PRNGKey(3), params.r_on, params.r_off,
-                                   params.q_on, params.q_off, 20.0)
+    trial = processes.sample_trial(params, key=3, duration=20.0)
     sample_times = np.linspace(0.001, 20.0, 20_000)
-    run = simulate_exact(params, trial, sample_times)
-    reference = mmpp_filter(params.r_on, params.r_off, params.q_on, params.q_off,
-                            trial.spike_times, trial.spike_channels, 20.0, sample_times)
+    run = simulate(params, trial.inputs, duration=20.0, sample_times=sample_times)
+    reference = mmpp_filter(params.model, trial.inputs, duration=20.0, query_times=sample_times)
     assert np.max(np.abs(np.asarray(run.log_odds) - np.asarray(reference.log_odds))) < 1e-9
 
 
 def test_no_input_relaxation_matches_closed_form():
     params = NeuronParams(3.0, 1.5, np.array([10.0]), np.array([10.0]), g0=1.0)  # theta = 0
     times = np.linspace(0.0, 3.0, 301)
-    run = simulate_exact(params, (np.zeros(1), -np.ones(1, int)), times, initial_log_odds=-4.0)
-    p_inf = params.r_on / (params.r_on + params.r_off)
+    run = simulate(params, input_spikes(params), duration=3.0, sample_times=times,
+                   initial_log_odds=-4.0)
+    p_inf = float(params.stationary_prob_on)
     p0 = expit(-4.0)
-    expected = p_inf + (p0 - p_inf) * np.exp(-(params.r_on + params.r_off) * times)
+    expected = p_inf + (p0 - p_inf) * np.exp(-float(params.r_on + params.r_off) * times)
     assert np.max(np.abs(expit(np.asarray(run.log_odds)) - expected)) < 1e-12
 
 
@@ -84,25 +96,28 @@ def test_constant_drift_matches_matrix_exponential(theta_sign):
         q_on, q_off = q_off, q_on
     params = NeuronParams(2.0, 5.0, q_on, q_off, g0=1.0)
     times = np.linspace(0.0, 2.0, 201)
-    run = simulate_exact(params, (np.zeros(1), -np.ones(1, int)), times, initial_log_odds=1.5)
+    run = simulate(params, input_spikes(params), duration=2.0, sample_times=times,
+                   initial_log_odds=1.5)
     expected = _expm_log_odds(params, 1.5, times, params.theta)
     assert np.max(np.abs(np.asarray(run.log_odds) - expected)) < 1e-12
 
 
 def test_isolated_and_simultaneous_spikes_jump_by_weights():
     params = default_params()
-    spike_time = 0.37
-    quiet = simulate_exact(params, (np.array([spike_time]), np.array([-1])), [spike_time])
-    one = simulate_exact(params, (np.array([spike_time]), np.array([4])), [spike_time])
-    assert abs(float(one.log_odds[0] - quiet.log_odds[0]) - params.weights[4]) < 1e-14
+    spike_time, weights = 0.37, np.asarray(params.weights)
+    quiet = simulate(params, input_spikes(params), duration=1.0, sample_times=[spike_time])
+    one = simulate(params, input_spikes(params, [spike_time], [4]), duration=1.0,
+                   sample_times=[spike_time])
+    assert abs(float(one.log_odds[0] - quiet.log_odds[0]) - weights[4]) < 1e-14
     channels = np.array([1, 7, 12])
-    three = simulate_exact(params, (np.full(3, spike_time), channels), [spike_time])
-    assert abs(float(three.log_odds[0] - quiet.log_odds[0]) - params.weights[channels].sum()) < 1e-13
+    three = simulate(params, input_spikes(params, np.full(3, spike_time), channels),
+                     duration=1.0, sample_times=[spike_time])
+    assert abs(float(three.log_odds[0] - quiet.log_odds[0]) - weights[channels].sum()) < 1e-13
 
 
 def test_stiff_jump_is_stable_for_default_integrator():
     params = NeuronParams(10.0, 10.0, np.array([10.0]), np.array([10.0]), g0=1.0)
-    run = simulate(params, (np.zeros(1), -np.ones(1, int)), sample_times=np.array([1e-3]),
+    run = simulate(params, input_spikes(params), duration=1e-3, sample_times=np.array([1e-3]),
                    initial_log_odds=12.0)
     reference = _expm_log_odds(params, 12.0, [1e-3], 0.0)[0]
     assert abs(reference - 4.6046) < 1e-3  # the science notes' value, about 4.61
@@ -117,7 +132,7 @@ def test_euler_stability_guard_engages_instead_of_blowing_up():
     errors = []
     for dt in (1e-4, 5e-5, 2.5e-5, 1.25e-5):
         counts = np.zeros((int(round(1e-3 / dt)), 1), int)
-        run = filter_counts(params, counts, dt, method="euler", initial_log_odds=12.0)
+        run = filter_counts(params, counts, dt=dt, method="euler", initial_log_odds=12.0)
         assert int(run.n_guarded) > 0
         assert np.all(np.isfinite(np.asarray(run.log_odds)))
         errors.append(abs(float(run.log_odds[-1]) - reference))
@@ -131,9 +146,8 @@ def test_euler_stability_guard_engages_instead_of_blowing_up():
 @pytest.mark.parametrize("start", [700.0, -700.0])
 def test_log_odds_stay_finite_at_extreme_values(method, start):
     params = default_params()
-    trial = processes.sample_trial(jax.random.PRNGKey(4), params.r_on, params.r_off,
-                                   params.q_on, params.q_off, 0.5)
-    run = simulate(params, trial, method, dt=1e-4, duration=0.5, initial_log_odds=start,
-                   initial_prediction=start)
+    trial = processes.sample_trial(params, key=4, duration=0.5)
+    run = simulate(params, trial.inputs, method=method, dt=1e-4, duration=0.5,
+                   initial_log_odds=start, initial_prediction=start)
     assert np.all(np.isfinite(np.asarray(run.log_odds)))
     assert np.all(np.isfinite(np.asarray(run.prediction)))
