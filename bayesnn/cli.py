@@ -1,15 +1,17 @@
 """Command line: ``bayesnn validate`` (the main job) and ``bayesnn scenarios``.
 
-``bayesnn validate`` runs scenarios (default: ``neuron``), prints a table of checks
-(name, measured value, tolerance, PASS/FAIL), writes ``results.json``, traces as
-NetCDF and PNG figures to ``--out``, and exits with status 1 if any check failed.
-JAX runs in float64 here (validation is never done in float32).
+``bayesnn validate`` runs scenarios (default: ``neuron``; ``--scenario all`` runs every
+installed one), prints a table of checks (name, measured value, tolerance, PASS/FAIL),
+writes ``results.json``, traces as NetCDF and PNG figures to ``--out`` (each file
+atomically), and exits with status 1 if any check failed, 2 for bad arguments or
+settings. JAX runs in float64 here (validation is never done in float32).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tomllib
 from pathlib import Path
 from typing import Sequence
 
@@ -19,11 +21,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="run spike-based inference next to exact Bayes")
     validate.add_argument("--scenario", action="append", default=None,
-                          help="scenario to run (repeatable): neuron, scn, log_odds, accuracy, "
-                               "kalman, or all; default neuron")
+                          help="scenario to run (repeatable): see `bayesnn scenarios`, or all; "
+                               "default neuron")
     validate.add_argument("--seed", type=int, default=None, help="seed for rates and trials")
     validate.add_argument("--duration", type=float, default=None,
-                          help="trial length in seconds (neuron scenario; default 20)")
+                          help="trial length in seconds, for scenarios that take one")
     validate.add_argument("--config", type=Path, default=None,
                           help="TOML file with one table per scenario, e.g. [neuron] n_inputs = 50")
     validate.add_argument("--out", type=Path, default=Path("bayesnn-out"),
@@ -39,7 +41,6 @@ def _parser() -> argparse.ArgumentParser:
 def _load_config(path: Path | None) -> dict:
     if path is None:
         return {}
-    import tomllib
     if not path.is_file():
         raise ValueError(f"--config file {path} does not exist")
     with path.open("rb") as handle:
@@ -47,8 +48,9 @@ def _load_config(path: Path | None) -> dict:
 
 
 def _setup_jax() -> None:
+    from bayesnn.core.precision import enable_x64
     import jax
-    jax.config.update("jax_enable_x64", True)
+    enable_x64()  # validation is an exactness claim: never float32
     # A persistent compilation cache makes repeated validate runs start faster.
     cache = os.environ.get("BAYESNN_JAX_CACHE", str(Path.home() / ".cache" / "bayesnn" / "jax"))
     if cache:
@@ -56,40 +58,26 @@ def _setup_jax() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "scenarios":
-        from bayesnn.validate import SCENARIOS
-        print("\n".join(SCENARIOS))
-        return 0
-    _setup_jax()
-    import json
+def _list_scenarios() -> int:
+    from bayesnn.validate import REGISTRY, available
+    width = max(len(name) for name in REGISTRY)
+    for name, entry in REGISTRY.items():
+        where = f"{entry.module}.{entry.function}" if available(name) else "not installed"
+        print(f"{name:{width}s}  {entry.description} ({where})")
+    return 0
 
-    from bayesnn import io, validate
-    from bayesnn.report import format_table
 
-    names = args.scenario or ["neuron"]
-    if "all" in names:
-        names = list(validate.SCENARIOS)
-    try:
-        config = _load_config(args.config)
-        progress = validate.StageTimer(lambda line: print(line, file=sys.stderr, flush=True))
-        results = validate.run(names, config, seed=args.seed, duration=args.duration,
-                               progress=(lambda message: None) if args.quiet else progress,
-                               figures=not args.no_figures)
-    except ValueError as error:
-        print(f"bayesnn validate: error: {error}", file=sys.stderr)
-        return 2
+def _write_outputs(results, out: Path) -> tuple[dict, Path]:
+    """results.json, <scenario>_traces.nc and <scenario>_<figure>.png under ``out``,
+    every file written atomically (bayesnn.io); returns the JSON payload and the path
+    of results.json."""
+    from bayesnn import io
+    from bayesnn.plotting import save_figure
 
     payload = {"passed": all(result.passed for result in results), "scenarios": {}}
-    out = args.out
     for result in results:
-        files = []
-        for name, figure in result.figures.items():
-            path = out / f"{result.scenario}_{name}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            figure.savefig(path, dpi=120)
-            files.append(str(path))
+        files = [str(save_figure(figure, out / f"{result.scenario}_{name}.png"))
+                 for name, figure in result.figures.items()]
         if result.traces is not None:
             files.append(str(io.write_netcdf(out / f"{result.scenario}_traces.nc", result.traces)))
         payload["scenarios"][result.scenario] = {
@@ -98,7 +86,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             "numbers": result.numbers,
             "files": files,
         }
-    results_path = io.write_json(out / "results.json", payload)
+    return payload, io.write_json(out / "results.json", payload)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bayesnn`` command; returns the exit status (0 all checks
+    passed, 1 a check failed, 2 bad arguments or settings)."""
+    args = _parser().parse_args(argv)
+    if args.command == "scenarios":
+        return _list_scenarios()
+    _setup_jax()
+    import json
+
+    from bayesnn import io, validate
+    from bayesnn.report import format_table
+
+    try:
+        config = _load_config(args.config)
+        timer = validate.StageTimer(lambda line: print(line, file=sys.stderr, flush=True))
+        results = validate.run(args.scenario or [validate.DEFAULT_SCENARIO], config,
+                               seed=args.seed, duration=args.duration,
+                               progress=(lambda message: None) if args.quiet else timer,
+                               figures=not args.no_figures)
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        print(f"bayesnn validate: error: {error}", file=sys.stderr)
+        return 2
+
+    payload, results_path = _write_outputs(results, args.out)
     if args.json:
         print(json.dumps(io.jsonable(payload), indent=2))
     else:

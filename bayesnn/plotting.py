@@ -1,7 +1,8 @@
 """Figures for Bayesian-neuron runs (matplotlib).
 
 Every function returns a ``matplotlib.figure.Figure`` and draws nothing on screen;
-save it with ``fig.savefig(path)``. Times in seconds.
+save it with :func:`save_figure` (atomic PNG) or ``fig.savefig(path)``. Times in
+seconds, spikes as :class:`bayesnn.core.Spikes`.
 """
 from __future__ import annotations
 
@@ -9,24 +10,32 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.special import expit
 
+from bayesnn.core.spikes import Spikes, spike_arrays
 from bayesnn.metrics import CalibrationTable
 
 
-def plot_neuron_trial(times, states, input_times, input_channels, exact_log_odds, log_odds,
-                      prediction, spike_times, spike_counts, g0: float,
+def plot_neuron_trial(times, states, inputs: Spikes, exact_log_odds, log_odds, prediction,
+                      spikes: Spikes, g0: float,
                       window: tuple[float, float] | None = None) -> Figure:
     """Hidden state, input raster, posteriors, log-odds and output spikes on one time axis.
 
     Args:
         times: (S,) sample times, s.
         states: (S,) true hidden state at the sample times (0/1).
-        input_times, input_channels: (K,) input spike events (channel < 0 = padding).
-        exact_log_odds: (S,) exact posterior log-odds (reference filter).
-        log_odds, prediction: (S,) the neuron's L and G.
-        spike_times, spike_counts: output spike events with multiplicity.
-        g0: jump of G per output spike (to draw the threshold G + g0/2).
+        inputs: one trial's input spikes (:class:`bayesnn.core.Spikes`, sender = input).
+        exact_log_odds: (S,) exact posterior log-odds (reference filter), nats.
+        log_odds, prediction: (S,) the neuron's L and G, nats.
+        spikes: the neuron's output spikes (:class:`bayesnn.core.Spikes`, count =
+            multiplicity).
+        g0: jump of G per output spike (to draw the threshold G + g0/2), nats.
         window: (start, stop) in seconds to zoom on; default the whole trial.
+
+    Raises:
+        ValueError: if a spike container is batched or overflowed
+            (:func:`bayesnn.core.spike_arrays`).
     """
+    input_times, input_channels, _ = spike_arrays(inputs)
+    spike_times, _, spike_counts = spike_arrays(spikes)
     times = np.asarray(times)
     start, stop = window if window is not None else (0.0, float(times[-1]))
     shown = (times >= start) & (times <= stop)
@@ -45,9 +54,7 @@ def plot_neuron_trial(times, states, input_times, input_channels, exact_log_odds
     axes[0].set_ylim(-0.02, 1.02)
     axes[0].legend(loc="upper right", fontsize=7, ncol=4)
 
-    input_times = np.asarray(input_times)
-    input_channels = np.asarray(input_channels)
-    real = (input_channels >= 0) & (input_times >= start) & (input_times <= stop)
+    real = (input_times >= start) & (input_times <= stop)
     axes[1].scatter(input_times[real], input_channels[real], s=2, marker="|", color="k")
     axes[1].set_ylabel("input")
 
@@ -58,9 +65,7 @@ def plot_neuron_trial(times, states, input_times, input_channels, exact_log_odds
     axes[2].set_ylabel("log-odds")
     axes[2].legend(loc="upper right", fontsize=7, ncol=3)
 
-    spike_times = np.asarray(spike_times)
-    spike_counts = np.asarray(spike_counts)
-    fired = (spike_counts > 0) & (spike_times >= start) & (spike_times <= stop)
+    fired = (spike_times >= start) & (spike_times <= stop)
     axes[3].vlines(spike_times[fired], 0, spike_counts[fired], color="tab:red", lw=0.8)
     axes[3].set_ylabel("output\nspikes")
     axes[3].set_xlabel("time (s)")
@@ -84,3 +89,16 @@ def plot_calibration(table: CalibrationTable) -> Figure:
     axis.set_ylim(0, 1)
     axis.legend(fontsize=7, loc="upper left")
     return figure
+
+
+def save_figure(figure: Figure, path, dpi: int = 120):
+    """Write ``figure`` as a PNG at ``path`` atomically (rendered in memory, then written
+    through a temporary file and renamed, like every bayesnn result file); returns the
+    path."""
+    import io as _bytes_io
+
+    from bayesnn.io import _atomic
+    buffer = _bytes_io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    data = buffer.getvalue()
+    return _atomic(path, lambda target: target.write_bytes(data))

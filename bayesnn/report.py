@@ -1,13 +1,24 @@
-"""Validation checks: one row of the table printed by ``bayesnn validate``.
+"""Validation results: one :class:`Check` per row of the table printed by ``bayesnn
+validate``, and the :class:`ScenarioResult` every family's scenario returns.
 
-Every scenario returns a list of :class:`Check` plus a dict of extra numbers; the
-command line prints the table, writes JSON and exits non-zero if any check failed.
+A family owns its validation scenario (e.g. :func:`bayesnn.neuron.validation.
+neuron_scenario`): a function ``scenario(*, progress, figures, **settings) ->
+ScenarioResult``. :mod:`bayesnn.validate` only dispatches to them; the command line
+prints the table, writes JSON, NetCDF and PNG files and exits non-zero if any check
+failed.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable, NamedTuple
+
+Progress = Callable[[str], None]
+"""A progress callback: called with one line of text per stage."""
+
+
+def silent(message: str) -> None:
+    """The progress callback that prints nothing."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,29 @@ class Check:
         row["bound"] = list(self.bound) if self.relation == "in" else float(self.bound)
         row["passed"] = self.passed
         return row
+
+
+class ScenarioResult(NamedTuple):
+    """Outcome of one validation scenario.
+
+    Fields:
+        scenario: its name (as given to ``bayesnn validate --scenario``).
+        checks: the pass/fail rows (:class:`Check`).
+        numbers: reported values (floats, lists, nested dicts) for ``results.json``.
+        figures: name -> ``matplotlib.figure.Figure`` (written as PNG).
+        traces: an ``xarray.Dataset`` of time series (written as NetCDF), or None.
+    """
+
+    scenario: str
+    checks: list[Check]
+    numbers: dict[str, Any]
+    figures: dict[str, Any]
+    traces: Any = None
+
+    @property
+    def passed(self) -> bool:
+        """True when every check passed (and there is at least one)."""
+        return bool(self.checks) and all(check.passed for check in self.checks)
 
 
 def format_table(checks: list[Check]) -> str:

@@ -1,14 +1,23 @@
-"""The main job, ``bayesnn validate``, on a reduced scenario."""
+"""The main job, ``bayesnn validate``, on a reduced neuron scenario; the driver's
+dispatch, settings checks and float64 policy."""
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
+from bayesnn import validate
 from bayesnn.cli import main
 
+SMALL = "[neuron]\nduration = 2.0\ncalibration_trials = 3\nn_inputs = 8\n"
 
+
+@pytest.mark.slow
 def test_validate_writes_table_json_traces_and_figures(tmp_path, capsys):
     config = tmp_path / "small.toml"
-    config.write_text("[neuron]\nduration = 4.0\ncalibration_trials = 4\nn_inputs = 10\n")
+    config.write_text(SMALL)
     out = tmp_path / "out"
     status = main(["validate", "--config", str(config), "--out", str(out), "--seed", "3", "--quiet"])
     printed = capsys.readouterr().out
@@ -18,34 +27,97 @@ def test_validate_writes_table_json_traces_and_figures(tmp_path, capsys):
     # Exactness claims hold at their tolerances whatever the size of the run.
     for name in ("event_driven_vs_continuous_filter", "decoder_rebuilds_prediction",
                  "discrete_vs_forward_filter", "discrete_log_likelihood",
-                 "numpyro_enum_loglik_vs_hmm_rel"):
+                 "numpyro_enum_loglik_vs_hmm_rel", "numpyro_continuous_loglik_vs_mmpp_rel"):
         assert checks[name]["passed"], checks[name]
+    assert "log_loss_gain_vs_rates_swapped" in checks  # asymmetric default rates
     assert status == (0 if payload["passed"] else 1)
     assert payload["passed"] == all(row["passed"] for row in neuron["checks"])
     assert "event_driven_vs_continuous_filter" in printed
-    assert (out / "neuron_traces.nc").is_file()
     assert (out / "neuron_neuron_trial.png").stat().st_size > 10_000
     assert neuron["numbers"]["output_rate_hz"] > 0
     spread = neuron["numbers"]["kl_exact_to_decoded_G_over_5_trials"]
     assert len(spread["values"]) == 5 and spread["std"] > 0
+    # Traces reload from NetCDF without pickle: L, G, state, exact log-odds, spikes.
+    from bayesnn.io import load_dataset
+    traces = load_dataset(out / "neuron_traces.nc")
+    assert traces["time"].attrs["units"] == "s" and traces.attrs["r_off"] == 3.0
+    for name in ("log_odds", "prediction", "exact_log_odds", "state", "spikes_time", "input_time"):
+        assert name in traces, name
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
-def test_validate_json_flag_prints_machine_readable_results(tmp_path, capsys):
-    config = tmp_path / "small.toml"
-    config.write_text("[neuron]\nduration = 2.0\ncalibration_trials = 2\n")
-    main(["validate", "--config", str(config), "--out", str(tmp_path), "--json", "--quiet",
-          "--no-figures"])
-    payload = json.loads(capsys.readouterr().out)
-    assert set(payload["scenarios"]) == {"neuron"}
+@pytest.fixture
+def stub_scenarios(monkeypatch, tmp_path):
+    """Two stub scenarios in a throw-away module: one passing, one failing."""
+    module = tmp_path / "stub_scenarios.py"
+    module.write_text(textwrap.dedent("""
+        from bayesnn.report import Check, ScenarioResult
+
+        def good(*, seed=0, duration=1.0, progress=None, figures=True):
+            progress(f"good with seed {seed}")
+            return ScenarioResult("ignored", [Check("ok", 0.5, 1.0)], {"seed": seed,
+                                  "duration": duration}, {}, None)
+
+        def bad(*, level=2.0):
+            return [Check("too_big", level, 1.0)], {"level": level}
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = {"good": validate.Scenario("stub_scenarios", "good", "passes"),
+                "bad": validate.Scenario("stub_scenarios", "bad", "fails")}
+    monkeypatch.setattr(validate, "REGISTRY", registry)
+    monkeypatch.setattr(validate, "SCENARIOS", tuple(registry))
+    monkeypatch.setattr(validate, "DEFAULT_SCENARIO", "good")
+
+
+def test_driver_dispatches_overrides_and_exit_status(stub_scenarios, tmp_path, capsys):
+    lines = []
+    results = validate.run(["all"], {"bad": {"level": 0.5}}, seed=7, duration=3.0,
+                           progress=lines.append)
+    assert [r.scenario for r in results] == ["good", "bad"]
+    assert results[0].numbers == {"seed": 7, "duration": 3.0}  # overrides where accepted
+    assert results[1].passed and results[1].numbers == {"level": 0.5}
+    assert "good with seed 7" in lines
+    # A failed check: exit status 1, JSON still written.
+    assert main(["validate", "--scenario", "good", "--scenario", "bad", "--out",
+                 str(tmp_path), "--quiet"]) == 1
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert payload["passed"] is False and payload["scenarios"]["good"]["passed"] is True
+    assert "FAILED: 1 of 2 checks" in capsys.readouterr().out
+    assert main(["validate", "--out", str(tmp_path), "--json", "--quiet"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["scenarios"]) == {"good"}
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[neuron]\nr_on = -1.0\n", "r_on must be > 0"),
+    ("[neuron]\nr_on = -1.0\n", "r_on must be a number > 0"),
+    ("[neuron]\nn_inputs = 2.5\n", "n_inputs must be an integer"),
     ("[neuron]\nspeed = 3\n", "unknown settings"),
     ("[elsewhere]\nx = 1\n", "unknown scenario"),
+    ("[neuron\n", "Expected"),
 ])
 def test_validate_rejects_bad_configuration_before_work(tmp_path, capsys, text, message):
     config = tmp_path / "bad.toml"
     config.write_text(text)
     assert main(["validate", "--config", str(config), "--out", str(tmp_path), "--quiet"]) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_unknown_scenario_and_listing(capsys, tmp_path):
+    assert main(["validate", "--scenario", "nonsense", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "scenario must be one of" in capsys.readouterr().err
+    assert main(["scenarios"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in validate.SCENARIOS)
+    assert set(validate.settings_of(validate.scenario_function("neuron"))) >= {
+        "seed", "duration", "r_on", "r_off", "numpyro"}
+    assert validate.settings_of(validate.scenario_function("neuron"))["r_off"] == 3.0
+
+
+def test_validate_refuses_float32():
+    code = ("import bayesnn; bayesnn.enable_x64(False)\n"
+            "from bayesnn import validate\n"
+            "try:\n    validate.run(['neuron'])\n"
+            "except bayesnn.core.PrecisionError as e:\n    print('refused:', e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "JAX_ENABLE_X64": "0"})
+    assert "refused: bayesnn validate promises float64" in done.stdout, done.stderr

@@ -1,0 +1,309 @@
+r"""The Bayesian neuron's validation scenario (``bayesnn validate --scenario neuron``).
+
+Denève's neuron (Denève 2004; Denève 2008 I) on one sampled trial of the reference
+setting, run next to independent exact references on the *same* input spikes:
+
+========================================= =============================================
+check                                     against (bound and its basis)
+========================================= =============================================
+``event_driven_vs_continuous_filter``     :func:`bayesnn.exact.mmpp_filter` (matrix
+                                          exponential); both exact: 1e-9 nats
+``decoder_rebuilds_prediction``           G rebuilt from the output spikes alone
+                                          (:func:`bayesnn.neuron.decode_prediction`);
+                                          same flow, rounding: 1e-12 nats
+``gap_below_half_jump``                   max (L - G) - g0/2 <= 0 (spiking rule)
+``discrete_vs_forward_filter``            probability-domain HMM forward filter on the
+``discrete_log_likelihood``               binned counts (:mod:`bayesnn.exact.hmm`): 1e-12
+                                          in probability, 1e-9 relative in log Z
+``euler_dt_slope``, ``discrete_dt_slope`` first order in dt: log-log slope in [0.8, 1.2]
+``calibration_bins_inside``               every probability bin inside its binomial
+                                          interval (family-wise 99 %)
+``log_loss_gain_vs_*``                    the exact filter's log-loss beats filters with
+                                          r_on doubled, r_on and r_off swapped, q_on and
+                                          q_off swapped, and Euler at 1 ms
+``numpyro_*``                             NumPyro references (enumerated binned model,
+                                          continuous-time likelihood): 1e-9
+========================================= =============================================
+
+Default rates are asymmetric (r_on = 1 Hz, r_off = 3 Hz) so that a swap of r_on and
+r_off anywhere changes the numbers and fails the exact checks (science notes,
+/work/shared/science/bayesian-neuron.md). Units: s, Hz, nats.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+from scipy.special import expit
+
+from bayesnn import processes
+from bayesnn.core.binning import bin_counts
+from bayesnn.core.keys import as_key
+from bayesnn.core.precision import require_x64
+from bayesnn.core.spikes import spike_times_of
+from bayesnn.core.validation import require_int
+from bayesnn.exact.hmm import ctmc_transition_matrix, hmm_forward, poisson_log_likelihoods
+from bayesnn.exact.mmpp import mmpp_filter, mmpp_filter_batch
+from bayesnn.metrics import calibration_table, fano_factor, firing_rate, isi_cv, log_loss, mean_kl
+from bayesnn.neuron.output import decode_prediction
+from bayesnn.neuron.params import NeuronParams
+from bayesnn.neuron.simulate import filter_counts, simulate, simulate_trials
+from bayesnn.report import Check, Progress, ScenarioResult, silent
+
+
+@dataclass(frozen=True)
+class NeuronScenario:
+    """Settings of the ``neuron`` scenario (s, Hz).
+
+    Fields:
+        n_inputs: number of Poisson inputs N (>= 1).
+        q_low, q_high: q_on and q_off are drawn independently from U(q_low, q_high), Hz.
+        r_on, r_off: switching rates of the hidden state, Hz (default 1 and 3:
+            asymmetric, so swapped rates are caught).
+        g0: jump of the prediction G per output spike, nats.
+        duration: length of each trial, s.
+        dt: grid on which posteriors are compared, and bin width of the binned model, s.
+        calibration_trials: extra trials of ``duration`` for calibration and log-loss.
+        seed: seeds the rates (NumPy) and the trials (JAX keys).
+
+    Raises:
+        ValueError: naming the setting, for a non-positive rate, time or count.
+    """
+
+    n_inputs: int = 20
+    q_low: float = 5.0
+    q_high: float = 30.0
+    r_on: float = 1.0
+    r_off: float = 3.0
+    g0: float = 1.0
+    duration: float = 20.0
+    dt: float = 1e-3
+    calibration_trials: int = 50
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require_int("n_inputs", self.n_inputs, minimum=1)
+        require_int("calibration_trials", self.calibration_trials, minimum=2)
+        require_int("seed", self.seed, minimum=0)
+        for name in ("q_low", "q_high", "r_on", "r_off", "g0", "duration", "dt"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a number > 0, got {value!r}")
+        if not self.q_low < self.q_high:
+            raise ValueError(f"q_low must be < q_high, got {self.q_low} and {self.q_high}")
+        n_bins = round(self.duration / self.dt)
+        if n_bins < 4 or abs(n_bins * self.dt - self.duration) > 1e-9 * self.duration:
+            raise ValueError(f"duration ({self.duration} s) must be a multiple of dt "
+                             f"({self.dt} s) of at least 4 bins")
+
+    def params(self) -> NeuronParams:
+        """The neuron's parameters: q_on, q_off ~ U(q_low, q_high) from NumPy ``seed``."""
+        rng = np.random.default_rng(self.seed)
+        q_on = rng.uniform(self.q_low, self.q_high, self.n_inputs)
+        q_off = rng.uniform(self.q_low, self.q_high, self.n_inputs)
+        return NeuronParams(self.r_on, self.r_off, q_on, q_off, self.g0)
+
+
+_DEFAULT = NeuronScenario()
+
+
+def neuron_scenario(*, n_inputs: int = _DEFAULT.n_inputs, q_low: float = _DEFAULT.q_low,
+                    q_high: float = _DEFAULT.q_high, r_on: float = _DEFAULT.r_on,
+                    r_off: float = _DEFAULT.r_off, g0: float = _DEFAULT.g0,
+                    duration: float = _DEFAULT.duration, dt: float = _DEFAULT.dt,
+                    calibration_trials: int = _DEFAULT.calibration_trials,
+                    seed: int = _DEFAULT.seed, numpyro: bool = True,
+                    progress: Progress = silent, figures: bool = True) -> ScenarioResult:
+    """Run the ``neuron`` scenario (see the module docstring); settings as in
+    :class:`NeuronScenario`, ``numpyro=False`` skips the NumPyro references.
+
+    Raises:
+        ValueError: naming the setting, before any work.
+        bayesnn.core.PrecisionError: in float32 (the checks claim 1e-9 accuracy).
+    """
+    settings = NeuronScenario(n_inputs=n_inputs, q_low=q_low, q_high=q_high, r_on=r_on,
+                              r_off=r_off, g0=g0, duration=duration, dt=dt,
+                              calibration_trials=calibration_trials, seed=seed)
+    return validate_neuron(settings, progress=progress, figures=figures, numpyro=bool(numpyro))
+
+
+def _loglog_slope(steps, errors) -> float:
+    return float(np.polyfit(np.log(steps), np.log(errors), 1)[0])
+
+
+def _states(trials: processes.Trial, times) -> np.ndarray:
+    return np.asarray(jax.vmap(processes.state_at, in_axes=(0, 0, None))(
+        trials.initial_state, trials.switch_times, np.asarray(times)))
+
+
+def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress = silent,
+                    figures: bool = True, numpyro: bool = True) -> ScenarioResult:
+    """Run the ``neuron`` scenario with the settings of ``scenario``."""
+    require_x64("the neuron validation scenario")
+    params = scenario.params()
+    duration, dt = float(scenario.duration), float(scenario.dt)
+    n_bins = int(round(duration / dt))
+    grid = dt * np.arange(1, n_bins + 1)
+    base_key = as_key(scenario.seed)
+    checks: list[Check] = []
+    numbers: dict[str, Any] = {"theta_hz": float(params.theta),
+                               "weights_max_abs": float(np.max(np.abs(params.weights)))}
+
+    progress("sampling the hidden state and input spikes")
+    trial = processes.sample_trial(params, key=jax.random.fold_in(base_key, 0), duration=duration)
+    states = np.asarray(trial.state_at(grid))
+    numbers["input_spikes"] = int(trial.inputs.n_events)
+
+    progress("exact event-driven neuron vs the continuous-time filter")
+    run = simulate(params, trial.inputs, duration=duration, sample_times=grid)
+    log_odds, prediction = np.asarray(run.log_odds), np.asarray(run.prediction)
+    exact_log_odds = np.asarray(mmpp_filter(params, trial.inputs, duration=duration,
+                                            query_times=grid).log_odds)
+    checks.append(Check("event_driven_vs_continuous_filter", np.max(np.abs(log_odds - exact_log_odds)),
+                        1e-9, "<=", "max |L - L_exact| over the trial (exact method), nats"))
+    decoded = decode_prediction(params, run.spikes, grid)
+    checks.append(Check("decoder_rebuilds_prediction", np.max(np.abs(decoded - prediction)), 1e-12,
+                        "<=", "max |G_decoded - G| from output spikes alone, nats"))
+    checks.append(Check("gap_below_half_jump", np.max(log_odds - prediction) - scenario.g0 / 2,
+                        1e-12, "<=", "max (L - G) - g0/2 at every sample, nats"))
+
+    progress("binned model: discrete neuron vs probability-domain forward filter")
+    counts = np.asarray(bin_counts(trial.inputs, params.n_inputs, dt, n_bins))
+    binned = filter_counts(params, counts, dt=dt, method="discrete")
+    prior = float(params.stationary_prob_on)
+    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
+    forward = hmm_forward(np.array([1 - prior, prior]),
+                          ctmc_transition_matrix(scenario.r_on, scenario.r_off, dt),
+                          poisson_log_likelihoods(counts, q_on, q_off, dt))
+    checks.append(Check("discrete_vs_forward_filter",
+                        np.max(np.abs(expit(np.asarray(binned.log_odds))
+                                      - np.asarray(forward.filtered)[:, 1])),
+                        1e-12, "<=", "max |sigmoid(L_k) - p_k| over all bins"))
+    total = float(np.sum(binned.log_normalizers))
+    checks.append(Check("discrete_log_likelihood",
+                        abs(total - float(forward.log_marginal_likelihood)) / abs(total), 1e-9,
+                        "<=", "relative error of sum_k log Z_k vs the forward filter"))
+    numbers["binned_log_marginal_likelihood"] = total
+
+    progress("time-stepped errors against the exact filter (dt convergence)")
+    steps = (dt, dt / 2, dt / 4)
+    stepped_errors = {}
+    for method in ("euler", "discrete"):
+        errors = []
+        for step in steps:
+            stepped = simulate(params, trial.inputs, duration=duration, method=method, dt=step,
+                               record_every=int(round(dt / step)))
+            errors.append(float(np.mean(np.abs(np.asarray(stepped.log_odds) - exact_log_odds))))
+        stepped_errors[method] = errors
+        checks.append(Check(f"{method}_dt_slope", _loglog_slope(steps, errors), (0.8, 1.2), "in",
+                            f"log-log slope of mean |L_{method} - L_exact| over dt = {steps} s"))
+    numbers["stepped_mean_abs_error"] = {"dt_s": list(steps), **stepped_errors}
+
+    progress(f"calibration over {scenario.calibration_trials} x {duration:g} s")
+    trials = processes.sample_trials(params, key=jax.random.fold_in(base_key, 1),
+                                     n_trials=scenario.calibration_trials, duration=duration)
+    # Samples four correlation times 1/(r_on + r_off) apart (1 s at the defaults), so
+    # that the binomial intervals apply.
+    spacing = max(dt, 4.0 / (scenario.r_on + scenario.r_off))
+    sparse = np.arange(spacing, duration + 1e-9, spacing)
+    sparse_run = simulate_trials(params, trials.inputs, duration=duration, sample_times=sparse)
+    table = calibration_table(sparse_run.log_odds, _states(trials, sparse), n_bins=10,
+                              confidence=0.99)
+    checks.append(Check("calibration_bins_inside", float(np.mean(table.inside)), 1.0, ">=",
+                        f"fraction of probability bins inside their binomial interval "
+                        f"({len(table.inside)} bins, family-wise 99%)"))
+    numbers["calibration"] = {"mean_predicted": table.mean_predicted.tolist(),
+                              "observed": table.observed.tolist(), "counts": table.counts.tolist()}
+
+    progress("log-loss against mis-specified filters")
+    numbers["log_loss_nats"] = _log_loss_contenders(params, trials, duration, checks)
+
+    progress("distances and spike statistics")
+    all_spikes = spike_times_of(run.spikes, 0)
+    numbers["kl_exact_to_decoded_G_nats"] = mean_kl(exact_log_odds, prediction)
+    numbers["kl_exact_to_neuron_L_nats"] = mean_kl(exact_log_odds, log_odds)
+    numbers["log_loss_trial_nats"] = {"exact": log_loss(exact_log_odds, states),
+                                      "decoded_G": log_loss(prediction, states)}
+    numbers["kl_exact_to_decoded_G_over_5_trials"] = _seed_spread(params, base_key, duration, grid)
+    numbers["output_rate_hz"] = firing_rate(all_spikes.size, duration)
+    numbers["isi_cv"] = isi_cv(all_spikes) if all_spikes.size >= 3 else None
+    windows = duration >= 2.0 and all_spikes.size > 0
+    numbers["fano_factor_1s"] = fano_factor(all_spikes, duration, 1.0) if windows else None
+
+    if numpyro:
+        progress("NumPyro references (enumerated binned model, continuous-time likelihood)")
+        from bayesnn.numpyro_models.checks import numpyro_checks
+        rows, numpyro_numbers = numpyro_checks(params.model, trial.inputs, duration=duration,
+                                               dt=dt)
+        checks.extend(rows)
+        numbers["numpyro"] = numpyro_numbers
+
+    figure_set = {}
+    if figures:
+        progress("figures")
+        from bayesnn.plotting import plot_calibration, plot_neuron_trial
+        figure_set["neuron_trial"] = plot_neuron_trial(
+            grid, states, trial.inputs, exact_log_odds, log_odds, prediction, run.spikes,
+            scenario.g0, window=(0.0, min(duration, 5.0)))
+        figure_set["calibration"] = plot_calibration(table)
+
+    traces = _traces(run, trial, states, exact_log_odds, scenario)
+    return ScenarioResult("neuron", checks, numbers, figure_set, traces)
+
+
+def _log_loss_contenders(params: NeuronParams, trials, duration: float, checks: list) -> dict:
+    """Log-loss (nats per sample, 10 ms grid) of the exact filter and of mis-specified
+    ones on the calibration trials; appends one check per contender."""
+    loss_grid = np.arange(1, int(round(duration / 1e-2)) + 1) * 1e-2
+    loss_states = _states(trials, loss_grid)
+    contenders = {
+        "exact": params,
+        "r_on_x2": params.replace(r_on=2 * params.r_on),
+        "rates_swapped": params.replace(r_on=params.r_off, r_off=params.r_on),
+        "q_swapped": params.replace(q_on=params.q_off, q_off=params.q_on),
+    }
+    losses = {}
+    for name, contender in contenders.items():
+        result = simulate_trials(contender, trials.inputs, duration=duration, sample_times=loss_grid)
+        losses[name] = log_loss(result.log_odds, loss_states)
+    euler = simulate_trials(params, trials.inputs, duration=duration, method="euler", dt=1e-3,
+                            record_every=10)
+    losses["euler_1ms"] = log_loss(euler.log_odds, loss_states)
+    for name in ("r_on_x2", "rates_swapped", "q_swapped", "euler_1ms"):
+        checks.append(Check(f"log_loss_gain_vs_{name}", losses[name] - losses["exact"], 0.0, ">=",
+                            f"log-loss({name}) - log-loss(exact filter), nats per sample"))
+    return losses
+
+
+def _seed_spread(params: NeuronParams, base_key, duration: float, grid) -> dict:
+    """KL(exact || decoded G) over 5 further trials: its spread across seeds."""
+    trials = processes.sample_trials(params, key=jax.random.fold_in(base_key, 2), n_trials=5,
+                                     duration=duration)
+    runs = simulate_trials(params, trials.inputs, duration=duration, sample_times=grid)
+    exact = mmpp_filter_batch(params, trials.inputs, duration=duration, query_times=grid)
+    values = [mean_kl(np.asarray(exact.log_odds[k]), np.asarray(runs.prediction[k]))
+              for k in range(5)]
+    return {"values": values, "mean": float(np.mean(values)), "std": float(np.std(values, ddof=1))}
+
+
+def _traces(run, trial, states, exact_log_odds, scenario: NeuronScenario):
+    """The main trial as an ``xarray.Dataset``: the run's L, G and output spikes
+    (:meth:`NeuronRun.to_xarray`) plus the hidden state, the exact log-odds and the
+    input spikes (``input_*`` on ``input_event``)."""
+    attrs = {"scenario": "neuron", **{key: (float(value) if isinstance(value, float) else value)
+                                      for key, value in dataclasses.asdict(scenario).items()}}
+    dataset = run.to_xarray(attrs=attrs)
+    dataset["state"] = ("time", np.asarray(states, dtype=np.int8))
+    dataset["state"].attrs["description"] = "hidden state x (0 or 1) at the record times"
+    dataset["exact_log_odds"] = ("time", exact_log_odds)
+    dataset["exact_log_odds"].attrs.update(
+        units="nats", description="exact posterior log-odds (bayesnn.exact.mmpp_filter)")
+    inputs = trial.inputs.to_xarray().rename({"event": "input_event"})
+    inputs = inputs.rename({name: name.replace("spike_", "input_", 1) for name in inputs.data_vars})
+    return dataset.merge(inputs)
+
+
+__all__ = ["NeuronScenario", "neuron_scenario", "validate_neuron"]
