@@ -10,10 +10,11 @@ import jax
 import numpy as np
 import pytest
 
+from bayesnn.core import spike_arrays
 from bayesnn.scn import (
-    DriveMarginWarning, closed_form_voltage, instantaneous_loss, make_autoencoder,
+    DriveMarginWarning, closed_form_voltage, init_state, instantaneous_loss, make_autoencoder,
     make_integrator, make_network, make_perturbations, pm_decoder, random_decoder,
-    simulate, simulate_trials, spike_events,
+    simulate, target_at,
 )
 from bayesnn.scn import metrics
 from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
@@ -22,8 +23,17 @@ DT = 1e-4
 # Steps per generated input chunk, a divisor of every run length below (2000-15000
 # steps): without a remainder chunk the simulation compiles one scan body, not two
 # (measured 1.2-1.7 s vs 2.0-2.9 s of compilation). Default-layout chunking is covered by
-# test_chunked_equals_unchunked and the vmap test.
+# test_chunked_equals_unchunked and the trial tests.
 CHUNK = 1000
+# One event capacity for the runs sharing _integrator_run's compiled program (the
+# capacity is static); it holds their 300-3000 spikes, so no run is grown and rerun.
+CAPACITY = 4096
+
+
+def _events(res):
+    """(times, neurons, margins) of the stored spikes."""
+    times, senders, _ = spike_arrays(res.spikes)
+    return times, senders, res.spike_margins()
 
 
 def _integrator_net(N=40, sigma_v=0.0):
@@ -31,14 +41,14 @@ def _integrator_net(N=40, sigma_v=0.0):
                            sigma_v=sigma_v, dt=DT)
 
 
-def _simulate_recorded(net, c, spike_mode="one", capacity=0, **kwargs):
+def _simulate_recorded(net, c, spike_mode="one", capacity=CAPACITY, **kwargs):
     """simulate() with the options of _integrator_run (shares its compiled shape)."""
     N = net.n_neurons
-    return simulate(net, c, jax.random.PRNGKey(3), spike_mode=spike_mode, capacity=capacity,
+    return simulate(net, c, key=3, spike_mode=spike_mode, capacity=capacity,
                     chunk_steps=CHUNK, record_voltages=tuple(range(N)), record_rates=tuple(range(N)), **kwargs)
 
 
-def _integrator_run(spike_mode="one", sigma_v=0.0, n=6000, N=40, capacity=0):
+def _integrator_run(spike_mode="one", sigma_v=0.0, n=6000, N=40, capacity=CAPACITY):
     net = _integrator_net(N, sigma_v)
     c = pulse_input(n, DT, [(0.1, 0.3, 50.0), (0.4, 0.5, -100.0)])
     x = lds_euler(np.zeros((1, 1)), c, DT)
@@ -56,15 +66,16 @@ def _autoencoder_run(spike_mode="one", n=5000, N=30, sigma_v=0.0):
     c = autoencoder_input(x, DT, 10.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DriveMarginWarning)
-        res = simulate(net, c, jax.random.PRNGKey(5), x0=x[0], spike_mode=spike_mode, chunk_steps=CHUNK,
-                       record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
+        res = simulate(net, c, key=5, x0=x[0], spike_mode=spike_mode, chunk_steps=CHUNK,
+                       capacity=CAPACITY, record_voltages=tuple(range(N)),
+                       record_rates=tuple(range(N)))
     return net, c, x, res
 
 
 def _loss_identity_residuals(net, x, res):
     """Replay every spike from recorded traces: E_after - E_before vs 2 (T - V)."""
     r_post = np.asarray(res.rates)
-    times, senders, margins = spike_events(res)
+    times, senders, margins = _events(res)
     steps = np.round(times / float(net.dt)).astype(int) - 1
     decay = 1 - float(net.lambda_d) * float(net.dt)
     T = np.asarray(net.thresholds)
@@ -93,19 +104,19 @@ def test_t1_per_spike_loss_identity(mode, kind):
     assert resid.size > 20
     assert np.max(np.abs(resid)) < 1e-10
     assert np.all(vmt > 0)  # no spike at V <= T: every spike lowers the loss
-    assert np.all(metrics.loss_changes(spike_events(res)[2]) < 0)
+    assert np.all(metrics.loss_changes(res.spike_margins()) < 0)
 
 
 def test_t1_no_spike_below_threshold_all_mode():
     net, c, x, res = _integrator_run("all", n=3000, capacity=100000)
-    _, _, margins = spike_events(res)
+    margins = res.spike_margins()
     assert margins.size > 0 and np.all(margins > 0)
 
 
 @pytest.mark.parametrize("kind", ["integrator", "autoencoder"])
 def test_t2_voltage_closed_form(kind):
     net, c, x, res = (_integrator_run if kind == "integrator" else _autoencoder_run)()
-    v_closed = closed_form_voltage(net, x[1:], np.asarray(res.rates))
+    v_closed = closed_form_voltage(net, target_at(res, x), np.asarray(res.rates))
     # measured: 1.3e-13 (integrator, 6000 steps), 1e-15 (autoencoder)
     assert np.max(np.abs(np.asarray(res.voltages) - v_closed)) < 1e-9
 
@@ -117,15 +128,15 @@ def test_t2_published_form_drifts():
                        mu=1e-3, nu=1e-5, dt=DT, slow_self_term=False)
     c = pulse_input(6000, DT, [(0.1, 0.3, 50.0)])
     res = simulate(net, c, record_voltages=tuple(range(N)), record_rates=tuple(range(N)),
-                   chunk_steps=CHUNK)
-    x = lds_euler(np.zeros((1, 1)), c, DT)
-    dev = np.max(np.abs(np.asarray(res.voltages) - closed_form_voltage(net, x[1:], np.asarray(res.rates))))
+                   chunk_steps=CHUNK, capacity=CAPACITY)
+    x = target_at(res, lds_euler(np.zeros((1, 1)), c, DT))
+    dev = np.max(np.abs(np.asarray(res.voltages) - closed_form_voltage(net, x, np.asarray(res.rates))))
     assert dev > 1e-6
 
 
 def test_t3_bounding_box_integrator():
     net, c, x, res = _integrator_run("one", n=15000, N=400)
-    err = np.max(np.abs(x[1:, 0] - np.asarray(res.readout)[:, 0]))
+    err = np.max(np.abs(target_at(res, x)[:, 0] - np.asarray(res.readout)[:, 0]))
     bound = float(net.thresholds[0]) / 0.1 + np.max(np.abs(c)) * DT
     assert err <= bound  # measured 0.0513 vs bound 0.061 (reference 0.05099)
 
@@ -142,7 +153,7 @@ def test_refractory_period_respected():
     x = np.stack([3 * np.sin(2 * np.pi * t), 3 * np.cos(2 * np.pi * t)], 1)
     res = simulate(net, autoencoder_input(x, DT, 10.0), x0=x[0], refractory_steps=50,
                    chunk_steps=CHUNK)
-    times, senders, _ = spike_events(res)
+    times, senders, _ = spike_arrays(res.spikes)
     for i in range(20):
         ti = times[senders == i]
         if ti.size > 1:
@@ -154,12 +165,12 @@ def test_silencing_and_threshold_perturbations():
     c = pulse_input(6000, DT, [(0.0, 0.4, 20.0)])  # the shape of _integrator_run
     pert = make_perturbations(net, silence=np.arange(10), silence_time=0.2)
     res = _simulate_recorded(net, c, perturbations=pert)
-    times, senders, _ = spike_events(res)
+    times, senders, _ = spike_arrays(res.spikes)
     assert np.any((senders < 10) & (times < 0.2))
     assert not np.any((senders < 10) & (times > 0.2 + DT))
     pert = make_perturbations(net, thresholds=np.full(40, 1e3), threshold_time=0.1)
     res = _simulate_recorded(net, c, perturbations=pert)
-    times, _, _ = spike_events(res)
+    times, _, _ = spike_arrays(res.spikes)
     assert times.size > 0 and np.all(times <= 0.1 + DT)
 
 
@@ -174,42 +185,22 @@ def test_recording_is_events_not_dense():
     assert res.spikes.times.shape == (4000,)
     for leaf in jax.tree_util.tree_leaves(res):
         assert leaf.size < N * n / 100  # nothing close to N x T
-    assert int(res.spikes.count) == int(np.sum(res.spike_counts))
-    times, senders, _ = spike_events(res)
+    assert int(res.spikes.n_events) == int(np.sum(res.spike_counts))
+    times, senders, _ = spike_arrays(res.spikes)
     assert np.all(np.diff(times) >= 0)
-
-
-def test_overflow_raises():
-    net = _integrator_net()
-    c = pulse_input(3000, DT, [(0.0, 0.3, 50.0)])
-    with pytest.raises(RuntimeError, match="capacity"):
-        simulate(net, c, capacity=5, chunk_steps=CHUNK)
-
-
-def test_trials_vmap_one_key_per_trial():
-    net = make_network(random_decoder(2, 30, 0.1), A=np.zeros((2, 2)), lambda_d=10,
-                       lambda_v=20, mu=1e-6, nu=1e-5, sigma_v=1e-2, dt=DT)
-    c = np.tile([[5.0, -3.0]], (2000, 1))
-    key = jax.random.PRNGKey(7)
-    batch = simulate_trials(net, c, key, 3)
-    small = simulate_trials(net, c, key, 2)
-    single = simulate(net, c, jax.random.fold_in(key, 1))
-    np.testing.assert_array_equal(np.asarray(batch.spike_counts[1]), np.asarray(single.spike_counts))
-    np.testing.assert_array_equal(np.asarray(batch.spikes.senders[:2]), np.asarray(small.spikes.senders))
-    assert not np.array_equal(np.asarray(batch.spike_counts[0]), np.asarray(batch.spike_counts[2]))
-    np.testing.assert_allclose(np.asarray(batch.readout[1]), np.asarray(single.readout), atol=1e-12)
 
 
 def test_chunked_equals_unchunked():
     """300-step chunks (16 chunks + a 200-step remainder) against the 1000-step chunks
-    of _autoencoder_run (its compiled shape is reused)."""
+    of _autoencoder_run (its compiled shape is reused): step k's random draws depend on
+    the key and k only, so the results are identical."""
     net, c, x, b = _autoencoder_run()
-    a = simulate(net, c, jax.random.PRNGKey(5), x0=x[0], chunk_steps=300,
+    a = simulate(net, c, key=5, x0=x[0], chunk_steps=300, capacity=CAPACITY,
                  record_voltages=tuple(range(30)), record_rates=tuple(range(30)))
-    assert int(b.spikes.count) > 20
+    assert int(b.spikes.n_events) > 20
+    for field in ("readout", "voltages", "rates", "margins", "spike_counts"):
+        np.testing.assert_array_equal(np.asarray(getattr(a, field)), np.asarray(getattr(b, field)))
     np.testing.assert_array_equal(np.asarray(a.spikes.senders), np.asarray(b.spikes.senders))
-    np.testing.assert_allclose(np.asarray(a.readout), np.asarray(b.readout), atol=1e-12)
-    np.testing.assert_allclose(np.asarray(a.voltages), np.asarray(b.voltages), atol=1e-12)
 
 
 def test_tie_breaking_is_random():
@@ -217,7 +208,7 @@ def test_tie_breaking_is_random():
     N = 20
     net = make_integrator(pm_decoder(N, 0.1), mu=0.0, nu=1e-4, dt=DT)
     c = pulse_input(3000, DT, [(0.0, 0.3, 20.0)])
-    res = simulate(net, c, jax.random.PRNGKey(0), chunk_steps=CHUNK)
+    res = simulate(net, c, key=0, chunk_steps=CHUNK)
     counts = np.asarray(res.spike_counts)[: N // 2]
     assert counts.sum() > 20 and np.count_nonzero(counts) >= 5
 
@@ -276,20 +267,38 @@ def test_bad_network_input(kwargs, match):
 
 def test_bad_simulation_input():
     net = make_integrator(pm_decoder(4, 0.1))
-    with pytest.raises(ValueError, match="c must have shape"):
-        simulate(net, np.zeros((10, 2)))
-    with pytest.raises(ValueError, match="c must have 2 dimension"):
-        simulate(net, np.zeros(10))
-    with pytest.raises(ValueError, match="x0 must have shape"):
-        simulate(net, np.zeros((10, 1)), x0=np.zeros(2))
-    with pytest.raises(ValueError, match="spike_mode"):
-        simulate(net, np.zeros((10, 1)), spike_mode="best")
-    with pytest.raises(ValueError, match="record_every must divide"):
-        simulate(net, np.zeros((10, 1)), record_every=3)
-    with pytest.raises(ValueError, match="record_voltages indices"):
-        simulate(net, np.zeros((10, 1)), record_voltages=(4,))
+    c = np.zeros((10, 1))
+    cases = [
+        (dict(c=np.zeros((10, 2))), "c must have shape"),
+        (dict(c=np.zeros(10)), "c must have 2 dimension"),
+        (dict(c=np.zeros((0, 1))), "c must have at least one time step"),
+        (dict(x0=np.zeros(2)), "x0 must have shape"),
+        (dict(spike_mode="best"), "spike_mode"),
+        (dict(record_every=3), "record_every must divide"),
+        (dict(record_every=0), "record_every must be an integer >= 1"),
+        (dict(record_voltages=(4,)), "record_voltages indices"),
+        (dict(capacity=0), "capacity must be an integer >= 1"),
+        (dict(delay_steps=-1), "delay_steps must be an integer >= 0"),
+        (dict(duration=0.5), "duration must equal"),
+        (dict(key=-1), "key must be a seed >= 0"),
+        (dict(key="seed"), "key must be an int seed or a JAX PRNG key"),
+        (dict(perturbations={"silence": [1]}), "perturbations must be built by make_perturbations"),
+    ]
+    for kwargs, match in cases:
+        args = dict(c=c)
+        args.update(kwargs)
+        with pytest.raises(ValueError, match=match):
+            simulate(net, args.pop("c"), **args)
+    with pytest.raises(ValueError, match="x0 and state0 are exclusive"):
+        simulate(net, c, x0=np.zeros(1), state0=init_state(net))
+    with pytest.raises(ValueError, match="params must be an SCNParams"):
+        simulate({"Gamma": np.ones((1, 4))}, c)
     with pytest.raises(ValueError, match="silence indices"):
         make_perturbations(net, silence=[7])
+    with pytest.raises(ValueError, match="threshold_time needs thresholds"):
+        make_perturbations(net, threshold_time=0.1)
+    with pytest.raises(ValueError, match="extra_noise must be >= 0"):
+        make_perturbations(net, extra_noise=-1.0)
 
 
 def test_drive_margin_warning():

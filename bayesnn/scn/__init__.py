@@ -1,19 +1,40 @@
 """Balanced spike-coding networks (Boerlin, Machens & Denève 2013) on the bayesnn core.
 
 Rates are unit-increment traces r~ (a spike adds 1; x_hat = Gamma r~; B13's Hz rates
-are lambda_d r~). See :mod:`bayesnn.scn.network` for the equations, and
-:mod:`bayesnn.scn.dale` for the E/I (Dale's law) network of Barrett et al. 2016.
+are lambda_d r~). See :mod:`bayesnn.scn.network` for the equations,
+:mod:`bayesnn.scn.dale` for the E/I (Dale's law) network of Barrett et al. 2016 and
+:mod:`bayesnn.scn.functional` for the public step functions.
+
+One call convention for both networks::
+
+    simulate(params, c, *, key=0, duration=None, record_every=1, perturbations=None,
+             capacity=None, x0=None, state0=None, <options>)            -> SCNResult
+    simulate_trials(params, c_per_trial, *, key, ...)                  -> SCNResult (trial axis)
+    simulate_dale(params, c, *, key=0, ...) / simulate_dale_trials(...)  -> DaleResult
+
+Spikes come back as :class:`bayesnn.core.Spikes` (extract with
+:func:`bayesnn.core.spike_arrays`), records align with a target through
+:func:`target_at`, and results convert with ``result.to_xarray()``.
 """
 from bayesnn.scn.dale import (
     DaleParams,
-    DaleResult,
     barrett_signal,
     dale_closed_form_voltage,
     dale_rates,
-    dale_spike_events,
     dale_weights,
     make_dale_network,
-    simulate_dale,
+)
+from bayesnn.scn.dale_simulate import default_dale_capacity, simulate_dale, simulate_dale_trials
+from bayesnn.scn.functional import (
+    DaleState,
+    DaleStepRecord,
+    SCNState,
+    SCNStepRecord,
+    SimOptions,
+    StepInputs,
+    init_state,
+    step,
+    step_inputs,
 )
 from bayesnn.scn.network import (
     DriveMarginWarning,
@@ -30,25 +51,21 @@ from bayesnn.scn.network import (
     random_decoder,
     slow_weights,
 )
-from bayesnn.scn.simulate import (
-    Perturbations,
-    SCNResult,
-    SCNState,
-    SimOptions,
-    initial_state,
-    make_perturbations,
-    simulate,
-    simulate_trials,
-    spike_events,
-)
+from bayesnn.scn.perturbations import Perturbations, make_perturbations
+from bayesnn.scn.results import DaleResult, SCNResult, target_at
+from bayesnn.scn.simulate import default_capacity, simulate, simulate_trials
 from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
 
 __all__ = [
     "DriveMarginWarning", "SCNParams", "box_margin", "circular_decoder", "closed_form_voltage",
     "fast_weights", "instantaneous_loss", "make_autoencoder", "make_integrator", "make_network",
-    "pm_decoder", "random_decoder", "slow_weights", "Perturbations", "SCNResult", "SCNState",
-    "SimOptions", "initial_state", "make_perturbations", "simulate", "simulate_trials",
-    "spike_events", "autoencoder_input", "lds_euler", "lds_exact", "pulse_input",
-    "DaleParams", "DaleResult", "barrett_signal", "dale_closed_form_voltage", "dale_rates",
-    "dale_spike_events", "dale_weights", "make_dale_network", "simulate_dale",
+    "pm_decoder", "random_decoder", "slow_weights",
+    "Perturbations", "make_perturbations",
+    "SCNResult", "DaleResult", "target_at",
+    "SimOptions", "SCNState", "SCNStepRecord", "DaleState", "DaleStepRecord", "StepInputs",
+    "init_state", "step", "step_inputs",
+    "simulate", "simulate_trials", "default_capacity",
+    "autoencoder_input", "lds_euler", "lds_exact", "pulse_input",
+    "DaleParams", "barrett_signal", "dale_closed_form_voltage", "dale_rates", "dale_weights",
+    "make_dale_network", "simulate_dale", "simulate_dale_trials", "default_dale_capacity",
 ]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import warnings
 
-import jax
 import numpy as np
 
+from bayesnn.core import spike_arrays
 from bayesnn.scn import metrics
 from bayesnn.scn.network import (
     DriveMarginWarning,
@@ -19,7 +19,9 @@ from bayesnn.scn.network import (
     pm_decoder,
     random_decoder,
 )
-from bayesnn.scn.simulate import make_perturbations, simulate, spike_events
+from bayesnn.scn.perturbations import make_perturbations
+from bayesnn.scn.results import target_at
+from bayesnn.scn.simulate import simulate
 from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
 
 FIG1C_PULSES = [(0.25, 0.55, 50.0), (0.8, 1.0, -100.0)]
@@ -37,13 +39,13 @@ def fig1c_integrator(spike_mode: str = "one", n_neurons: int = 400, lambda_v: fl
     x = lds_euler(np.zeros((1, 1)), c, dt)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DriveMarginWarning)
-        res = simulate(net, c, jax.random.PRNGKey(seed), spike_mode=spike_mode,
-                       allow_overflow=True, **options)
-    err = metrics.readout_errors(np.asarray(res.readout), x[1:])
-    return {"rmse": err["rmse"], "max_abs": err["max_abs"], "n_spikes": int(res.spikes.count),
+        res = simulate(net, c, key=seed, spike_mode=spike_mode, **options)
+    target = target_at(res, x)
+    err = metrics.readout_errors(np.asarray(res.readout), target)
+    return {"rmse": err["rmse"], "max_abs": err["max_abs"], "n_spikes": int(res.spikes.n_events),
             "bound": float(net.thresholds[0]) / 0.1 + 100.0 * dt,
             "max_spikes_per_step": int(res.max_spikes_per_step), "n_bursts": int(res.n_bursts),
-            "data": {"net": net, "result": res, "target": x[1:], "c": c}}
+            "data": {"net": net, "result": res, "target": target, "c": c}}
 
 
 def autoencoder_scaling(ns=(20, 40, 80, 160, 320), duration: float = 2.0, dt: float = 1e-4,
@@ -64,8 +66,8 @@ def autoencoder_scaling(ns=(20, 40, 80, 160, 320), duration: float = 2.0, dt: fl
         cost = 1e-2 / N**2
         net = make_autoencoder(pm_decoder(N, g), lambda_, mu=cost / lambda_**2,
                                nu=cost / lambda_, dt=dt)
-        res = simulate(net, c, jax.random.PRNGKey(seed), x0=x[0])
-        rmse = metrics.readout_errors(np.asarray(res.readout), x[1:], skip=k0)["rmse"]
+        res = simulate(net, c, key=seed, x0=x[0])
+        rmse = metrics.readout_errors(np.asarray(res.readout), target_at(res, x), skip=k0)["rmse"]
         sq = [np.mean((metrics.poisson_readout(c[:, 0], g, lambda_, dt, seed=seed + 1000 * N + j,
                                                x0=x[0, 0]) - x[1:, 0])[k0:] ** 2)
               for j in range(n_poisson)]
@@ -110,12 +112,12 @@ def biological(M: int = 3, rho: float = 10, duration: float = 3.0, seed: int = 0
     if thresholds_after is not None:
         pert = make_perturbations(net, thresholds=thresholds_after, threshold_time=threshold_time)
     c = autoencoder_input(x, dt, lambda_)
-    res = simulate(net, c, jax.random.PRNGKey(seed), perturbations=pert,
+    res = simulate(net, c, key=seed, perturbations=pert,
                    refractory_steps=int(round(2e-3 / dt)), track_balance=track_balance)
-    times, senders, _ = spike_events(res)
+    times, senders, _ = spike_arrays(res.spikes)
     xh = metrics.corrected_readout(np.asarray(res.readout), threshold)
     t_rec = np.asarray(res.times)
-    return {"N": N, "x0": x0, "G": G, "x": x[1:], "readout": xh, "times": t_rec,
+    return {"N": N, "x0": x0, "G": G, "x": target_at(res, x), "readout": xh, "times": t_rec,
             "spike_times": times, "senders": senders, "result": res, "net": net}
 
 
@@ -147,7 +149,7 @@ def integrator_memory(n_neurons: int = 100, hold: float = 1.0, dt: float = 1e-4,
     n_in = int(round(0.1 / dt))
     n = n_in + int(round(hold / dt))
     c = pulse_input(n, dt, [(0.0, 0.1, 20.0)])
-    res = simulate(net, c, jax.random.PRNGKey(seed))
+    res = simulate(net, c, key=seed)
     xh = np.asarray(res.readout)[:, 0]
     return {"x_end_input": float(xh[n_in - 1]), "x_end": float(xh[-1]),
             "drift_per_s": float(abs(xh[-1] - xh[n_in - 1]) / hold), "kernel": g,
@@ -166,10 +168,11 @@ def damped_oscillator(n_neurons: int = 100, duration: float = 2.0, dt: float = 1
     n = int(round(duration / dt))
     c = pulse_input(n, dt, [(0.2, 0.3, 50.0)], n_dims=2, dim=0)
     x = lds_exact(A, c, dt)
-    res = simulate(net, c, jax.random.PRNGKey(seed))
-    err = metrics.readout_errors(np.asarray(res.readout), x[1:])
+    res = simulate(net, c, key=seed)
+    target = target_at(res, x)
+    err = metrics.readout_errors(np.asarray(res.readout), target)
     return {**err, "kernel_norm": 0.03, "max_abs_target": float(np.max(np.abs(x))),
-            "times": np.asarray(res.times), "readout": np.asarray(res.readout), "target": x[1:],
+            "times": np.asarray(res.times), "readout": np.asarray(res.readout), "target": target,
             "result": res, "net": net}
 
 
@@ -185,7 +188,7 @@ def delay_explosion(threshold: float = 0.5, delay: float = 1e-3, M: int = 20, rh
     n = n_ramp + int(round(duration / dt))
     x = np.minimum(np.arange(n + 1) / n_ramp, 1.0)[:, None] * x0
     net = make_autoencoder(G, 100.0, dt=dt, thresholds=threshold)
-    res = simulate(net, autoencoder_input(x, dt, 100.0), jax.random.PRNGKey(seed),
-                   delay_steps=int(round(delay / dt)), capacity=4 * n, allow_overflow=True)
-    return {"rate": int(res.spikes.count) / N / (n * dt),
-            "median_error": float(np.median(np.abs(x[1:] - np.asarray(res.readout))[n_ramp:]))}
+    res = simulate(net, autoencoder_input(x, dt, 100.0), key=seed,
+                   delay_steps=int(round(delay / dt)))
+    return {"rate": int(res.spikes.n_events) / N / (n * dt),
+            "median_error": float(np.median(np.abs(target_at(res, x) - np.asarray(res.readout))[n_ramp:]))}

@@ -36,11 +36,12 @@ input is applied through ``Gamma`` (low rank), so N = 10,000 costs O(N D) per st
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.params import as_leaf, params_record
 from bayesnn.core.validation import (
     as_array,
     require_nonnegative,
@@ -72,54 +73,138 @@ class DriveMarginWarning(UserWarning):
     step (harmless in the default one-spike-per-step mode, ping-pong in ``"all"``)."""
 
 
-class SCNParams(NamedTuple):
-    """A spike-coding network (a JAX pytree; all arrays float).
+@params_record
+class SCNParams:
+    """A B13 spike-coding network (a JAX pytree: every field is a leaf, so records
+    can be stacked with :func:`bayesnn.core.stack_params` and ``jax.vmap``-ped).
+
+    Build with :func:`make_network` (or :func:`make_autoencoder`,
+    :func:`make_integrator`); building validates the values (``ValueError`` naming
+    the field). Derived quantities are properties computed from the fields, so
+    ``replace(...)`` never leaves them stale; ``replace(thresholds=None)`` restores
+    the B13 thresholds for new costs.
 
     Fields:
         Gamma: (D, N) decoder; column i is neuron i's kernel, in units of x.
-        A: (D, D) target dynamics, s^-1.
-        lambda_d: readout / trace leak, s^-1.
-        lambda_v: membrane leak, s^-1.
-        mu: quadratic cost (B13 units: multiplies ||r||^2 with r in Hz).
-        nu: linear cost (B13 units: multiplies ||r||_1 with r in Hz).
-        sigma_v: voltage noise amplitude; dV gets sigma_v sqrt(dt) N(0, 1) per step.
-        dt: time step, s.
-        thresholds: (N,) T_i (default (||Gamma_i||^2 + nu lambda_d + mu lambda_d^2)/2).
-        cost_quad: mu lambda_d^2 (the quadratic cost in r~ units).
-        cost_lin: nu lambda_d (the linear cost in r~ units).
-        slow_matrix: (D, D) M = A + lambda_d I, so Omega_s = Gamma^T M Gamma.
-        kappa: slow self-term coefficient (lambda_d - lambda_v) cost_quad, or 0.
-        gamma_sq: (N,) ||Gamma_i||^2.
-        reset_extra: (N,) extra self-reset (self_reset_scale - 1) Omega_f,ii; 0 by
-            default (non-zero values break the exact loss identity on purpose).
+        A: (D, D) target dynamics, s^-1 (default 0: integrator).
+        lambda_d: () readout / trace leak, s^-1 (> 0).
+        lambda_v: () membrane leak, s^-1 (>= 0).
+        mu: () quadratic cost (B13 units: multiplies ||r||^2 with r in Hz).
+        nu: () linear cost (B13 units: multiplies ||r||_1 with r in Hz).
+        sigma_v: () voltage-noise amplitude per sqrt(s); dV gets sigma_v sqrt(dt) N(0, 1)
+            per step.
+        dt: () time step, s, with lambda_d dt < 1, lambda_v dt < 1, max|eig A| dt < 1.
+        thresholds: (N,) T_i (``None`` when building: B13's
+            ``(||Gamma_i||^2 + nu lambda_d + mu lambda_d^2) / 2``).
+        slow_self_term: () 1.0 to include the exact slow self term kappa r~, 0.0 for
+            B13's published Omega_s.
+        self_reset_scale: () >= 1, multiplies the self-reset Omega_f,ii (Calaim 2022:
+            2**0.02); values other than 1 break the exact loss identity on purpose.
+
+    Properties (derived): ``cost_quad`` = mu lambda_d^2, ``cost_lin`` = nu lambda_d,
+    ``slow_matrix`` = A + lambda_d I (Omega_s = Gamma^T M Gamma), ``kappa`` =
+    (lambda_d - lambda_v) cost_quad (times slow_self_term), ``gamma_sq`` =
+    ||Gamma_i||^2 (N,), ``reset_extra`` = (self_reset_scale - 1) Omega_f,ii (N,).
     """
 
-    Gamma: jnp.ndarray
-    A: jnp.ndarray
-    lambda_d: jnp.ndarray
-    lambda_v: jnp.ndarray
-    mu: jnp.ndarray
-    nu: jnp.ndarray
-    sigma_v: jnp.ndarray
-    dt: jnp.ndarray
-    thresholds: jnp.ndarray
-    cost_quad: jnp.ndarray
-    cost_lin: jnp.ndarray
-    slow_matrix: jnp.ndarray
-    kappa: jnp.ndarray
-    gamma_sq: jnp.ndarray
-    reset_extra: jnp.ndarray
+    Gamma: jax.Array
+    A: jax.Array = None
+    lambda_d: jax.Array = 10.0
+    lambda_v: jax.Array = 20.0
+    mu: jax.Array = 0.0
+    nu: jax.Array = 0.0
+    sigma_v: jax.Array = 0.0
+    dt: jax.Array = 1e-4
+    thresholds: jax.Array = None
+    slow_self_term: jax.Array = 1.0
+    self_reset_scale: jax.Array = 1.0
+
+    def _validate(self) -> dict:
+        return _check_fields(self)
 
     @property
     def n_neurons(self) -> int:
+        """N (static)."""
         return int(self.Gamma.shape[-1])
 
     @property
     def n_dims(self) -> int:
+        """D (static)."""
         return int(self.Gamma.shape[-2])
 
-    def replace(self, **changes) -> "SCNParams":
-        return self._replace(**changes)
+    @property
+    def cost_quad(self) -> jax.Array:
+        """mu lambda_d^2, the quadratic cost in r~ units."""
+        return self.mu * self.lambda_d**2
+
+    @property
+    def cost_lin(self) -> jax.Array:
+        """nu lambda_d, the linear cost in r~ units."""
+        return self.nu * self.lambda_d
+
+    @property
+    def gamma_sq(self) -> jax.Array:
+        """(N,) ||Gamma_i||^2."""
+        return jnp.sum(self.Gamma**2, axis=-2)
+
+    @property
+    def slow_matrix(self) -> jax.Array:
+        """(D, D) M = A + lambda_d I, so Omega_s = Gamma^T M Gamma."""
+        eye = jnp.eye(self.n_dims, dtype=self.A.dtype)
+        return self.A + jnp.asarray(self.lambda_d)[..., None, None] * eye
+
+    @property
+    def kappa(self) -> jax.Array:
+        """Slow self-term coefficient (lambda_d - lambda_v) cost_quad (0 without it)."""
+        return self.slow_self_term * (self.lambda_d - self.lambda_v) * self.cost_quad
+
+    @property
+    def reset_extra(self) -> jax.Array:
+        """(N,) extra self-reset (self_reset_scale - 1) (||Gamma_i||^2 + cost_quad)."""
+        scale = jnp.asarray(self.self_reset_scale)[..., None]
+        return (scale - 1) * (self.gamma_sq + jnp.asarray(self.cost_quad)[..., None])
+
+
+def _check_fields(net: SCNParams) -> dict:
+    """Validated fields of an :class:`SCNParams` (``ValueError`` naming the field)."""
+    G = as_array("Gamma", net.Gamma, ndim=2)
+    D, N = G.shape
+    if D < 1 or N < 1:
+        raise ValueError(f"Gamma must have shape (D >= 1, N >= 1), got {G.shape}")
+    norms = np.linalg.norm(G, axis=0)
+    if np.any(norms == 0):
+        bad = np.flatnonzero(norms == 0)[:5].tolist()
+        raise ValueError(f"Gamma columns must have non-zero norm; columns {bad} are zero")
+    A = np.zeros((D, D)) if net.A is None else as_array("A", net.A, ndim=2)
+    require_shape("A", A, (D, D))
+    lambda_d = float(require_positive("lambda_d", net.lambda_d, ndim=0))
+    lambda_v = float(require_nonnegative("lambda_v", net.lambda_v, ndim=0))
+    mu = float(require_nonnegative("mu", net.mu, ndim=0))
+    nu = float(require_nonnegative("nu", net.nu, ndim=0))
+    sigma_v = float(require_nonnegative("sigma_v", net.sigma_v, ndim=0))
+    dt = float(require_positive("dt", net.dt, ndim=0))
+    if lambda_d * dt >= 1:
+        raise ValueError(f"dt must satisfy lambda_d * dt < 1, got {lambda_d} * {dt} = {lambda_d * dt}")
+    if lambda_v * dt >= 1:
+        raise ValueError(f"dt must satisfy lambda_v * dt < 1, got {lambda_v} * {dt} = {lambda_v * dt}")
+    eig = np.max(np.abs(np.linalg.eigvals(A)))
+    if eig * dt >= 1:
+        raise ValueError(f"dt must satisfy max|eig(A)| * dt < 1 (Euler stability), got {eig * dt:.3g}")
+    if net.thresholds is None:
+        T = (norms**2 + nu * lambda_d + mu * lambda_d**2) / 2
+    else:
+        T = require_positive("thresholds", net.thresholds)
+        T = np.full(N, float(T)) if T.ndim == 0 else require_shape("thresholds", T, (N,))
+    slow = float(as_array("slow_self_term", net.slow_self_term, ndim=0))
+    if slow not in (0.0, 1.0):
+        raise ValueError(f"slow_self_term must be 0 or 1 (False or True), got {slow}")
+    reset_scale = float(as_array("self_reset_scale", net.self_reset_scale, ndim=0))
+    if reset_scale < 1:
+        raise ValueError(f"self_reset_scale must be >= 1, got {reset_scale}")
+    return dict(Gamma=as_leaf(G), A=as_leaf(A), lambda_d=as_leaf(lambda_d),
+                lambda_v=as_leaf(lambda_v), mu=as_leaf(mu), nu=as_leaf(nu),
+                sigma_v=as_leaf(sigma_v), dt=as_leaf(dt), thresholds=as_leaf(T),
+                slow_self_term=as_leaf(slow), self_reset_scale=as_leaf(reset_scale))
 
 
 def make_network(
@@ -135,7 +220,8 @@ def make_network(
     slow_self_term: bool = True,
     self_reset_scale: float = 1.0,
 ) -> SCNParams:
-    """Build a B13 network for the target ``dx/dt = A x + c(t)``.
+    """Build a B13 network for the target ``dx/dt = A x + c(t)`` (B13 Eqs. 1-9; the
+    slow self term is explained in the module docstring).
 
     Args:
         Gamma: (D, N) decoder, no zero columns.
@@ -150,51 +236,16 @@ def make_network(
         self_reset_scale: multiply the self-reset Omega_f,ii (Calaim 2022 use 2**0.02);
             >= 1. Values other than 1 trade the exact loss identity for regularity.
 
+    Returns:
+        :class:`SCNParams`.
+
     Raises:
         ValueError: naming the parameter and the constraint, for any bad input.
     """
-    G = as_array("Gamma", Gamma, ndim=2)
-    D, N = G.shape
-    if D < 1 or N < 1:
-        raise ValueError(f"Gamma must have shape (D >= 1, N >= 1), got {G.shape}")
-    norms = np.linalg.norm(G, axis=0)
-    if np.any(norms == 0):
-        bad = np.flatnonzero(norms == 0)[:5].tolist()
-        raise ValueError(f"Gamma columns must have non-zero norm; columns {bad} are zero")
-    A_ = np.zeros((D, D)) if A is None else as_array("A", A, ndim=2)
-    require_shape("A", A_, (D, D))
-    lambda_d = float(require_positive("lambda_d", lambda_d, ndim=0))
-    lambda_v = float(require_nonnegative("lambda_v", lambda_v, ndim=0))
-    mu = float(require_nonnegative("mu", mu, ndim=0))
-    nu = float(require_nonnegative("nu", nu, ndim=0))
-    sigma_v = float(require_nonnegative("sigma_v", sigma_v, ndim=0))
-    dt = float(require_positive("dt", dt, ndim=0))
-    if lambda_d * dt >= 1:
-        raise ValueError(f"dt must satisfy lambda_d * dt < 1, got {lambda_d} * {dt} = {lambda_d * dt}")
-    if lambda_v * dt >= 1:
-        raise ValueError(f"dt must satisfy lambda_v * dt < 1, got {lambda_v} * {dt} = {lambda_v * dt}")
-    eig = np.max(np.abs(np.linalg.eigvals(A_))) if D else 0.0
-    if eig * dt >= 1:
-        raise ValueError(f"dt must satisfy max|eig(A)| * dt < 1 (Euler stability), got {eig * dt:.3g}")
-    cost_quad = mu * lambda_d**2
-    cost_lin = nu * lambda_d
-    gamma_sq = norms**2
-    if thresholds is None:
-        T = (gamma_sq + cost_lin + cost_quad) / 2
-    else:
-        T = require_positive("thresholds", thresholds)
-        T = np.full(N, float(T)) if T.ndim == 0 else require_shape("thresholds", T, (N,))
-    kappa = (lambda_d - lambda_v) * cost_quad if slow_self_term else 0.0
-    reset_scale = float(as_array("self_reset_scale", self_reset_scale, ndim=0))
-    if reset_scale < 1:
-        raise ValueError(f"self_reset_scale must be >= 1, got {reset_scale}")
-    f = lambda v: jnp.asarray(v, dtype=jnp.result_type(float))
-    return SCNParams(
-        Gamma=f(G), A=f(A_), lambda_d=f(lambda_d), lambda_v=f(lambda_v), mu=f(mu), nu=f(nu),
-        sigma_v=f(sigma_v), dt=f(dt), thresholds=f(T), cost_quad=f(cost_quad),
-        cost_lin=f(cost_lin), slow_matrix=f(A_ + lambda_d * np.eye(D)), kappa=f(kappa),
-        gamma_sq=f(gamma_sq), reset_extra=f((reset_scale - 1) * (gamma_sq + cost_quad)),
-    )
+    return SCNParams(Gamma=Gamma, A=A, lambda_d=lambda_d, lambda_v=lambda_v, mu=mu, nu=nu,
+                     sigma_v=sigma_v, dt=dt, thresholds=thresholds,
+                     slow_self_term=float(bool(slow_self_term)),
+                     self_reset_scale=self_reset_scale)
 
 
 def make_autoencoder(Gamma, lambda_: float = 10.0, mu: float = 0.0, nu: float = 0.0,
@@ -206,7 +257,7 @@ def make_autoencoder(Gamma, lambda_: float = 10.0, mu: float = 0.0, nu: float = 
     :func:`bayesnn.scn.targets.autoencoder_input` (``c = dx/dt + lambda x``)."""
     lam = float(require_positive("lambda_", lambda_, ndim=0))
     D = np.shape(Gamma)[0] if np.ndim(Gamma) == 2 else 0
-    return make_network(Gamma, A=-lam * np.eye(max(D, 1))[:D, :D] if D else None, lambda_d=lam,
+    return make_network(Gamma, A=-lam * np.eye(D) if D else None, lambda_d=lam,
                         lambda_v=lam, mu=mu, nu=nu, sigma_v=sigma_v, dt=dt,
                         thresholds=thresholds, self_reset_scale=self_reset_scale)
 

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import warnings
 
-import jax
 import numpy as np
 
+from bayesnn.core import spike_arrays
 from bayesnn.report import Check
 from bayesnn.scn import experiments as ex
 from bayesnn.scn.network import (
     DriveMarginWarning, closed_form_voltage, instantaneous_loss, make_autoencoder,
     random_decoder,
 )
-from bayesnn.scn.simulate import simulate, spike_events
+from bayesnn.scn.results import target_at
+from bayesnn.scn.simulate import simulate
 from bayesnn.scn.targets import autoencoder_input
 
 
@@ -21,11 +22,12 @@ def _loss_and_voltage(seed: int, n: int) -> tuple[float, float, int]:
     net = make_autoencoder(random_decoder(2, N, 0.2, seed=seed), lam, mu=1e-5, nu=1e-4, dt=dt)
     t = np.arange(n + 1) * dt
     x = np.stack([np.sin(2 * np.pi * 2 * t), np.cos(2 * np.pi * 3 * t)], 1)
-    res = simulate(net, autoencoder_input(x, dt, lam), jax.random.PRNGKey(seed), x0=x[0],
+    res = simulate(net, autoencoder_input(x, dt, lam), key=seed, x0=x[0],
                    record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
     r_post = np.asarray(res.rates)
-    v_res = float(np.max(np.abs(np.asarray(res.voltages) - closed_form_voltage(net, x[1:], r_post))))
-    times, senders, _ = spike_events(res)
+    v_res = float(np.max(np.abs(np.asarray(res.voltages)
+                                - closed_form_voltage(net, target_at(res, x), r_post))))
+    times, senders, _ = spike_arrays(res.spikes)
     T = np.asarray(net.thresholds)
     worst = 0.0
     for tk, i in zip(times, senders):
