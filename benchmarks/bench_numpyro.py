@@ -69,7 +69,8 @@ def main(argv=None) -> dict:
     import numpy as np
 
     jax.config.update("jax_enable_x64", True)
-    from bayesnn.numpyro_models import mmpp, nuts
+    from bayesnn.numpyro_models import mmpp_binned, nuts
+    from bayesnn.processes import MMPPParams
 
     results: dict = {"bins": args.bins, "inputs": args.inputs, "devices": jax.device_count()}
     rng = np.random.default_rng(0)
@@ -81,27 +82,28 @@ def main(argv=None) -> dict:
         x = rng.random() < ((1 - a) if x else a)
         states.append(x)
     counts = rng.poisson(np.where(np.array(states)[:, None], q_on, q_off) * dt).astype(float)
+    params = MMPPParams(2.0, 2.0, q_on, q_off)
 
     start = time.perf_counter()
-    jax.block_until_ready(mmpp.enumerated_log_likelihood(counts, 2.0, 2.0, q_on, q_off, dt))
+    jax.block_until_ready(mmpp_binned.enumerated_log_likelihood(params, counts, dt=dt))
     results["enum_loglik_first_call_s"] = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(20):
-        value = mmpp.enumerated_log_likelihood(counts, 2.0, 2.0, q_on, q_off, dt)
+        value = mmpp_binned.enumerated_log_likelihood(params, counts, dt=dt)
     jax.block_until_ready(value)
     results["enum_loglik_per_call_ms"] = (time.perf_counter() - start) / 20 * 1e3
     print(f"enumerated log-lik T={n_bins} N={n_inputs}: first call (trace+compile) "
           f"{results['enum_loglik_first_call_s']:.2f} s, per call "
           f"{results['enum_loglik_per_call_ms']:.2f} ms")
 
-    grad = jax.jit(jax.grad(lambda r, q: mmpp.forward_log_likelihood(
-        counts[None], r, 2.0, q, q_off, dt)[0], argnums=(0, 1)))
+    # gradient with respect to the whole MMPPParams record (what NUTS needs)
+    grad = jax.jit(jax.grad(lambda p: mmpp_binned.forward_log_likelihood(p, counts[None], dt)[0]))
     start = time.perf_counter()
-    jax.block_until_ready(grad(2.0, q_on))
+    jax.block_until_ready(grad(params))
     results["forward_grad_first_call_s"] = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(50):
-        value = grad(2.0, q_on)
+        value = grad(params)
     jax.block_until_ready(value)
     results["forward_grad_per_call_ms"] = (time.perf_counter() - start) / 50 * 1e3
     print(f"forward-scan gradient (what NUTS uses): first call "

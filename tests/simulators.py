@@ -33,3 +33,15 @@ def binned_trial(rng, r_on, r_off, q_on, q_off, dt, n_bins):
         states[k] = x
     rates = np.where(states[:, None], q_on, q_off) * dt
     return states, rng.poisson(rates).astype(float)
+
+
+def gillespie_spikes(rng, params, duration, capacity=None):
+    """:func:`gillespie_trial` for an MMPPParams record, as a bayesnn.core.Spikes
+    (the container only; the draws are this module's own)."""
+    from bayesnn.core import make_spikes
+
+    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
+    times, channels = gillespie_trial(rng, float(params.r_on), float(params.r_off), q_on,
+                                      q_off, duration)
+    return make_spikes(times, channels, n_senders=q_on.size, duration=duration,
+                       capacity=capacity)

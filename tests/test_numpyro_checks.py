@@ -1,15 +1,16 @@
 """numpyro_checks on a short scenario: every exact row passes."""
 
 from bayesnn.numpyro_models.checks import numpyro_checks
-from tests.simulators import gillespie_trial as _trial
+from bayesnn.processes import MMPPParams
+from tests.simulators import gillespie_spikes
 
 
 def test_numpyro_checks_pass(rng):
     # T = 3 s / 15 ms = 200 bins, N = 10, 31 filter bins (+ the full trial = one chunk of
     # 32 prefixes) and <= 32 query times: the compiled shapes of test_numpyro_mmpp.
-    q_on, q_off = rng.uniform(5, 30, 10), rng.uniform(5, 30, 10)
-    times, channels = _trial(rng, 2.0, 2.0, q_on, q_off, 3.0)
-    checks, numbers = numpyro_checks(2.0, 2.0, q_on, q_off, times, channels, 3.0, 0.015,
+    params = MMPPParams(2.0, 2.0, rng.uniform(5, 30, 10), rng.uniform(5, 30, 10))
+    spikes = gillespie_spikes(rng, params, 3.0)
+    checks, numbers = numpyro_checks(params, spikes, duration=3.0, dt=0.015,
                                      n_filter_bins=31, n_query_times=5)
     names = [c.name for c in checks]
     assert names == ["numpyro_enum_loglik_vs_hmm_rel", "numpyro_smoothed_vs_hmm_max_abs",

@@ -4,6 +4,7 @@ import pytest
 
 from bayesnn.exact import kalman as exact_kalman
 from bayesnn.numpyro_models import lgssm
+from bayesnn.processes.linear_gaussian import LGSSMParams
 
 EXACT = 1e-9  # all quantities are exact; float64 rounding only
 DENSE_STEPS = 120  # >= the steps the slowest Riccati case below needs (119)
@@ -29,18 +30,18 @@ def _simulate(rng, ssm, n_steps):
 def test_numpyro_dense_equals_kalman(rng, make, n_steps):
     ssm = make()
     ys = _simulate(rng, ssm, n_steps)
-    dense = lgssm.lgssm_posterior(ys, ssm)
-    filt = lgssm.kalman_filter(ys, ssm)
-    smooth = lgssm.rts_smoother(ys, ssm)
+    dense = lgssm.lgssm_posterior(ssm, ys)
+    filt = lgssm.kalman_filter(ssm, ys)
+    smooth = lgssm.rts_smoother(ssm, ys)
     np.testing.assert_allclose(dense.means, smooth.means, rtol=0, atol=EXACT)
     np.testing.assert_allclose(dense.covariances, smooth.covariances, rtol=0, atol=EXACT)
     assert abs(dense.log_marginal_likelihood - filt.log_marginal_likelihood) <= EXACT * abs(
         filt.log_marginal_likelihood)
-    prefix = lgssm.lgssm_filtered_dense(ys[:15], ssm)
+    prefix = lgssm.lgssm_filtered_dense(ssm, ys[:15])
     np.testing.assert_allclose(prefix.means, filt.means[:15], rtol=0, atol=EXACT)
     np.testing.assert_allclose(prefix.covariances, filt.covariances[:15], rtol=0, atol=EXACT)
     # and helper-1's independent Kalman implementation
-    ref = exact_kalman.kalman_filter(ssm.A, ssm.Q, ssm.C, ssm.R, ssm.m0, ssm.P0, ys)
+    ref = exact_kalman.kalman_filter(ssm, ys)
     np.testing.assert_allclose(filt.means, ref.means, rtol=0, atol=EXACT)
     assert abs(filt.log_marginal_likelihood - ref.log_marginal_likelihood) <= EXACT * abs(
         ref.log_marginal_likelihood)
@@ -49,9 +50,9 @@ def test_numpyro_dense_equals_kalman(rng, make, n_steps):
 @pytest.mark.parametrize("a, q, c, r", [(0.9, 0.5, 1.0, 0.2), (0.99, 0.01, 2.0, 3.0),
                                         (-0.5, 1.0, 0.5, 1.0), (1.2, 0.3, 1.0, 0.5)])
 def test_scalar_steady_state_riccati(rng, a, q, c, r):
-    ssm = lgssm.make_lgssm([[a]], [[q]], [[c]], [[r]], [0.0], [[1.0]])
+    ssm = LGSSMParams([[a]], [[q]], [[c]], [[r]], [0.0], [[1.0]])
     ys = rng.normal(size=(400, 1))
-    filt = lgssm.kalman_filter(ys, ssm)
+    filt = lgssm.kalman_filter(ssm, ys)
     steady = lgssm.scalar_steady_state(a, q, c, r)
     # the Riccati map contracts geometrically; after 400 steps it sits at its fixed point
     assert abs(float(filt.predicted_covariances[-1, 0, 0]) - steady.predicted_variance) <= (
@@ -68,7 +69,7 @@ def test_scalar_steady_state_riccati(rng, a, q, c, r):
     contraction = (a * (1.0 - steady.gain * c)) ** 2
     n_steps = int(np.ceil(np.log(1e-12) / np.log(contraction)))
     assert n_steps <= DENSE_STEPS
-    dense = lgssm.lgssm_posterior(ys[:DENSE_STEPS], ssm)
+    dense = lgssm.lgssm_posterior(ssm, ys[:DENSE_STEPS])
     assert abs(float(dense.covariances[-1, 0, 0]) - steady.filtered_variance) <= (
         EXACT * steady.filtered_variance)
 
@@ -86,9 +87,15 @@ def test_bad_lgssm_input():
     with pytest.raises(ValueError, match="dt"):
         lgssm.oscillator_lgssm(1.0, 1.0, 1.0, -0.01, 1.0)
     with pytest.raises(ValueError, match="Q"):
-        lgssm.make_lgssm([[1.0]], [[-1.0]], [[1.0]], [[1.0]], [0.0], [[1.0]])
+        LGSSMParams([[1.0]], [[-1.0]], [[1.0]], [[1.0]], [0.0], [[1.0]])
     with pytest.raises(ValueError, match="C"):
-        lgssm.make_lgssm([[1.0]], [[1.0]], [[1.0, 2.0]], [[1.0]], [0.0], [[1.0]])
+        LGSSMParams([[1.0]], [[1.0]], [[1.0, 2.0]], [[1.0]], [0.0], [[1.0]])
     ssm = lgssm.ou_lgssm(0.1, 1.0, 0.01, 1.0)
     with pytest.raises(ValueError, match="ys"):
-        lgssm.kalman_filter(np.zeros((5, 2)), ssm)
+        lgssm.kalman_filter(ssm, np.zeros((5, 2)))
+    # the dense NumPyro posterior needs Q and P0 positive definite (MultivariateNormal)
+    singular = LGSSMParams([[1.0]], [[0.0]], [[1.0]], [[1.0]], [0.0], [[1.0]])
+    with pytest.raises(ValueError, match="Q must be positive definite"):
+        lgssm.lgssm_posterior(singular, np.zeros((5, 1)))
+    with pytest.raises(ValueError, match="params"):
+        lgssm.kalman_filter((ssm.A, ssm.Q), np.zeros((5, 1)))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bayesnn.numpyro_models import nuts
+from bayesnn.processes import MMPPParams
 from tests.simulators import binned_trial as _binned
 
 
@@ -32,13 +33,15 @@ def test_nuts_coverage_on_five_datasets():
     ``run_nuts`` defaults: 500 warm-up + 500 draws, target_accept_prob 0.8, diagonal mass,
     2 chains (sequential here: JAX is already initialised with one host device).
     """
-    truth = nuts.relabel_truth(COVERAGE_R_ON, COVERAGE_R_OFF, COVERAGE_Q_ON, COVERAGE_Q_OFF)
-    assert truth[:2] == (COVERAGE_R_ON, COVERAGE_R_OFF)  # ON already has the larger total
+    truth = nuts.relabel_truth(MMPPParams(COVERAGE_R_ON, COVERAGE_R_OFF, COVERAGE_Q_ON,
+                                          COVERAGE_Q_OFF))
+    # ON already has the larger total
+    assert (float(truth.r_on), float(truth.r_off)) == (COVERAGE_R_ON, COVERAGE_R_OFF)
     rows = []
     for seed in COVERAGE_SEEDS:
         _, counts = _binned(np.random.default_rng(seed), COVERAGE_R_ON, COVERAGE_R_OFF,
                             COVERAGE_Q_ON, COVERAGE_Q_OFF, COVERAGE_DT, COVERAGE_T)
-        result = nuts.run_nuts(counts, COVERAGE_DT, key=jax.random.PRNGKey(seed),
+        result = nuts.run_nuts(counts, COVERAGE_DT, key=seed,
                                chain_method="sequential")
         lo_on, hi_on = result.intervals["r_on"]
         lo_off, hi_off = result.intervals["r_off"]
@@ -92,6 +95,14 @@ def test_forward_and_enumerated_parameter_models_agree(rng):
         forward, enumerated = (float(v) for v in both(params))
         assert np.isfinite(forward)
         assert abs(forward - enumerated) <= 1e-9 * abs(enumerated), (forward, enumerated)
+
+
+def test_relabel_truth_swaps_on_and_off():
+    params = MMPPParams(1.0, 4.0, [5.0, 6.0], [20.0, 30.0])
+    swapped = nuts.relabel_truth(params)
+    assert float(swapped.r_on) == 4.0 and float(swapped.r_off) == 1.0
+    np.testing.assert_array_equal(swapped.q_on, params.q_off)
+    assert nuts.relabel_truth(swapped) is swapped
 
 
 def test_bad_nuts_input():

@@ -163,7 +163,7 @@ def check_spikes(spikes: Any, *, n_senders: int, duration: float | None = None,
 
     Raises:
         ValueError: naming ``name``, if it is not a single-trial ``Spikes``, overflowed,
-            has unsorted or non-finite times, times outside ``[0, duration]`` s,
+            has unsorted, non-finite or negative times, times after ``duration`` s,
             senders outside ``[0, n_senders)`` or counts < 1.
     """
     from bayesnn.core.spikes import Spikes, spike_arrays
@@ -186,6 +186,8 @@ def check_spikes(spikes: Any, *, n_senders: int, duration: float | None = None,
         raise ValueError(f"{name} senders must be < {n_senders}, got {int(np.max(senders))}")
     if counts.size and np.any(counts < 1):
         raise ValueError(f"{name} counts of valid events must be >= 1")
+    if times.size and times[0] < 0:
+        raise ValueError(f"{name} times must be >= 0 s, got {times[0]}")
     if duration is not None and times.size and (times[0] < 0 or times[-1] > duration):
         raise ValueError(f"{name} times must lie in [0, duration = {duration}] s, got "
                          f"[{times[0]}, {times[-1]}]")

@@ -1,13 +1,18 @@
 """NumPyro references: the generative models written in NumPyro, answered by NumPyro.
 
-* :mod:`~bayesnn.numpyro_models.mmpp`: binned Markov-modulated Poisson model with the
-  hidden state enumerated (funsor), posterior marginals by differentiation, and the
-  exact continuous-time spike-train likelihood as a NumPyro ``Distribution``.
+* :mod:`~bayesnn.numpyro_models.mmpp_binned`: binned Markov-modulated Poisson model with
+  the hidden state enumerated (funsor), posterior marginals by differentiation, and the
+  hand-written forward scan NUTS differentiates.
+* :mod:`~bayesnn.numpyro_models.mmpp_continuous`: the exact continuous-time spike-train
+  likelihood as a NumPyro ``Distribution`` and the filtered posterior from it.
 * :mod:`~bayesnn.numpyro_models.nuts`: NUTS over (r_on, r_off, q_on, q_off), ArviZ output.
 * :mod:`~bayesnn.numpyro_models.lgssm`: linear-Gaussian state-space model, exact
   posteriors from NumPyro's log density and a JAX Kalman filter / RTS smoother.
 * :mod:`~bayesnn.numpyro_models.checks`: ``numpyro_checks`` rows for ``bayesnn validate``.
 
-Nothing here imports ``bayesnn.neuron`` or ``bayesnn.scn``; ``bayesnn.exact`` is only
-imported by ``checks`` to *compare* against (never to compute the NumPyro answers).
+Parameters come as the shared data-only records of :mod:`bayesnn.processes`
+(:class:`~bayesnn.processes.MMPPParams`, :class:`~bayesnn.processes.linear_gaussian.LGSSMParams`),
+spike trains as :class:`bayesnn.core.Spikes`; every exact claim refuses float32. Nothing
+here imports ``bayesnn.neuron`` or ``bayesnn.scn``; ``bayesnn.exact`` is only imported by
+``checks`` to *compare* against (never to compute the NumPyro answers).
 """

@@ -6,10 +6,10 @@ Rows returned by :func:`numpyro_checks` (all in float64):
   ``bayesnn.exact.hmm.hmm_forward``; both exact for the binned model, so the bound is
   rounding: ``1e-9`` relative.
 * ``numpyro_smoothed_vs_hmm_max_abs`` / ``numpyro_filtered_vs_hmm_max_abs``: NumPyro's
-  marginals P(x_k = ON) (gradient identity, module :mod:`.mmpp`) against
+  marginals P(x_k = ON) (gradient identity, module :mod:`.mmpp_binned`) against
   ``hmm_smoother`` / ``hmm_forward``; exact, bound ``1e-9``. Filtered marginals are
   evaluated at ``n_filter_bins`` evenly spaced bins (each costs one pass over the trial).
-* ``numpyro_continuous_loglik_vs_mmpp_rel``: :class:`~.mmpp.MMPPSpikeTrain` log density
+* ``numpyro_continuous_loglik_vs_mmpp_rel``: :class:`~.mmpp_continuous.MMPPSpikeTrain` log density
   against ``bayesnn.exact.mmpp.mmpp_filter``'s ``log_likelihood``; exact, ``1e-9`` relative.
 * ``numpyro_continuous_filter_vs_mmpp_max_abs``: continuous-time filtered P(ON) at the
   query times against ``mmpp_filter``; exact, ``1e-9``.
@@ -29,15 +29,20 @@ from typing import Callable
 
 import numpy as np
 
-from bayesnn.numpyro_models.mmpp import (
-    bin_spike_train,
+from bayesnn.core.precision import require_x64
+from bayesnn.core.spikes import Spikes
+from bayesnn.core.validation import check_spikes, require_positive
+from bayesnn.numpyro_models.mmpp_binned import (
+    _as_model,
+    bin_spikes,
     binned_to_density_correction,
+    enumerated_marginals,
+)
+from bayesnn.numpyro_models.mmpp_continuous import (
     continuous_filtered_prob_on,
     continuous_log_likelihood,
-    enumerated_marginals,
-    validate_rates,
-    validate_spike_train,
 )
+from bayesnn.processes.params import MMPPParams
 from bayesnn.report import Check
 
 __all__ = ["numpyro_checks"]
@@ -49,18 +54,29 @@ def _relative(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-300)
 
 
-def numpyro_checks(r_on, r_off, q_on, q_off, spike_times, spike_channels, duration, dt,
+def _hmm_reference(params: MMPPParams, counts: np.ndarray, dt: float):
+    """bayesnn.exact.hmm forward-backward on the binned model (the one place that calls it)."""
+    from bayesnn.exact import hmm as exact_hmm
+
+    r_on, r_off = float(params.r_on), float(params.r_off)
+    p_on = r_on / (r_on + r_off)
+    transition = exact_hmm.ctmc_transition_matrix(r_on, r_off, dt)
+    log_liks = exact_hmm.poisson_log_likelihoods(counts, np.asarray(params.q_on),
+                                                 np.asarray(params.q_off), dt)
+    return exact_hmm.hmm_smoother(np.array([1.0 - p_on, p_on]), transition, log_liks)
+
+
+def numpyro_checks(params: MMPPParams, spikes: Spikes, *, duration: float, dt: float,
                    exact_log_odds_fn: Callable[[np.ndarray], np.ndarray] | None = None,
                    n_filter_bins: int = 20, n_query_times: int = 50,
                    ) -> tuple[list[Check], dict]:
     """Run the NumPyro references on one trial and compare them with ``bayesnn.exact``.
 
     Args:
-        r_on, r_off: switching rates (Hz). q_on, q_off: ``(N,)`` input rates (Hz).
-        spike_times: ``(M,)`` input spike times (s); ``spike_channels``: ``(M,)`` input
-            index, ``< 0`` = padding.
-        duration: trial length (s); ``duration / dt`` must be an integer.
-        dt: bin width of the binned model (s).
+        params: :class:`bayesnn.processes.MMPPParams` (rates in Hz).
+        spikes: the trial's input spikes, :class:`bayesnn.core.Spikes` (sender = input).
+        duration: trial length, s; ``duration / dt`` must be an integer.
+        dt: bin width of the binned model, s.
         exact_log_odds_fn: optional ``f(query_times (Q,)) -> (Q,)`` exact continuous-time
             log-odds L(t) (right-continuous: spikes at exactly t included), e.g. the
             neuron's event-driven integrator; compared with NumPyro's.
@@ -71,16 +87,19 @@ def numpyro_checks(r_on, r_off, q_on, q_off, spike_times, spike_channels, durati
     Returns:
         ``(checks, numbers)``: list of :class:`bayesnn.report.Check` and a dict of
         measured values (log-likelihoods in nats, distances, run times in s).
+
+    Raises:
+        ValueError: naming the argument. PrecisionError: in float32.
     """
-    from bayesnn.exact import hmm as exact_hmm
     from bayesnn.exact import mmpp as exact_mmpp
 
-    r_on, r_off, q_on, q_off = validate_rates(r_on, r_off, q_on, q_off)
-    times, channels, duration = validate_spike_train(spike_times, spike_channels,
-                                                     q_on.shape[0], duration)
-    counts = bin_spike_train(times, channels, q_on.shape[0], duration, dt)
+    require_x64("numpyro_checks")
+    params = _as_model(params)
+    duration = float(require_positive("duration", duration, ndim=0))
+    _, _, multiplicity = check_spikes(spikes, n_senders=params.n_inputs, duration=duration)
+    counts = bin_spikes(spikes, n_inputs=params.n_inputs, duration=duration, dt=dt)
     n_bins = counts.shape[0]
-    numbers: dict = {"n_bins": n_bins, "n_events": int(np.sum(channels >= 0))}
+    numbers: dict = {"n_bins": n_bins, "n_events": int(np.sum(multiplicity))}
     checks: list[Check] = []
 
     # --- binned model: NumPyro enumeration vs exact HMM
@@ -88,14 +107,9 @@ def numpyro_checks(r_on, r_off, q_on, q_off, spike_times, spike_channels, durati
     filter_bins = np.unique(np.linspace(0, n_bins - 1, n_filter_bins).round().astype(int))
     # all prefixes (filter bins + the full trial) in one vmapped pass when they fit in
     # a chunk of 32; the compiled function is keyed on (T, N, min(32, K + 1))
-    marginals = enumerated_marginals(counts, r_on, r_off, q_on, q_off, dt,
-                                     filter_bins=filter_bins, chunk=32)
+    marginals = enumerated_marginals(params, counts, dt=dt, filter_bins=filter_bins, chunk=32)
     numbers["time_numpyro_binned_s"] = time.perf_counter() - start
-    p_on = r_on / (r_on + r_off)
-    initial = np.array([1.0 - p_on, p_on])
-    transition = exact_hmm.ctmc_transition_matrix(r_on, r_off, dt)
-    log_liks = exact_hmm.poisson_log_likelihoods(counts, q_on, q_off, dt)
-    smoother = exact_hmm.hmm_smoother(initial, transition, log_liks)
+    smoother = _hmm_reference(params, counts, dt)
     numpyro_ll = float(marginals.log_likelihood)
     exact_ll = float(smoother.log_marginal_likelihood)
     numbers["numpyro_binned_loglik"] = numpyro_ll
@@ -114,14 +128,12 @@ def numpyro_checks(r_on, r_off, q_on, q_off, spike_times, spike_channels, durati
 
     # --- continuous time: NumPyro Distribution vs exact event-driven filter
     start = time.perf_counter()
-    continuous_ll = float(continuous_log_likelihood(r_on, r_off, q_on, q_off, times, channels,
-                                                    duration))
+    continuous_ll = float(continuous_log_likelihood(params, spikes, duration=duration))
     query_times = np.linspace(duration / n_query_times, duration, n_query_times)
-    continuous_p = np.asarray(continuous_filtered_prob_on(r_on, r_off, q_on, q_off, times,
-                                                          channels, query_times))
+    continuous_p = np.asarray(continuous_filtered_prob_on(params, spikes,
+                                                          query_times=query_times))
     numbers["time_numpyro_continuous_s"] = time.perf_counter() - start
-    exact = exact_mmpp.mmpp_filter(r_on, r_off, q_on, q_off, times, channels, duration,
-                                   query_times)
+    exact = exact_mmpp.mmpp_filter(params, spikes, duration=duration, query_times=query_times)
     numbers["numpyro_continuous_loglik"] = continuous_ll
     numbers["mmpp_continuous_loglik"] = float(exact.log_likelihood)
     checks.append(Check("numpyro_continuous_loglik_vs_mmpp_rel",
@@ -149,7 +161,7 @@ def numpyro_checks(r_on, r_off, q_on, q_off, spike_times, spike_channels, durati
     # filtered P(ON) at the end of bin j (time (j+1) dt) vs continuous filter there
     bin_end_times = (filter_bins + 1) * dt
     continuous_at_bins = np.asarray(continuous_filtered_prob_on(
-        r_on, r_off, q_on, q_off, times, channels, bin_end_times))
+        params, spikes, query_times=bin_end_times))
     numbers["binned_vs_continuous_filtered_max_abs"] = float(
         np.max(np.abs(np.asarray(marginals.filtered) - continuous_at_bins)))
     return checks, numbers

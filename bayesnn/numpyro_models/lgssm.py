@@ -6,7 +6,9 @@ Model (same convention as ``bayesnn.exact.kalman``; ``x_0`` is never observed)::
     x_k = A x_{k-1} + w_k,   w_k ~ N(0, Q)        k = 1..T   (D-dimensional state)
     y_k = C x_k + v_k,       v_k ~ N(0, R)                   (M-dimensional observation)
 
-:func:`lgssm_model` writes it with :func:`numpyro.contrib.control_flow.scan`.
+:func:`lgssm_model` writes it with :func:`numpyro.contrib.control_flow.scan`. Parameters
+come as the shared data-only record :class:`bayesnn.processes.LGSSMParams` (first
+argument of every function); the exact-claim functions refuse float32.
 
 **Exact posterior from NumPyro's own log density** (:func:`lgssm_posterior`). The joint
 log density ``f(z) = log p(z, y)`` of all latents ``z = (x_0, x_1..x_T)`` (dimension
@@ -58,10 +60,12 @@ from numpyro import handlers
 from numpyro.contrib.control_flow import scan
 from numpyro.infer.util import log_density
 
-from bayesnn.core.validation import as_array, require_positive
+from bayesnn.core.params import is_traced
+from bayesnn.core.precision import require_x64
+from bayesnn.core.validation import as_array, require_pd, require_positive
+from bayesnn.processes.linear_gaussian import LGSSMParams
 
 __all__ = [
-    "LGSSM",
     "LGSSMFilter",
     "LGSSMPosterior",
     "LGSSMSmoother",
@@ -70,24 +74,11 @@ __all__ = [
     "lgssm_filtered_dense",
     "lgssm_model",
     "lgssm_posterior",
-    "make_lgssm",
     "oscillator_lgssm",
     "ou_lgssm",
     "rts_smoother",
     "scalar_steady_state",
 ]
-
-
-class LGSSM(NamedTuple):
-    """Parameters: ``A (D, D)``, ``Q (D, D)``, ``C (M, D)``, ``R (M, M)``, ``m0 (D,)``,
-    ``P0 (D, D)`` (covariances symmetric positive definite)."""
-
-    A: jax.Array
-    Q: jax.Array
-    C: jax.Array
-    R: jax.Array
-    m0: jax.Array
-    P0: jax.Array
 
 
 class LGSSMPosterior(NamedTuple):
@@ -127,37 +118,7 @@ class ScalarSteadyState(NamedTuple):
 
 
 # --------------------------------------------------------------------------- construction
-def _spd(name: str, value, dim: int) -> np.ndarray:
-    array = as_array(name, value, ndim=2)
-    if array.shape != (dim, dim):
-        raise ValueError(f"{name} must have shape ({dim}, {dim}), got {array.shape}")
-    if not np.allclose(array, array.T, rtol=1e-12, atol=0.0):
-        raise ValueError(f"{name} must be symmetric")
-    try:
-        np.linalg.cholesky(array)
-    except np.linalg.LinAlgError as error:
-        raise ValueError(f"{name} must be positive definite") from error
-    return array
-
-
-def make_lgssm(A, Q, C, R, m0, P0) -> LGSSM:
-    """Validated :class:`LGSSM` (shapes, symmetric positive definite Q, R, P0)."""
-    A = as_array("A", A, ndim=2)
-    dim = A.shape[0]
-    if A.shape != (dim, dim):
-        raise ValueError(f"A must be square, got shape {A.shape}")
-    C = as_array("C", C, ndim=2)
-    if C.shape[1] != dim:
-        raise ValueError(f"C must have shape (M, {dim}), got {C.shape}")
-    m0 = as_array("m0", m0, ndim=1)
-    if m0.shape != (dim,):
-        raise ValueError(f"m0 must have shape ({dim},), got {m0.shape}")
-    return LGSSM(jnp.asarray(A), jnp.asarray(_spd("Q", Q, dim)), jnp.asarray(C),
-                 jnp.asarray(_spd("R", R, C.shape[0])), jnp.asarray(m0),
-                 jnp.asarray(_spd("P0", P0, dim)))
-
-
-def ou_lgssm(tau: float, sigma: float, dt: float, obs_std: float) -> LGSSM:
+def ou_lgssm(tau: float, sigma: float, dt: float, obs_std: float) -> LGSSMParams:
     """Scalar OU latent (time constant ``tau`` s, diffusion ``sigma`` per sqrt(s)) seen
     directly in Gaussian noise of std ``obs_std``; stationary start ``N(0, sigma^2 tau/2)``."""
     tau = float(require_positive("tau", tau, ndim=0))
@@ -166,12 +127,12 @@ def ou_lgssm(tau: float, sigma: float, dt: float, obs_std: float) -> LGSSM:
     obs_std = float(require_positive("obs_std", obs_std, ndim=0))
     a = math.exp(-dt / tau)
     q = sigma ** 2 * tau / 2.0 * -math.expm1(-2.0 * dt / tau)
-    return make_lgssm([[a]], [[q]], [[1.0]], [[obs_std ** 2]], [0.0],
-                      [[sigma ** 2 * tau / 2.0]])
+    return LGSSMParams([[a]], [[q]], [[1.0]], [[obs_std ** 2]], [0.0],
+                       [[sigma ** 2 * tau / 2.0]])
 
 
 def oscillator_lgssm(frequency: float, decay: float, sigma: float, dt: float,
-                     obs_std: float) -> LGSSM:
+                     obs_std: float) -> LGSSMParams:
     """2-D damped stochastic oscillator (``frequency`` Hz, ``decay`` 1/s, diffusion
     ``sigma``), first coordinate observed with noise std ``obs_std``; stationary start."""
     frequency = float(require_positive("frequency", frequency, ndim=0))
@@ -185,19 +146,29 @@ def oscillator_lgssm(frequency: float, decay: float, sigma: float, dt: float,
                            [math.sin(angle), math.cos(angle)]])
     q = sigma ** 2 * -math.expm1(-2.0 * decay * dt) / (2.0 * decay)
     stationary = sigma ** 2 / (2.0 * decay)
-    return make_lgssm(A, q * np.eye(2), [[1.0, 0.0]], [[obs_std ** 2]], np.zeros(2),
-                      stationary * np.eye(2))
+    return LGSSMParams(A, q * np.eye(2), [[1.0, 0.0]], [[obs_std ** 2]], np.zeros(2),
+                       stationary * np.eye(2))
 
 
-def _check_ys(ys, ssm: LGSSM) -> jax.Array:
+def _check(params, ys, dense: bool) -> jax.Array:
+    """Validated observations (T >= 1, M) as a JAX array; ``dense`` also needs Q and P0
+    positive definite (NumPyro's MultivariateNormal sites). Skipped when traced."""
+    require_x64("bayesnn.numpyro_models.lgssm")
+    if not isinstance(params, LGSSMParams):
+        raise ValueError(f"params must be an LGSSMParams record, got {type(params).__name__}")
+    if is_traced(params, ys):
+        return ys
     ys = as_array("ys", ys, ndim=2)
-    if ys.shape[1] != ssm.C.shape[0] or ys.shape[0] < 1:
-        raise ValueError(f"ys must have shape (T >= 1, M = {ssm.C.shape[0]}), got {ys.shape}")
+    if ys.shape[1] != params.n_obs or ys.shape[0] < 1:
+        raise ValueError(f"ys must have shape (T >= 1, M = {params.n_obs}), got {ys.shape}")
+    if dense:
+        require_pd("Q", params.Q, params.n_dims)
+        require_pd("P0", params.P0, params.n_dims)
     return jnp.asarray(ys)
 
 
 # --------------------------------------------------------------------------- NumPyro model
-def lgssm_model(ys, ssm: LGSSM, obs_mask=None) -> None:
+def lgssm_model(params: LGSSMParams, ys, obs_mask=None) -> None:
     """NumPyro model; sites ``x_0 (D,)``, scanned ``x (T, D)`` and observed ``y (T, M)``.
 
     ``obs_mask`` ``(T,)`` bool drops the likelihood of masked steps (prefixes).
@@ -205,25 +176,25 @@ def lgssm_model(ys, ssm: LGSSM, obs_mask=None) -> None:
     n_steps = ys.shape[0]
     if obs_mask is None:
         obs_mask = jnp.ones(n_steps, dtype=bool)
-    x_0 = numpyro.sample("x_0", dist.MultivariateNormal(ssm.m0, ssm.P0))
+    x_0 = numpyro.sample("x_0", dist.MultivariateNormal(params.m0, params.P0))
 
     def step(x_prev, inputs):
         y, mask = inputs
-        x = numpyro.sample("x", dist.MultivariateNormal(ssm.A @ x_prev, ssm.Q))
+        x = numpyro.sample("x", dist.MultivariateNormal(params.A @ x_prev, params.Q))
         with handlers.mask(mask=mask):
-            numpyro.sample("y", dist.MultivariateNormal(ssm.C @ x, ssm.R), obs=y)
+            numpyro.sample("y", dist.MultivariateNormal(params.C @ x, params.R), obs=y)
         return x, None
 
     scan(step, x_0, (ys, obs_mask))
 
 
-def _dense_posterior(ys, ssm: LGSSM, obs_mask):
-    n_steps, dim = ys.shape[0], ssm.A.shape[0]
+def _dense_posterior(params, ys, obs_mask):
+    n_steps, dim = ys.shape[0], params.A.shape[0]
     size = (n_steps + 1) * dim
 
     def joint(z):
-        params = {"x_0": z[:dim], "x": z[dim:].reshape(n_steps, dim)}
-        value, _ = log_density(lgssm_model, (ys, ssm, obs_mask), {}, params)
+        latents = {"x_0": z[:dim], "x": z[dim:].reshape(n_steps, dim)}
+        value, _ = log_density(lgssm_model, (params, ys, obs_mask), {}, latents)
         return value
 
     zero = jnp.zeros(size, dtype=ys.dtype)
@@ -244,33 +215,36 @@ def _dense_posterior(ys, ssm: LGSSM, obs_mask):
 _dense_posterior_jit = jax.jit(_dense_posterior)
 
 
-def lgssm_posterior(ys, ssm: LGSSM) -> LGSSMPosterior:
+def lgssm_posterior(params: LGSSMParams, ys) -> LGSSMPosterior:
     """Exact smoothed posterior of ``x_1..x_T`` from NumPyro's joint log density.
 
-    Args: ``ys (T, M)`` observations; ``ssm`` an :class:`LGSSM`. Dense ``O((T D)^3)``.
+    Args:
+        params: :class:`bayesnn.processes.LGSSMParams` (Q and P0 positive definite).
+        ys: (T, M) observations.
+    Dense, O((T D)^3). Raises ValueError naming the argument; PrecisionError in float32.
     """
-    ys = _check_ys(ys, ssm)
-    means, covs, log_evidence = _dense_posterior_jit(ys, ssm, None)
+    ys = _check(params, ys, dense=True)
+    means, covs, log_evidence = _dense_posterior_jit(params, ys, None)
     return LGSSMPosterior(means, covs, log_evidence)
 
 
-def lgssm_filtered_dense(ys, ssm: LGSSM) -> LGSSMPosterior:
+def lgssm_filtered_dense(params: LGSSMParams, ys) -> LGSSMPosterior:
     """Exact filtered moments ``p(x_k | y_1..y_k)`` from NumPyro's log density, one
     masked prefix per ``k``; ``log_marginal_likelihood`` is that of the full series.
     Cost ``O(T (T D)^3)``: for short series (tests)."""
-    ys = _check_ys(ys, ssm)
-    means, covs, evidences = _dense_prefixes(ys, ssm)
+    ys = _check(params, ys, dense=True)
+    means, covs, evidences = _dense_prefixes(params, ys)
     return LGSSMPosterior(means, covs, evidences[-1])
 
 
 @jax.jit
-def _dense_prefixes(ys, ssm: LGSSM):
+def _dense_prefixes(params, ys):
     """Dense posterior of every masked prefix (module level: compiled once per shape)."""
     n_steps = ys.shape[0]
 
     def prefix(k):
         mask = jnp.arange(n_steps) <= k
-        means, covs, log_evidence = _dense_posterior(ys, ssm, mask)
+        means, covs, log_evidence = _dense_posterior(params, ys, mask)
         return means[k], covs[k], log_evidence
 
     return jax.vmap(prefix)(jnp.arange(n_steps))
@@ -278,8 +252,8 @@ def _dense_prefixes(ys, ssm: LGSSM):
 
 # --------------------------------------------------------------------------- recursions
 @jax.jit
-def _kalman(ys, ssm: LGSSM):
-    A, Q, C, R = ssm.A, ssm.Q, ssm.C, ssm.R
+def _kalman(params, ys):
+    A, Q, C, R = params.A, params.Q, params.C, params.R
     eye = jnp.eye(A.shape[0], dtype=ys.dtype)
 
     def step(carry, y):
@@ -295,22 +269,23 @@ def _kalman(ys, ssm: LGSSM):
         total = total + dist.MultivariateNormal(C @ pred_mean, innovation_cov).log_prob(y)
         return (new_mean, new_cov, total), (new_mean, new_cov, pred_mean, pred_cov)
 
-    init = (ssm.m0, ssm.P0, jnp.zeros((), dtype=ys.dtype))
+    init = (params.m0, params.P0, jnp.zeros((), dtype=ys.dtype))
     (_, _, total), outputs = jax.lax.scan(step, init, ys)
     return LGSSMFilter(*outputs, total)
 
 
-def kalman_filter(ys, ssm: LGSSM) -> LGSSMFilter:
-    """Kalman filter (JAX scan) of ``ys (T, M)`` under ``ssm`` (module docstring)."""
-    return _kalman(_check_ys(ys, ssm), ssm)
+def kalman_filter(params: LGSSMParams, ys) -> LGSSMFilter:
+    """Kalman filter (JAX scan) of ``ys (T, M)`` under ``params`` (module docstring);
+    jittable and differentiable with respect to the record."""
+    return _kalman(params, _check(params, ys, dense=False))
 
 
 @jax.jit
-def _rts(filtered: LGSSMFilter, ssm: LGSSM):
+def _rts(params, filtered: LGSSMFilter):
     def step(carry, inputs):
         next_mean, next_cov = carry
         mean, cov, pred_mean_next, pred_cov_next = inputs
-        gain = jnp.linalg.solve(pred_cov_next, ssm.A @ cov).T
+        gain = jnp.linalg.solve(pred_cov_next, params.A @ cov).T
         mean_s = mean + gain @ (next_mean - pred_mean_next)
         cov_s = cov + gain @ (next_cov - pred_cov_next) @ gain.T
         return (mean_s, 0.5 * (cov_s + cov_s.T)), (mean_s, cov_s)
@@ -323,9 +298,9 @@ def _rts(filtered: LGSSMFilter, ssm: LGSSM):
                          jnp.concatenate([covs, last[1][None]]))
 
 
-def rts_smoother(ys, ssm: LGSSM) -> LGSSMSmoother:
-    """Rauch-Tung-Striebel smoother (JAX scan) of ``ys (T, M)`` under ``ssm``."""
-    return _rts(kalman_filter(ys, ssm), ssm)
+def rts_smoother(params: LGSSMParams, ys) -> LGSSMSmoother:
+    """Rauch-Tung-Striebel smoother (JAX scan) of ``ys (T, M)`` under ``params``."""
+    return _rts(params, kalman_filter(params, ys))
 
 
 def scalar_steady_state(a: float, q: float, c: float, r: float) -> ScalarSteadyState:

@@ -1,6 +1,6 @@
 r"""Parameter inference for the binned MMPP with NUTS, hidden chain marginalised.
 
-Model (science note Sec. 1.1; likelihood of :func:`bayesnn.numpyro_models.mmpp.mmpp_hmm_model`,
+Model (science note Sec. 1.1; likelihood of :func:`bayesnn.numpyro_models.mmpp_binned.mmpp_hmm_model`,
 the hidden state summed out by funsor at every NUTS step):
 
 .. math::
@@ -45,7 +45,6 @@ import math
 import warnings
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -53,12 +52,12 @@ import numpyro.distributions as dist
 from numpyro.distributions import constraints
 from numpyro.infer import MCMC, NUTS, init_to_value
 
+from bayesnn.core.keys import KeyLike, as_key
+from bayesnn.core.params import unchecked
+from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.validation import require_positive
-from bayesnn.numpyro_models.mmpp import (
-    forward_log_likelihood,
-    mmpp_hmm_model,
-    validate_binned_inputs,
-)
+from bayesnn.numpyro_models.mmpp_binned import check_binned, forward_log_likelihood, mmpp_hmm_model
+from bayesnn.processes.params import MMPPParams
 
 __all__ = ["MMPPPriors", "NUTSResult", "mmpp_parameter_model", "relabel_truth", "run_nuts"]
 
@@ -115,7 +114,7 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
         dt: bin width (s).
         priors: :class:`MMPPPriors`.
         marginalize: ``"forward"`` adds the hidden-chain-marginalised likelihood
-            :func:`~bayesnn.numpyro_models.mmpp.forward_log_likelihood` as a factor
+            :func:`~bayesnn.numpyro_models.mmpp_binned.forward_log_likelihood` as a factor
             (fast); ``"enumerate"`` uses :func:`mmpp_hmm_model` and lets NumPyro/funsor
             enumerate the chain (same density, tested to 1e-9; ~10x slower per gradient
             and ~30 s of eager initialisation at T = 2000).
@@ -141,21 +140,21 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
         weights_on = weights_off = jnp.ones(1)
     q_on = numpyro.deterministic("q_on", totals[1] * weights_on)
     q_off = numpyro.deterministic("q_off", totals[0] * weights_off)
+    params = unchecked(MMPPParams, r_on=r_on, r_off=r_off, q_on=q_on, q_off=q_off)
     if marginalize == "enumerate":
-        mmpp_hmm_model(counts, r_on, r_off, q_on, q_off, dt)
+        mmpp_hmm_model(params, counts, dt)
     elif marginalize == "forward":
-        numpyro.factor("log_likelihood",
-                       jnp.sum(forward_log_likelihood(counts, r_on, r_off, q_on, q_off, dt)))
+        numpyro.factor("log_likelihood", jnp.sum(forward_log_likelihood(params, counts, dt)))
     else:
         raise ValueError(f"marginalize must be 'forward' or 'enumerate', got {marginalize!r}")
 
 
-def relabel_truth(r_on, r_off, q_on, q_off):
-    """Truth in the model's labelling: swap ON/OFF when sum(q_on) < sum(q_off)."""
-    q_on, q_off = np.asarray(q_on, float), np.asarray(q_off, float)
-    if q_on.sum() < q_off.sum():
-        return float(r_off), float(r_on), q_off, q_on
-    return float(r_on), float(r_off), q_on, q_off
+def relabel_truth(params: MMPPParams) -> MMPPParams:
+    """The truth in the model's labelling (ON = the state with the larger total input
+    rate): ``params`` with ON and OFF swapped when sum(q_on) < sum(q_off)."""
+    if float(np.sum(params.q_on)) < float(np.sum(params.q_off)):
+        return MMPPParams(params.r_off, params.r_on, params.q_off, params.q_on)
+    return params
 
 
 def _initial_values(counts: np.ndarray, dt: float) -> dict:
@@ -173,7 +172,7 @@ def _initial_values(counts: np.ndarray, dt: float) -> dict:
     return values
 
 
-def run_nuts(counts, dt, *, key=None, num_warmup: int = 500, num_samples: int = 500,
+def run_nuts(counts, dt, *, key: KeyLike = 0, num_warmup: int = 500, num_samples: int = 500,
              num_chains: int = 2, chain_method: str = "parallel",
              target_accept_prob: float = 0.8, priors: MMPPPriors = MMPPPriors(),
              progress_bar: bool = False, hdi_prob: float = 0.9,
@@ -183,7 +182,7 @@ def run_nuts(counts, dt, *, key=None, num_warmup: int = 500, num_samples: int = 
     Args:
         counts: ``(T, N)`` or ``(B, T, N)`` non-negative integer counts per bin.
         dt: bin width (s, > 0).
-        key: JAX PRNG key (default ``PRNGKey(0)``).
+        key: int seed or JAX PRNG key (default seed 0).
         num_warmup, num_samples, num_chains: NUTS settings (per chain).
         chain_method: ``"parallel"``, ``"sequential"`` or ``"vectorized"`` (NumPyro).
         target_accept_prob: dual-averaging target.
@@ -198,8 +197,8 @@ def run_nuts(counts, dt, *, key=None, num_warmup: int = 500, num_samples: int = 
 
     counts = np.asarray(counts) if not isinstance(counts, np.ndarray) else counts
     n_inputs = np.shape(counts)[-1] if np.ndim(counts) >= 2 else 1
-    counts, *_ , dt, _ = validate_binned_inputs(counts, 1.0, 1.0, np.ones(n_inputs),
-                                                np.ones(n_inputs), dt)
+    shape_only = MMPPParams(1.0, 1.0, np.ones(n_inputs), np.ones(n_inputs))
+    _, counts, dt, _ = check_binned(shape_only, counts, dt)
     if counts.ndim == 2:
         counts = counts[None]
     for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples),
@@ -217,7 +216,8 @@ def run_nuts(counts, dt, *, key=None, num_warmup: int = 500, num_samples: int = 
             require_positive(f"priors.{name}", getattr(priors, name), ndim=0)
     if marginalize not in ("forward", "enumerate"):
         raise ValueError(f"marginalize must be 'forward' or 'enumerate', got {marginalize!r}")
-    key = jax.random.PRNGKey(0) if key is None else key
+    key = as_key(key)
+    warn_if_float32("run_nuts")
 
     kernel = NUTS(mmpp_parameter_model, target_accept_prob=target_accept_prob,
                   dense_mass=bool(dense_mass),
