@@ -1,11 +1,15 @@
 """Output spikes, decoding, spike statistics and determinism of the Bayesian neuron
-(science notes Sec. 4 and Sec. 8, tests 7, 8 and 10)."""
+(science notes Sec. 4 and Sec. 8, tests 7, 8 and 10).
+
+Default setting: tests/neuron_setup.py (asymmetric switching, r_on = 1 Hz, r_off = 3 Hz).
+"""
 import jax
 import numpy as np
 import pytest
 
 from bayesnn import processes
-from bayesnn.metrics import expand_counts, fano_factor, isi_cv
+from bayesnn.core import as_key, make_spikes, spike_arrays, spike_times_of
+from bayesnn.metrics import fano_factor, isi_cv
 from bayesnn.neuron import (
     NeuronParams,
     decode_prediction,
@@ -13,31 +17,29 @@ from bayesnn.neuron import (
     log_odds_flow,
     prior_flow,
     simulate,
-    simulate_exact,
-    spikes_of,
+    simulate_trials,
 )
 from tests.neuron_setup import default_params
 
 
 @pytest.fixture(scope="module")
 def trial():
-    params = default_params()
-    return processes.sample_trial(jax.random.PRNGKey(11), params.r_on, params.r_off,
-                                  params.q_on, params.q_off, 20.0)
+    return processes.sample_trial(default_params(), key=11, duration=20.0)
 
 
 @pytest.mark.parametrize("method", ["exact", "discrete", "euler"])
 @pytest.mark.parametrize("g0", [0.5, 2.0])
 def test_gap_never_exceeds_half_jump_and_decoder_rebuilds_prediction(trial, method, g0):
     params = default_params(g0=g0)
-    run = simulate(params, trial, method, dt=1e-4, duration=20.0)
+    run = simulate(params, trial.inputs, method=method, dt=1e-4, duration=20.0)
     gap = np.asarray(run.log_odds) - np.asarray(run.prediction)
     assert np.max(gap) <= 0.5 * g0 + 1e-12
-    times, counts = spikes_of(run)
+    times, senders, counts = spike_arrays(run.spikes)
+    assert np.all(senders == 0)
     assert counts.sum() > 100
     if method != "exact":
         assert np.any(counts > 1) or g0 > 1  # several spikes in one bin are counted
-    decoded = decode_prediction(times, counts, run.times, params.r_on, params.r_off, g0)
+    decoded = decode_prediction(params, run.spikes, run.times)
     assert np.max(np.abs(decoded - np.asarray(run.prediction))) < 1e-12
 
 
@@ -46,39 +48,38 @@ def test_drift_driven_spikes_fall_on_exact_crossings():
     # alone makes L cross G + g0/2 between input events.
     rates = default_params()
     params = NeuronParams(rates.r_on, rates.r_off, rates.q_off, rates.q_on, 1.0)
-    assert params.theta < 0
-    trial = processes.sample_trial(jax.random.PRNGKey(12), params.r_on, params.r_off,
-                                   params.q_on, params.q_off, 20.0)
-    coarse = simulate_exact(params, trial, [20.0])
-    times, counts = spikes_of(coarse)
-    input_times = np.asarray(trial.spike_times)[np.asarray(trial.spike_channels) >= 0]
+    assert float(params.theta) < 0
+    trial = processes.sample_trial(params, key=12, duration=20.0)
+    coarse = simulate(params, trial.inputs, duration=20.0, sample_times=[20.0])
+    times, _, _ = spike_arrays(coarse.spikes)
+    input_times, _, _ = spike_arrays(trial.inputs)
     drift_spikes = times[~np.isin(times, input_times)]
     assert drift_spikes.size > 10
     # Sampled exactly at its spike times, the neuron sits on the threshold: L - G is
     # +g0/2 just before the spike or -g0/2 just after (which one a sample at the very
     # crossing time sees depends on rounding of the crossing time; both are exact).
-    run = simulate_exact(params, trial, drift_spikes)
+    run = simulate(params, trial.inputs, duration=20.0, sample_times=drift_spikes)
     gap = np.asarray(run.log_odds) - np.asarray(run.prediction)
-    assert np.max(np.abs(np.abs(gap) - 0.5 * params.g0)) < 1e-9
+    assert np.max(np.abs(np.abs(gap) - 0.5 * float(params.g0))) < 1e-9
     # And no crossing is missed: densely sampled, L - G stays <= g0/2.
-    dense = simulate_exact(params, trial, np.arange(1, 200_001) * 1e-4)
-    assert np.max(np.asarray(dense.log_odds) - np.asarray(dense.prediction)) <= 0.5 * params.g0 + 1e-12
+    dense = simulate(params, trial.inputs, duration=20.0, sample_times=np.arange(1, 200_001) * 1e-4)
+    gap = np.asarray(dense.log_odds) - np.asarray(dense.prediction)
+    assert np.max(gap) <= 0.5 * float(params.g0) + 1e-12
 
 
 def test_prediction_relaxes_to_prior_without_output_spikes():
     params = default_params(r_on=1.0, r_off=4.0)
     times = np.linspace(0.0, 5.0, 51)
-    start = params.prior_log_odds + 3.0
-    decoded = decode_prediction(np.zeros(0), np.zeros(0, int), times, params.r_on, params.r_off,
-                                params.g0, initial=start)
+    start = float(params.prior_log_odds) + 3.0
+    decoded = decode_prediction(params, make_spikes(np.zeros(0)), times, initial=start)
     assert np.allclose(decoded, prior_flow(start, times, params.r_on, params.r_off), atol=1e-14)
-    assert abs(decoded[-1] - params.prior_log_odds) < 1e-6
+    assert abs(decoded[-1] - float(params.prior_log_odds)) < 1e-6
 
 
 def test_prediction_never_enters_log_odds(trial):
     # Test 7(d): L is the same whatever g0 (i.e. whatever the output spikes are).
-    small = simulate(default_params(g0=0.5), trial, "exact", duration=20.0)
-    large = simulate(default_params(g0=3.0), trial, "exact", duration=20.0)
+    small = simulate(default_params(g0=0.5), trial.inputs, duration=20.0)
+    large = simulate(default_params(g0=3.0), trial.inputs, duration=20.0)
     assert np.array_equal(np.asarray(small.log_odds), np.asarray(large.log_odds))
 
 
@@ -88,26 +89,30 @@ def test_flows_compose_exactly():
     twice = log_odds_flow(log_odds_flow(0.7, 0.1, params.r_on, params.r_off, params.theta),
                           0.2, params.r_on, params.r_off, params.theta)
     assert abs(float(once - twice)) < 1e-14
+    # Zero elapsed time is the identity, bit for bit (no-op events change nothing).
+    values = np.linspace(-30.0, 30.0, 601)
+    assert np.array_equal(np.asarray(log_odds_flow(values, 0.0, params.r_on, params.r_off,
+                                                   params.theta)), values)
 
 
 @pytest.mark.slow
 def test_rate_times_g0_is_constant_and_near_denève_prediction():
     # Setting A, x clamped to 1 for 200 s (science notes Sec. 4.3 and test 8).
     params = default_params()
-    clamped_on = processes.sample_clamped(jax.random.PRNGKey(21), 1, params.q_on, params.q_off, 200.0)
-    clamped_off = processes.sample_clamped(jax.random.PRNGKey(22), 0, params.q_on, params.q_off, 200.0)
+    clamped_on = processes.sample_clamped(params, 1, key=21, duration=200.0)
+    clamped_off = processes.sample_clamped(params, 0, key=22, duration=200.0)
     products, rates = [], []
     for g0 in (0.5, 1.0, 2.0):
         p = params.replace(g0=g0)
-        run = simulate_exact(p, clamped_on, [200.0])
+        run = simulate(p, clamped_on.inputs, duration=200.0, sample_times=[200.0])
         rate = float(run.spikes.n_spikes) / 200.0
         rates.append(rate)
         products.append(rate * g0)
         # Rate within [1.0, 1.5] x the rectified-linear prediction I_on / g0.
-        assert 1.0 <= rate / (p.evidence_rate_on / g0) <= 1.5
+        assert 1.0 <= rate / (float(p.evidence_rate_on) / g0) <= 1.5
     products = np.array(products)
     assert np.max(np.abs(products / products.mean() - 1)) < 0.05
-    off = simulate_exact(params, clamped_off, [200.0])
+    off = simulate(params, clamped_off.inputs, duration=200.0, sample_times=[200.0])
     assert float(off.spikes.n_spikes) / 200.0 < 0.05 * rates[1]
 
 
@@ -116,44 +121,64 @@ def test_spiking_is_irregular_when_weights_are_small():
     # Setting B (max |w| = 0.61) with g0 = 2: ISI CV in [0.7, 1.5] (reference 0.87),
     # Fano factor near 1 (reference 0.88).
     params = default_params(g0=2.0, n_inputs=100, low=10.0, high=20.0)
-    assert np.max(np.abs(params.weights)) <= params.g0 / 2
-    clamped = processes.sample_clamped(jax.random.PRNGKey(23), 1, params.q_on, params.q_off, 100.0)
-    run = simulate_exact(params, clamped, [100.0])
-    spike_times = expand_counts(*spikes_of(run))
+    assert np.max(np.abs(np.asarray(params.weights))) <= float(params.g0) / 2
+    clamped = processes.sample_clamped(params, 1, key=23, duration=100.0)
+    run = simulate(params, clamped.inputs, duration=100.0, sample_times=[100.0])
+    spike_times = spike_times_of(run.spikes, 0)
     assert 0.7 <= isi_cv(spike_times) <= 1.5
     assert 0.5 <= fano_factor(spike_times, 100.0, 1.0) <= 1.5
 
 
 def test_same_key_gives_identical_bits_and_batch_does_not_matter():
     params = default_params()
-    keys = processes.trial_keys(5, 64)
-    batch = processes.sample_trials(keys, params.r_on, params.r_off, params.q_on, params.q_off, 5.0)
-    batch_run = simulate(params, batch, "exact", duration=5.0)
+    batch = processes.sample_trials(params, key=5, n_trials=64, duration=5.0)
+    batch_run = simulate_trials(params, batch.inputs, duration=5.0)
     for index in (0, 17, 63):
-        alone = processes.sample_trial(keys[index], params.r_on, params.r_off, params.q_on,
-                                       params.q_off, 5.0)
-        run = simulate(params, alone, "exact", duration=5.0)
-        again = simulate(params, alone, "exact", duration=5.0)
+        alone = processes.sample_trial(params, key=jax.random.fold_in(as_key(5), index),
+                                       duration=5.0)
+        run = simulate(params, alone.inputs, duration=5.0)
+        again = simulate(params, alone.inputs, duration=5.0)
         assert np.array_equal(np.asarray(run.log_odds), np.asarray(again.log_odds))
         assert np.array_equal(np.asarray(run.log_odds), np.asarray(batch_run.log_odds[index]))
         assert np.array_equal(np.asarray(run.prediction), np.asarray(batch_run.prediction[index]))
-        alone_spikes, batch_spikes = spikes_of(run), spikes_of(batch_run, index)
-        assert np.array_equal(alone_spikes[0], batch_spikes[0])
-        assert np.array_equal(alone_spikes[1], batch_spikes[1])
+        for mine, batched in zip(spike_arrays(run.spikes), spike_arrays(batch_run.spikes, index)):
+            assert np.array_equal(mine, batched)
+
+
+@pytest.mark.parametrize("case", ["default", "one input"])
+def test_results_do_not_depend_on_the_input_buffer_capacity(case):
+    # Padding slots are no-op events: the same spikes in a 64x larger buffer (as after
+    # stacking trials of different lengths) give the same bits, for every method. The
+    # one-input case is one where the closed-form flow over zero time used to move L by
+    # an ulp per padding slot (2.2e-13 after 1000 slots).
+    if case == "default":
+        params = default_params()
+        times, senders, _ = spike_arrays(processes.sample_trial(params, key=7, duration=1.0).inputs)
+    else:
+        params = NeuronParams(3.5, 1.4, np.array([20.0]), np.array([12.0]), 1.0)
+        times, senders = np.array([0.1, 0.2, 0.3]), np.zeros(3, int)
+    capacity = make_spikes(times, senders).capacity
+    for method in ("exact", "discrete", "euler"):
+        runs = [simulate(params, make_spikes(times, senders, n_senders=params.n_inputs,
+                                             capacity=size),
+                         method=method, dt=1e-2, duration=1.0)
+                for size in (capacity, 64 * capacity)]
+        assert np.array_equal(np.asarray(runs[0].log_odds), np.asarray(runs[1].log_odds)), method
+        assert np.array_equal(np.asarray(runs[0].prediction), np.asarray(runs[1].prediction))
+        assert np.array_equal(np.asarray(runs[0].final.log_odds), np.asarray(runs[1].final.log_odds))
 
 
 def test_stepped_batch_matches_single_trial():
     params = default_params()
-    keys = processes.trial_keys(6, 8)
-    batch = processes.sample_trials(keys, params.r_on, params.r_off, params.q_on, params.q_off, 2.0)
-    batch_run = simulate(params, batch, "discrete", dt=1e-3, duration=2.0)
-    alone = jax.tree_util.tree_map(lambda a: a[3], batch)
-    run = simulate(params, alone, "discrete", dt=1e-3, duration=2.0)
+    batch = processes.sample_trials(params, key=6, n_trials=8, duration=2.0)
+    batch_run = simulate_trials(params, batch.inputs, method="discrete", dt=1e-3, duration=2.0)
+    alone = jax.tree_util.tree_map(lambda a: a[3], batch.inputs)
+    run = simulate(params, alone, method="discrete", dt=1e-3, duration=2.0)
     assert np.array_equal(np.asarray(run.log_odds), np.asarray(batch_run.log_odds[3]))
     counts = np.zeros((2, 2000, params.n_inputs), int)
     counts[1, 5, 3] = 2
-    two = filter_counts(params, counts, 1e-3)
-    single = filter_counts(params, counts[1], 1e-3)
+    two = filter_counts(params, counts, dt=1e-3)
+    single = filter_counts(params, counts[1], dt=1e-3)
     assert np.array_equal(np.asarray(two.log_odds[1]), np.asarray(single.log_odds))
 
 
