@@ -81,7 +81,7 @@ from bayesnn.core.spikes import Spikes
 from bayesnn.core.validation import require_in_range, require_positive, require_shape
 
 __all__ = ["MMPPExpectedStatistics", "mmpp_expected_statistics", "mmpp_smoothed_prob_on",
-           "expected_statistics_kernel"]
+           "expected_statistics_kernel", "log_likelihood_kernel"]
 
 
 class MMPPExpectedStatistics(NamedTuple):
@@ -328,3 +328,24 @@ def mmpp_smoothed_prob_on(params, inputs: Spikes, duration: float, query_times, 
         raise ValueError(f"query_times must lie in [0, duration = {float(duration_)}] s")
     return _smoothed_at(r_on, r_off, q_on, q_off, p0, inputs.times, inputs.senders,
                         inputs.counts, duration_, jnp.asarray(queries))
+
+
+def log_likelihood_kernel(r_on, r_off, q_on, q_off, p0, times, senders, counts, duration):
+    """Forward pass only: log density of one padded trial (nats), traceable and
+    differentiable in the rates (the spectral propagator of :func:`_spectral`; no
+    backward pass). Arguments as :func:`expected_statistics_kernel`."""
+    duration = jnp.asarray(duration, dtype=jnp.result_type(float))
+    gaps, factors, _, _ = _items(times, senders, counts, duration, q_on, q_off)
+    lam1, kappa, proj1 = _spectral(r_on, r_off, jnp.sum(q_on), jnp.sum(q_off))
+    proj2 = jnp.eye(2, dtype=proj1.dtype) - proj1
+
+    def forward(carry, item):
+        alpha, log_norm = carry
+        gap, factor = item
+        unnorm = (alpha @ proj1 + jnp.exp(-kappa * gap) * (alpha @ proj2)) * factor
+        z = jnp.sum(unnorm)
+        return (unnorm / z, log_norm + jnp.log(z)), None
+
+    alpha0 = jnp.stack([1.0 - p0, p0])
+    (_, log_norm), _ = jax.lax.scan(forward, (alpha0, jnp.zeros((), alpha0.dtype)), (gaps, factors))
+    return log_norm + lam1 * duration

@@ -1,0 +1,239 @@
+r"""A local, spike-driven learning rule for the Bayesian neuron, derived from online EM.
+
+Continuous-time limit of the forward-only smoothing of :mod:`bayesnn.learning.online`
+(Cappé 2011 Sec. 2.2; for finite-dimensional filters of occupation times, jump counts
+and counting integrals of a Markov chain see Elliott, Aggoun & Moore 1995, Ch. 2 and
+8). For a statistic with drift ``c_j`` while in state j, jump increments ``s_01``,
+``s_10`` at switches and increments ``d_j`` at input spikes, ``rho_t(j) = E[S_t | x_t =
+j, spikes on [0, t]]`` obeys, with the neuron's log-odds ``L_t`` (e^L = phi_1/phi_0)::
+
+    d rho_1/dt = c_1 + r_on e^{-L} (rho_0 + s_01 - rho_1)
+    d rho_0/dt = c_0 + r_off e^{L}  (rho_1 + s_10 - rho_0)
+    at a spike of input i:  rho_j += d_j,     read-out  E[S_t | spikes] = rho_0 + p_t delta
+
+where ``delta = rho_1 - rho_0`` and ``p_t = sigma(L_t)``. ``delta`` relaxes at the rate
+``k(L) = r_on e^{-L} + r_off e^{L}``, the neuron's own linearised leak
+(bayesian-neuron.md Sec. 1.2). For the spike count of input i in state ON
+(``d_1 = 1``, nothing else) this reads::
+
+    delta_i  += 1 at each spike of input i          (a presynaptic eligibility trace)
+    d delta_i / dt = -k(L_t) delta_i                (decays at the postsynaptic leak)
+    d rho0_i / dt  = r_off e^{L_t} delta_i          (grows with what L does *after* the spike)
+    E[N^i_on | spikes] = rho0_i + p_t delta_i
+
+so synapse i needs only its own spikes and the neuron's L: the rule is local and
+spike-time dependent, and it uses the postsynaptic activity *following* each input spike
+(the information a filtered-only rule lacks; Sec. 5.4 and :func:`local_rule` with
+``smoothing=False``). The soma keeps the same traces for the time spent ON and for the
+switch counts; input-free quantities (elapsed time, each input's spike count) are exact
+running sums. Parameters follow the M-step of the read-out
+(:mod:`bayesnn.learning.statistics`), in log-rate space with step ``learning_rate``
+(1 = the full M-step): ``log q <- log q + eta (log M(q) - log q)``.
+
+Discretisation (the only approximation relative to exact online EM on the same bins):
+over a bin of width dt the coefficients are frozen at the L of the start of the bin and
+the linear ODE is solved exactly (exponential Euler); with ``b = r_off e^L / k =
+sigma(2L - L*)`` and ``m = r_on r_off / k`` the increments are bounded for every L::
+
+    Delta delta = (src / k - delta)(1 - e^{-k dt}),  src = (c_1 - c_0) + r_on e^{-L} s_01 - r_off e^{L} s_10
+    Delta rho_0 = c_0 dt + b [(c_1 - c_0) dt - Delta delta] + m (s_01 + s_10) dt
+
+The neuron's L itself is the exact binned log-odds filter (Sec. 3.2) with the current
+parameters. A discount gamma per bin multiplies every trace (memory ~ dt / (1 - gamma)).
+
+Sources: S. Denève, "Bayesian spiking neurons II: Learning", Neural Comput.
+20(1):118-145 (2008) (local, spike-time-dependent learning by online EM, abstract);
+G. Mongillo, S. Denève, Neural Comput. 20(7):1706-1716 (2008); O. Cappé (2011), J.
+Comput. Graph. Stat. 20(3):728-749; R. J. Elliott, L. Aggoun, J. B. Moore, "Hidden
+Markov Models: Estimation and Control", Springer (1995).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayesnn.core.params import unchecked
+from bayesnn.core.stepping import scan_steps
+from bayesnn.learning import checks
+from bayesnn.learning.online import _check_stream
+from bayesnn.learning.statistics import transition_matrix
+from bayesnn.processes.params import MMPPParams
+
+__all__ = ["LocalState", "LocalRuleResult", "local_init", "local_step", "local_readout",
+           "local_rule"]
+
+
+class LocalState(NamedTuple):
+    """State of the local rule (a pytree). Traces are ordered
+    ``[T_on, n_01, n_10, N^1_on, ..., N^N_on]`` (S = N + 3).
+
+    Fields:
+        log_odds: () the neuron's L_t (nats).
+        rho_off: (S,) rho_t(0) = E[S | x_t = 0, spikes].
+        delta: (S,) rho_t(1) - rho_t(0) (for synapse i: its eligibility trace).
+        elapsed: () discounted elapsed time, s.
+        spike_counts: (N,) discounted spike count of each input.
+    """
+
+    log_odds: jax.Array
+    rho_off: jax.Array
+    delta: jax.Array
+    elapsed: jax.Array
+    spike_counts: jax.Array
+
+
+class LocalRuleResult(NamedTuple):
+    """Result of :func:`local_rule`.
+
+    Fields:
+        params: final :class:`MMPPParams` (Hz).
+        times: (R,) end time of each recorded bin, s.
+        trajectory: :class:`MMPPParams` with a leading axis R.
+        log_odds: (R,) the neuron's L at ``times``.
+        state: final :class:`LocalState`.
+    """
+
+    params: MMPPParams
+    times: np.ndarray
+    trajectory: MMPPParams
+    log_odds: np.ndarray
+    state: LocalState
+
+
+def local_init(n_inputs: int, initial_prob_on) -> LocalState:
+    dtype = jnp.result_type(float)
+    p0 = jnp.asarray(initial_prob_on, dtype)
+    zeros = jnp.zeros(n_inputs + 3, dtype)
+    return LocalState(jnp.log(p0) - jnp.log1p(-p0), zeros, zeros, jnp.zeros((), dtype),
+                      jnp.zeros(n_inputs, dtype))
+
+
+def _log_odds_step(params, log_odds, counts, dt):
+    """Exact binned filter in log-odds (predict with the one-bin matrix, then add the
+    evidence ``sum_i n_i w_i - theta dt``)."""
+    transition = transition_matrix(params.r_on, params.r_off, dt)
+    log_p, log_not = -jax.nn.softplus(-log_odds), -jax.nn.softplus(log_odds)
+    on = jnp.logaddexp(log_p + jnp.log(transition[1, 1]), log_not + jnp.log(transition[0, 1]))
+    off = jnp.logaddexp(log_p + jnp.log(transition[1, 0]), log_not + jnp.log(transition[0, 0]))
+    weights = jnp.log(params.q_on) - jnp.log(params.q_off)
+    return on - off + counts @ weights - jnp.sum(params.q_on - params.q_off) * dt
+
+
+def local_step(params: MMPPParams, state: LocalState, counts, dt, discount,
+               smoothing: bool = True) -> LocalState:
+    """One bin of the local rule's traces (module docstring); parameters fixed.
+    ``smoothing=False`` gives the filtered-only rule (increments weighted by p_t)."""
+    n = counts.shape[0]
+    log_odds = state.log_odds
+    rho_off, delta = discount * state.rho_off, discount * state.delta
+    if smoothing:
+        drift = jnp.zeros(n + 3).at[0].set(1.0)  # c_1 - c_0 (c_0 = 0 for every trace)
+        s01 = jnp.zeros(n + 3).at[1].set(1.0)
+        s10 = jnp.zeros(n + 3).at[2].set(1.0)
+        log_a = jnp.log(params.r_on) - log_odds  # log(r_on e^{-L})
+        log_b = jnp.log(params.r_off) + log_odds  # log(r_off e^{L})
+        log_k = jnp.logaddexp(log_a, log_b)
+        b = jnp.exp(log_b - log_k)
+        m = jnp.exp(jnp.log(params.r_on) + jnp.log(params.r_off) - log_k)
+        target = drift * jnp.exp(-log_k) + (1.0 - b) * s01 - b * s10  # src / k
+        change = (target - delta) * -jnp.expm1(-jnp.exp(log_k) * dt)
+        rho_off = rho_off + b * (drift * dt - change) + m * (s01 + s10) * dt
+        delta = (delta + change).at[3:].add(counts)
+        new_log_odds = _log_odds_step(params, log_odds, counts, dt)
+    else:
+        p = jax.nn.sigmoid(log_odds)
+        new_log_odds = _log_odds_step(params, log_odds, counts, dt)
+        p_new = jax.nn.sigmoid(new_log_odds)
+        increment = jnp.concatenate([jnp.stack([p * dt, (1 - p) * params.r_on * dt,
+                                                p * params.r_off * dt]), p_new * counts])
+        rho_off = rho_off + increment  # filtered expectations kept in rho_off, delta = 0
+    return LocalState(new_log_odds, rho_off, delta, discount * state.elapsed + dt,
+                      discount * state.spike_counts + counts)
+
+
+def local_readout(state: LocalState):
+    """(T_on, n_01, n_10, N_on (N,)) read out as rho_0 + p delta."""
+    total = state.rho_off + jax.nn.sigmoid(state.log_odds) * state.delta
+    return total[0], total[1], total[2], total[3:]
+
+
+def _m_step(params, state, learning_rate, low, high):
+    dwell_on, n01, n10, counts_on = local_readout(state)
+    dwell_off = jnp.maximum(state.elapsed - dwell_on, 1e-300)
+    dwell_on = jnp.maximum(dwell_on, 1e-300)
+    proposal = dict(r_on=n01 / dwell_off, r_off=n10 / dwell_on, q_on=counts_on / dwell_on,
+                    q_off=(state.spike_counts - counts_on) / dwell_off)
+
+    def relax(old, new):
+        new = jnp.log(jnp.clip(new, low, high))  # clipping also maps NaN-free 0 to low
+        return jnp.exp(jnp.clip(jnp.log(old) + learning_rate * (new - jnp.log(old)),
+                                jnp.log(low), jnp.log(high)))
+
+    return unchecked(MMPPParams, **{name: relax(getattr(params, name), value)
+                                    for name, value in proposal.items()})
+
+
+@partial(jax.jit, static_argnames=("update_every", "warmup", "record_every", "smoothing"))
+def _run(params, p0, counts, dt, discount, learning_rate, *, update_every, warmup,
+         record_every, smoothing):
+    def step(carry, y):
+        current, state, k = carry
+        state = local_step(current, state, y, dt, discount, smoothing)
+        k = k + 1
+        update = (k >= warmup) & (k % update_every == 0)
+        proposal = _m_step(current, state, learning_rate, checks.MIN_RATE, checks.MAX_RATE)
+        current = jax.tree_util.tree_map(lambda new, old: jnp.where(update, new, old),
+                                         proposal, current)
+        return (current, state, k), (current, state.log_odds)
+
+    carry = (params, local_init(counts.shape[1], p0), jnp.zeros((), jnp.int32))
+    n_recorded = counts.shape[0] - counts.shape[0] % record_every
+    carry, (trajectory, log_odds) = scan_steps(step, carry, counts[:n_recorded], record_every)
+    carry, _ = jax.lax.scan(step, carry, counts[n_recorded:])
+    return carry[0], trajectory, log_odds, carry[1]
+
+
+def local_rule(initial, counts, dt: float, *, learning_rate: float = 1.0,
+               discount: float = 1.0, update_every: int = 1, warmup: int = 0,
+               record_every: int = 100, smoothing: bool = True,
+               initial_prob_on: float = 0.5) -> LocalRuleResult:
+    """Run the local spike-driven rule over one stream of binned input counts.
+
+    Args:
+        initial: starting :class:`MMPPParams` (Hz).
+        counts: (T, N) input spike counts per bin (the neuron's input spikes on a grid
+            of width dt).
+        dt: bin width, s, > 0.
+        learning_rate: eta > 0, step toward the M-step in log-rate space (1 = full).
+        discount: gamma in (0, 1] per bin.
+        update_every, warmup, record_every: as :func:`bayesnn.learning.online.online_em`.
+        smoothing: True = the rule derived from online EM; False = the filtered-only
+            rule (every increment weighted by p_t), which cannot learn r_on, r_off
+            (bayesian-neuron.md Sec. 5.4).
+        initial_prob_on: P(x_0 = 1), sets L_0.
+
+    Returns:
+        :class:`LocalRuleResult`.
+
+    Raises:
+        ValueError: naming the argument, before any work.
+    """
+    params = checks.check_initial(initial)
+    data, dt = _check_stream(counts, dt, params.n_inputs)
+    learning_rate = checks.check_learning_rate(learning_rate)
+    discount = checks.check_discount(discount)
+    update_every = checks.check_positive_int("update_every", update_every)
+    warmup = checks.check_positive_int("warmup", warmup, minimum=0)
+    record_every = checks.check_positive_int("record_every", record_every)
+    p0 = checks.check_initial_prob_on(initial_prob_on)
+    if p0 in (0.0, 1.0):
+        raise ValueError("initial_prob_on must lie in (0, 1) for the local rule (L_0 finite)")
+    final, trajectory, log_odds, state = _run(
+        params, p0, jnp.asarray(data), dt, discount, learning_rate, update_every=update_every,
+        warmup=warmup, record_every=record_every, smoothing=bool(smoothing))
+    times = np.arange(1, data.shape[0] // record_every + 1) * record_every * dt
+    return LocalRuleResult(final, times, trajectory, np.asarray(log_odds), state)
