@@ -8,14 +8,14 @@ Calibrated tolerances are in units of the largest E kernel ``max DE`` (~0.03, th
 quantisation scale of x_hat_E, as |Gamma| is for T3); the values measured over 8
 decoder / noise seeds are quoted next to each assertion.
 """
-import jax
 import numpy as np
 import pytest
 
-from bayesnn.scn import autoencoder_input, metrics
-from bayesnn.scn.dale import (
-    DaleParams, barrett_signal, dale_closed_form_voltage, dale_rates, dale_spike_events,
-    dale_weights, make_dale_network, simulate_dale,
+from bayesnn.core import spike_arrays
+from bayesnn.scn import (
+    DaleParams, autoencoder_input, barrett_signal, dale_closed_form_voltage, dale_rates,
+    dale_weights, default_dale_capacity, make_dale_network, make_perturbations, metrics,
+    simulate_dale, target_at,
 )
 
 DT = 5e-5  # Barrett's 0.005 units of 10 ms
@@ -32,18 +32,26 @@ def _slow_signal(duration):
     return (0.6 + 0.2 * np.sin(2 * np.pi * t))[:, None]
 
 
+def _events(res, n_e):
+    """Stored spikes: times (s), neuron index, and True for inhibitory spikes."""
+    times, senders, _ = spike_arrays(res.spikes)
+    return times, senders, senders >= n_e
+
+
 @pytest.fixture(scope="module")
 def reference_run():
     net = make_dale_network(seed=0)
     x = _slow_signal(3.0)
     c = autoencoder_input(x, DT, LAM)
-    res = simulate_dale(net, c, jax.random.PRNGKey(0), silence=KO, silence_time=KO_TIME, x0=x[0],
-                        record_neurons=(70, 90), record_every=EVERY, chunk_steps=2000)
-    return net, x[EVERY::EVERY], c, res
+    res = _rerun(net, c, 0)
+    # the default capacity holds the run: no hidden rerun with a larger buffer
+    assert int(res.spikes.n_events) <= default_dale_capacity(net, c, x0=x[0]) == res.spikes.capacity
+    return net, target_at(res, x), c, res
 
 
 def _rerun(net, c, key):
-    return simulate_dale(net, c, key, silence=KO, silence_time=KO_TIME, x0=[0.6],
+    knock_out = make_perturbations(net, silence=KO, silence_time=KO_TIME)
+    return simulate_dale(net, c, key=key, perturbations=knock_out, x0=[0.6],
                          record_neurons=(70, 90), record_every=EVERY, chunk_steps=2000)
 
 
@@ -52,10 +60,10 @@ def exact_run():
     net = make_dale_network(seed=1, sigma_v=0.0)
     x = _slow_signal(0.5)
     c = autoencoder_input(x, DT, LAM)
-    res = simulate_dale(net, c, jax.random.PRNGKey(1), x0=x[0],
+    res = simulate_dale(net, c, key=1, x0=x[0],
                         record_neurons=tuple(range(net.n_neurons)), record_traces=True,
                         chunk_steps=2000)
-    return net, x[1:], c, res
+    return net, target_at(res, x), c, res
 
 
 def _windows(res, *bounds):
@@ -104,7 +112,7 @@ def test_voltages_equal_closed_form(exact_run):
     assert np.max(excess[:, net.n_e:]) < float(np.max(net.DI))
     # Dale as applied: in steps with a single spike, the jump of every other voltage
     # (V after the step minus leak and feedforward) is >= 0 for E, <= 0 for I spikes
-    times, senders, inhib = dale_spike_events(res, net.n_e)
+    times, senders, inhib = _events(res, net.n_e)
     steps = np.round(times / DT).astype(int) - 1
     single = np.flatnonzero((np.bincount(steps)[steps] == 1) & (steps > 0))
     assert single.size > 50 and np.any(inhib[single]) and not np.all(inhib[single])
@@ -144,7 +152,7 @@ def test_i_readout_tracks_e_readout(reference_run):
 
 def test_knockout_of_e_neurons_is_compensated(reference_run):
     net, x, c, res = reference_run
-    times, senders, _ = dale_spike_events(res, net.n_e)
+    times, senders, _ = _events(res, net.n_e)
     assert np.any(np.isin(senders, KO) & (times < KO_TIME))
     assert not np.any(np.isin(senders, KO) & (times > KO_TIME + DT))
     (post,) = _windows(res, (KO_TIME + 0.2, 3.0))
@@ -169,7 +177,7 @@ def test_rates_and_balanced_currents(reference_run):
     np.testing.assert_allclose(np.asarray(res.pop_rate_e)[win].mean(), rate_e.mean(), rtol=0.1)
     np.testing.assert_allclose(np.asarray(res.pop_rate_i)[win].mean(), rate_i.mean(), rtol=0.1)
     assert 0.5 < rate_e.mean() < 10 and 1 < rate_i.mean() < 20  # measured 1.5 and 5.2 Hz
-    assert int(res.spike_counts_e.sum() + res.spike_counts_i.sum()) == int(res.spikes.count)
+    assert int(res.spike_counts_e.sum() + res.spike_counts_i.sum()) == int(res.spikes.n_events)
     ce, ci = np.asarray(res.currents_e), np.asarray(res.currents_i)
     assert np.all(ce >= 0) and np.all(ci >= 0)
     # tight balance: E and I input of an E (70) and an I (90) neuron nearly cancel on
@@ -182,7 +190,7 @@ def test_one_key_per_trial(reference_run):
     """The run is a pure function of its key (same key, same spikes; another key,
     other spikes: noise and tie-breaks), reusing the fixture's compiled shape."""
     net, x, c, res = reference_run
-    again, other = _rerun(net, c, jax.random.PRNGKey(0)), _rerun(net, c, jax.random.PRNGKey(1))
+    again, other = _rerun(net, c, 0), _rerun(net, c, 1)
     np.testing.assert_array_equal(np.asarray(again.spikes.senders), np.asarray(res.spikes.senders))
     assert not np.array_equal(np.asarray(other.spikes.senders), np.asarray(res.spikes.senders))
     err = lambda r: np.sqrt(np.mean((x[:, 0] - np.asarray(r.readout_e)[:, 0])[200:] ** 2))
@@ -228,22 +236,46 @@ def test_bad_simulation_input():
         (dict(c=np.ones((10, 2))), "c must have shape"),
         (dict(c=np.ones(10)), "c must have 2 dimension"),
         (dict(c=np.ones((0, 1))), "c must have at least one time step"),
-        (dict(silence=[12]), "silence indices must lie in"),
-        (dict(silence=[1.5]), "silence must be integer"),
-        (dict(silence=[1], silence_time=-1.0), "silence_time must be >= 0"),
-        (dict(silence=[1, 2], silence_time=[1.0, 2.0, 3.0]), "silence_time must be a scalar or have shape"),
-        (dict(silence_time=1.0), "silence_time needs silence"),
         (dict(record_neurons=(12,)), "record_neurons indices"),
         (dict(record_every=3), "record_every must divide"),
         (dict(record_every=0), "record_every must be an integer >= 1"),
-        (dict(capacity=-1), "capacity must be an integer >= 0"),
+        (dict(capacity=-1), "capacity must be an integer >= 1"),
         (dict(x0=np.ones(2)), "x0 must have shape"),
+        (dict(duration=1.0), "duration must equal"),
+        (dict(key=1.5), "key must be an int seed or a JAX PRNG key"),
+        (dict(perturbations=make_perturbations(make_dale_network(n_e=8, n_i=5), silence=[1])),
+         "perturbations.silence_step must have shape"),
     ]
     for kwargs, match in cases:
         args = dict(c=c)
         args.update(kwargs)
         with pytest.raises(ValueError, match=match):
-            simulate_dale(net, args.pop("c"), None, **args)
+            simulate_dale(net, args.pop("c"), **args)
     with pytest.raises(ValueError, match="params must be a DaleParams"):
-        simulate_dale(net._asdict(), c)
+        simulate_dale({"DE": np.ones((1, 8))}, c)
     assert isinstance(net, DaleParams)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(silence=[12]), "silence indices must lie in"),
+    (dict(silence=[1.5]), "silence must be integer"),
+    (dict(silence=[1], silence_time=-1.0), "silence_time must be >= 0"),
+    (dict(silence=[1, 2], silence_time=[1.0, 2.0, 3.0]), "silence_time must be a scalar or have shape"),
+    (dict(silence_time=1.0), "silence_time needs silence"),
+    (dict(silence=np.ones(5, bool)), "silence must have shape"),
+    (dict(thresholds=-1.0), "thresholds must be > 0"),
+])
+def test_bad_knockouts(kwargs, match):
+    """Knock-outs of the E/I network go through the shared Perturbations record."""
+    with pytest.raises(ValueError, match=match):
+        make_perturbations(make_dale_network(n_e=8, n_i=4), **kwargs)
+
+
+def test_knockout_times_per_neuron():
+    """Barrett's two knock-outs (E and I neurons at different times) in one record."""
+    net = make_dale_network(seed=0)
+    pert = make_perturbations(net, silence=[*range(60), *range(85, 100)],
+                              silence_time=[3.0] * 60 + [4.0] * 15)
+    steps = np.asarray(pert.silence_step)
+    assert np.all(steps[:60] == round(3.0 / DT)) and np.all(steps[85:] == round(4.0 / DT))
+    assert np.all(steps[60:85] == np.iinfo(np.int32).max)
