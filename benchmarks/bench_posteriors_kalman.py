@@ -1,15 +1,16 @@
 """Spiking Kalman filter vs the exact filter it approximates: time and peak memory.
 
-Workload: the 2-D damped oscillator (bayesnn.posteriors.kalman.oscillator_problem),
+Workload: the 2-D damped oscillator (bayesnn.processes.linear_gaussian.oscillator_params),
 N = 100 circular kernels of norm 0.1, dt = 0.1 ms, 10 s (10^5 steps), greedy spikes.
 Both filters get the same observation increments. Rows:
 
 - exact_ss: steady-state Kalman-Bucy mean (Riccati + expm + one lax.scan) -- the filter
   the network approximates;
 - exact_tv: time-varying discrete Kalman filter of the sampled grid (for scale);
-- spiking_build: network construction (Riccati gain, decoder, exact box radius and
-  error amplification), once per problem;
-- spiking: bayesnn.scn.simulate (greedy) on c = K dy / dt -- the simulation itself.
+- spiking_build: network construction (Riccati gain, decoder) and its error bound (exact
+  box radius and error amplification), once per problem;
+- spiking: bayesnn.posteriors.kalman.simulate (greedy) on the increments dy -- the
+  simulation itself.
 
 Compile (first call) and run time are separate; the rows are timed in turn
 (interleaved; median and minimum of the repeats) so that load from other jobs hits them
@@ -31,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import time
-import warnings
 
 import jax
 
@@ -40,19 +40,21 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/
 from memory import peak_rss_mib  # noqa: E402
-from bayesnn.exact.kalman import discretize_lds, kalman_filter  # noqa: E402
+from bayesnn.exact.kalman import kalman_filter  # noqa: E402
+from bayesnn.exact.kalman_bucy import kalman_bucy_posterior, sampled_lgssm  # noqa: E402
 from bayesnn.posteriors import kalman as pk  # noqa: E402
-from bayesnn.scn.network import DriveMarginWarning  # noqa: E402
-from bayesnn.scn.simulate import simulate  # noqa: E402
+from bayesnn.posteriors.kalman_bounds import error_bound  # noqa: E402
+from bayesnn.posteriors.kalman_validation import N_EFOLDS, correlation_time  # noqa: E402
+from bayesnn.processes.linear_gaussian import oscillator_params, sample_linear_gaussian  # noqa: E402
 
 ROWS = ("exact_ss", "exact_tv", "spiking_build", "spiking")
 GOAL = 10.0
 
 
 def _data(args):
-    problem = pk.oscillator_problem()
+    problem = oscillator_params()
     n = int(round(args.duration / args.dt))
-    sample = pk.sample_latent_and_observations(jax.random.PRNGKey(args.seed), problem, args.dt, n)
+    sample = sample_linear_gaussian(problem, key=args.seed, dt=args.dt, n_steps=n)
     return problem, sample
 
 
@@ -61,26 +63,23 @@ def _runner(row, problem, sample, args):
     dt = args.dt
     if row == "exact_ss":
         def run():
-            return pk.exact_kalman_bucy(problem, sample.dy, dt).means
+            return kalman_bucy_posterior(problem, sample.dy, dt=dt).means
     elif row == "exact_tv":
-        Ad, Qd = discretize_lds(problem.A, problem.Q, dt)
+        grid = sampled_lgssm(problem, dt)
 
         def run():
-            kf = kalman_filter(Ad, Qd, problem.C, problem.R / dt, problem.m0, problem.P0, sample.dy / dt)
-            return np.asarray(kf.means)
+            return np.asarray(kalman_filter(grid, np.asarray(sample.dy) / dt).means)
     elif row == "spiking_build":
         def run():
-            return pk.spiking_kalman_network(problem, n_neurons=args.neurons, decoder_norm=0.1, dt=dt)
+            params = pk.make_spiking_kalman(problem, n_neurons=args.neurons, decoder_norm=0.1, dt=dt)
+            return params, error_bound(params)
     else:
-        key = jax.random.PRNGKey(args.seed + 1)
-        net = pk.spiking_kalman_network(problem, n_neurons=args.neurons, decoder_norm=0.1, dt=dt)
+        params = pk.make_spiking_kalman(problem, n_neurons=args.neurons, decoder_norm=0.1, dt=dt)
+        bound = error_bound(params)
 
         def run():
-            c = sample.dy @ net.gain.T / dt
-            with warnings.catch_warnings():  # greedy absorbs the large increments (pitfall 6)
-                warnings.simplefilter("ignore", DriveMarginWarning)
-                res = simulate(net.net, c, key, x0=problem.m0, spike_mode="greedy")
-            return np.asarray(res.readout), int(np.sum(np.asarray(res.spike_counts))), net
+            res = pk.simulate(params, sample.dy, key=args.seed + 1)  # greedy (pitfall 6)
+            return np.asarray(res.readout), int(np.sum(np.asarray(res.spike_counts))), params, bound
     return run
 
 
@@ -133,7 +132,7 @@ def main(argv=None) -> dict:
         return {}
 
     problem, sample = _data(args)
-    n = sample.dy.shape[0]
+    n = int(sample.dy.shape[0])
     compile_s, times, outputs = _time_interleaved(
         {row: _runner(row, problem, sample, args) for row in ROWS}, args.repeats)
     rows = {row: {"compile_s": compile_s[row], "run_s": statistics.median(times[row]),
@@ -145,29 +144,29 @@ def main(argv=None) -> dict:
         rows[row]["peak_rss_mib"] = rss
         rows[row]["extra_rss_mib"] = max(rss - base, 0.0)
 
-    readout, n_spikes, net = outputs["spiking"]
+    readout, n_spikes, params, bound = outputs["spiking"]
     exact = outputs["exact_ss"]
-    burn = min(pk.N_EFOLDS * pk.correlation_time(net.generator), args.duration / 2)
-    after = sample.times > burn
+    burn = min(N_EFOLDS * correlation_time(params.generator), args.duration / 2)
+    after = np.asarray(sample.times) > burn
     max_err = float(np.max(np.linalg.norm(readout[after] - exact[after], axis=1)))
     tv_gap = float(np.max(np.abs(outputs["exact_tv"][after] - exact[after])))
     ratio = rows["spiking"]["run_s"] / rows["exact_ss"]["run_s"]
     ratio_min = rows["spiking"]["min_s"] / rows["exact_ss"]["min_s"]
     ratio_tv = rows["spiking"]["run_s"] / rows["exact_tv"]["run_s"]
     results = {
-        "workload": {"problem": problem.name, "neurons": args.neurons, "dt": args.dt,
+        "workload": {"problem": "oscillator(1 Hz)", "neurons": args.neurons, "dt": args.dt,
                      "duration_s": args.duration, "steps": n, "repeats": args.repeats,
                      "baseline_rss_mib": base, "cpu_count": os.cpu_count()},
         "rows": rows,
-        "accuracy": {"max_error": max_err, "error_bound": net.error_bound,
-                     "box_radius": net.box_radius, "spikes_per_second": n_spikes / args.duration,
+        "accuracy": {"max_error": max_err, "error_bound": bound.error_bound,
+                     "box_radius": bound.box_radius, "spikes_per_second": n_spikes / args.duration,
                      "max_abs_tv_minus_ss_mean": tv_gap},
         "ratio_spiking_over_exact_ss": ratio,
         "ratio_spiking_over_exact_ss_min": ratio_min,
         "ratio_spiking_over_exact_tv": ratio_tv,
         "goal_pass": ratio_min <= GOAL,
     }
-    print(f"2-D spiking Kalman: {problem.name}, N = {args.neurons}, dt = {args.dt:g} s, "
+    print(f"2-D spiking Kalman: oscillator(1 Hz), N = {args.neurons}, dt = {args.dt:g} s, "
           f"{args.duration:g} s ({n} steps), median of {args.repeats}")
     print(f"{'row':<14}{'compile_s':>10}{'median_s':>10}{'min_s':>9}{'us/step':>9}"
           f"{'peak_MiB':>10}{'extra_MiB':>10}")
@@ -175,8 +174,8 @@ def main(argv=None) -> dict:
         r = rows[row]
         print(f"{row:<14}{r['compile_s']:>10.3f}{r['run_s']:>10.4f}{r['min_s']:>9.4f}"
               f"{r['us_per_step']:>9.3f}{r['peak_rss_mib']:>10.1f}{r['extra_rss_mib']:>10.1f}")
-    print(f"accuracy: max ||x_hat - mu_K|| = {max_err:.4f} (bound {net.error_bound:.4f}, box "
-          f"{net.box_radius:.4f}); {n_spikes / args.duration:.0f} spikes/s; "
+    print(f"accuracy: max ||x_hat - mu_K|| = {max_err:.4f} (bound {bound.error_bound:.4f}, box "
+          f"{bound.box_radius:.4f}); {n_spikes / args.duration:.0f} spikes/s; "
           f"max |tv - ss mean| = {tv_gap:.2e}")
     print(f"ratio spiking / exact_ss = {ratio:.1f}x (medians; {ratio_min:.1f}x from minima); "
           f"spiking / exact_tv = {ratio_tv:.1f}x")

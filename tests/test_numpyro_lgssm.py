@@ -99,3 +99,57 @@ def test_bad_lgssm_input():
         lgssm.lgssm_posterior(singular, np.zeros((5, 1)))
     with pytest.raises(ValueError, match="params"):
         lgssm.kalman_filter((ssm.A, ssm.Q), np.zeros((5, 1)))
+
+
+# ----------------------------------------------------------------------------- continuous time
+def _kb_cases():
+    from bayesnn.processes.linear_gaussian import oscillator_params, ou_params
+    return [ou_params(), oscillator_params()]
+
+
+@pytest.mark.parametrize("problem", _kb_cases(), ids=["ou", "oscillator"])
+def test_steady_state_kalman_bucy_against_numpyro_posterior(problem):
+    """NumPyro's dense LGSSM posterior (no Kalman recursion) on a short run of the
+    sampled grid: the last step's posterior is the filtered one. (a) It equals the
+    time-varying discrete filter of bayesnn.exact to round-off; (b) with the prior at the
+    stationary posterior N(0, P) it matches the steady-gain Kalman-Bucy mean and
+    covariance to first order in dt (tolerances of test_exact_kalman)."""
+    import jax
+
+    from bayesnn.exact.kalman_bucy import kalman_bucy_posterior, sampled_lgssm
+    from bayesnn.processes.linear_gaussian import sample_linear_gaussian
+    from tests.test_exact_kalman import first_order_mean_tol
+
+    dt, n = 1e-3, 20
+    s = sample_linear_gaussian(problem, key=jax.random.fold_in(jax.random.PRNGKey(20261128), 2),
+                               dt=dt, n_steps=n)
+    ex = kalman_bucy_posterior(problem, s.dy, dt=dt, time_varying=True)
+    grid = sampled_lgssm(problem, dt)
+    post = lgssm.lgssm_posterior(grid, s.dy / dt)
+    assert np.max(np.abs(np.asarray(post.means[-1]) - ex.tv_means[-1])) <= EXACT
+    assert np.max(np.abs(np.asarray(post.covariances[-1]) - ex.tv_covariances[-1])) <= EXACT
+    post_ss = lgssm.lgssm_posterior(grid.replace(P0=ex.covariance), s.dy / dt)
+    R, C = np.asarray(problem.R), np.asarray(problem.C)
+    tol_P = dt * np.max(np.abs(ex.gain @ R @ ex.gain.T))
+    assert np.max(np.abs(np.asarray(post_ss.covariances[-1]) - ex.covariance)) <= tol_P
+    tol_m = first_order_mean_tol(ex, C, dt, np.max(np.abs(ex.means)))
+    assert np.max(np.abs(np.asarray(post_ss.means[-1]) - ex.means[-1])) <= tol_m
+
+
+def test_continuous_models_match_numpyro_conventions():
+    """ou_lgssm / oscillator_lgssm (closed forms) are the exact discretisations of
+    ou_params / oscillator_params (Van Loan), with the same stationary prior."""
+    import math
+
+    from bayesnn.exact.kalman_bucy import sampled_lgssm
+    from bayesnn.processes.linear_gaussian import oscillator_params, ou_params
+
+    dt = 1e-3
+    grid = sampled_lgssm(ou_params(0.2, 2.0, 0.2), dt)
+    ou = lgssm.ou_lgssm(0.2, 2.0, dt, math.sqrt(0.04 / dt))
+    for name in ("A", "Q", "P0", "R"):
+        np.testing.assert_allclose(getattr(ou, name), getattr(grid, name), rtol=1e-12, atol=1e-14)
+    grid = sampled_lgssm(oscillator_params(1.0, 1.0, 1.0, 0.1), dt)
+    osc = lgssm.oscillator_lgssm(1.0, 1.0, 1.0, dt, math.sqrt(0.01 / dt))
+    for name in ("A", "Q", "P0", "C", "R"):
+        np.testing.assert_allclose(getattr(osc, name), getattr(grid, name), rtol=1e-12, atol=1e-14)
