@@ -112,8 +112,8 @@ def check_params(params) -> NeuronParams:
 
 
 def check_inputs(inputs, n_inputs: int, duration: float, batched: bool) -> Spikes:
-    """Validate input spikes: a Spikes record, senders < N, valid times finite, sorted
-    and inside [0, duration]."""
+    """Validate input spikes: a Spikes record with fields of one shape, senders < N,
+    valid times finite, sorted and inside [0, duration], counts 1."""
     if not isinstance(inputs, Spikes):
         raise ValueError("inputs must be a bayesnn.core.Spikes (e.g. trial.inputs from "
                          f"bayesnn.processes.sample_trial), got {type(inputs).__name__}")
@@ -123,6 +123,13 @@ def check_inputs(inputs, n_inputs: int, duration: float, batched: bool) -> Spike
         raise ValueError(f"inputs.times must have shape {layout} here, got "
                          f"{np.shape(inputs.times)}" + ("" if batched else
                          "; for a batch of trials use simulate_trials"))
+    for field in ("senders", "counts"):
+        if np.shape(getattr(inputs, field)) != np.shape(inputs.times):
+            raise ValueError(f"inputs.{field} must have shape {np.shape(inputs.times)} like "
+                             f"inputs.times, got {np.shape(getattr(inputs, field))}")
+    if np.shape(inputs.n_events) != np.shape(inputs.times)[:-1]:
+        raise ValueError(f"inputs.n_events must have shape {np.shape(inputs.times)[:-1]}, "
+                         f"got {np.shape(inputs.n_events)}")
     times, senders = np.asarray(inputs.times), np.asarray(inputs.senders)
     if np.any(np.asarray(inputs.n_events) > times.shape[-1]):
         raise ValueError("inputs overflowed their capacity: the stored events are incomplete")
@@ -138,6 +145,10 @@ def check_inputs(inputs, n_inputs: int, duration: float, batched: bool) -> Spike
     ordered = np.where(valid, times, np.inf)
     if np.any(ordered[..., 1:] < ordered[..., :-1]):
         raise ValueError("inputs.times must be sorted in time, with padding at the end")
+    if np.any(np.asarray(inputs.counts)[valid] != 1):
+        # The kernels apply one jump w_i per event; a multiplicity would be dropped.
+        raise ValueError("inputs.counts must be 1 for every valid input event (give "
+                         "simultaneous spikes as separate events)")
     return inputs
 
 
