@@ -9,10 +9,10 @@ that peak memory and JIT caches are per mode):
 
 * ``inputs``   exact event sampling of the hidden chain and the inputs
                (:func:`bayesnn.processes.sample_trials`, jitted, vmapped over trials);
-* ``exact``    event-driven exact integrator (:func:`bayesnn.neuron.simulate_exact`)
-               with 10 sample times, so recording is negligible;
+* ``exact``    event-driven exact integrator (:func:`bayesnn.neuron.simulate_trials`,
+               method "exact") with 10 sample times, so recording is negligible;
 * ``discrete`` / ``euler``  time-stepped from the same events
-               (:func:`bayesnn.neuron.simulate_stepped`), 100 records per run;
+               (:func:`bayesnn.neuron.simulate_trials`, dt given), 100 records per run;
 * ``numpy``    a plain NumPy reference loop as a researcher would first write it:
                vectorised over neurons, stepping in time, drawing the hidden-state
                flips and one Bernoulli(q dt) per input per step, discrete log-space
@@ -54,8 +54,9 @@ jax.config.update("jax_enable_x64", os.environ.get("BAYESNN_BENCH_X64", "1") == 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bayesnn.neuron import NeuronParams, simulate_exact, simulate_stepped  # noqa: E402
-from bayesnn.processes import sample_trials, trial_keys  # noqa: E402
+from bayesnn.core import Spikes  # noqa: E402
+from bayesnn.neuron import NeuronParams, simulate_trials  # noqa: E402
+from bayesnn.processes import sample_trials  # noqa: E402
 
 FLOAT32_MODES = ("discrete32", "euler32")  # same kernels in float32, own subprocess
 JAX_MODES = ("exact", "discrete", "euler") + FLOAT32_MODES
@@ -72,12 +73,12 @@ SEED = 20261128
 def make_params(n_inputs: int, seed: int = SEED) -> NeuronParams:
     rng = np.random.default_rng(seed)
     q_on, q_off = rng.uniform(5.0, 30.0, n_inputs), rng.uniform(5.0, 30.0, n_inputs)
-    return NeuronParams(2.0, 2.0, q_on, q_off, 1.0)
+    return NeuronParams(r_on=2.0, r_off=2.0, q_on=q_on, q_off=q_off, g0=1.0)
 
 
 def make_inputs(params: NeuronParams, n_neurons: int, duration: float, seed: int = SEED):
-    trial = sample_trials(trial_keys(seed, n_neurons), params.r_on, params.r_off,
-                          params.q_on, params.q_off, duration)
+    """One trial per neuron (key fold_in(seed, k)); returns the Trial batch."""
+    trial = sample_trials(params, key=seed, n_trials=n_neurons, duration=duration)
     return jax.block_until_ready(trial)
 
 
@@ -104,18 +105,19 @@ def numpy_reference(params: NeuronParams, n_neurons: int, duration: float, dt: f
     form, as the "discrete" mode), G by its exact prior flow, and counts output spikes.
     """
     rng = np.random.default_rng(seed)
-    r_on, r_off, g0 = params.r_on, params.r_off, params.g0
-    q_on, q_off, weights = params.q_on, params.q_off, params.weights
+    r_on, r_off, g0 = float(params.r_on), float(params.r_off), float(params.g0)
+    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
+    weights = np.asarray(params.weights)
     p_flip_on, p_flip_off = -math.expm1(-r_on * dt), -math.expm1(-r_off * dt)
     total = r_on + r_off
     relaxed = -math.expm1(-total * dt)
     log_a_on, log_a_off = math.log(r_on / total * relaxed), math.log(r_off / total * relaxed)
     log_stay_on, log_stay_off = math.log1p(-r_off / total * relaxed), math.log1p(-r_on / total * relaxed)
-    bias = -params.theta * dt
+    bias = -float(params.theta) * dt
     p_in_on, p_in_off = q_on * dt, q_off * dt
 
     x = rng.random(n_neurons) < r_on / total
-    log_odds = np.full(n_neurons, params.prior_log_odds)
+    log_odds = np.full(n_neurons, float(params.prior_log_odds))
     prediction = log_odds.copy()
     n_out = np.zeros(n_neurons, np.int64)
     for _ in range(n_steps_of(duration, dt)):
@@ -208,9 +210,9 @@ def run_mode(mode: str, args) -> dict:
     if mode in JAX_MODES:
         if args.events:  # sampled by the "inputs" subprocess: keeps its memory out of this one
             with np.load(args.events) as saved:
-                trial = (jnp.asarray(saved["spike_times"]), jnp.asarray(saved["spike_channels"]))
+                trial = Spikes(*(jnp.asarray(saved[name]) for name in Spikes._fields))
         else:
-            trial = make_inputs(params, args.neurons, args.duration)
+            trial = make_inputs(params, args.neurons, args.duration).inputs
     baseline = _status("VmRSS")
 
     if mode == "inputs":
@@ -221,15 +223,17 @@ def run_mode(mode: str, args) -> dict:
         sample_times = args.duration * np.arange(1, N_SAMPLES + 1) / N_SAMPLES
 
         def fn():
-            return simulate_exact(params, trial, sample_times)
+            return simulate_trials(params, trial, duration=args.duration,
+                                   sample_times=sample_times)
         simulated = args.duration
     elif mode in STEPPED:
         every = record_every_of(n_steps)
         method = mode.removesuffix("32")
 
         def fn():
-            return simulate_stepped(params, trial, args.dt, args.duration, method,
-                                    record_every=every, chunk_steps=args.chunk_steps)
+            return simulate_trials(params, trial, duration=args.duration, method=method,
+                                   dt=args.dt, record_every=every,
+                                   chunk_steps=args.chunk_steps)
         simulated = args.duration
     elif mode == "numpy":
         simulated = args.numpy_duration or args.duration
@@ -254,11 +258,11 @@ def run_mode(mode: str, args) -> dict:
         process_maxrss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     )
     if mode == "inputs" and args.events:
-        np.savez(args.events, spike_times=np.asarray(result.spike_times),
-                 spike_channels=np.asarray(result.spike_channels))
+        np.savez(args.events, **{name: np.asarray(value)
+                                 for name, value in result.inputs._asdict().items()})
     if mode == "inputs":
-        row["input_spikes_per_neuron"] = float(jnp.mean(result.n_spikes))
-        row["event_capacity"] = int(result.spike_times.shape[-1])
+        row["input_spikes_per_neuron"] = float(jnp.mean(result.inputs.n_events))
+        row["event_capacity"] = int(result.inputs.capacity)
     elif mode == "numpy":
         row["out_rate_hz"] = float(np.mean(result["n_spikes"])) / simulated
     else:
@@ -279,8 +283,9 @@ def correctness(args, n_check: int = 8) -> dict:
     """
     params = make_params(args.inputs)
     n_check = min(n_check, args.neurons)
-    trial = make_inputs(params, n_check, args.duration)
-    exact = simulate_exact(params, trial, args.duration * np.arange(1, N_SAMPLES + 1) / N_SAMPLES)
+    trial = make_inputs(params, n_check, args.duration).inputs
+    exact = simulate_trials(params, trial, duration=args.duration,
+                            sample_times=args.duration * np.arange(1, N_SAMPLES + 1) / N_SAMPLES)
     out = {"neurons": n_check, "times": N_SAMPLES}
     for label, method, dt in (("discrete@dt", "discrete", args.dt), ("euler@dt", "euler", args.dt),
                               ("discrete@10dt", "discrete", 10 * args.dt)):
@@ -288,8 +293,8 @@ def correctness(args, n_check: int = 8) -> dict:
         every = record_every_of(n_steps)
         times = dt * np.arange(every, n_steps + 1, every)
         common = np.searchsorted(times, np.asarray(exact.times) - 0.5 * dt)
-        run = simulate_stepped(params, trial, dt, args.duration, method, record_every=every,
-                               chunk_steps=args.chunk_steps)
+        run = simulate_trials(params, trial, duration=args.duration, method=method, dt=dt,
+                              record_every=every, chunk_steps=args.chunk_steps)
         error = float(jnp.mean(jnp.abs(run.log_odds[:, common] - exact.log_odds)))
         out[label] = {"dt": dt, "mean_abs_dL": error}
     out["mean_abs_L_exact"] = float(jnp.mean(jnp.abs(exact.log_odds)))
@@ -418,7 +423,7 @@ def parse(argv=None):
     parser.add_argument("--numpy-repeats", type=int, default=1,
                         help="repeats of the NumPy loop (no compile step; default 1)")
     parser.add_argument("--chunk-steps", type=int, default=2000,
-                        help="chunk_steps of simulate_stepped (event binning per chunk)")
+                        help="chunk_steps of the stepped methods (event binning per chunk)")
     parser.add_argument("--json", default=None, help="save the results to this path")
     parser.add_argument("--in-process", action="store_true",
                         help="run every mode in this process (no subprocesses)")

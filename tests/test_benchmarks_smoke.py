@@ -39,6 +39,25 @@ def test_bench_neuron_smoke(tmp_path, capsys):
 
 
 @pytest.mark.timeout(180)
+def test_bench_sweep_smoke(tmp_path, capsys):
+    bench = _load("bench_sweep")
+    results = bench.main(["--values", "2", "--trials", "2", "--duration", "0.2",
+                          "--inputs", "4", "--in-process", "--json", str(tmp_path / "s.json")])
+    printed = capsys.readouterr().out
+    assert set(results["rows"]) == set(bench.MODES)
+    for mode, row in results["rows"].items():
+        assert any(line.startswith(mode) for line in printed.splitlines()), mode
+        assert row["total_s"] > 0 and row["compile_s"] >= 0 and row["compilations"] >= 1
+    assert results["rows"]["sweep"]["kernel_compilations"] == 1
+    # Same keys, same inputs: every mode gives the same L and G (bit for bit here).
+    for agreement in results["agreement"].values():
+        assert agreement["max_abs_dL"] < 1e-12 and agreement["max_abs_dG"] < 1e-12
+        assert agreement["spike_counts_equal"]
+    assert "GOAL sweep compiles the neuron once" in printed
+    assert (tmp_path / "s.json").exists()
+
+
+@pytest.mark.timeout(180)
 def test_bench_scn_smoke(capsys):
     results = _load("bench_scn").main(["--steps", "400", "--trials", "2", "--big-n", "200",
                                        "--numpy-steps", "100", "--repeats", "1"])
