@@ -14,7 +14,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from bayesnn import neuron, processes
+from bayesnn import neuron, processes, scn
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,41 @@ def _neuron_family(method: str) -> Family:
     )
 
 
-FAMILIES: list[Family] = [_neuron_family(m) for m in ("exact", "discrete", "euler")]
+def _signals(n_trials: int, n_steps: int, dt: float, n_dims: int, seed: int) -> np.ndarray:
+    """Per-trial smooth targets x(t) (different phase per trial)."""
+    t = dt * np.arange(n_steps + 1)
+    phases = np.random.default_rng(seed).uniform(0, 2 * np.pi, (n_trials, n_dims))
+    return np.sin(2 * np.pi * 3.0 * t[None, :, None] + phases[:, None, :])
+
+
+def _scn_build():
+    params = scn.make_autoencoder(scn.random_decoder(2, 20, norm=0.2, seed=3), lambda_=10.0,
+                                  sigma_v=0.05, dt=1e-4)
+    x = _signals(3, 2000, 1e-4, 2, seed=4)
+    c = np.stack([scn.autoencoder_input(trial, 1e-4, 10.0) for trial in x])
+    return params, c
+
+
+def _dale_build():
+    params = scn.make_dale_network(n_e=16, n_i=4, n_dims=1, dt=5e-5, seed=2)
+    x = 2.0 + _signals(3, 4000, 5e-5, 1, seed=5)
+    c = np.stack([scn.autoencoder_input(trial, 5e-5, float(params.lambda_)) for trial in x])
+    return params, c
+
+
+FAMILIES: list[Family] = [_neuron_family(m) for m in ("exact", "discrete", "euler")] + [
+    Family("scn", _scn_build,
+           run=lambda p, c, key, capacity=None: scn.simulate(p, c, key=key, capacity=capacity),
+           run_trials=lambda p, c, key, capacity=None: scn.simulate_trials(
+               p, c, key=key, capacity=capacity),
+           uses_key=True),
+    Family("scn-dale", _dale_build,
+           run=lambda p, c, key, capacity=None: scn.simulate_dale(p, c, key=key,
+                                                                  capacity=capacity),
+           run_trials=lambda p, c, key, capacity=None: scn.simulate_dale_trials(
+               p, c, key=key, capacity=capacity),
+           uses_key=True),
+]
 
 
 def trial_of(batch: Any, index: int) -> Any:

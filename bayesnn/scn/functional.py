@@ -374,9 +374,12 @@ def _dale_step(p: DaleParams, state: DaleState, inputs: StepInputs, pert):
     input_e, input_i = _split((feed, jnp.where(arange == ie, 0.0, col_e),
                                jnp.where(arange == ii, 0.0, col_i)))
     rE, rI = r[:NE], r[NE:]
-    rE_hat = p.DI @ rI
+    # Products as multiply-then-sum: a batched matrix-vector product (under vmap) sums in
+    # another order than the single-trial one, which made records depend on batch size.
+    rE_hat = jnp.sum(p.DI * rI[None, :], axis=-1)
     return DaleState(V=V, traces=r, step=k + 1), DaleStepRecord(
-        time=t, readout_e=p.DE @ rE, readout_i=p.DE @ rE_hat,
+        time=t, readout_e=jnp.sum(p.DE * rE[None, :], axis=-1),
+        readout_i=jnp.sum(p.DE * rE_hat[None, :], axis=-1),
         rate_error=jnp.linalg.norm(rE - rE_hat), pop_rate_e=p.lambda_ * jnp.mean(rE),
         pop_rate_i=p.lambda_ * jnp.mean(rI), voltages=V, traces=r,
         spike_senders=jnp.stack([ie, ii]), spike_margins=jnp.stack([me, mi]),
