@@ -86,6 +86,9 @@ def test_spike_runs_reject_bad_inputs_before_work():
         simulate(params, raw_spikes([-0.1, 0.5], [0, 1]), duration=1.0)
     with pytest.raises(ValueError, match="inputs.senders must have shape"):
         simulate(params, raw_spikes([0.1, 0.2], [0]), duration=1.0)
+    with pytest.raises(ValueError, match="inputs.senders must be integers"):
+        simulate(params, Spikes(jnp.array([0.1]), jnp.array([0.5]), jnp.array([1]),
+                                jnp.array(1)), duration=1.0)
     with pytest.raises(ValueError, match="inputs.counts must have shape"):
         simulate(params, raw_spikes([0.1, 0.2], [0, 1], counts=[1]), duration=1.0)
     with pytest.raises(ValueError, match="inputs.counts must be 1"):  # would be dropped

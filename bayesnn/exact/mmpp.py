@@ -130,6 +130,17 @@ def _check_spikes(inputs, n_channels: int, duration: float, batched: bool) -> li
         raise ValueError(f"inputs must be a bayesnn.core.Spikes, got {type(inputs).__name__}")
     times = np.asarray(inputs.times, dtype=np.float64)
     channels = np.asarray(inputs.senders)
+    counts = np.asarray(inputs.counts)
+    for field, values in (("senders", channels), ("counts", counts)):
+        if values.shape != times.shape:
+            raise ValueError(f"inputs.{field} must have shape {times.shape} like "
+                             f"inputs.times, got {values.shape}")
+    if not np.issubdtype(channels.dtype, np.integer):
+        raise ValueError(f"inputs.senders must be integers, got dtype {channels.dtype}")
+    if np.any(counts[channels >= 0] != 1):
+        # Each event is one spike here; a multiplicity would be dropped silently.
+        raise ValueError("inputs.counts must be 1 for every valid event (give simultaneous "
+                         "spikes as separate events)")
     ndim = 2 if batched else 1
     if times.ndim != ndim:
         raise ValueError(f"inputs.times must have {ndim} dimension(s) here, got shape {times.shape}")

@@ -131,6 +131,8 @@ def check_inputs(inputs, n_inputs: int, duration: float, batched: bool) -> Spike
         raise ValueError(f"inputs.n_events must have shape {np.shape(inputs.times)[:-1]}, "
                          f"got {np.shape(inputs.n_events)}")
     times, senders = np.asarray(inputs.times), np.asarray(inputs.senders)
+    if not np.issubdtype(senders.dtype, np.integer):
+        raise ValueError(f"inputs.senders must be integers, got dtype {senders.dtype}")
     if np.any(np.asarray(inputs.n_events) > times.shape[-1]):
         raise ValueError("inputs overflowed their capacity: the stored events are incomplete")
     valid = senders >= 0
