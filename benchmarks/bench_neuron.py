@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import statistics
@@ -57,6 +56,8 @@ import numpy as np  # noqa: E402
 from bayesnn.core import Spikes  # noqa: E402
 from bayesnn.neuron import NeuronParams, simulate_trials  # noqa: E402
 from bayesnn.processes import sample_trials  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/
+from neuron_numpy import numpy_reference  # noqa: E402
 
 FLOAT32_MODES = ("discrete32", "euler32")  # same kernels in float32, own subprocess
 JAX_MODES = ("exact", "discrete", "euler") + FLOAT32_MODES
@@ -92,48 +93,6 @@ def record_every_of(n_steps: int) -> int:
         if n_steps % every == 0:
             return every
     return 1
-
-
-# ------------------------------------------------------------------- NumPy reference
-
-def numpy_reference(params: NeuronParams, n_neurons: int, duration: float, dt: float,
-                    seed: int = SEED) -> dict:
-    """The naive loop: vectorised over neurons, one time step at a time.
-
-    Each step draws the hidden-state flips (prob 1 - exp(-r dt)) and one Bernoulli
-    (q dt) per input, updates L by the discrete log-space recursion (Poisson-count
-    form, as the "discrete" mode), G by its exact prior flow, and counts output spikes.
-    """
-    rng = np.random.default_rng(seed)
-    r_on, r_off, g0 = float(params.r_on), float(params.r_off), float(params.g0)
-    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
-    weights = np.asarray(params.weights)
-    p_flip_on, p_flip_off = -math.expm1(-r_on * dt), -math.expm1(-r_off * dt)
-    total = r_on + r_off
-    relaxed = -math.expm1(-total * dt)
-    log_a_on, log_a_off = math.log(r_on / total * relaxed), math.log(r_off / total * relaxed)
-    log_stay_on, log_stay_off = math.log1p(-r_off / total * relaxed), math.log1p(-r_on / total * relaxed)
-    bias = -float(params.theta) * dt
-    p_in_on, p_in_off = q_on * dt, q_off * dt
-
-    x = rng.random(n_neurons) < r_on / total
-    log_odds = np.full(n_neurons, float(params.prior_log_odds))
-    prediction = log_odds.copy()
-    n_out = np.zeros(n_neurons, np.int64)
-    for _ in range(n_steps_of(duration, dt)):
-        flip = rng.random(n_neurons) < np.where(x, p_flip_off, p_flip_on)
-        x ^= flip
-        spikes = rng.random((n_neurons, weights.shape[0])) < np.where(x[:, None], p_in_on, p_in_off)
-        evidence = spikes @ weights
-        log_odds = (np.logaddexp(log_stay_on + log_odds, log_a_on)
-                    - np.logaddexp(log_a_off + log_odds, log_stay_off)) + evidence + bias
-        prediction = (np.logaddexp(log_stay_on + prediction, log_a_on)
-                      - np.logaddexp(log_a_off + prediction, log_stay_off))
-        excess = log_odds - prediction - 0.5 * g0
-        fired = np.where(excess > 0, np.ceil(excess / g0), 0.0)
-        prediction += g0 * fired
-        n_out += fired.astype(np.int64)
-    return {"log_odds": log_odds, "n_spikes": n_out}
 
 
 # ---------------------------------------------------------------------- measuring
