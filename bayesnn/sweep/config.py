@@ -245,6 +245,7 @@ def load_config(source: str | Path | Mapping[str, Any]) -> SweepConfig:
             raise ValueError(f"{key}: unknown field; allowed: {', '.join(_TOP + tuple(scenario.settings))}")
     settings = {name: _number(name, raw.get(name, spec.default), spec)
                 for name, spec in scenario.settings.items()}
+    scenario.check_settings(settings)
     if ("grid" in raw) == ("random" in raw):
         raise ValueError("grid: give exactly one design, a [grid] or a [random] table")
     if "grid" in raw:

@@ -83,6 +83,8 @@ def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: st
                              f"{', '.join(c for c in dataset.coords if c not in ('seed', 'point'))}")
     if kind not in ("lines", "heatmap"):
         raise ValueError(f"kind: must be 'lines' or 'heatmap', got {kind!r}")
+    if kind == "heatmap" and hue is None:
+        raise ValueError("hue: a heat map needs a second swept parameter (hue = vertical axis)")
     if "point" in data.dims:
         return _scatter(dataset, data, x, hue, spread, log_x, ax)
     used = {x, "seed"} | ({hue} if hue else set())
@@ -96,8 +98,6 @@ def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: st
         log_x = bool(np.all(xs > 0) and xs.max() > 4 * xs.min())
     figure, ax = _axes(ax)
     if kind == "heatmap":
-        if hue is None:
-            raise ValueError("hue: a heat map needs a second swept parameter (hue = vertical axis)")
         mean = data.mean("seed").transpose(hue, x)
         image = ax.pcolormesh(np.arange(len(xs) + 1), np.arange(mean.shape[0] + 1), mean.values,
                               shading="flat", cmap="viridis")

@@ -85,6 +85,7 @@ class Scenario:
             point sharing one static group (so they depend on the config only).
         run: ``run(records, settings, statics, seed, n_seeds) -> {output: (P, n_seeds)}``.
         make_params: ``make_params(**point) -> record`` (validated parameter record).
+        check_settings: raises ValueError naming the setting if settings conflict.
     """
 
     name: str
@@ -96,6 +97,7 @@ class Scenario:
     make_params: Callable[..., Any]
     prepare: Callable[[Any, Mapping[str, float]], Any]
     run: Callable[..., dict[str, np.ndarray]]
+    check_settings: Callable[[Mapping[str, float]], None] = lambda settings: None
 
 
 # ------------------------------------------------------------------ Bayesian neuron
@@ -171,6 +173,13 @@ def _neuron_times(settings: Mapping[str, float]) -> np.ndarray:
     return record_times(float(settings["duration"]), float(settings["dt"]), None, 1)
 
 
+def _neuron_check_settings(settings: Mapping[str, float]) -> None:
+    duration, dt = float(settings["duration"]), float(settings["dt"])
+    steps = round(duration / dt)
+    if steps < 1 or abs(steps * dt - duration) > 1e-9 * max(duration, 1.0):
+        raise ValueError(f"dt: duration ({duration} s) must be a whole multiple of dt ({dt} s)")
+
+
 def _neuron_prepare(records, settings: Mapping[str, float]) -> NeuronSweepStatics:
     from bayesnn.neuron.event_driven import drift_can_fire
     from bayesnn.neuron.simulate import default_capacity
@@ -241,6 +250,7 @@ BAYESIAN_NEURON = Scenario(
     make_params=neuron_params,
     prepare=_neuron_prepare,
     run=_neuron_run,
+    check_settings=_neuron_check_settings,
 )
 
 SCENARIOS: dict[str, Scenario] = {BAYESIAN_NEURON.name: BAYESIAN_NEURON}

@@ -1,0 +1,87 @@
+"""Sweeps on a Dask LocalCluster (2 worker processes): a worker killed mid-sweep loses
+nothing (every point present exactly once, equal to the serial run bit for bit), and
+the cluster's processes are always gone afterwards."""
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+import xarray as xr
+
+from bayesnn.sweep import local_cluster, run_sweep
+from tests.sweep_setup import N_TASKS, TINY, serial_reference
+
+
+def _children() -> set[int]:
+    """Child processes, less multiprocessing's resource tracker (one per interpreter,
+    started with the first spawned process, ends with this one)."""
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return pids
+
+
+def _wait_gone(pids: set[int], seconds: float = 20.0) -> set[int]:
+    deadline = time.monotonic() + seconds
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.timeout(300)
+def test_sweep_survives_a_killed_worker_and_equals_serial_run(tmp_path):
+    from distributed import Client
+
+    expected = serial_reference()  # compiled here first, while no cluster competes for the cores
+    before = _children()
+    finished, outcome = [], {}
+    with local_cluster(2, compilation_cache=str(tmp_path / "jax-cache")) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        pids = client.run(os.getpid)
+        assert len(pids) == 2
+
+        def sweep():
+            try:
+                outcome["result"] = run_sweep(TINY, out=tmp_path / "store", progress=False,
+                                              scheduler=cluster.scheduler_address,
+                                              on_task=finished.append)
+            except BaseException as error:  # re-raised below, in the test's thread
+                outcome["error"] = error
+
+        thread = threading.Thread(target=sweep, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 120
+        busy = []
+        while not busy and time.monotonic() < deadline and thread.is_alive():
+            busy = [address for address, keys in client.processing().items()
+                    if keys and address in pids]
+            time.sleep(0.02)
+        assert busy, "no worker started a task"
+        victim = pids[busy[0]]
+        finished_at_kill = len(finished)
+        os.kill(victim, signal.SIGKILL)  # the first task of a worker runs for seconds (compile)
+        thread.join(timeout=240)
+        assert not thread.is_alive(), "sweep did not finish after the worker was killed"
+        if "error" in outcome:
+            raise outcome["error"]
+        workers_after = set(client.run(os.getpid).values())
+        cluster_processes = _children() - before
+    assert workers_after <= cluster_processes  # workers are child processes of this one
+    assert finished_at_kill < N_TASKS
+    assert victim not in workers_after  # the nanny started a fresh process
+    assert victim not in {int(r.worker.rsplit(":", 1)[1]) for r in finished}
+    # Each task stored once; every point exactly once (combine checks), bit for bit serial.
+    assert sorted(r.task_id for r in finished) == list(range(N_TASKS))
+    assert len(list((tmp_path / "store" / "tasks").glob("task-*.nc"))) == N_TASKS
+    xr.testing.assert_identical(outcome["result"], expected)
+    assert not _wait_gone(cluster_processes | set(pids.values())), "LocalCluster processes left running"
+    assert not _children() - before

@@ -1,0 +1,133 @@
+"""Running sweeps in this process: the scenario's numbers against independent code,
+the resumable store (interrupted run + rerun equals one serial run bit for bit), a store
+of another config refused before any task, and the plotting helper."""
+import copy
+import json
+
+import jax
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+
+matplotlib.use("Agg")
+
+from bayesnn import metrics
+from bayesnn.core.keys import as_key
+from bayesnn.exact import mmpp_filter
+from bayesnn.neuron import simulate
+from bayesnn.processes import sample_trial
+from bayesnn.sweep import IN_PROCESS, load_sweep, plot_sweep, run_sweep
+from bayesnn.sweep.scenarios import neuron_params
+from tests.sweep_setup import N_TASKS, TINY, serial_reference
+
+
+def test_combined_dataset_layout_units_and_provenance():
+    result = serial_reference()
+    assert dict(result.sizes) == {"g0": 8, "seed": 2}
+    assert result["kl"].dims == ("g0", "seed") and result["kl"].attrs["units"] == "nats"
+    assert result["rate"].attrs["units"] == "Hz" and result["g0"].attrs["units"] == "nats"
+    np.testing.assert_array_equal(result["g0"].values, TINY["grid"]["g0"])
+    assert result.attrs["scenario"] == "bayesian_neuron" and len(result.attrs["config_hash"]) == 64
+    assert json.loads(result.attrs["config"])["grid"] == TINY["grid"]
+    assert result.attrs["bayesnn_version"] and result.attrs["fixed_n_inputs"] == 4
+    assert np.all(np.isfinite(result["kl"])) and np.all(result["kl"] >= 0)
+
+
+def test_scenario_numbers_match_independent_code(g0=1.0, k=1):
+    """Per (point, seed): inputs resampled with the same key, exact L from the
+    matrix-exponential filter (exact.mmpp_filter, code shared with nothing here), G from
+    the public simulate, metrics from bayesnn.metrics (NumPy). Tolerance 1e-9 nats: L
+    from the filter and the neuron agree to ~1e-12 (tests/test_neuron_exactness.py) and
+    KL, log-loss are Lipschitz in L on these bounded traces."""
+    result = serial_reference().sel(g0=g0, seed=k)
+    point = {**TINY["fixed"], "g0": g0, "rate_spread": 0.0}
+    params = neuron_params(**point)
+    duration, dt = TINY["duration"], TINY["dt"]
+    trial = sample_trial(params, key=jax.random.fold_in(as_key(TINY["seed"]), k), duration=duration)
+    times = dt * np.arange(1, round(duration / dt) + 1)
+    exact = np.asarray(mmpp_filter(params, trial.inputs, duration=duration, query_times=times).log_odds)
+    run = simulate(params, trial.inputs, duration=duration, dt=dt)
+    prediction = np.asarray(run.prediction)
+    state = np.asarray(trial.state_at(times))
+    n_out = int(np.sum(np.asarray(run.spikes.counts)))
+    assert abs(float(result["kl"]) - metrics.mean_kl(exact, prediction)) < 1e-9
+    assert abs(float(result["log_loss"]) - metrics.log_loss(prediction, state)) < 1e-9
+    assert abs(float(result["log_loss_exact"]) - metrics.log_loss(exact, state)) < 1e-9
+    assert int(result["n_output_spikes"]) == n_out and float(result["rate"]) == n_out / duration
+    assert int(result["n_input_spikes"]) == int(trial.inputs.n_events)
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_skips_finished_tasks_and_equals_serial_run(tmp_path):
+    store = tmp_path / "store"
+    first = []
+
+    def interrupt_after_two(result):
+        first.append(result.task_id)
+        if len(first) == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False, on_task=interrupt_after_two)
+    assert len(list((store / "tasks").glob("task-*.nc"))) == 2
+    assert not (store / "sweep.nc").exists()
+    second = []
+    resumed = run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False,
+                        on_task=lambda r: second.append(r.task_id))
+    assert sorted(first + second) == list(range(N_TASKS)) and not set(first) & set(second)
+    xr.testing.assert_identical(resumed, serial_reference())
+    xr.testing.assert_identical(load_sweep(store), serial_reference())
+    third = []
+    again = run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False, on_task=third.append)
+    assert third == []
+    xr.testing.assert_identical(again, serial_reference())
+    manifest = json.loads((store / "sweep.json").read_text())
+    assert manifest["config_hash"] == serial_reference().attrs["config_hash"]
+    assert manifest["bayesnn_version"] and manifest["n_points"] == 8
+
+
+def test_store_of_another_config_is_refused_before_any_task(tmp_path):
+    store = tmp_path / "store"
+    run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False)
+    ran = []
+    other = copy.deepcopy(TINY)
+    other["grid"]["g0"] = [0.5, 1.0]
+    with pytest.raises(ValueError, match="^out: .* different config"):
+        run_sweep(other, out=store, scheduler="tcp://127.0.0.1:9", progress=False, on_task=ran.append)
+    with pytest.raises(ValueError, match="^batch_size"):
+        run_sweep({**TINY, "batch_size": 4}, out=store, scheduler="tcp://127.0.0.1:9",
+                  progress=False, on_task=ran.append)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("mine")
+    with pytest.raises(ValueError, match="^out: .* not empty"):
+        run_sweep(TINY, out=tmp_path / "notes", progress=False, on_task=ran.append)
+    with pytest.raises(ValueError, match="^out: .* is a file"):
+        run_sweep(TINY, out=tmp_path / "notes" / "a.txt", progress=False, on_task=ran.append)
+    assert ran == []
+
+
+def test_plot_sweep_lines_heatmap_and_errors():
+    rng = np.random.default_rng(0)
+    g0, n = [0.25, 0.5, 1.0, 2.0], [5, 10, 20]
+    data = xr.Dataset({"kl": (("g0", "n_inputs", "seed"), rng.random((4, 3, 5)), {"units": "nats"})},
+                      coords={"g0": ("g0", g0, {"units": "nats"}), "n_inputs": n, "seed": np.arange(5)})
+    for spread in ("sd", "sem", "quantiles"):
+        figure = plot_sweep(data, "kl", x="g0", hue="n_inputs", spread=spread)
+        assert len(figure.axes[0].lines) == 3 and figure.axes[0].get_xscale() == "log"
+    figure = plot_sweep(data, "kl", x="g0", hue="n_inputs", kind="heatmap")
+    assert len(figure.axes) == 2  # map + colour bar
+    random = xr.Dataset({"kl": (("point", "seed"), rng.random((6, 3)))},
+                        coords={"point": np.arange(6), "seed": np.arange(3),
+                                "g0": ("point", rng.uniform(0.2, 4, 6))})
+    assert plot_sweep(random, "kl", x="g0").axes
+    for kwargs, field in (({"variable": "klx"}, "variable"), ({"x": "tau"}, "x"),
+                          ({"kind": "bars"}, "kind"), ({"spread": "iqr"}, "spread"),
+                          ({"hue": None, "kind": "lines"}, "x/hue"), ({"kind": "heatmap", "hue": None}, "hue")):
+        with pytest.raises(ValueError, match=f"^{field}"):
+            plot_sweep(data, **{"variable": "kl", "x": "g0", "hue": "n_inputs", **kwargs})
+    import matplotlib.pyplot as plt
+    plt.close("all")
