@@ -34,7 +34,7 @@ def numpy_reference(params, n_neurons: int, duration: float, dt: float,
     log_odds = np.full(n_neurons, float(params.prior_log_odds))
     prediction = log_odds.copy()
     n_out = np.zeros(n_neurons, np.int64)
-    for _ in range(n_steps_of(duration, dt)):
+    for _ in range(int(round(duration / dt))):
         flip = rng.random(n_neurons) < np.where(x, p_flip_off, p_flip_on)
         x ^= flip
         spikes = rng.random((n_neurons, weights.shape[0])) < np.where(x[:, None], p_in_on, p_in_off)
