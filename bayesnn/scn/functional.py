@@ -4,10 +4,16 @@ record_t)``. :func:`bayesnn.scn.simulate` and :func:`bayesnn.scn.simulate_dale` 
 exactly these steps through :func:`bayesnn.core.scan_steps_chunked`; write your own
 loop to couple models or put a learning rule in the loop::
 
-    state = init_state(params, x0=x[0])
-    inputs = step_inputs(params, c, key=0)               # StepInputs, leading T axis
-    state, records = jax.lax.scan(lambda s, i: step(params, s, i), state, inputs)
+    @jax.jit
+    def run(params, state, inputs):         # params as data: one program for all values
+        return jax.lax.scan(lambda s, i: step(params, s, i), state, inputs)
+
+    inputs = step_inputs(params, c, key=0)  # StepInputs with a leading T axis
+    final, records = run(params, init_state(params, x0=x[0]), inputs)
     # == simulate(params, c, key=0, x0=x[0]) step for step, bit for bit
+
+(Pass ``params`` as an argument of the jitted function, as above: closed over as a
+constant, XLA may fold derived weights at compile time with a different rounding.)
 
 **B13 step** k (:class:`SCNParams`; dt in s, ``r~`` traces, Boerlin et al. 2013 Eqs. 1-9)::
 
