@@ -1,0 +1,154 @@
+"""Online EM and the local spike-driven rule (bayesnn.learning.online / .local).
+
+* Sec. 8 test 9a: the forward-only recursion at discount 1 equals forward-backward
+  (bayesnn.exact.hmm via learning.statistics.binned_e_step) to 1e-9.
+* Tracking: q_on halves halfway through; with a discount the estimate follows.
+* The local rule converges to exact online EM as dt -> 0 (first order).
+* Sec. 5.4 / test 9c: the filtered-only rule leaves r_on, r_off at the initial guess.
+Data come from the independent simulators of tests/simulators.py.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayesnn.core.params import unchecked
+from bayesnn.learning import local_rule, online_em, online_statistics
+from bayesnn.learning.local import local_readout
+from bayesnn.learning.statistics import binned_e_step
+from bayesnn.processes import MMPPParams
+from tests.simulators import binned_trial, gillespie_trial
+
+Q_ON, Q_OFF = np.array([40.0, 30.0, 20.0]), np.array([4.0, 8.0, 6.0])
+TRUE = MMPPParams(r_on=2.0, r_off=2.0, q_on=Q_ON, q_off=Q_OFF)
+START = MMPPParams(r_on=0.5, r_off=8.0, q_on=np.full(3, 25.0), q_off=np.full(3, 15.0))
+
+
+def _bin(times, channels, duration, dt):
+    n_bins = int(round(duration / dt))
+    counts = np.zeros((n_bins, 3), int)
+    np.add.at(counts, (np.minimum((times / dt).astype(int), n_bins - 1), channels), 1)
+    return counts
+
+
+def test_online_statistics_equal_forward_backward():
+    """Sec. 8 test 9a (T = 3000 bins); reference value 6e-15 relative."""
+    rng = np.random.default_rng(1)
+    counts = binned_trial(rng, 2.0, 3.0, Q_ON, Q_OFF, 0.01, 3000)[1]
+    online = online_statistics(TRUE, counts, 0.01, initial_prob_on=0.3)
+    batch, _ = binned_e_step(TRUE, 0.3, jnp.asarray(counts, float)[None], 0.01)
+    for ours, reference in zip(online, batch):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), rtol=1e-9, atol=0)
+    # a discount gamma < 1: the occupancy is a geometric sum, sum_k gamma^k < 1 / (1 - gamma)
+    discounted = online_statistics(TRUE, counts, 0.01, discount=0.999)
+    expected = (1 - 0.999 ** 3000) / (1 - 0.999)
+    assert abs(float(jnp.sum(discounted.occupancy)) - expected) < 1e-9 * expected
+
+
+def test_discount_tracks_a_switch_of_q_on():
+    """q_on halves at t = 200 s. A discount gamma = 1 - dt/tau (tau = 10 s) forgets at
+    rate 1/tau; the estimate must settle on both sides and cross the midpoint after a
+    lag of a few tau ln 2: measured 11.5-32.8 s over seeds 3-8 (mean 21 s = 3.0 tau ln 2;
+    longer than the discount alone because the E-step keeps using the old q_on, so EM's
+    own contraction rate adds to the forgetting); 24.6 s for this seed."""
+    rng = np.random.default_rng(3)
+    dt, half, tau = 0.01, 20_000, 10.0
+    first = binned_trial(rng, 2.0, 2.0, Q_ON, Q_OFF, dt, half)
+    second = binned_trial(rng, 2.0, 2.0, Q_ON / 2, Q_OFF, dt, half)
+    counts = np.concatenate([first[1], second[1]])
+    result = online_em(TRUE, counts, dt, discount=1 - dt / tau, update_every=10,
+                       warmup=int(tau / dt), record_every=10)
+    ratio = np.mean(np.asarray(result.trajectory.q_on) / Q_ON, axis=1)  # 1 before, 0.5 after
+    switch = half * dt
+    before = (result.times > switch - 100) & (result.times <= switch)
+    settled = result.times > switch + 100
+    # window means over 100 s = 10 tau (sd of the mean ratio ~ 2 % per tau, ~1 % here)
+    assert abs(np.mean(ratio[before]) - 1.0) < 0.05
+    assert abs(np.mean(ratio[settled]) - 0.5) < 0.05
+    after = result.times > switch
+    lag = result.times[after][np.argmax(ratio[after] < 0.75)] - switch
+    assert 0.5 * tau * np.log(2) < lag < 6 * tau * np.log(2), lag
+    for leaf in jax.tree_util.tree_leaves(result.trajectory):
+        assert np.all(np.isfinite(leaf)) and np.all(np.asarray(leaf) > 0)
+
+
+def test_local_rule_converges_to_online_em_first_order():
+    """Same spikes binned at dt: the local rule's traces (frozen-L exponential Euler)
+    differ from exact online EM by O(dt); measured 1.7 %, 0.89 %, 0.47 %, 0.24 % at
+    dt = 10, 5, 2.5, 1.25 ms on 200 s."""
+    rng = np.random.default_rng(3)
+    times, channels = gillespie_trial(rng, 2.0, 2.0, Q_ON, Q_OFF, 100.0)
+    differences = []
+    for dt in (0.004, 0.002):
+        counts = _bin(times, channels, 100.0, dt)
+        exact = online_statistics(TRUE, counts, dt)
+        local = local_readout(local_rule(TRUE, counts, dt, warmup=10**9).state)
+        pairs = [(local[0] / dt, exact.occupancy[1]), (local[1], exact.transitions[0, 1]),
+                 (local[2], exact.transitions[1, 0]), (local[3], exact.counts[1])]
+        differences.append(max(float(np.max(np.abs(np.asarray(a) / np.asarray(b) - 1)))
+                               for a, b in pairs))
+    assert differences[1] < 0.01
+    assert 1.6 < differences[0] / differences[1] < 2.5, differences  # first order
+
+
+def test_filtered_only_rule_does_not_learn_switching_rates():
+    """Sec. 5.4: with filtered statistics every guess of r is a fixed point, so r_on,
+    r_off stay at the 4x-wrong start; the rule with smoothed (forward-smoothing)
+    statistics moves them to the truth."""
+    rng = np.random.default_rng(4)
+    dt = 0.005
+    times, channels = gillespie_trial(rng, 2.0, 2.0, Q_ON, Q_OFF, 200.0)
+    counts = _bin(times, channels, 200.0, dt)
+    settings = dict(discount=1 - dt / 20.0, update_every=20, warmup=2000, record_every=200)
+    filtered = local_rule(START, counts, dt, smoothing=False, **settings)
+    smoothed = local_rule(START, counts, dt, smoothing=True, **settings)
+    assert abs(float(filtered.params.r_on) / 0.5 - 1) < 0.02
+    assert abs(float(filtered.params.r_off) / 8.0 - 1) < 0.02
+    # memory 20 s ~ 40 switches: sd of r ~ 16 %, so within 50 % of the truth is > 3 sd
+    assert abs(float(smoothed.params.r_on) / 2.0 - 1) < 0.5
+    assert abs(float(smoothed.params.r_off) / 2.0 - 1) < 0.5
+
+
+def test_large_steps_tiny_data_stay_finite_and_positive():
+    counts = np.zeros((20, 3), int)
+    counts[[2, 5, 9, 14], 0] = 2  # 8 spikes = 2N + 2, inputs 1 and 2 silent
+    for rate in (1.0, 50.0):
+        result = local_rule(START, counts, 0.05, learning_rate=rate, record_every=1)
+        for leaf in jax.tree_util.tree_leaves(result.trajectory):
+            assert np.all(np.isfinite(leaf)) and np.all(np.asarray(leaf) > 0)
+    result = online_em(START, counts, 0.05, discount=0.5, record_every=1)
+    for leaf in jax.tree_util.tree_leaves(result.trajectory):
+        assert np.all(np.isfinite(leaf)) and np.all(np.asarray(leaf) > 0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(discount=0.0), "discount"),
+    (dict(discount=1.5), "discount"),
+    (dict(update_every=0), "update_every"),
+    (dict(warmup=-1), "warmup"),
+    (dict(record_every=0), "record_every"),
+    (dict(initial_prob_on=2.0), "initial_prob_on"),
+])
+def test_online_bad_input(kwargs, match):
+    counts = np.ones((50, 3), int)
+    with pytest.raises(ValueError, match=match):
+        online_em(START, counts, 0.01, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        local_rule(START, counts, 0.01, **kwargs)
+
+
+def test_online_bad_data_and_learning_rate():
+    counts = np.ones((50, 3), int)
+    for rate in (0.0, -1.0):
+        with pytest.raises(ValueError, match="learning_rate"):
+            local_rule(START, counts, 0.01, learning_rate=rate)
+    with pytest.raises(ValueError, match="one stream"):
+        online_em(START, counts[None], 0.01)
+    with pytest.raises(ValueError, match="fewer than the 8 parameters"):
+        online_em(START, np.zeros((50, 3), int), 0.01)
+    bad = unchecked(MMPPParams, r_on=jnp.asarray(1.0), r_off=jnp.asarray(0.0), q_on=START.q_on,
+                    q_off=START.q_off)
+    with pytest.raises(ValueError, match="params.r_off"):
+        online_statistics(bad, counts, 0.01)
+    with pytest.raises(ValueError, match="initial.r_off"):
+        local_rule(bad, counts, 0.01)
