@@ -4,7 +4,8 @@ Workload (issue 5): K = 4 binary hidden variables, 20 inputs each, N = 200 neuro
 10 s at dt = 0.1 ms. Timed in one process, compile apart from run (median of
 ``--repeats``): the exact continuous-time filter on the grid for the K variables
 (``mmpp_filter``, the reference), and the tracking and implementing populations
-(``run_population``). Peak memory: VmHWM of this process after each row (cumulative).
+(``bayesnn.posteriors.log_odds.simulate`` with the grid reference precomputed, i.e. the
+network run itself). Peak memory: VmHWM of this process after each row (cumulative).
 
     python benchmarks/bench_posteriors_log_odds.py [--neurons 200] [--duration 10]
 """
@@ -25,8 +26,15 @@ jax.config.update("jax_enable_x64", True)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/
 from memory import peak_rss_mib  # noqa: E402
+from bayesnn.core import make_spikes  # noqa: E402
 from bayesnn.exact.mmpp import mmpp_filter  # noqa: E402
-from bayesnn.posteriors.log_odds import default_problem, run_population, sample_data  # noqa: E402
+from bayesnn.posteriors.log_odds import simulate  # noqa: E402
+from bayesnn.posteriors.log_odds_data import (  # noqa: E402
+    reference_log_odds,
+    sample_population,
+    split_inputs,
+)
+from bayesnn.posteriors.log_odds_params import default_population  # noqa: E402
 
 
 def _timed(fn, repeats: int) -> tuple[float, float]:
@@ -50,20 +58,27 @@ def main(argv=None) -> dict:
     parser.add_argument("--dt", type=float, default=1e-4)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    problem = default_problem(n_variables=args.variables)
-    data = sample_data(problem, jax.random.PRNGKey(0), args.duration, args.dt)
-    grid = data.times[1:]
+    params = default_population(n_variables=args.variables, n_neurons=args.neurons)
+    trial = sample_population(params, key=0, duration=args.duration)
+    reference = reference_log_odds(params, trial.inputs, duration=args.duration, dt=args.dt)
+    grid = reference.times[1:]
+    per_variable = [make_spikes(t, c, n_senders=params.n_inputs, duration=args.duration)
+                    for t, c in split_inputs(params, trial.inputs)]
 
     def exact_filter():
-        for variable in range(problem.n_variables):
-            result = mmpp_filter(problem.r_on, problem.r_off, problem.q_on[variable],
-                                 problem.q_off[variable], data.spike_times[variable],
-                                 data.spike_channels[variable], args.duration, grid)
+        for variable, spikes in enumerate(per_variable):
+            result = mmpp_filter(params.variable(variable), spikes, duration=args.duration,
+                                 query_times=grid)
             jax.block_until_ready(result.log_odds)
+
+    def population(mode):
+        result = simulate(params, trial.inputs, duration=args.duration, dt=args.dt, mode=mode,
+                          reference=reference)
+        jax.block_until_ready(result.log_odds)
 
     rows = {"exact filter (K variables)": _timed(exact_filter, args.repeats) + (peak_rss_mib(),)}
     for mode in ("tracking", "implementing"):
-        timing = _timed(lambda: run_population(problem, data, args.neurons, mode), args.repeats)
+        timing = _timed(lambda: population(mode), args.repeats)
         rows[f"{mode} population"] = timing + (peak_rss_mib(),)
     print(f"K = {args.variables}, N = {args.neurons}, {args.duration:g} s at dt = {args.dt:g} s "
           f"({int(round(args.duration / args.dt))} steps); float64; jax {jax.__version__}")

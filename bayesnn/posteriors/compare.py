@@ -19,8 +19,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bayesnn.metrics import log_loss, mean_kl
-from bayesnn.neuron import NeuronParams, simulate
-from bayesnn.posteriors.log_odds import LogOddsData, LogOddsProblem, run_population
+from bayesnn.posteriors.log_odds_data import (
+    LogOddsReference,
+    PopulationTrial,
+    grid_steps,
+    reference_log_odds,
+)
+from bayesnn.posteriors.log_odds_params import LogOddsPopulationParams, with_population_size
+
+__all__ = ["AccuracyRow", "accuracy_vs_spikes", "format_rows", "plot_accuracy_vs_spikes"]
 
 
 class AccuracyRow(NamedTuple):
@@ -35,34 +42,47 @@ class AccuracyRow(NamedTuple):
     log_loss: float
 
 
-def accuracy_vs_spikes(problem: LogOddsProblem, data: LogOddsData,
-                       g0_values: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
+def accuracy_vs_spikes(params: LogOddsPopulationParams, trial: PopulationTrial, *,
+                       dt: float = 1e-4, g0_values: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0),
                        population_sizes: Sequence[int] = (4, 8, 16, 32, 64),
-                       record_every: int = 10) -> list[AccuracyRow]:
-    """Rows for the single neuron (each g0) and both population modes (each N).
+                       record_every: int = 10,
+                       reference: LogOddsReference | None = None) -> list[AccuracyRow]:
+    """Rows for the single neuron (each g0) and both population modes (each N) on the
+    input spikes of ``trial`` (one hidden variable, K = 1), compared on the grid of step
+    ``dt`` decimated by ``record_every``.
 
-    ``problem`` must have K = 1 (one hidden variable); comparisons use the grid of
-    ``data`` decimated by ``record_every``.
+    Raises:
+        ValueError: unless K = 1; for a bad grid or ``reference``.
     """
-    if problem.n_variables != 1:
-        raise ValueError(f"problem must have one hidden variable (K = 1), got K = {problem.n_variables}")
-    grid = data.times[record_every::record_every]
-    exact = data.exact_log_odds[0, record_every::record_every]
-    states = data.states[0, record_every::record_every]
-    duration = data.times[-1]
-    trial = (data.spike_times[0], data.spike_channels[0])
+    from bayesnn.neuron import NeuronParams, simulate as simulate_neuron
+    from bayesnn.posteriors.log_odds import simulate
+    from bayesnn.posteriors.validation import population_accuracy
+
+    if params.n_variables != 1:
+        raise ValueError(f"params must have one hidden variable (K = 1), got K = {params.n_variables}")
+    duration = float(trial.duration)
+    grid_steps(duration, dt)
+    if reference is None:
+        reference = reference_log_odds(params, trial.inputs, duration=duration, dt=dt)
+    grid = reference.times[record_every::record_every]
+    exact = reference.exact[record_every::record_every, 0]
+    states = trial.state_at(grid)[:, 0]
     rows = []
     for g0 in g0_values:
-        params = NeuronParams(problem.r_on, problem.r_off, problem.q_on[0], problem.q_off[0], g0)
-        run = simulate(params, trial, "exact", sample_times=grid)
+        neuron = NeuronParams(params.r_on, params.r_off, params.q_on[0], params.q_off[0], g0)
+        run = simulate_neuron(neuron, trial.inputs, duration=duration, method="exact",
+                              sample_times=grid)
         decoded = np.asarray(run.prediction)
         rows.append(AccuracyRow("neuron", float(g0), float(run.spikes.n_spikes) / duration,
                                 mean_kl(exact, decoded), log_loss(decoded, states)))
     for mode in ("tracking", "implementing"):
         for size in population_sizes:
-            run = run_population(problem, data, int(size), mode, record_every=record_every)
-            rows.append(AccuracyRow(mode, float(size), run.spikes_per_second, run.kl_from_exact,
-                                    run.log_loss))
+            sized = with_population_size(params, int(size))
+            result = simulate(sized, trial.inputs, duration=duration, dt=dt, mode=mode,
+                              record_every=record_every, reference=reference)
+            acc = population_accuracy(sized, result, trial, mode=mode, dt=dt)
+            rows.append(AccuracyRow(mode, float(size), acc.spikes_per_second, acc.kl_from_exact,
+                                    acc.log_loss))
     return rows
 
 

@@ -1,335 +1,240 @@
 r"""Balanced spike-coding populations that carry binary posteriors (log-odds).
 
-Problem: K independent binary hidden variables :math:`x^k_t`, each a two-state
-Markov chain (rates ``r_on``, ``r_off``, Hz) observed through its own M Poisson
-inputs (rates ``q_on[k, i]``, ``q_off[k, i]``): K copies of the Bayesian neuron's
-generative model. The exact posterior log-odds :math:`L^k_t` comes from the
-continuous-time filter (:func:`bayesnn.exact.mmpp.mmpp_filter`).
+Parameters: :class:`bayesnn.posteriors.log_odds_params.LogOddsPopulationParams` (K binary
+hidden variables with M Poisson inputs each, and a +/- decoder); data and exact
+references: :mod:`bayesnn.posteriors.log_odds_data`. A B13 network (Boerlin et al. 2013,
+:mod:`bayesnn.scn`) with D = K readout dimensions carries the log-odds :math:`L_t` in one
+of two modes:
 
-Two ways for a spike-coding network (Boerlin et al. 2013, :mod:`bayesnn.scn`) with
-D = K readout dimensions to carry :math:`L_t`:
+**Tracking** (``mode="tracking"``). An autoencoder (A = -lambda I, lambda_V = lambda_d =
+lambda = ``params.leak``) driven by :math:`c_n = (L_{n+1} - L_n)/dt + \lambda L_n` from the
+exact log-odds, so its target equals the exact L at every grid point; the spike-based
+posterior is :math:`\sigma(\hat x)`. It re-encodes the exact answer: its error is spike
+coding alone.
 
-**Tracking mode.** The network autoencodes the exact log-odds vector: target
-:math:`x = L`, input :math:`c_k = (L_{k+1} - L_k)/dt + \lambda L_k` (the exact
-autoencoder form, A = -λI, λ_V = λ_d = λ). The spike-based posterior is
-:math:`\sigma(\hat x)`. The network does no inference; it re-encodes the exact answer,
-and its error is the spike-coding (quantisation) error alone.
+**Implementing** (``mode="implementing"``). The network's own dynamics do the inference.
+Linearised at the prior log-odds :math:`L^* = \log(r_{on}/r_{off})`, where the prior flow
+vanishes and its slope is :math:`r_{on} + r_{off}`, the filter is the linear system
+:math:`\dot y = -(r_{on} + r_{off}) y - \theta + \sum_i w_i \sum_j \delta(t - t_{ij})`,
+``y = L - L*``; a network with A = -(r_on + r_off) I and lambda_d = lambda_V = r_on + r_off
+implements it in the exact autoencoder form, input spikes arriving as impulses
+(:math:`c_n` = -theta + jumps in step n / dt). The posterior is :math:`\sigma(L^* + \hat x)`.
+Its error splits into linearisation (linearised vs exact filter), time step (the Euler
+target vs the exact linearised filter) and spike coding (network vs its own target).
 
-**Implementing mode.** The network's own dynamics do the inference. Linearising the
-log-odds filter around the prior log-odds :math:`L^* = \log(r_{on}/r_{off})`, where
-:math:`\varphi(L^*) = 0` and :math:`k(L^*) = r_{on}e^{-L^*} + r_{off}e^{L^*} = r_{on} + r_{off}`:
+Input spikes make L jump by up to max|w| (about 1.8 at the defaults), far more than the
+box, so both modes resolve spikes sequentially within a step (``spike_mode="greedy"``);
+a tiny linear cost ``nu = 1e-3 gamma^2 / lambda`` opens a margin between opposite
+kernels' thresholds, which keeps the greedy loop free of net-zero +/- bursts.
 
-.. math::  \dot y = -(r_{on} + r_{off})\, y - \theta + \sum_i w_i \sum_j \delta(t - t_{ij}),
-           \qquad y = L - L^*.
+Error against N: the readout error is uniform in a box of width ∝ gamma ∝ 1/N, so the
+RMSE falls as 1/N and, since KL(σ(L) ‖ σ(L + ε)) ≈ ½ σ'(L) ε², the KL falls as 1/N²;
+spikes per second grow as N.
 
-This is a linear dynamical system, so a B13 network with A = -(r_on + r_off) I
-implements it; choosing λ_d = λ_V = r_on + r_off makes it the exact autoencoder form
-(Ω_s = 0), with input :math:`c_k = -\theta + (\text{jumps in step } k)/dt` (input
-spikes delivered as impulses through the feedforward weights Γᵀ, the bias as a
-constant drive). The spike-based posterior is :math:`\sigma(L^* + \hat x)`. Its error
-splits into **linearisation** (the exact linearised filter, computed in closed form
-below, against the exact filter) and **spike coding** (the network against the exact
-linearised filter).
-
-Decoders: for each variable, ``n_neurons / K`` neurons, half with kernel
-:math:`+\gamma e_k` and half with :math:`-\gamma e_k`, :math:`\gamma` =
-``decoder_span / (n_neurons / K)``; in each dimension the readout then stays in a box
-of half-width :math:`T/\gamma \approx \gamma/2` around the network's target. Input
-spikes make L jump by up to max|w| (about 1.8 at the defaults), far more than the box,
-so the networks resolve spikes sequentially within a step (``spike_mode="greedy"``):
-one spike per step would need max|w|/γ steps to catch up after every input spike.
-
-Error against N: the readout error is uniform in a box of width ∝ γ ∝ 1/N, so the
-RMSE falls as 1/N and, since KL(σ(L) ‖ σ(L + ε)) ≈ ½ σ'(L) ε², the time-averaged KL
-falls as 1/N²; spikes per second grow as N (each spike moves the readout by γ).
+Call convention: ``simulate(params, inputs, *, key, duration, dt, mode, record_every,
+capacity)`` with ``inputs`` the population's input spikes (sender = k M + i);
+:func:`simulate_trials` with per-trial inputs. The step is
+:func:`bayesnn.scn.functional.step` on :func:`network_of` with input :func:`drive_of`.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
-from scipy.signal import lfilter
 
-from bayesnn import processes
-from bayesnn.core.validation import require_positive, require_shape
-from bayesnn.exact.mmpp import mmpp_filter
-from bayesnn.metrics import log_loss, mean_kl
-from bayesnn.scn.network import DriveMarginWarning, make_autoencoder
-from bayesnn.scn.simulate import simulate as simulate_scn
-from bayesnn.scn.targets import autoencoder_input, lds_euler
+from bayesnn.core.keys import KeyLike
+from bayesnn.core.spikes import Spikes
+from bayesnn.posteriors.log_odds_data import (
+    LogOddsReference,
+    _check_params,
+    grid_steps,
+    reference_log_odds,
+)
+from bayesnn.posteriors.log_odds_params import LogOddsPopulationParams
+
+__all__ = ["MODES", "LogOddsResult", "drive_of", "network_of", "simulate", "simulate_trials"]
 
 MODES = ("tracking", "implementing")
 
 
-@dataclass(frozen=True)
-class LogOddsProblem:
-    """K independent binary hidden variables with M Poisson inputs each (s, Hz).
+class LogOddsResult(NamedTuple):
+    """Output of :func:`simulate` (a leading trial axis for :func:`simulate_trials`).
+    R = T / record_every records at ``times[r] = (r + 1) record_every dt``.
 
     Fields:
-        r_on, r_off: switching rates shared by the K variables.
-        q_on, q_off: (K, M) input rates in state 1 and state 0.
-    Derived: ``weights`` (K, M) = log(q_on / q_off), ``theta`` (K,) = sum (q_on - q_off).
+        times: (R,) record times, s.
+        log_odds: (R, K) spike-based log-odds (sigmoid of it is the posterior), nats.
+        target: (R, K) what the network tracks: the exact L (tracking) or the exact
+            linearised filter (implementing), nats.
+        network_target: (R, K) the Euler-discretised target the network integrates
+            step by step, nats (the spike-coding error is measured against it).
+        exact_log_odds: (R, K) exact posterior log-odds, nats.
+        spikes: :class:`bayesnn.core.Spikes` (sender = neuron index).
+        spike_counts: (N,) spikes per neuron.
+        max_spikes_per_step: () most spikes in one step.
     """
 
-    r_on: float
-    r_off: float
-    q_on: np.ndarray
-    q_off: np.ndarray
-    weights: np.ndarray = field(init=False, repr=False)
-    theta: np.ndarray = field(init=False, repr=False)
+    times: jax.Array
+    log_odds: jax.Array
+    target: jax.Array
+    network_target: jax.Array
+    exact_log_odds: jax.Array
+    spikes: Spikes
+    spike_counts: jax.Array
+    max_spikes_per_step: jax.Array
 
-    def __post_init__(self) -> None:
-        r_on = float(require_positive("r_on", self.r_on, ndim=0))
-        r_off = float(require_positive("r_off", self.r_off, ndim=0))
-        q_on = require_positive("q_on", self.q_on, ndim=2)
-        q_off = require_shape("q_off", require_positive("q_off", self.q_off, ndim=2), q_on.shape)
-        for name, value in (("r_on", r_on), ("r_off", r_off), ("q_on", q_on), ("q_off", q_off),
-                            ("weights", np.log(q_on / q_off)), ("theta", (q_on - q_off).sum(1))):
-            object.__setattr__(self, name, value)
+    def to_xarray(self, attrs: dict | None = None):
+        """An ``xarray.Dataset`` (dims ``trial`` when batched, ``time`` (s),
+        ``variable``, ``neuron``, ``spikes_event``), units and descriptions in
+        attributes; reload from NetCDF with :func:`bayesnn.io.load_dataset`."""
+        from bayesnn.io import record_to_dataset
 
-    @property
-    def n_variables(self) -> int:
-        return int(self.q_on.shape[0])
-
-    @property
-    def prior_log_odds(self) -> float:
-        return float(np.log(self.r_on / self.r_off))
-
-    @property
-    def linear_leak(self) -> float:
-        """k(L*) = r_on + r_off, Hz: the leak of the filter linearised at the prior."""
-        return self.r_on + self.r_off
+        spec = {"log_odds": (("time", "variable"), "nats", "spike-based log-odds"),
+                "target": (("time", "variable"), "nats", "log-odds the network tracks"),
+                "network_target": (("time", "variable"), "nats", "Euler target of the network"),
+                "exact_log_odds": (("time", "variable"), "nats", "exact posterior log-odds"),
+                "spikes": ((), "s", "spike events (sender = neuron)"),
+                "spike_counts": (("neuron",), "1", "spikes per neuron"),
+                "max_spikes_per_step": ((), "1", "most spikes in one step")}
+        times = np.asarray(self.times)
+        return record_to_dataset(self, spec, {"time": times[0] if times.ndim == 2 else times},
+                                 {"family": "posteriors.log_odds (log-odds population)",
+                                  **(attrs or {})})
 
 
-def default_problem(n_variables: int = 4, n_inputs: int = 20, q_low: float = 5.0,
-                    q_high: float = 30.0, r_on: float = 2.0, r_off: float = 2.0,
-                    seed: int = 0) -> LogOddsProblem:
-    """The Bayesian neuron's default setting, K times: q_on, q_off ~ U(q_low, q_high)."""
-    if int(n_variables) < 1 or int(n_inputs) < 1:
-        raise ValueError(f"n_variables and n_inputs must be >= 1, got {n_variables}, {n_inputs}")
-    rng = np.random.default_rng(seed)
-    shape = (int(n_variables), int(n_inputs))
-    return LogOddsProblem(r_on, r_off, rng.uniform(q_low, q_high, shape),
-                          rng.uniform(q_low, q_high, shape))
+def network_of(params: LogOddsPopulationParams, mode: str, dt: float):
+    """The :class:`bayesnn.scn.SCNParams` autoencoder of ``mode`` (leak ``params.leak``
+    for tracking, ``r_on + r_off`` for implementing; ``nu = 1e-3 gamma^2 / leak``)."""
+    from bayesnn.scn.network import make_autoencoder
 
-
-class LogOddsData(NamedTuple):
-    """One trial of the K-variable problem on a grid of step ``dt`` (s).
-
-    Fields:
-        times: (T + 1,) grid 0, dt, ..., T dt.
-        states: (K, T + 1) true hidden states.
-        exact_log_odds: (K, T + 1) exact posterior log-odds (continuous-time filter).
-        linear_log_odds: (K, T + 1) exact solution of the filter linearised at L*.
-        jumps: (K, T) summed weights of the input spikes in step k, [k dt, (k+1) dt).
-        spike_times, spike_channels: (K, capacity) input events (channel -1 = padding).
-        n_input_spikes: (K,) number of input spikes.
-        dt: grid step, s.
-    """
-
-    times: np.ndarray
-    states: np.ndarray
-    exact_log_odds: np.ndarray
-    linear_log_odds: np.ndarray
-    jumps: np.ndarray
-    spike_times: list
-    spike_channels: list
-    n_input_spikes: np.ndarray
-    dt: float
-
-
-def linearised_log_odds(problem: LogOddsProblem, variable: int, spike_times, spike_channels,
-                        times: np.ndarray) -> np.ndarray:
-    """Exact solution of the linearised filter at ``times`` (a uniform grid from 0).
-
-    :math:`y(t) = -\\theta/k\\,(1 - e^{-kt}) + \\sum_{t_j \\le t} w_j e^{-k(t - t_j)}`,
-    k = r_on + r_off, y(0) = 0; returns L* + y. Spikes at the grid time t_n count at t_n.
-    """
-    times = np.asarray(times, float)
-    step = times[1] - times[0]
-    leak = problem.linear_leak
-    theta = problem.theta[variable]
-    spike_times = np.asarray(spike_times, float)
-    spike_channels = np.asarray(spike_channels)
-    real = spike_channels >= 0
-    spike_times, spike_channels = spike_times[real], spike_channels[real]
-    # Bin n collects spikes in (t_{n-1}, t_n], each decayed to t_n.
-    index = np.clip(np.ceil(spike_times / step - 1e-12).astype(int), 1, len(times) - 1)
-    drive = np.zeros(len(times))
-    np.add.at(drive, index, problem.weights[variable, spike_channels]
-              * np.exp(-leak * (times[index] - spike_times)))
-    decay = np.exp(-leak * step)
-    drive[1:] += -theta / leak * (1 - decay)
-    # y_n = decay * y_{n-1} + drive_n with y_0 = 0
-    linear = lfilter([1.0], [1.0, -decay], drive)
-    return problem.prior_log_odds + linear
-
-
-def sample_data(problem: LogOddsProblem, key: jax.Array, duration: float,
-                dt: float = 1e-4) -> LogOddsData:
-    """Sample the K hidden chains and their inputs (variable k uses ``fold_in(key, k)``)
-    and compute the exact and exact-linearised log-odds on the grid."""
-    duration = float(require_positive("duration", duration, ndim=0))
-    dt = float(require_positive("dt", dt, ndim=0))
-    n_steps = int(round(duration / dt))
-    if n_steps < 2 or abs(n_steps * dt - duration) > 1e-9 * duration:
-        raise ValueError(f"duration ({duration}) must be a multiple of dt ({dt}) of at least 2 steps")
-    times = dt * np.arange(n_steps + 1)
-    states, exact, linear, jumps, spike_times, spike_channels, counts = [], [], [], [], [], [], []
-    for variable in range(problem.n_variables):
-        trial = processes.sample_trial(jax.random.fold_in(key, variable), problem.r_on,
-                                       problem.r_off, problem.q_on[variable],
-                                       problem.q_off[variable], duration)
-        states.append(np.asarray(processes.state_at(trial.initial_state, trial.switch_times, times)))
-        reference = mmpp_filter(problem.r_on, problem.r_off, problem.q_on[variable],
-                                problem.q_off[variable], trial.spike_times, trial.spike_channels,
-                                duration, times[1:])
-        exact.append(np.concatenate([[problem.prior_log_odds], np.asarray(reference.log_odds)]))
-        linear.append(linearised_log_odds(problem, variable, trial.spike_times,
-                                          trial.spike_channels, times))
-        event_times = np.asarray(trial.spike_times)
-        channels = np.asarray(trial.spike_channels)
-        real = channels >= 0
-        step_jumps = np.zeros(n_steps)
-        bins = np.minimum((event_times[real] / dt).astype(int), n_steps - 1)
-        np.add.at(step_jumps, bins, problem.weights[variable, channels[real]])
-        jumps.append(step_jumps)
-        spike_times.append(event_times)
-        spike_channels.append(channels)
-        counts.append(int(trial.n_spikes))
-    return LogOddsData(times, np.array(states), np.array(exact), np.array(linear),
-                       np.array(jumps), spike_times, spike_channels, np.array(counts), dt)
-
-
-def decoder(n_variables: int, n_neurons: int, decoder_span: float = 8.0) -> np.ndarray:
-    """(K, N) decoder: per variable N/K neurons, half +gamma, half -gamma on that axis,
-    gamma = decoder_span / (N / K)."""
-    if n_neurons % (2 * n_variables):
-        raise ValueError(f"n_neurons must be a multiple of 2 * n_variables = {2 * n_variables}, "
-                         f"got {n_neurons}")
-    per_variable = n_neurons // n_variables
-    gamma = float(require_positive("decoder_span", decoder_span, ndim=0)) / per_variable
-    kernels = np.zeros((n_variables, n_neurons))
-    for variable in range(n_variables):
-        block = slice(variable * per_variable, (variable + 1) * per_variable)
-        kernels[variable, block] = np.repeat([gamma, -gamma], per_variable // 2)
-    return kernels
-
-
-class PopulationRun(NamedTuple):
-    """A log-odds population run, compared with exact Bayes.
-
-    Fields:
-        mode: "tracking" or "implementing".
-        n_neurons: N.
-        decoder_weight: gamma, the readout jump per spike (log-odds units).
-        times: (R,) times of the recorded readout, s.
-        log_odds: (K, R) spike-based log-odds (sigmoid of it is the posterior).
-        target: (K, R) what the network tracks: exact L (tracking) or the exact
-            linearised filter (implementing).
-        spikes_per_second: population spikes per second (all K variables).
-        kl_from_exact: time-averaged KL(exact || spike-based), nats, mean over K.
-        kl_linearisation: KL(exact || exact linearised), nats (implementing; else 0).
-        log_loss: mean -log P(true x | spike-based posterior), nats.
-        max_error_to_target: max |log_odds - target| after ``transient`` s.
-        rmse_to_target: RMSE of log_odds - target after the transient.
-        box_half_width: T / gamma, the box half-width in log-odds units.
-        max_error_to_network_target: max |log_odds - x| after the transient, where x is
-            the target the network integrates step by step (its Euler-discretised
-            input); the spike-coding error alone, bounded by the box.
-        discretisation_gap: max |x - target| after the transient: the time-step part
-            of the error (0 in tracking mode, where the input reproduces the target
-            exactly at the grid points).
-    """
-
-    mode: str
-    n_neurons: int
-    decoder_weight: float
-    times: np.ndarray
-    log_odds: np.ndarray
-    target: np.ndarray
-    spikes_per_second: float
-    kl_from_exact: float
-    kl_linearisation: float
-    log_loss: float
-    max_error_to_target: float
-    rmse_to_target: float
-    box_half_width: float
-    max_error_to_network_target: float
-    discretisation_gap: float
-
-
-def run_population(problem: LogOddsProblem, data: LogOddsData, n_neurons: int, mode: str,
-                   decoder_span: float = 8.0, lambda_: float = 10.0, record_every: int = 10,
-                   transient: float = 0.05, seed: int = 0) -> PopulationRun:
-    """Run a log-odds population in ``mode`` on ``data`` and measure it against exact Bayes.
-
-    Args:
-        n_neurons: N, a multiple of 2K.
-        decoder_span: gamma * N / K, log-odds units (gamma = readout jump per spike).
-        lambda_: readout/membrane leak of the tracking network, s^-1 (the
-            implementing network uses r_on + r_off).
-        record_every: keep the readout every this many steps.
-        transient: seconds excluded from the max/RMSE error (initial catch-up).
-    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if data.exact_log_odds.shape[0] != problem.n_variables:
-        raise ValueError(f"data has {data.exact_log_odds.shape[0]} variables, problem has "
-                         f"{problem.n_variables}: K must agree")
-    kernels = decoder(problem.n_variables, int(n_neurons), decoder_span)
-    gamma = float(np.max(np.abs(kernels)))
-    dt = data.dt
-    n_steps = data.jumps.shape[1]
-    if n_steps % record_every:
-        raise ValueError(f"record_every ({record_every}) must divide the number of steps ({n_steps})")
-    # A tiny linear cost opens a margin between opposite kernels' thresholds, which
-    # keeps the greedy resolution free of net-zero +/- bursts (no voltage noise here).
+    leak = float(params.leak if mode == "tracking" else params.linear_leak)
+    gamma = params.decoder_weight
+    return make_autoencoder(np.asarray(params.decoder), lambda_=leak, nu=1e-3 * gamma**2 / leak,
+                            dt=dt)
+
+
+def drive_of(params: LogOddsPopulationParams, reference: LogOddsReference, mode: str
+             ) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(c (T, K), x0 (K,), offset)``: the network input per step, its initial target
+    and the log-odds offset of the readout (0 tracking, L* implementing)."""
+    dt = float(reference.times[1] - reference.times[0])
     if mode == "tracking":
-        nu = 1e-3 * gamma**2 / lambda_
-        net = make_autoencoder(kernels, lambda_=lambda_, nu=nu, dt=dt)
-        target = data.exact_log_odds
-        drive = autoencoder_input(target.T, dt, lambda_)
-        x0, offset = target[:, 0], 0.0
-    else:
-        leak = problem.linear_leak
-        nu = 1e-3 * gamma**2 / leak
-        net = make_autoencoder(kernels, lambda_=leak, nu=nu, dt=dt)
-        target = data.linear_log_odds
-        drive = (data.jumps / dt - problem.theta[:, None]).T
-        x0, offset = np.zeros(problem.n_variables), problem.prior_log_odds
-    # Greedy (sequential) resolution absorbs an input spike's jump within its step, so
-    # the per-step drive may exceed the box margin by design: silence that warning.
+        from bayesnn.scn.targets import autoencoder_input
+
+        return autoencoder_input(reference.exact, dt, float(params.leak)), reference.exact[0], 0.0
+    if mode == "implementing":
+        c = reference.jumps / dt - np.asarray(params.theta)[None, :]
+        return c, np.zeros(params.n_variables), float(params.prior_log_odds)
+    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def _check(params, duration, dt, mode, record_every, reference, inputs):
+    _check_params(params)
+    n_steps = grid_steps(duration, dt)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if isinstance(record_every, bool) or int(record_every) != record_every or record_every < 1 \
+            or n_steps % int(record_every):
+        raise ValueError(f"record_every ({record_every}) must divide the number of steps ({n_steps})")
+    if reference is None:
+        return reference_log_odds(params, inputs, duration=duration, dt=dt)
+    if not isinstance(reference, LogOddsReference) or reference.exact.shape != (
+            n_steps + 1, params.n_variables):
+        raise ValueError(f"reference must be a LogOddsReference of shape ({n_steps + 1}, "
+                         f"{params.n_variables}) for these inputs (see reference_log_odds)")
+    return reference
+
+
+def _outputs(params, reference, mode, net, c, x0, offset, record_every):
+    """(target, network_target, exact) at the record times."""
+    from bayesnn.scn.targets import lds_euler
+
+    dt = float(reference.times[1] - reference.times[0])
+    recorded = slice(record_every, c.shape[0] + 1, record_every)  # record r is x_{(r+1) e}
+    network_target = offset + lds_euler(np.asarray(net.A), c, dt, x0)
+    target = reference.exact if mode == "tracking" else reference.linear
+    return target[recorded], network_target[recorded], reference.exact[recorded]
+
+
+def _run(simulate_fn, net, c, **kwargs):
+    from bayesnn.scn.network import DriveMarginWarning
+
+    # Greedy resolution absorbs an input spike's jump within its step, so the per-step
+    # drive may exceed the box margin by design: silence that warning.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DriveMarginWarning)
-        result = simulate_scn(net, drive, jax.random.PRNGKey(seed), x0=x0, spike_mode="greedy",
-                              record_every=record_every, capacity=_capacity(data, gamma, n_steps))
-    network_target = offset + lds_euler(net.A, drive, dt, x0).T  # (K, T + 1)
-    log_odds = offset + np.asarray(result.readout).T           # (K, R)
-    recorded = slice(record_every, n_steps + 1, record_every)   # readout after step k is x_{k+1}
-    times = data.times[recorded]
-    target = target[:, recorded]
-    exact = data.exact_log_odds[:, recorded]
-    states = data.states[:, recorded]
-    error = log_odds - target
-    after = times > transient
-    duration = n_steps * dt
-    kl_lin = mean_kl(exact, data.linear_log_odds[:, recorded]) if mode == "implementing" else 0.0
-    network_target = network_target[:, recorded]
-    return PopulationRun(mode, int(n_neurons), gamma, times, log_odds, target,
-                         float(np.sum(result.spike_counts)) / duration, mean_kl(exact, log_odds),
-                         kl_lin, log_loss(log_odds, states),
-                         float(np.max(np.abs(error[:, after]))),
-                         float(np.sqrt(np.mean(error[:, after] ** 2))),
-                         float(np.max(np.asarray(net.thresholds))) / gamma,
-                         float(np.max(np.abs(log_odds - network_target)[:, after])),
-                         float(np.max(np.abs(network_target - target)[:, after])))
+        return simulate_fn(net, c, spike_mode="greedy", **kwargs)
 
 
-def _capacity(data: LogOddsData, gamma: float, n_steps: int) -> int:
-    """Spike slots: total variation of the log-odds / gamma, with a margin."""
-    variation = np.sum(np.abs(np.diff(data.exact_log_odds, axis=1))) + np.sum(np.abs(data.jumps))
-    return int(2.0 * variation / gamma + n_steps // 10 + 1000)
+def simulate(params: LogOddsPopulationParams, inputs: Spikes, *, key: KeyLike = 0,
+             duration: float, dt: float = 1e-4, mode: str = "tracking", record_every: int = 10,
+             capacity: int | None = None, reference: LogOddsReference | None = None
+             ) -> LogOddsResult:
+    """Run a log-odds population on one trial's input spikes (module docstring).
+
+    Args:
+        params: :class:`LogOddsPopulationParams`.
+        inputs: :class:`bayesnn.core.Spikes`, sender = k M + i (e.g.
+            ``sample_population(...).inputs``), times in [0, duration].
+        key: int seed or JAX key (tie-breaks).
+        duration: s, a multiple of ``dt`` (>= 2 steps).
+        dt: network step and grid of the exact references, s.
+        mode: "tracking" or "implementing".
+        record_every: keep every k-th readout (must divide T).
+        capacity: initial spike-event slots (grown and rerun on overflow).
+        reference: :func:`reference_log_odds` of these inputs, if already computed.
+
+    Returns:
+        :class:`LogOddsResult`.
+
+    Raises:
+        ValueError: naming the argument, before any simulation.
+    """
+    from bayesnn.scn.simulate import simulate as simulate_scn
+
+    reference = _check(params, duration, dt, mode, record_every, reference, inputs)
+    net = network_of(params, mode, dt)
+    c, x0, offset = drive_of(params, reference, mode)
+    res = _run(simulate_scn, net, c, key=key, x0=x0, record_every=int(record_every),
+               capacity=capacity)
+    target, network_target, exact = _outputs(params, reference, mode, net, c, x0, offset,
+                                             int(record_every))
+    f = jnp.result_type(float)
+    return LogOddsResult(res.times, offset + res.readout, jnp.asarray(target, f),
+                         jnp.asarray(network_target, f), jnp.asarray(exact, f), res.spikes,
+                         res.spike_counts, res.max_spikes_per_step)
+
+
+def simulate_trials(params: LogOddsPopulationParams, inputs: Spikes, *, key: KeyLike = 0,
+                    duration: float, dt: float = 1e-4, mode: str = "tracking",
+                    record_every: int = 10, capacity: int | None = None,
+                    references: list[LogOddsReference] | None = None) -> LogOddsResult:
+    """:func:`simulate` over trials with per-trial inputs (``inputs`` with a leading
+    trial axis, e.g. ``sample_population_trials(...).inputs``), one vectorised network
+    program; trial k uses ``fold_in(as_key(key), k)`` and equals ``simulate(params,
+    inputs[k], key=fold_in(as_key(key), k), ...)`` bit for bit."""
+    from bayesnn.scn.simulate import simulate_trials as simulate_scn_trials
+
+    if not isinstance(inputs, Spikes) or np.ndim(inputs.times) != 2:
+        raise ValueError("inputs must be a bayesnn.core.Spikes with a leading trial axis")
+    n_trials = int(inputs.times.shape[0])
+    if references is not None and len(references) != n_trials:
+        raise ValueError(f"references must hold one LogOddsReference per trial ({n_trials})")
+    refs = [_check(params, duration, dt, mode, record_every,
+                   None if references is None else references[k],
+                   jax.tree_util.tree_map(lambda a: a[k], inputs)) for k in range(n_trials)]
+    net = network_of(params, mode, dt)
+    drives = [drive_of(params, ref, mode) for ref in refs]
+    res = _run(simulate_scn_trials, net, np.stack([d[0] for d in drives]), key=key,
+               x0=np.stack([d[1] for d in drives]), record_every=int(record_every),
+               capacity=capacity)
+    outs = [_outputs(params, ref, mode, net, *d, int(record_every)) for ref, d in zip(refs, drives)]
+    f = jnp.result_type(float)
+    stacked = [jnp.asarray(np.stack([o[i] for o in outs]), f) for i in range(3)]
+    return LogOddsResult(res.times, drives[0][2] + res.readout, *stacked, res.spikes,
+                         res.spike_counts, res.max_spikes_per_step)

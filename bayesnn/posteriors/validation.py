@@ -1,0 +1,156 @@
+"""Log-odds populations measured against exact Bayes, and their validate scenarios.
+
+* :func:`population_accuracy`: KL, log-loss and the error parts of one run
+  (:func:`bayesnn.posteriors.log_odds.simulate`) against the exact posterior.
+* :func:`log_odds_scenario` (``bayesnn validate --scenario log_odds``): K = 4 variables,
+  both modes at several N; checks the box and the 1/N^2 law of the KL.
+* :func:`accuracy_scenario` (``--scenario accuracy``): KL against output spikes per
+  second for the single Bayesian neuron and both population modes
+  (:mod:`bayesnn.posteriors.compare`).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from bayesnn.metrics import log_loss, mean_kl
+from bayesnn.posteriors.log_odds import LogOddsResult, network_of
+from bayesnn.posteriors.log_odds_data import PopulationTrial, reference_log_odds, sample_population
+from bayesnn.posteriors.log_odds_params import (
+    LogOddsPopulationParams,
+    default_population,
+    with_population_size,
+)
+from bayesnn.report import Check, ScenarioResult, silent
+
+__all__ = ["PopulationAccuracy", "accuracy_scenario", "log_odds_scenario", "population_accuracy"]
+
+
+class PopulationAccuracy(NamedTuple):
+    """A log-odds population run measured against exact Bayes (log-odds in nats).
+
+    Fields:
+        n_neurons: N.  decoder_weight: gamma, the readout jump per spike.
+        spikes_per_second: population spikes per second (all K variables), Hz.
+        kl_from_exact: time-averaged KL(exact || spike-based), nats, mean over K.
+        kl_linearisation: KL(exact || exact linearised), nats (0 in tracking mode).
+        log_loss: mean -log P(true x | spike-based posterior), nats.
+        max_error_to_target, rmse_to_target: of log_odds - target after the transient.
+        box_half_width: T / gamma, the box half-width.
+        max_error_to_network_target: max |log_odds - Euler target| after the transient:
+            the spike-coding error alone, bounded by the box.
+        discretisation_gap: max |Euler target - target| after the transient (the time-step
+            part; 0 in tracking mode, where the input reproduces the target exactly).
+    """
+
+    n_neurons: int
+    decoder_weight: float
+    spikes_per_second: float
+    kl_from_exact: float
+    kl_linearisation: float
+    log_loss: float
+    max_error_to_target: float
+    rmse_to_target: float
+    box_half_width: float
+    max_error_to_network_target: float
+    discretisation_gap: float
+
+
+def population_accuracy(params: LogOddsPopulationParams, result: LogOddsResult,
+                        trial: PopulationTrial, *, mode: str, dt: float = 1e-4,
+                        transient: float = 0.05) -> PopulationAccuracy:
+    """Measure one run on ``trial.inputs`` (``mode`` and ``dt`` as given to simulate;
+    ``transient`` seconds excluded from the max / RMSE errors, the initial catch-up)."""
+    times = np.asarray(result.times)
+    log_odds, target = np.asarray(result.log_odds), np.asarray(result.target)
+    network_target, exact = np.asarray(result.network_target), np.asarray(result.exact_log_odds)
+    error = log_odds - target
+    after = times > transient
+    net = network_of(params, mode, dt)
+    gamma = params.decoder_weight
+    return PopulationAccuracy(
+        params.n_neurons, gamma, float(np.sum(np.asarray(result.spike_counts))) / float(trial.duration),
+        mean_kl(exact, log_odds), mean_kl(exact, target), log_loss(log_odds, trial.state_at(times)),
+        float(np.max(np.abs(error[after]))), float(np.sqrt(np.mean(error[after] ** 2))),
+        float(np.max(np.asarray(net.thresholds))) / gamma,
+        float(np.max(np.abs(log_odds - network_target)[after])),
+        float(np.max(np.abs(network_target - target)[after])))
+
+
+def _loglog_slope(sizes, values) -> float:
+    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
+
+
+def log_odds_scenario(*, seed: int = 0, duration: float = 4.0, n_variables: int = 4,
+                      sizes: tuple = (40, 80, 160), progress=silent,
+                      figures: bool = True) -> ScenarioResult:
+    """K binary posteriors carried by spike-coding populations (tracking and
+    implementing modes) against the exact filter, at population sizes ``sizes``.
+
+    Checks: the readout stays inside the box around the network's own target (max error
+    / box half-width <= 1 + 1e-9, after 50 ms); tracking KL slope against N in
+    (-2.3, -1.7) (theory -2) and falling at every size step.
+    """
+    from bayesnn.posteriors.log_odds import simulate
+
+    params = default_population(n_variables=n_variables, seed=seed)
+    progress(f"log-odds populations: sampling {n_variables} hidden variables, {duration:g} s")
+    trial = sample_population(params, key=seed, duration=duration)
+    reference = reference_log_odds(params, trial.inputs, duration=duration, dt=1e-4)
+    checks, numbers = [], {"sizes": list(sizes)}
+    for mode in ("tracking", "implementing"):
+        progress(f"log-odds populations: {mode} mode, N = {list(sizes)}")
+        runs = []
+        for size in sizes:
+            sized = with_population_size(params, int(size))
+            result = simulate(sized, trial.inputs, key=seed, duration=duration, mode=mode,
+                              reference=reference)
+            runs.append(population_accuracy(sized, result, trial, mode=mode))
+        kls = [run.kl_from_exact for run in runs]
+        numbers[mode] = {
+            "kl_from_exact_nats": kls,
+            "spikes_per_second": [run.spikes_per_second for run in runs],
+            "rmse_to_target": [run.rmse_to_target for run in runs],
+            "box_half_width": [run.box_half_width for run in runs],
+            "kl_linearisation_nats": runs[0].kl_linearisation,
+            "log_loss_nats": [run.log_loss for run in runs],
+        }
+        worst = max(run.max_error_to_network_target / run.box_half_width for run in runs)
+        checks.append(Check(f"{mode}_inside_box", worst, 1.0 + 1e-9, "<=",
+                            "max |readout - network target| / box half-width, after 50 ms"))
+        if mode == "tracking":
+            slope = _loglog_slope(sizes, kls)
+            numbers[mode]["kl_slope"] = slope
+            checks.append(Check("tracking_kl_slope_vs_N", slope, (-2.3, -1.7), "in",
+                                "log-log slope of KL(exact || population) against N (theory -2)"))
+            checks.append(Check("tracking_kl_monotone", float(np.all(np.diff(kls) < 0)), 1.0, ">=",
+                                "KL falls at every size step"))
+        else:
+            numbers[mode]["discretisation_gap"] = [run.discretisation_gap for run in runs]
+            numbers[mode]["coding_rmse_slope"] = _loglog_slope(sizes, [r.rmse_to_target for r in runs])
+    return ScenarioResult("log_odds", checks, numbers, {}, None)
+
+
+def accuracy_scenario(*, seed: int = 0, duration: float = 10.0, progress=silent,
+                      figures: bool = True) -> ScenarioResult:
+    """KL from the exact posterior against output spikes per second: the single Bayesian
+    neuron (g0 = 0.5, 1, 2, 4) and log-odds populations (N = 4, 8, 16, 32), one hidden
+    variable, the same input spikes. Check: tracking populations' KL falls with N."""
+    from bayesnn.posteriors.compare import accuracy_vs_spikes, plot_accuracy_vs_spikes
+
+    params = default_population(n_variables=1, n_neurons=4, seed=seed)
+    progress(f"accuracy vs spikes: one hidden variable, {duration:g} s")
+    trial = sample_population(params, key=seed, duration=duration)
+    reference = reference_log_odds(params, trial.inputs, duration=duration, dt=1e-4)
+    rows = accuracy_vs_spikes(params, trial, g0_values=(0.5, 1.0, 2.0, 4.0),
+                              population_sizes=(4, 8, 16, 32), reference=reference)
+    grid = reference.times[10::10]
+    exact_loss = log_loss(reference.exact[10::10], trial.state_at(grid))
+    numbers = {"rows": [row._asdict() for row in rows], "exact_log_loss_nats": exact_loss}
+    tracking = [row for row in rows if row.method == "tracking"]
+    checks = [Check("accuracy_tracking_kl_monotone",
+                    float(np.all(np.diff([row.kl_from_exact for row in tracking]) < 0)), 1.0, ">=",
+                    "tracking populations: more spikes, lower KL")]
+    figure_set = {"accuracy_vs_spikes": plot_accuracy_vs_spikes(rows)} if figures else {}
+    return ScenarioResult("accuracy", checks, numbers, figure_set, None)
