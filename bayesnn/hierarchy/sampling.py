@@ -65,6 +65,10 @@ class TreeTrial(NamedTuple):
         return jax.vmap(tree_states_at, in_axes=(0, 0, 0, None))(
             self.initial_state, self.switch_times, self.switch_variables, times)
 
+    def trial(self, index: int) -> "TreeTrial":
+        """Trial ``index`` of a batch (every field indexed on its leading axis)."""
+        return jax.tree_util.tree_map(lambda field: field[index], self)
+
     def top_at(self, times) -> jax.Array:
         """y at ``times``: (S,) or (B, S)."""
         return self.state_at(times)[..., 0, :]
@@ -72,6 +76,8 @@ class TreeTrial(NamedTuple):
 
 def tree_states_at(initial_state, switch_times, switch_variables, times) -> jax.Array:
     """(V, S) values of the V = K+1 variables at ``times`` from one trial's flips."""
+    initial_state = jnp.asarray(initial_state)
+    switch_times, switch_variables = jnp.asarray(switch_times), jnp.asarray(switch_variables)
     n_variables = initial_state.shape[0]
 
     def one(v):

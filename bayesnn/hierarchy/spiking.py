@@ -1,0 +1,411 @@
+r"""The spiking hierarchy: Bayesian neurons that read Bayesian neurons.
+
+Layer 1: one Bayesian neuron (Denève 2004, Sec. 1; Denève 2008 I) per child x_j, on that
+child's N inputs, with the generative rates ``q_on[j]``, ``q_off[j]`` and the
+flux-matched switching rates of x_j (:meth:`TreeParams.child_model`; x_j alone is not
+Markov, so this is the best two-state description in that moment-matching sense).
+
+Layer 2: R "reader" Bayesian neurons, each with K inputs, one per layer-1 neuron (the
+layer-1 output spikes; several readers may read the same layer-1 population). A reader
+for y treats the spikes of neuron j as Poisson with rate ``Q_on[j]`` while y = 1 and
+``Q_off[j]`` while y = 0 (Denève 2004, Sec. 2: output spikes "can be used directly as an
+input to other Bayesian neurons"), so its weights are ``w_j = log(Q_on[j]/Q_off[j])``
+and its bias ``theta = sum_j (Q_on[j] - Q_off[j])``; its switching rates are y's. A
+reader of "not y" swaps the roles (r_on <-> r_off, Q_on <-> Q_off). Where the rates
+come from: :mod:`bayesnn.hierarchy.training`.
+
+The hierarchy is feed-forward: layer 1 runs on its inputs with the exact event-driven
+integrator, and its output spikes (exact crossing times, multiplicities expanded into
+repeated events) are delivered at those times to layer 2, which runs with the same exact
+integrator. With no feedback this equals interleaving the events of both layers in one
+time-ordered loop.
+
+Log-odds-fed reader (the comparison that isolates what reading spikes costs): if the
+children's paths were observed, the exact filter for y would be a two-state Bayesian
+neuron for y (Denève 2004, Sec. 1.1) whose inputs are the children's switches: a 0 -> 1
+switch of x_j is a point event of intensity a_on[j, y], a 1 -> 0 switch one of intensity
+a_off[j, y], so (weights and a state-dependent bias as for Poisson inputs)
+
+.. math::  dL = \varphi(L)dt + \sum_j \Big[\log\frac{a^j_{on}(1)}{a^j_{on}(0)} dN^{01}_j
+           + \log\frac{a^j_{off}(1)}{a^j_{off}(0)} dN^{10}_j
+           - \big((1 - x_j)(a^j_{on}(1) - a^j_{on}(0)) + x_j (a^j_{off}(1) - a^j_{off}(0))\big)dt\Big].
+
+The log-odds-fed reader is this neuron with every child replaced by its layer-1 belief
+:math:`p_j = \sigma(L_j)`: :math:`x_j \to p_j` in the bias, :math:`dN^{01}_j \to
+(dp_j)^+` and :math:`dN^{10}_j \to (dp_j)^-`. Every weight and rate comes from the
+model; nothing is fitted. It is integrated on the record grid (bin dt): the prior step
+is the neuron's exact discrete one (:func:`bayesnn.neuron.stepped_step`, "discrete"),
+the increments of p_j are taken between grid samples, and the bias uses p_j at the
+bin's start (O(dt) from the continuous version). When the coupling is symmetric
+(:func:`make_tree`) the two switch weights are opposite, the switch term is
+:math:`\log(\text{follow}/\text{stray})\,dp_j` and telescopes, so grid sampling does not
+bias it.
+
+Read against the exact marginal, the gap exact -> log-odds-fed is what the layer-2
+approximation costs (a two-state reader that plugs in the children's beliefs as if they
+were the children); the gap log-odds-fed -> spike-fed is what reading the layer-1
+spikes instead of their log-odds costs (quantisation into spikes and the Poisson rate
+model that a spike reader must assume).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayesnn.core.params import params_record, stack_params, unchecked
+from bayesnn.core.precision import warn_if_float32
+from bayesnn.core.spikes import Spikes, bucket_capacity, run_growing, spike_arrays
+from bayesnn.core.validation import require_positive
+from bayesnn.hierarchy.params import TreeParams, as_tree_params, child_effective_rates
+from bayesnn.neuron import NeuronParams
+from bayesnn.neuron.event_driven import drift_can_fire
+from bayesnn.neuron.functional import init_state, stepped_step
+from bayesnn.neuron.kernels import event_kernel
+from bayesnn.neuron.simulate import default_capacity
+
+__all__ = ["SpikingHierarchy", "HierarchyRun", "layer1_params", "reader_params",
+           "split_inputs", "simulate", "simulate_trials"]
+
+
+@params_record
+class SpikingHierarchy:
+    """Parameters of the spiking hierarchy (a JAX pytree of neuron records).
+
+    Fields:
+        tree: the generative :class:`TreeParams` (its rates drive the log-odds-fed
+            reader).
+        layer1: :class:`bayesnn.neuron.NeuronParams` stacked over the K children
+            (r_on, r_off, g0 of shape (K,); q_on, q_off (K, N)).
+        layer2: NeuronParams stacked over R readers (r_on, r_off, g0 (R,); q_on,
+            q_off (R, K)): reader r's input j is layer-1 neuron j.
+
+    Raises:
+        ValueError: naming the field, for records of the wrong type or shapes that do
+            not fit together (K, N, R).
+    """
+
+    tree: TreeParams
+    layer1: NeuronParams
+    layer2: NeuronParams
+
+    def _validate(self) -> dict:
+        if not isinstance(self.tree, TreeParams):
+            raise ValueError(f"tree must be a TreeParams, got {type(self.tree).__name__}")
+        for name in ("layer1", "layer2"):
+            if not isinstance(getattr(self, name), NeuronParams):
+                raise ValueError(f"{name} must be a stacked NeuronParams, got "
+                                 f"{type(getattr(self, name)).__name__}")
+        q1, q2 = np.asarray(self.layer1.q_on), np.asarray(self.layer2.q_on)
+        if q1.ndim != 2 or np.ndim(self.layer1.r_on) != 1:
+            raise ValueError(f"layer1 must be NeuronParams stacked over K children "
+                             f"(q_on (K, N)), got q_on shape {q1.shape}")
+        if q2.ndim != 2 or np.ndim(self.layer2.r_on) != 1:
+            raise ValueError(f"layer2 must be NeuronParams stacked over R readers "
+                             f"(q_on (R, K)), got q_on shape {q2.shape}")
+        if q1.shape != tuple(np.shape(self.tree.q_on)):
+            raise ValueError(f"layer1 must have one neuron per child with the tree's inputs: "
+                             f"q_on {tuple(np.shape(self.tree.q_on))}, got {q1.shape}")
+        if q2.shape[1] != q1.shape[0]:
+            raise ValueError(f"layer2 readers must have one input per layer-1 neuron: "
+                             f"q_on (R, K={q1.shape[0]}), got {q2.shape}")
+        return {}
+
+    @property
+    def n_children(self) -> int:
+        return int(self.layer1.q_on.shape[-2])
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.layer1.q_on.shape[-1])
+
+    @property
+    def n_readers(self) -> int:
+        return int(self.layer2.q_on.shape[-2])
+
+
+def layer1_params(tree: TreeParams, g0: float) -> NeuronParams:
+    """Layer-1 neurons (stacked over children): child j's input rates and x_j's
+    flux-matched switching rates; jump ``g0`` (nats) per output spike."""
+    tree = as_tree_params(tree)
+    g0 = float(require_positive("g0", g0, ndim=0))
+    records = []
+    for j in range(tree.n_children):
+        r_on, r_off = child_effective_rates(tree, j)
+        records.append(NeuronParams(r_on, r_off, np.asarray(tree.q_on[j]),
+                                    np.asarray(tree.q_off[j]), g0))
+    return stack_params(records)
+
+
+def reader_params(tree: TreeParams, rates_given_top, g0: float,
+                  readers: tuple[str, ...] = ("y",)) -> NeuronParams:
+    """Layer-2 readers (stacked) from the layer-1 rates in each state of y.
+
+    Args:
+        tree: the generative tree (gives y's switching rates).
+        rates_given_top: (K, 2) rate of layer-1 neuron j while y = 0 and y = 1, Hz, > 0.
+        g0: jump of each reader's G per output spike, nats.
+        readers: "y" (reads y = 1) and/or "not_y" (reads y = 0: rates and r swapped).
+    """
+    tree = as_tree_params(tree)
+    rates = require_positive("rates_given_top", rates_given_top, ndim=2)
+    if rates.shape != (tree.n_children, 2):
+        raise ValueError(f"rates_given_top must have shape (K={tree.n_children}, 2), got {rates.shape}")
+    g0 = float(require_positive("g0", g0, ndim=0))
+    records = []
+    for reader in readers:
+        if reader == "y":
+            records.append(NeuronParams(tree.r_on, tree.r_off, rates[:, 1], rates[:, 0], g0))
+        elif reader == "not_y":
+            records.append(NeuronParams(tree.r_off, tree.r_on, rates[:, 0], rates[:, 1], g0))
+        else:
+            raise ValueError(f"readers must hold 'y' or 'not_y', got {reader!r}")
+    return stack_params(records)
+
+
+class HierarchyRun(NamedTuple):
+    """Result of :func:`simulate` (a leading trial axis on every array field when
+    batched).
+
+    Fields:
+        times: (S,) record times k dt, k = 1..S, s.
+        layer1_log_odds: (K, S) L_j of the layer-1 neurons, nats.
+        layer1_prediction: (K, S) G_j decoded from their spikes, nats.
+        layer1_spikes: layer-1 output spikes, :class:`bayesnn.core.Spikes` (sender j,
+            count = multiplicity).
+        layer2_log_odds: (R, S) L of the readers (spike-fed), nats.
+        layer2_prediction: (R, S) G of the readers, nats.
+        layer2_spikes: reader output spikes (sender r).
+        fed_log_odds: (S,) L of the log-odds-fed y-reader (module docstring), nats.
+        decoded_fed_log_odds: (S,) the same reader fed with the layer-1 predictions G_j
+            (decoded from the layer-1 spikes) in place of L_j, nats.
+    """
+
+    times: np.ndarray
+    layer1_log_odds: jax.Array
+    layer1_prediction: jax.Array
+    layer1_spikes: Spikes
+    layer2_log_odds: jax.Array
+    layer2_prediction: jax.Array
+    layer2_spikes: Spikes
+    fed_log_odds: jax.Array
+    decoded_fed_log_odds: jax.Array
+
+    def to_xarray(self, attrs: dict | None = None):
+        """An ``xarray.Dataset`` (dims child, reader, time; spikes on event dims)."""
+        from bayesnn.io import record_to_dataset
+        return record_to_dataset(self, RUN_SPEC, coords={"time": self.times}, attrs=attrs)
+
+
+RUN_SPEC = {
+    "layer1_log_odds": (("child", "time"), "nats", "layer-1 log-odds L_j of x_j = 1"),
+    "layer1_prediction": (("child", "time"), "nats", "layer-1 prediction G_j"),
+    "layer1_spikes": ((), "", "layer-1 output spikes (sender = child j)"),
+    "layer2_log_odds": (("reader", "time"), "nats", "reader log-odds (spike-fed)"),
+    "layer2_prediction": (("reader", "time"), "nats", "reader prediction G"),
+    "layer2_spikes": ((), "", "reader output spikes (sender = reader)"),
+    "fed_log_odds": (("time",), "nats", "log-odds-fed y-reader log-odds"),
+    "decoded_fed_log_odds": (("time",), "nats", "y-reader fed with the decoded G_j"),
+}
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def split_inputs(inputs: Spikes, n_children: int, n_inputs: int, capacity: int | None = None
+                 ) -> Spikes:
+    """Per-child input spikes (K, capacity) from the tree's inputs (sender j * N + i
+    becomes sender i of row j; an event of multiplicity n becomes n events, since the
+    neuron kernels jump once per event); one trial, NumPy."""
+    times, senders, counts = spike_arrays(inputs)
+    times, senders = np.repeat(times, counts), np.repeat(senders, counts)  # one event per spike
+    if senders.size and senders.max() >= n_children * n_inputs:
+        raise ValueError(f"inputs senders must be < K * N = {n_children * n_inputs}, got "
+                         f"{int(senders.max())}")
+    child = senders // n_inputs
+    sizes = np.bincount(child, minlength=n_children) if senders.size else np.zeros(n_children, int)
+    capacity = capacity or bucket_capacity(float(sizes.max(initial=0)), sigmas=0.0)
+    out_times = np.full((n_children, capacity), np.inf)
+    out_senders = np.full((n_children, capacity), -1, np.int32)
+    out_counts = np.zeros((n_children, capacity), np.int32)
+    for j in range(n_children):
+        pick = child == j
+        n = int(pick.sum())
+        out_times[j, :n] = times[pick]
+        out_senders[j, :n] = senders[pick] % n_inputs
+        out_counts[j, :n] = 1
+    dtype = jnp.result_type(float)
+    return Spikes(jnp.asarray(out_times, dtype), jnp.asarray(out_senders),
+                  jnp.asarray(out_counts), jnp.asarray(sizes, jnp.int32))
+
+
+def expand_layer1(spikes: Spikes, capacity: int) -> Spikes:
+    """Layer-1 output events (K, C) -> one time-sorted stream of ``capacity`` slots with
+    sender j and every event of multiplicity n repeated as n events of count 1 (the
+    readers jump once per spike). Traceable; ``n_events`` counts the spikes (more than
+    ``capacity`` means overflow)."""
+    n_children, slots = spikes.times.shape
+    senders = jnp.broadcast_to(jnp.arange(n_children, dtype=jnp.int32)[:, None],
+                               (n_children, slots)).reshape(-1)
+    counts = jnp.where(spikes.senders >= 0, spikes.counts, 0).reshape(-1)
+    times = jnp.where(counts > 0, spikes.times.reshape(-1), jnp.inf)
+    times, senders, counts = jax.lax.sort((times, senders, counts), num_keys=1, is_stable=True)
+    cumulative = jnp.cumsum(counts)
+    total = cumulative[-1]
+    slot = jnp.arange(capacity)
+    event = jnp.minimum(jnp.searchsorted(cumulative, slot, side="right"), times.shape[0] - 1)
+    valid = slot < total
+    return Spikes(jnp.where(valid, times[event], jnp.inf),
+                  jnp.where(valid, senders[event], -1).astype(jnp.int32),
+                  valid.astype(jnp.int32), total.astype(jnp.int32))
+
+
+def _log_odds_fed(tree: TreeParams, layer1_log_odds, dt):
+    """Log-odds-fed y-reader on the grid (module docstring): layer1_log_odds (K, S+1)
+    at t = 0, dt, .., S dt; returns (S,) reader log-odds at dt, .., S dt."""
+    beliefs = jax.nn.sigmoid(layer1_log_odds)  # (K, S+1)
+    change = jnp.diff(beliefs, axis=1)  # (K, S)
+    weight_up = jnp.log(tree.a_on[:, 1] / tree.a_on[:, 0])
+    weight_down = jnp.log(tree.a_off[:, 1] / tree.a_off[:, 0])
+    bias_off = tree.a_on[:, 1] - tree.a_on[:, 0]
+    bias_on = tree.a_off[:, 1] - tree.a_off[:, 0]
+    start = beliefs[:, :-1]
+    evidence = (weight_up @ jnp.maximum(change, 0.0) + weight_down @ jnp.maximum(-change, 0.0)
+                - ((1.0 - start).T @ bias_off + start.T @ bias_on) * dt)  # (S,)
+    one = jnp.ones(1, evidence.dtype)
+    reader = unchecked(NeuronParams, r_on=tree.r_on, r_off=tree.r_off, q_on=one, q_off=one,
+                       g0=jnp.ones((), evidence.dtype))
+
+    def step(state, evidence_k):
+        state, record = stepped_step(reader, state, evidence_k, dt=dt, method="discrete",
+                                     bias=0.0)
+        return state, record.log_odds
+
+    _, log_odds = jax.lax.scan(step, init_state(reader), evidence)
+    return log_odds
+
+
+def _one_trial(net: SpikingHierarchy, child_inputs: Spikes, grid, dt, *, capacity1,
+               capacity_in, capacity2, drift1, drift2):
+    layer1 = net.layer1
+    first = jax.vmap(partial(event_kernel, capacity=capacity1, drift_spikes=drift1),
+                     in_axes=(0, 0, None, 0, 0))(
+        layer1, child_inputs, grid, layer1.prior_log_odds, layer1.prior_log_odds)
+    delivered = expand_layer1(first.spikes, capacity_in)
+    readers = net.layer2
+    second = jax.vmap(partial(event_kernel, capacity=capacity2, drift_spikes=drift2),
+                      in_axes=(0, None, None, 0, 0))(
+        readers, delivered, grid[1:], readers.prior_log_odds, readers.prior_log_odds)
+    fed = _log_odds_fed(net.tree, first.log_odds, dt)
+    decoded_fed = _log_odds_fed(net.tree, first.prediction, dt)
+    return (first.log_odds[:, 1:], first.prediction[:, 1:], first.spikes, delivered,
+            second.log_odds, second.prediction, second.spikes, fed, decoded_fed)
+
+
+@partial(jax.jit, static_argnames=("capacity1", "capacity_in", "capacity2", "drift1",
+                                   "drift2", "batched"))
+def _run(net, child_inputs, grid, dt, *, capacity1, capacity_in, capacity2, drift1, drift2,
+         batched):
+    run = partial(_one_trial, net, grid=grid, dt=dt, capacity1=capacity1,
+                  capacity_in=capacity_in, capacity2=capacity2, drift1=drift1, drift2=drift2)
+    return jax.vmap(lambda inputs: run(inputs))(child_inputs) if batched else run(child_inputs)
+
+
+def _merge_readers(spikes: Spikes) -> Spikes:
+    """Reader output events (..., R, C) -> one stream (..., R*C) with sender r."""
+    n_readers, slots = spikes.times.shape[-2:]
+    batch = spikes.times.shape[:-2]
+    senders = jnp.where(spikes.senders >= 0,
+                        jnp.arange(n_readers, dtype=jnp.int32)[:, None], -1)
+    flat = lambda a: a.reshape(batch + (n_readers * slots,))  # noqa: E731
+    times, senders, counts = jax.lax.sort(
+        (flat(spikes.times), flat(jnp.broadcast_to(senders, spikes.times.shape)),
+         flat(spikes.counts)), num_keys=1, is_stable=True)
+    return Spikes(times, senders, counts, jnp.sum(spikes.n_events, axis=-1))
+
+
+def _layer1_spikes(spikes: Spikes) -> Spikes:
+    """Layer-1 events (..., K, C) -> one stream (..., K*C) with sender j (multiplicity
+    kept in counts)."""
+    return _merge_readers(spikes)
+
+
+def _simulate(net, inputs, duration, dt, batched) -> HierarchyRun:
+    if not isinstance(net, SpikingHierarchy):
+        raise ValueError(f"params must be a SpikingHierarchy, got {type(net).__name__}")
+    if not isinstance(inputs, Spikes):
+        raise ValueError(f"inputs must be a bayesnn.core.Spikes, got {type(inputs).__name__}")
+    duration = float(require_positive("duration", duration, ndim=0))
+    dt = float(require_positive("dt", dt, ndim=0))
+    n_steps = int(round(duration / dt))
+    if n_steps < 1 or abs(n_steps * dt - duration) > 1e-9 * max(duration, 1.0):
+        raise ValueError(f"duration ({duration}) must be a positive multiple of dt ({dt})")
+    want = 2 if batched else 1
+    if np.ndim(inputs.times) != want:
+        raise ValueError(f"inputs.times must have {want} dimension(s) here, got shape "
+                         f"{np.shape(inputs.times)}")
+    warn_if_float32("bayesnn.hierarchy.simulate")
+    n_children, n_inputs = net.n_children, net.n_inputs
+    n_trials = inputs.times.shape[0] if batched else 1
+    per_trial = [Spikes(*(np.asarray(f)[b] for f in inputs)) if batched else inputs
+                 for b in range(n_trials)]
+    for spikes in per_trial:
+        times, _, _ = spike_arrays(spikes)
+        if times.size and (times[0] < 0 or times[-1] > duration):
+            raise ValueError(f"inputs times must lie in [0, duration = {duration}] s")
+        if np.any(np.diff(times) < 0):
+            raise ValueError("inputs times must be sorted in time")
+    split = [split_inputs(s, n_children, n_inputs) for s in per_trial]
+    largest = max(int(np.max(np.asarray(s.n_events), initial=0)) for s in split)
+    capacity_inputs = max(s.capacity for s in split)
+    split = [split_inputs(s, n_children, n_inputs, capacity_inputs) for s in per_trial]
+    child_inputs = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *split) if batched else split[0]
+    grid = jnp.asarray(dt * np.arange(n_steps + 1))
+    capacity1 = default_capacity(net.layer1, duration, largest)
+    capacities = [capacity1, bucket_capacity(n_children * capacity1 / 2.0, sigmas=0.0),
+                  default_capacity(net.layer2, duration, n_children * capacity1)]
+    drift1, drift2 = drift_can_fire(net.layer1), drift_can_fire(net.layer2)
+    while True:
+        out = _run(net, child_inputs, grid, dt, capacity1=capacities[0],
+                   capacity_in=capacities[1], capacity2=capacities[2], drift1=drift1,
+                   drift2=drift2, batched=batched)
+        needed = [int(jnp.max(out[2].n_events)), int(jnp.max(out[3].n_events)),
+                  int(jnp.max(out[6].n_events))]
+        if all(n <= c for n, c in zip(needed, capacities)):
+            break
+        capacities = [c if n <= c else 1 << int(np.ceil(np.log2(n)))
+                      for n, c in zip(needed, capacities)]
+    l1_log_odds, l1_prediction, l1_spikes, _, l2_log_odds, l2_prediction, l2_spikes = out[:7]
+    return HierarchyRun(np.asarray(grid[1:]), l1_log_odds, l1_prediction,
+                        _layer1_spikes(l1_spikes), l2_log_odds, l2_prediction,
+                        _merge_readers(l2_spikes), out[7], out[8])
+
+
+def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
+             dt: float = 1e-3) -> HierarchyRun:
+    """Run the spiking hierarchy on one trial of the tree's input spikes.
+
+    Args:
+        params: :class:`SpikingHierarchy`.
+        inputs: the tree's input spikes (one trial), sender j * N + i
+            (``sample_tree(...).inputs``).
+        duration: run length, s (a multiple of ``dt``).
+        dt: record grid (s); also the bin of the rate-fed reader.
+
+    Returns:
+        :class:`HierarchyRun` on the grid k dt, k = 1..duration/dt.
+
+    Raises:
+        ValueError: naming the argument, for bad input, before any work.
+    """
+    return _simulate(params, inputs, duration, dt, batched=False)
+
+
+def simulate_trials(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
+                    dt: float = 1e-3) -> HierarchyRun:
+    """:func:`simulate` over per-trial inputs (leading trial axis) in one compiled
+    program; trial k equals ``simulate(params, inputs[k], ...)``."""
+    return _simulate(params, inputs, duration, dt, batched=True)
