@@ -39,7 +39,10 @@ sigma(2L - L*)`` and ``m = r_on r_off / k`` the increments are bounded for every
     Delta rho_0 = c_0 dt + b [(c_1 - c_0) dt - Delta delta] + m (s_01 + s_10) dt
 
 The neuron's L itself is the exact binned log-odds filter (Sec. 3.2) with the current
-parameters. A discount gamma per bin multiplies every trace (memory ~ dt / (1 - gamma)).
+parameters: the rule runs inside the neuron's own time-stepped loop
+(:func:`bayesnn.neuron.stepped_step`, ``"discrete"``), which also emits the output
+spikes that carry G. A discount gamma per bin multiplies every trace (memory ~
+dt / (1 - gamma)).
 
 Sources: S. Denève, "Bayesian spiking neurons II: Learning", Neural Comput.
 20(1):118-145 (2008) (local, spike-time-dependent learning by online EM, abstract);
@@ -60,7 +63,8 @@ from bayesnn.core.params import unchecked
 from bayesnn.core.stepping import scan_steps
 from bayesnn.learning import checks
 from bayesnn.learning.online import _check_stream
-from bayesnn.learning.statistics import transition_matrix
+from bayesnn.core.validation import require_positive
+from bayesnn.neuron import NeuronParams, NeuronState, init_state, prediction, stepped_step
 from bayesnn.processes.params import MMPPParams
 
 __all__ = ["LocalState", "LocalRuleResult", "local_init", "local_step", "local_readout",
@@ -72,14 +76,15 @@ class LocalState(NamedTuple):
     ``[T_on, n_01, n_10, N^1_on, ..., N^N_on]`` (S = N + 3).
 
     Fields:
-        log_odds: () the neuron's L_t (nats).
+        neuron: the neuron's :class:`bayesnn.neuron.NeuronState` (its L_t and the anchor
+            of its prediction G_t), advanced by :func:`bayesnn.neuron.stepped_step`.
         rho_off: (S,) rho_t(0) = E[S | x_t = 0, spikes].
         delta: (S,) rho_t(1) - rho_t(0) (for synapse i: its eligibility trace).
         elapsed: () discounted elapsed time, s.
         spike_counts: (N,) discounted spike count of each input.
     """
 
-    log_odds: jax.Array
+    neuron: NeuronState
     rho_off: jax.Array
     delta: jax.Array
     elapsed: jax.Array
@@ -93,7 +98,9 @@ class LocalRuleResult(NamedTuple):
         params: final :class:`MMPPParams` (Hz).
         times: (R,) end time of each recorded bin, s.
         trajectory: :class:`MMPPParams` with a leading axis R.
-        log_odds: (R,) the neuron's L at ``times``.
+        log_odds: (R,) the neuron's L at ``times``, nats.
+        prediction: (R,) the neuron's G at ``times``, nats.
+        n_output_spikes: () output spikes the neuron emitted while learning.
         state: final :class:`LocalState`.
     """
 
@@ -101,34 +108,42 @@ class LocalRuleResult(NamedTuple):
     times: np.ndarray
     trajectory: MMPPParams
     log_odds: np.ndarray
+    prediction: np.ndarray
+    n_output_spikes: int
     state: LocalState
 
 
-def local_init(n_inputs: int, initial_prob_on) -> LocalState:
+def local_init(params, initial_prob_on, g0) -> LocalState:
     dtype = jnp.result_type(float)
     p0 = jnp.asarray(initial_prob_on, dtype)
-    zeros = jnp.zeros(n_inputs + 3, dtype)
-    return LocalState(jnp.log(p0) - jnp.log1p(-p0), zeros, zeros, jnp.zeros((), dtype),
-                      jnp.zeros(n_inputs, dtype))
+    log_odds = jnp.log(p0) - jnp.log1p(-p0)
+    zeros = jnp.zeros(params.n_inputs + 3, dtype)
+    neuron = init_state(_neuron(params, g0), initial_log_odds=log_odds,
+                        initial_prediction=log_odds)
+    return LocalState(neuron, zeros, zeros, jnp.zeros((), dtype), jnp.zeros(params.n_inputs, dtype))
 
 
-def _log_odds_step(params, log_odds, counts, dt):
-    """Exact binned filter in log-odds (predict with the one-bin matrix, then add the
-    evidence ``sum_i n_i w_i - theta dt``)."""
-    transition = transition_matrix(params.r_on, params.r_off, dt)
-    log_p, log_not = -jax.nn.softplus(-log_odds), -jax.nn.softplus(log_odds)
-    on = jnp.logaddexp(log_p + jnp.log(transition[1, 1]), log_not + jnp.log(transition[0, 1]))
-    off = jnp.logaddexp(log_p + jnp.log(transition[1, 0]), log_not + jnp.log(transition[0, 0]))
-    weights = jnp.log(params.q_on) - jnp.log(params.q_off)
-    return on - off + counts @ weights - jnp.sum(params.q_on - params.q_off) * dt
+def _neuron(params, g0) -> NeuronParams:
+    return unchecked(NeuronParams, r_on=params.r_on, r_off=params.r_off, q_on=params.q_on,
+                     q_off=params.q_off, g0=jnp.asarray(g0, jnp.result_type(float)))
 
 
-def local_step(params: MMPPParams, state: LocalState, counts, dt, discount,
-               smoothing: bool = True) -> LocalState:
-    """One bin of the local rule's traces (module docstring); parameters fixed.
-    ``smoothing=False`` gives the filtered-only rule (increments weighted by p_t)."""
+def local_step(params: MMPPParams, state: LocalState, counts, dt, discount, g0=1.0,
+               smoothing: bool = True, readout: str = "L"):
+    """One bin of the neuron and of the learning traces (module docstring); parameters
+    fixed. The neuron advances by its own step (:func:`bayesnn.neuron.stepped_step`,
+    ``"discrete"``: the exact binned filter). The traces use the neuron's L (``readout
+    = "L"``) or its prediction G (``"G"``) at the start of the bin. ``smoothing=False``
+    gives the filtered-only rule (every increment weighted by p_t). Returns ``(state,
+    record)`` with the neuron's :class:`bayesnn.neuron.stepped.StepRecord`."""
     n = counts.shape[0]
-    log_odds = state.log_odds
+    neuron_params = _neuron(params, g0)
+    evidence = counts @ neuron_params.weights
+    if readout == "L":
+        log_odds = state.neuron.log_odds
+    else:
+        log_odds = prediction(neuron_params, state.neuron, state.neuron.time)
+    neuron, record = stepped_step(neuron_params, state.neuron, evidence, dt=dt, method="discrete")
     rho_off, delta = discount * state.rho_off, discount * state.delta
     if smoothing:
         drift = jnp.zeros(n + 3).at[0].set(1.0)  # c_1 - c_0 (c_0 = 0 for every trace)
@@ -143,26 +158,27 @@ def local_step(params: MMPPParams, state: LocalState, counts, dt, discount,
         change = (target - delta) * -jnp.expm1(-jnp.exp(log_k) * dt)
         rho_off = rho_off + b * (drift * dt - change) + m * (s01 + s10) * dt
         delta = (delta + change).at[3:].add(counts)
-        new_log_odds = _log_odds_step(params, log_odds, counts, dt)
     else:
         p = jax.nn.sigmoid(log_odds)
-        new_log_odds = _log_odds_step(params, log_odds, counts, dt)
-        p_new = jax.nn.sigmoid(new_log_odds)
+        p_new = jax.nn.sigmoid(record.log_odds if readout == "L" else record.prediction)
         increment = jnp.concatenate([jnp.stack([p * dt, (1 - p) * params.r_on * dt,
                                                 p * params.r_off * dt]), p_new * counts])
         rho_off = rho_off + increment  # filtered expectations kept in rho_off, delta = 0
-    return LocalState(new_log_odds, rho_off, delta, discount * state.elapsed + dt,
-                      discount * state.spike_counts + counts)
+    new = LocalState(neuron, rho_off, delta, discount * state.elapsed + dt,
+                     discount * state.spike_counts + counts)
+    return new, record
 
 
-def local_readout(state: LocalState):
-    """(T_on, n_01, n_10, N_on (N,)) read out as rho_0 + p delta."""
-    total = state.rho_off + jax.nn.sigmoid(state.log_odds) * state.delta
+def local_readout(state: LocalState, readout_log_odds=None):
+    """(T_on, n_01, n_10, N_on (N,)) read out as rho_0 + p delta, p = sigma(L) (or of
+    ``readout_log_odds``, e.g. G)."""
+    log_odds = state.neuron.log_odds if readout_log_odds is None else readout_log_odds
+    total = state.rho_off + jax.nn.sigmoid(log_odds) * state.delta
     return total[0], total[1], total[2], total[3:]
 
 
-def _m_step(params, state, learning_rate, low, high):
-    dwell_on, n01, n10, counts_on = local_readout(state)
+def _m_step(params, state, learning_rate, low, high, readout_log_odds):
+    dwell_on, n01, n10, counts_on = local_readout(state, readout_log_odds)
     dwell_off = jnp.maximum(state.elapsed - dwell_on, 1e-300)
     dwell_on = jnp.maximum(dwell_on, 1e-300)
     proposal = dict(r_on=n01 / dwell_off, r_off=n10 / dwell_on, q_on=counts_on / dwell_on,
@@ -177,30 +193,34 @@ def _m_step(params, state, learning_rate, low, high):
                                     for name, value in proposal.items()})
 
 
-@partial(jax.jit, static_argnames=("update_every", "warmup", "record_every", "smoothing"))
-def _run(params, p0, counts, dt, discount, learning_rate, *, update_every, warmup,
-         record_every, smoothing):
+@partial(jax.jit, static_argnames=("update_every", "warmup", "record_every", "smoothing",
+                                   "readout"))
+def _run(params, p0, g0, counts, dt, discount, learning_rate, *, update_every, warmup,
+         record_every, smoothing, readout):
     def step(carry, y):
-        current, state, k = carry
-        state = local_step(current, state, y, dt, discount, smoothing)
+        current, state, k, fired = carry
+        state, record = local_step(current, state, y, dt, discount, g0, smoothing, readout)
         k = k + 1
         update = (k >= warmup) & (k % update_every == 0)
-        proposal = _m_step(current, state, learning_rate, checks.MIN_RATE, checks.MAX_RATE)
+        seen = record.log_odds if readout == "L" else record.prediction
+        proposal = _m_step(current, state, learning_rate, checks.MIN_RATE, checks.MAX_RATE, seen)
         current = jax.tree_util.tree_map(lambda new, old: jnp.where(update, new, old),
                                          proposal, current)
-        return (current, state, k), (current, state.log_odds)
+        fired = fired + record.n_spikes
+        return (current, state, k, fired), (current, record.log_odds, record.prediction)
 
-    carry = (params, local_init(counts.shape[1], p0), jnp.zeros((), jnp.int32))
+    zero = jnp.zeros((), jnp.int32)
+    carry = (params, local_init(params, p0, g0), zero, zero)
     n_recorded = counts.shape[0] - counts.shape[0] % record_every
-    carry, (trajectory, log_odds) = scan_steps(step, carry, counts[:n_recorded], record_every)
+    carry, records = scan_steps(step, carry, counts[:n_recorded], record_every)
     carry, _ = jax.lax.scan(step, carry, counts[n_recorded:])
-    return carry[0], trajectory, log_odds, carry[1]
+    return carry[0], records, carry[1], carry[3]
 
 
 def local_rule(initial, counts, dt: float, *, learning_rate: float = 1.0,
                discount: float = 1.0, update_every: int = 1, warmup: int = 0,
-               record_every: int = 100, smoothing: bool = True,
-               initial_prob_on: float = 0.5) -> LocalRuleResult:
+               record_every: int = 100, smoothing: bool = True, readout: str = "L",
+               g0: float = 1.0, initial_prob_on: float = 0.5) -> LocalRuleResult:
     """Run the local spike-driven rule over one stream of binned input counts.
 
     Args:
@@ -214,7 +234,11 @@ def local_rule(initial, counts, dt: float, *, learning_rate: float = 1.0,
         smoothing: True = the rule derived from online EM; False = the filtered-only
             rule (every increment weighted by p_t), which cannot learn r_on, r_off
             (bayesian-neuron.md Sec. 5.4).
-        initial_prob_on: P(x_0 = 1), sets L_0.
+        readout: ``"L"`` (the neuron's log-odds, its membrane potential) or ``"G"`` (the
+            prediction rebuilt from its own output spikes, Denève 2008 I), used by the
+            traces and the read-out.
+        g0: jump of G per output spike, nats, > 0.
+        initial_prob_on: P(x_0 = 1) in (0, 1), sets L_0 = G_0.
 
     Returns:
         :class:`LocalRuleResult`.
@@ -232,8 +256,12 @@ def local_rule(initial, counts, dt: float, *, learning_rate: float = 1.0,
     p0 = checks.check_initial_prob_on(initial_prob_on)
     if p0 in (0.0, 1.0):
         raise ValueError("initial_prob_on must lie in (0, 1) for the local rule (L_0 finite)")
-    final, trajectory, log_odds, state = _run(
-        params, p0, jnp.asarray(data), dt, discount, learning_rate, update_every=update_every,
-        warmup=warmup, record_every=record_every, smoothing=bool(smoothing))
+    if readout not in ("L", "G"):
+        raise ValueError(f"readout must be 'L' or 'G', got {readout!r}")
+    g0 = float(require_positive("g0", g0, ndim=0))
+    final, (trajectory, log_odds, predicted), state, fired = _run(
+        params, p0, g0, jnp.asarray(data), dt, discount, learning_rate, update_every=update_every,
+        warmup=warmup, record_every=record_every, smoothing=bool(smoothing), readout=readout)
     times = np.arange(1, data.shape[0] // record_every + 1) * record_every * dt
-    return LocalRuleResult(final, times, trajectory, np.asarray(log_odds), state)
+    return LocalRuleResult(final, times, trajectory, np.asarray(log_odds), np.asarray(predicted),
+                           int(fired), state)
