@@ -15,6 +15,8 @@ import jax
 import numpy as np
 
 from bayesnn import neuron, processes, scn
+from bayesnn.posteriors import kalman, log_odds, log_odds_data, log_odds_params
+from bayesnn.processes import linear_gaussian
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,20 @@ def _dale_build():
     return params, c
 
 
+def _log_odds_build():
+    params = log_odds_params.default_population(n_variables=2, n_inputs=6, n_neurons=8,
+                                                r_on=1.0, r_off=3.0, seed=3)
+    trials = log_odds_data.sample_population_trials(params, key=4, n_trials=3, duration=0.3)
+    return params, trials.inputs
+
+
+def _kalman_build():
+    params = kalman.make_spiking_kalman(linear_gaussian.ou_params(), n_neurons=20, dt=1e-4, seed=1)
+    dy = np.stack([np.asarray(linear_gaussian.sample_linear_gaussian(
+        linear_gaussian.ou_params(), key=k, dt=1e-4, n_steps=2000).dy) for k in range(3)])
+    return params, dy
+
+
 FAMILIES: list[Family] = [_neuron_family(m) for m in ("exact", "discrete", "euler")] + [
     Family("scn", _scn_build,
            run=lambda p, c, key, capacity=None: scn.simulate(p, c, key=key, capacity=capacity),
@@ -79,6 +95,18 @@ FAMILIES: list[Family] = [_neuron_family(m) for m in ("exact", "discrete", "eule
            run_trials=lambda p, c, key, capacity=None: scn.simulate_dale_trials(
                p, c, key=key, capacity=capacity),
            uses_key=True),
+    Family("log-odds-population", _log_odds_build,
+           run=lambda p, x, key, capacity=None: log_odds.simulate(
+               p, x, key=key, duration=0.3, capacity=capacity),
+           run_trials=lambda p, x, key, capacity=None: log_odds.simulate_trials(
+               p, x, key=key, duration=0.3, capacity=capacity),
+           uses_key=False),
+    Family("spiking-kalman", _kalman_build,
+           run=lambda p, dy, key, capacity=None: kalman.simulate(p, dy, key=key,
+                                                                 capacity=capacity),
+           run_trials=lambda p, dy, key, capacity=None: kalman.simulate_trials(
+               p, dy, key=key, capacity=capacity),
+           uses_key=False),
 ]
 
 
