@@ -77,7 +77,12 @@ def _setup_jax() -> str | None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    # The same persistent compilation cache as `bayesnn validate`; embedded workers share
+    # it, so a later sweep's workers load the compiled program instead of compiling it.
     cache = os.environ.get("BAYESNN_JAX_CACHE", str(Path.home() / ".cache" / "bayesnn" / "jax"))
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     return cache or None
 
 

@@ -21,7 +21,7 @@ import xarray as xr
 
 from bayesnn.sweep.config import SweepConfig, load_config
 from bayesnn.sweep.store import SweepStore
-from bayesnn.sweep.tasks import SweepPlan, TaskResult, combine, make_plan, run_task
+from bayesnn.sweep.tasks import SweepPlan, TaskResult, combine, make_plan, prepare_process, run_task
 
 IN_PROCESS = "in-process"
 CACHE_ENV = "BAYESNN_JAX_CACHE"
@@ -140,6 +140,9 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
             embedded workers (default: ``$BAYESNN_JAX_CACHE`` if set).
         on_task: called with each :class:`TaskResult` after it is stored.
 
+    JAX in this process is switched to float64 (sweeps are measured against exact
+    Bayes); with ``"in-process"`` it also gets ``compilation_cache``.
+
     Returns:
         ``xarray.Dataset``: a grid on dims (*swept, seed), a random design on (point,
         seed); outputs per scenario (e.g. ``kl`` in nats); config, its hash and the
@@ -157,6 +160,9 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
         if scheduler is not None:
             raise ValueError("workers: sizes the embedded LocalCluster only; omit it with a scheduler")
     cache = compilation_cache or os.environ.get(CACHE_ENV) or None
+    # float64 here too (the plan's buffer sizes come from float64 records); in-process
+    # tasks also get the compilation cache, set before anything compiles.
+    prepare_process(cache if scheduler == IN_PROCESS else None)
     plan = make_plan(config)
     store = SweepStore.open(out, plan) if out is not None else None
     done = store.finished() if store is not None else set()

@@ -126,7 +126,8 @@ class SweepStore:
     def write(self, result: TaskResult) -> Path:
         """Write one finished task atomically (its compute time and worker in attrs)."""
         dataset = result.dataset.copy()
-        dataset.attrs.update(compute_s=float(result.compute_s), worker=str(result.worker))
+        dataset.attrs.update(compute_s=float(result.compute_s), cpu_s=float(result.cpu_s),
+                             worker=str(result.worker))
         return io.write_netcdf(self.task_path(result.task_id), dataset)
 
     def load_task(self, task_id: int) -> xr.Dataset:

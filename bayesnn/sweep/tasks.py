@@ -84,13 +84,15 @@ def make_plan(config: SweepConfig) -> SweepPlan:
 
 
 class TaskResult(NamedTuple):
-    """A finished task: its Dataset (dims point, seed), the seconds spent computing
-    inside the worker and which process ran it (host:pid)."""
+    """A finished task: its Dataset (dims point, seed), the wall seconds spent inside
+    the worker (``compute_s``, compilation included), the CPU seconds of the worker
+    process meanwhile (``cpu_s``) and which process ran it (``worker``, host:pid)."""
 
     task_id: int
     dataset: xr.Dataset
     compute_s: float
     worker: str
+    cpu_s: float = float("nan")
 
 
 def prepare_process(compilation_cache: str | None = None) -> None:
@@ -110,14 +112,14 @@ def prepare_process(compilation_cache: str | None = None) -> None:
 
 def run_task(payload: Mapping[str, Any]) -> TaskResult:
     """Run one task (a worker's entry point; also used by the serial runner)."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     prepare_process(payload.get("compilation_cache"))
     scenario = get_scenario(payload["scenario"])
     out = run_points(scenario, payload["points"], payload["settings"], payload["statics"],
                      payload["seed"], payload["n_seeds"], pad_to=payload["pad_to"])
     dataset = task_dataset(scenario, payload, out)
     return TaskResult(payload["task_id"], dataset, time.perf_counter() - start,
-                      f"{socket.gethostname()}:{os.getpid()}")
+                      f"{socket.gethostname()}:{os.getpid()}", time.process_time() - cpu)
 
 
 def task_dataset(scenario, payload: Mapping[str, Any], out: Mapping[str, np.ndarray]) -> xr.Dataset:

@@ -1,0 +1,166 @@
+"""A 64-point sweep on a Dask LocalCluster (2 workers) vs one process: wall-time ratio
+and scheduler overhead per task.
+
+Workload: the ``bayesian_neuron`` scenario, g0 (8 values) x q_on (8 values) = 64 points,
+N = 20 inputs, ``--seeds`` seeds per point, ``--duration`` s trials sampled every
+``--dt`` s, ``--batch-size`` points per task. Timed:
+
+* one process: :func:`bayesnn.sweep.run_serial` in this process, cold (includes the one
+  compilation) and warm (again, program compiled);
+* LocalCluster (``--workers`` processes, one thread each; started apart and timed
+  apart): :func:`bayesnn.sweep.run_sweep` on it, cold (each worker compiles), warm
+  (same cluster again, no store) and "cold, cached program" (a fresh cluster whose
+  workers load the program the one-process run left in JAX's persistent compilation
+  cache, as ``bayesnn sweep`` does from the second run on; its one-process row is a
+  fresh process loading the same cached program);
+* scheduler overhead per task = (workers x sweep wall - sum of the tasks' compute time
+  inside the workers) / tasks: the time a worker slot is not computing, per task
+  (scheduling, transfer of arguments and results, storing, idle tail);
+* no-op round trip: 64 empty tasks on the same cluster, wall / 64;
+* CPU seconds inside the tasks (process time), to tell work from waiting on a loaded
+  machine.
+
+Every run's combined Dataset is checked equal (bit for bit) to the first one. Nothing is
+asserted about speed; the script reports.
+
+    python benchmarks/bench_sweep_dask.py [--workers 2] [--seeds 8] [--duration 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo root
+
+
+def config(args) -> dict:
+    return {
+        "scenario": "bayesian_neuron", "duration": args.duration, "dt": args.dt, "seed": 0,
+        "n_seeds": args.seeds, "batch_size": args.batch_size,
+        "fixed": {"n_inputs": 20, "q_off": 10.0, "r_on": 2.0, "r_off": 2.0, "rate_spread": 0.5},
+        "grid": {"g0": [0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8],
+                 "q_on": [12.0, 14.0, 16.0, 18.0, 20.0, 25.0, 30.0, 40.0]},
+    }
+
+
+def _timed(run):
+    results = []
+    start = time.perf_counter()
+    dataset = run(results.append)
+    return dataset, time.perf_counter() - start, results
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=2.0, help="s per trial")
+    parser.add_argument("--dt", type=float, default=1e-3, help="s between posterior samples")
+    parser.add_argument("--batch-size", type=int, default=4, help="points per task")
+    parser.add_argument("--json", default=None, help="also write the numbers to this file")
+    args = parser.parse_args(argv)
+
+    import tempfile
+
+    import jax
+    import xarray as xr
+    from distributed import Client
+
+    cache = tempfile.mkdtemp(prefix="bench-sweep-jax-cache-")
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_compilation_cache_dir", cache)  # before anything compiles
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    from bayesnn.sweep import load_config, local_cluster, make_plan, run_serial, run_sweep
+
+    sweep = load_config(config(args))
+    n_tasks = len(make_plan(sweep).tasks)
+    n_points = 64
+    report: dict = {"points": n_points, "tasks": n_tasks, "seeds": args.seeds,
+                    "duration_s": args.duration, "dt_s": args.dt, "batch_size": args.batch_size,
+                    "workers": args.workers, "jax": jax.__version__, "cpus": os.cpu_count(),
+                    "load_average_1min": os.getloadavg()[0]}
+    quiet = {"progress": False}
+
+    reference, serial_cold, serial_tasks = _timed(lambda hook: run_serial(sweep, on_task=hook, **quiet))
+    again, serial_warm, serial_warm_tasks = _timed(lambda hook: run_serial(sweep, on_task=hook, **quiet))
+    xr.testing.assert_identical(again, reference)
+    report.update(serial_cold_s=serial_cold, serial_warm_s=serial_warm,
+                  serial_warm_cpu_s=sum(r.cpu_s for r in serial_warm_tasks),
+                  serial_compile_s=serial_tasks[0].compute_s - statistics.median(
+                      r.compute_s for r in serial_warm_tasks))
+
+    def on_cluster(labels, compilation_cache=None):
+        start = time.perf_counter()
+        with local_cluster(args.workers, compilation_cache) as cluster, \
+                Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(args.workers)
+            report.setdefault("cluster_start_s", time.perf_counter() - start)
+            address = cluster.scheduler_address
+            for label in labels:
+                dataset, wall, tasks = _timed(
+                    lambda hook: run_sweep(sweep, scheduler=address, on_task=hook, **quiet))
+                xr.testing.assert_identical(dataset, reference)
+                compute = sum(r.compute_s for r in tasks)
+                report[f"dask_{label}_s"] = wall
+                report[f"dask_{label}_compute_s"] = compute
+                report[f"dask_{label}_cpu_s"] = sum(r.cpu_s for r in tasks)
+                report[f"dask_{label}_overhead_per_task_s"] = (args.workers * wall - compute) / len(tasks)
+                report[f"dask_{label}_tasks_per_worker"] = sorted(
+                    [sum(r.worker == w for r in tasks) for w in {r.worker for r in tasks}])
+            if "warm" in labels:
+                start = time.perf_counter()
+                client.gather(client.map(lambda i: i, range(n_points), pure=False))
+                report["noop_round_trip_per_task_s"] = (time.perf_counter() - start) / n_points
+
+    # One fresh process with the cached program (as the cached cluster run below).
+    script = ("import json, sys, time; sys.path.insert(0, '.'); import jax; "
+              "jax.config.update('jax_enable_x64', True); "
+              f"jax.config.update('jax_compilation_cache_dir', {cache!r}); "
+              "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5); "
+              "from bayesnn.sweep import run_serial; start = time.perf_counter(); "
+              f"run_serial(json.loads({json.dumps(json.dumps(config(args)))}), progress=False); "
+              "print(time.perf_counter() - start)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    output = subprocess.run([sys.executable, "-c", script], cwd=root, check=True,
+                            capture_output=True, text=True).stdout
+    report["serial_cached_s"] = float(output.strip().splitlines()[-1])
+    on_cluster(("cold", "warm"))
+    on_cluster(("cached",), compilation_cache=cache)  # fresh workers load the program
+    report["ratio_cold"] = serial_cold / report["dask_cold_s"]
+    report["ratio_warm"] = serial_warm / report["dask_warm_s"]
+    report["ratio_cached"] = report["serial_cached_s"] / report["dask_cached_s"]
+
+    print(f"workload: {n_points} points x {args.seeds} seeds = {n_points * args.seeds} trials of "
+          f"{args.duration} s (dt {args.dt} s), N = 20, {n_tasks} tasks of {args.batch_size} points; "
+          f"jax {jax.__version__}, {os.cpu_count()} CPUs, load average {report['load_average_1min']:.1f}")
+    print(f"{'':24}{'one process':>14}{f'{args.workers} workers':>14}{'ratio':>8}")
+    print(f"{'cold (with compile)':24}{serial_cold:13.2f}s{report['dask_cold_s']:13.2f}s"
+          f"{report['ratio_cold']:8.2f}")
+    print(f"{'cold, cached program':24}{report['serial_cached_s']:13.2f}s{report['dask_cached_s']:13.2f}s"
+          f"{report['ratio_cached']:8.2f}")
+    print(f"{'warm (compiled)':24}{serial_warm:13.2f}s{report['dask_warm_s']:13.2f}s"
+          f"{report['ratio_warm']:8.2f}")
+    print(f"compile (one process): {report['serial_compile_s']:.2f} s; cluster start: "
+          f"{report['cluster_start_s']:.2f} s (not in the walls above)")
+    print(f"scheduler overhead per task: cold {report['dask_cold_overhead_per_task_s'] * 1e3:.1f} ms, "
+          f"warm {report['dask_warm_overhead_per_task_s'] * 1e3:.1f} ms; no-op task round trip "
+          f"{report['noop_round_trip_per_task_s'] * 1e3:.2f} ms; tasks per worker (warm) "
+          f"{report['dask_warm_tasks_per_worker']}")
+    print(f"CPU seconds in tasks (warm): one process {report['serial_warm_cpu_s']:.2f} s, workers "
+          f"{report['dask_warm_cpu_s']:.2f} s; process CPU share: one process "
+          f"{report['serial_warm_cpu_s'] / serial_warm:.2f}, workers "
+          f"{report['dask_warm_cpu_s'] / report['dask_warm_s']:.2f} cores")
+    print("combined Datasets: identical to the one-process run (bit for bit)")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2)
+    return report
+
+
+if __name__ == "__main__":
+    main()
