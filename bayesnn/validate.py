@@ -11,7 +11,8 @@ A scenario function has the signature ``scenario(*, <settings>, progress=..., fi
 ...) -> ScenarioResult`` (``progress`` and ``figures`` optional); its keyword
 parameters are the settings a TOML table ``[name]`` may give (``--seed`` and
 ``--duration`` override ``seed`` and ``duration`` where the scenario has them). A
-function returning ``(checks, numbers)`` is accepted too.
+function returning ``(checks, numbers)`` or ``(checks, numbers, figures)`` is accepted
+too.
 
 Scenarios (``bayesnn scenarios`` lists them):
 
@@ -65,7 +66,7 @@ REGISTRY: dict[str, Scenario] = {
                          "KL from the exact posterior against output spikes per second"),
     "kalman": Scenario("bayesnn.posteriors.kalman_validation", "kalman_checks",
                        "spiking Kalman filters vs exact Kalman-Bucy"),
-    "learning": Scenario("bayesnn.learning.validation", "learning_scenario",
+    "learning": Scenario("bayesnn.learning.validation", "learning_checks",
                          "learning the generative model's rates from spikes"),
     "hierarchy": Scenario("bayesnn.hierarchy.validation", "hierarchy_scenario",
                           "hierarchical inference against its exact reference"),
@@ -146,12 +147,14 @@ def _settings_for(name: str, function, config: Mapping[str, Any], seed, duration
 
 
 def _as_result(name: str, value: Any) -> ScenarioResult:
+    """A scenario's return value as a ScenarioResult: one already, or a tuple
+    ``(checks, numbers)`` / ``(checks, numbers, figures)``."""
     if isinstance(value, ScenarioResult):
         return value._replace(scenario=name)
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
-        checks = list(value[0])
-        if all(isinstance(check, Check) for check in checks):
-            return ScenarioResult(name, checks, value[1], {}, None)
+    if (isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[1], dict)
+            and all(isinstance(check, Check) for check in value[0])):
+        figures = value[2] if len(value) == 3 else {}
+        return ScenarioResult(name, list(value[0]), value[1], dict(figures or {}), None)
     raise TypeError(f"scenario {name!r} returned {type(value).__name__}; expected a "
                     "bayesnn.report.ScenarioResult")
 
