@@ -60,10 +60,17 @@ def stub_scenarios(monkeypatch, tmp_path):
 
         def bad(*, level=2.0):
             return [Check("too_big", level, 1.0)], {"level": level}
+
+        def triple(*, figures=True):
+            from matplotlib.figure import Figure
+            figure = Figure()
+            figure.subplots().plot([0, 1], [1, 0])
+            return [Check("fine", 1.0, 0.0, ">=")], {}, {"line": figure} if figures else {}
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = {"good": validate.Scenario("stub_scenarios", "good", "passes"),
-                "bad": validate.Scenario("stub_scenarios", "bad", "fails")}
+                "bad": validate.Scenario("stub_scenarios", "bad", "fails"),
+                "triple": validate.Scenario("stub_scenarios", "triple", "figures")}
     monkeypatch.setattr(validate, "REGISTRY", registry)
     monkeypatch.setattr(validate, "SCENARIOS", tuple(registry))
     monkeypatch.setattr(validate, "DEFAULT_SCENARIO", "good")
@@ -73,16 +80,18 @@ def test_driver_dispatches_overrides_and_exit_status(stub_scenarios, tmp_path, c
     lines = []
     results = validate.run(["all"], {"bad": {"level": 0.5}}, seed=7, duration=3.0,
                            progress=lines.append)
-    assert [r.scenario for r in results] == ["good", "bad"]
+    assert [r.scenario for r in results] == ["good", "bad", "triple"]
+    assert set(results[2].figures) == {"line"}
     assert results[0].numbers == {"seed": 7, "duration": 3.0}  # overrides where accepted
     assert results[1].passed and results[1].numbers == {"level": 0.5}
     assert "good with seed 7" in lines
     # A failed check: exit status 1, JSON still written.
-    assert main(["validate", "--scenario", "good", "--scenario", "bad", "--out",
-                 str(tmp_path), "--quiet"]) == 1
+    assert main(["validate", "--scenario", "good", "--scenario", "bad", "--scenario",
+                 "triple", "--out", str(tmp_path), "--quiet"]) == 1
+    assert (tmp_path / "triple_line.png").stat().st_size > 1000
     payload = json.loads((tmp_path / "results.json").read_text())
     assert payload["passed"] is False and payload["scenarios"]["good"]["passed"] is True
-    assert "FAILED: 1 of 2 checks" in capsys.readouterr().out
+    assert "FAILED: 2 of 3 checks" in capsys.readouterr().out
     assert main(["validate", "--out", str(tmp_path), "--json", "--quiet"]) == 0
     assert set(json.loads(capsys.readouterr().out)["scenarios"]) == {"good"}
 
