@@ -131,3 +131,35 @@ def test_plot_sweep_lines_heatmap_and_errors():
             plot_sweep(data, **{"variable": "kl", "x": "g0", "hue": "n_inputs", **kwargs})
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def _toml(config: dict) -> str:
+    lines, tables = [], []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            tables.append(f"[{key}]\n" + "".join(f"{k} = {v!r}\n" for k, v in value.items()))
+        else:
+            lines.append(f"{key} = {json.dumps(value)}\n")
+    return "".join(lines) + "\n".join(tables)
+
+
+def test_cli_runs_resumes_plots_and_shows_progress(tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from bayesnn.sweep.cli import add_sweep_parser, run_sweep_command
+
+    monkeypatch.setenv("BAYESNN_JAX_CACHE", "")  # leave this process's JAX config alone
+    path = tmp_path / "tiny.toml"
+    path.write_text(_toml(TINY))
+    parser = argparse.ArgumentParser(prog="bayesnn")
+    add_sweep_parser(parser.add_subparsers(dest="command"))
+    argv = ["sweep", str(path), "--out", str(tmp_path / "out"), "--scheduler", IN_PROCESS, "--plot"]
+    assert run_sweep_command(parser.parse_args(argv)) == 0
+    captured = capsys.readouterr()
+    assert "sweep bayesian_neuron" in captured.err and "8/8" in captured.err  # tqdm bar
+    assert "sweep.nc" in captured.out and (tmp_path / "out" / "kl.png").stat().st_size > 0
+    xr.testing.assert_identical(load_sweep(tmp_path / "out"), serial_reference())
+    # Rerun: nothing left to do, the bar starts full; --workers with a scheduler is refused.
+    assert run_sweep_command(parser.parse_args(argv + ["--no-progress"])) == 0
+    assert run_sweep_command(parser.parse_args(argv + ["--workers", "2"])) == 2
+    assert capsys.readouterr().err.startswith("bayesnn sweep: error: workers")

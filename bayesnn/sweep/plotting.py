@@ -37,6 +37,18 @@ def _band(data: xr.DataArray, spread: str):
     raise ValueError(f"spread: must be one of {', '.join(SPREADS)}, got {spread!r}")
 
 
+_SPREAD_TEXT = {"sd": "± sd", "sem": "± sem", "quantiles": "(10-90 % band)"}
+
+
+def _log_ticks(ax, xs) -> None:
+    """Log axis labelled at the swept values (no overlapping minor labels)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _label(dataset: xr.Dataset, name: str) -> str:
     units = dataset[name].attrs.get("units", "")
     return f"{name} ({units})" if units and units != "1" else name
@@ -63,7 +75,8 @@ def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: st
             axis (required).
         kind: ``"lines"`` (mean over seeds with a band: ``spread`` = "sd" (mean +- sd),
             "sem" (mean +- standard error) or "quantiles" (10 % to 90 %)) or
-            ``"heatmap"`` (mean over seeds over ``x`` and ``hue``).
+            ``"heatmap"`` (mean over seeds over ``x`` and ``hue``; up to 48 cells are
+            labelled "mean +- sd").
         log_x: log horizontal axis (default: when every x value is > 0 and they span
             more than a factor 4).
         ax: matplotlib Axes to draw into (default: a new figure).
@@ -104,6 +117,13 @@ def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: st
         ax.set_xticks(np.arange(len(xs)) + 0.5, [f"{v:g}" for v in xs])
         ax.set_yticks(np.arange(mean.shape[0]) + 0.5, [f"{v:g}" for v in dataset[hue].values])
         ax.set_ylabel(_label(dataset, hue))
+        if mean.size <= 48:  # each cell: mean and the sd over seeds
+            sd = data.std("seed", ddof=1).transpose(hue, x).values if data.sizes["seed"] > 1 \
+                else np.zeros(mean.shape)
+            middle = float(np.nanmean(mean.values))
+            for (row, col), value in np.ndenumerate(mean.values):
+                ax.text(col + 0.5, row + 0.5, f"{value:.3g}\n± {sd[row, col]:.2g}", ha="center",
+                        va="center", fontsize=7, color="black" if value > middle else "white")
         bar = figure.colorbar(image, ax=ax)
         bar.set_label(f"{_label(dataset, variable)}, mean over {data.sizes['seed']} seeds")
     else:
@@ -114,10 +134,11 @@ def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: st
             line, = ax.plot(xs, mean.values, marker="o", label=label)
             ax.fill_between(xs, low.values, high.values, color=line.get_color(), alpha=0.2, linewidth=0)
         if hue is not None:
-            ax.legend(frameon=False)
-        ax.set_ylabel(f"{_label(dataset, variable)} ({spread} over {data.sizes['seed']} seeds)")
+            ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.set_ylabel(f"{_label(dataset, variable)}, mean {_SPREAD_TEXT[spread]} over "
+                      f"{data.sizes['seed']} seeds")
         if log_x:
-            ax.set_xscale("log")
+            _log_ticks(ax, xs)
     ax.set_xlabel(_label(dataset, x))
     return figure
 
@@ -135,7 +156,8 @@ def _scatter(dataset, data, x, hue, spread, log_x, ax):
     if log_x if log_x is not None else bool(np.all(xs > 0) and xs.max() > 4 * xs.min()):
         ax.set_xscale("log")
     ax.set_xlabel(_label(dataset, x))
-    ax.set_ylabel(f"{_label(dataset, data.name)} ({spread} over {data.sizes['seed']} seeds)")
+    ax.set_ylabel(f"{_label(dataset, data.name)}, mean {_SPREAD_TEXT[spread]} over "
+                  f"{data.sizes['seed']} seeds")
     return figure
 
 
