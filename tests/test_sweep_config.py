@@ -151,3 +151,30 @@ def test_cli_bad_config_exits_2_naming_the_field(tmp_path, capsys):
     args = _parser().parse_args(["sweep", str(EXAMPLE), "--dry-run"])
     assert run_sweep_command(args) == 0
     assert "tasks" in capsys.readouterr().out
+
+
+def test_random_design_combines_on_point_and_refuses_missing_or_repeated_points():
+    from bayesnn.sweep import combine, get_scenario
+    from bayesnn.sweep.tasks import task_dataset
+
+    config = load_config(changed(grid=None, fixed__n_inputs=None, n_seeds=3, random={
+        "n_points": 7, "seed": 2, "g0": {"low": 0.5, "high": 2.0}, "n_inputs": {"low": 2, "high": 3}}))
+    plan = make_plan(config)
+    scenario = get_scenario(config.scenario)
+
+    def part(task):  # stand-in outputs: value = 10 * point + seed
+        payload = plan.payload(task)
+        values = 10.0 * np.asarray(task.point_ids)[:, None] + np.arange(3)[None, :]
+        return task_dataset(scenario, payload, {name: values for name in scenario.outputs})
+
+    parts = [part(task) for task in plan.tasks]
+    combined = combine(plan, parts[::-1])  # any order
+    assert combined["kl"].dims == ("point", "seed") and combined.sizes["point"] == 7
+    np.testing.assert_array_equal(combined["kl"].values,
+                                  10.0 * np.arange(7)[:, None] + np.arange(3)[None, :])
+    np.testing.assert_array_equal(combined["g0"].values, [p["g0"] for p in plan.points])
+    assert combined["n_inputs"].dtype == np.int64 and combined["n_inputs"].dims == ("point",)
+    with pytest.raises(ValueError, match="^results: points missing"):
+        combine(plan, parts[1:])
+    with pytest.raises(ValueError, match="repeated"):
+        combine(plan, parts + parts[:1])
