@@ -29,7 +29,6 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import numpy as np
-from scipy.special import expit
 
 from bayesnn.core.keys import KeyLike, as_key
 from bayesnn.exact.hierarchy import TreeFilter, tree_filter_trials
@@ -44,6 +43,7 @@ from bayesnn.hierarchy.spiking import (
 )
 from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, measure_rates
 from bayesnn.metrics import bernoulli_kl
+from bayesnn.neuron.simulate import default_capacity
 
 __all__ = ["Evaluation", "build_network", "evaluate", "candidates_of", "scores",
            "paired_difference", "frontier"]
@@ -79,21 +79,24 @@ class Evaluation(NamedTuple):
                        if v.size > 1 else 0.0} for name, v in self.per_trial.items()}
 
 
-def build_network(tree: TreeParams, *, g0: float, key: KeyLike, train_duration: float,
-                  train_trials: int = 1, reader_g0: float | None = None,
+def build_network(tree: TreeParams, *, g0: float, key: KeyLike, duration: float,
+                  n_trials: int = 1, reader_g0: float | None = None,
                   reader_rates: str = "trained", readers: Sequence[str] = ("y", "not_y"),
-                  dt: float = 1e-2) -> tuple[SpikingHierarchy, TrainingRates]:
+                  dt: float = 1e-3, capacity: int | None = None
+                  ) -> tuple[SpikingHierarchy, TrainingRates]:
     """Layer 1 from the model (``g0`` nats per spike) and readers whose rates come from
-    a training run (``reader_rates`` "trained": measured per state of y; "derived":
-    model mixing of the per-x_j rates; see :mod:`bayesnn.hierarchy.training`)."""
+    a training run of ``n_trials`` x ``duration`` s (``reader_rates`` "trained":
+    measured per state of y; "derived": model mixing of the per-x_j rates; see
+    :mod:`bayesnn.hierarchy.training`)."""
     tree = as_tree_params(tree)
     if reader_rates not in ("trained", "derived"):
         raise ValueError(f"reader_rates must be 'trained' or 'derived', got {reader_rates!r}")
     reader_g0 = g0 if reader_g0 is None else reader_g0
     layer1 = layer1_params(tree, g0)
-    provisional = reader_params(tree, np.tile([1.0, 2.0], (tree.n_children, 1)), reader_g0)
+    provisional = reader_params(tree, np.tile([1.0, 2.0], (tree.n_children, 1)), reader_g0,
+                                tuple(readers))
     rates = measure_rates(tree, SpikingHierarchy(tree, layer1, provisional), key=key,
-                          duration=train_duration, n_trials=train_trials, dt=dt)
+                          duration=duration, n_trials=n_trials, dt=dt, capacity=capacity)
     given_top = rates.given_top if reader_rates == "trained" else derived_reader_rates(
         tree, rates.given_child)
     return SpikingHierarchy(tree, layer1, reader_params(tree, given_top, reader_g0,
@@ -138,26 +141,28 @@ def paired_difference(worse, better) -> dict[str, float]:
 
 
 def evaluate(tree: TreeParams, *, g0: float, key: KeyLike, n_trials: int, duration: float,
-             dt: float = 1e-3, train_duration: float = 50.0, train_trials: int = 2,
-             reader_g0: float | None = None, reader_rates: str = "trained",
-             readers: Sequence[str] = ("y", "not_y"),
-             network: SpikingHierarchy | None = None) -> Evaluation:
+             dt: float = 1e-3, train_trials: int | None = None, reader_g0: float | None = None,
+             reader_rates: str = "trained", readers: Sequence[str] = ("y", "not_y"),
+             network: SpikingHierarchy | None = None,
+             capacity: int | None = None) -> Evaluation:
     """Train (unless ``network`` is given), then run the hierarchy and the exact filter
     on ``n_trials`` fresh test trials of ``duration`` s and score every candidate.
 
-    Keys: training uses ``fold_in(key, 1)``, the test trials ``fold_in(key, 2)`` (so
-    training and test never share inputs)."""
+    The training run has ``train_trials`` (default ``n_trials``) trials of the same
+    length and grid, so with equal ``capacity`` it reuses the test run's compiled
+    program. Keys: training uses ``fold_in(key, 1)``, the test trials ``fold_in(key,
+    2)``: training and test never share inputs."""
     tree = as_tree_params(tree)
     base = as_key(key)
     rates = None
     if network is None:
-        network, rates = build_network(tree, g0=g0, key=jax.random.fold_in(base, 1),
-                                       train_duration=train_duration,
-                                       train_trials=train_trials, reader_g0=reader_g0,
-                                       reader_rates=reader_rates, readers=readers)
+        network, rates = build_network(
+            tree, g0=g0, key=jax.random.fold_in(base, 1), duration=duration,
+            n_trials=n_trials if train_trials is None else train_trials, reader_g0=reader_g0,
+            reader_rates=reader_rates, readers=readers, dt=dt, capacity=capacity)
     trials = sample_trees(tree, key=jax.random.fold_in(base, 2), n_trials=n_trials,
                           duration=duration)
-    run = simulate_trials(network, trials.inputs, duration=duration, dt=dt)
+    run = simulate_trials(network, trials.inputs, duration=duration, dt=dt, capacity=capacity)
     exact = tree_filter_trials(tree, trials.inputs, duration=duration, sample_times=run.times)
     top = np.asarray(trials.top_at(run.times))
     exact_log_odds = np.asarray(exact.log_odds_top)
@@ -172,31 +177,30 @@ def evaluate(tree: TreeParams, *, g0: float, key: KeyLike, n_trials: int, durati
 
 def frontier(make: Callable[[int], TreeParams], n_children: Sequence[int],
              g0_values: Sequence[float], *, key: KeyLike, n_trials: int, duration: float,
-             train_duration: float = 30.0, train_trials: int = 1, dt: float = 1e-3,
+             dt: float = 1e-3,
              progress: Callable[[str], None] = lambda message: None) -> list[dict[str, Any]]:
     """The hierarchy's accuracy-against-spikes table: one row per (K, g0) with the
     layer-1 output rate and the mean/sd over trials of KL(exact || L), KL(exact || G),
     KL(exact || fed) and the log-losses. ``make(K)`` builds the tree for K children;
-    the readers' g0 is fixed at 1 so that only layer 1's rate varies."""
+    the readers' g0 is fixed at 1 so that only layer 1's rate varies. For each K, every
+    g0 uses the buffer size of the smallest g0, so one compiled program serves the row."""
     rows = []
     for k in n_children:
         tree = make(int(k))
+        n_inputs_max = float(np.maximum(np.asarray(tree.q_on), np.asarray(tree.q_off)).sum(1).max())
+        capacity = default_capacity(layer1_params(tree, float(min(g0_values))), duration,
+                                    int(n_inputs_max * duration))
         for g0 in g0_values:
             progress(f"frontier: K = {k}, g0 = {g0:g}")
             result = evaluate(tree, g0=float(g0), key=key, n_trials=n_trials,
-                              duration=duration, dt=dt, train_duration=train_duration,
-                              train_trials=train_trials, reader_g0=1.0, readers=("y",))
+                              duration=duration, dt=dt, reader_g0=1.0, readers=("y",),
+                              capacity=capacity)
             summary = result.summary()
             row = {"n_children": int(k), "g0": float(g0)}
             for name in ("layer1_rate", "layer2_rate", "kl_L", "kl_G", "kl_fed",
-                         "kl_decoded_fed", "log_loss_exact", "log_loss_fed", "log_loss_L",
-                         "log_loss_prior"):
+                         "kl_decoded_fed", "kl_prior", "log_loss_exact", "log_loss_fed",
+                         "log_loss_L", "log_loss_prior"):
                 row[name] = summary[name]["mean"]
                 row[f"{name}_sd"] = summary[name]["sd"]
             rows.append(row)
     return rows
-
-
-def prob(log_odds) -> np.ndarray:
-    """sigmoid, for plots."""
-    return expit(np.asarray(log_odds))

@@ -333,7 +333,7 @@ def _layer1_spikes(spikes: Spikes) -> Spikes:
     return _merge_readers(spikes)
 
 
-def _simulate(net, inputs, duration, dt, batched) -> HierarchyRun:
+def _simulate(net, inputs, duration, dt, capacity, batched) -> HierarchyRun:
     if not isinstance(net, SpikingHierarchy):
         raise ValueError(f"params must be a SpikingHierarchy, got {type(net).__name__}")
     if not isinstance(inputs, Spikes):
@@ -359,14 +359,18 @@ def _simulate(net, inputs, duration, dt, batched) -> HierarchyRun:
         if np.any(np.diff(times) < 0):
             raise ValueError("inputs times must be sorted in time")
     split = [split_inputs(s, n_children, n_inputs) for s in per_trial]
-    largest = max(int(np.max(np.asarray(s.n_events), initial=0)) for s in split)
-    capacity_inputs = max(s.capacity for s in split)
+    # Deterministic size from the rates (so training and test runs share a program).
+    expected = float(np.max(np.sum(np.maximum(np.asarray(net.layer1.q_on),
+                                              np.asarray(net.layer1.q_off)), axis=1))) * duration
+    capacity_inputs = max(bucket_capacity(expected), max(s.capacity for s in split))
     split = [split_inputs(s, n_children, n_inputs, capacity_inputs) for s in per_trial]
     child_inputs = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *split) if batched else split[0]
     grid = jnp.asarray(dt * np.arange(n_steps + 1))
-    capacity1 = default_capacity(net.layer1, duration, largest)
-    capacities = [capacity1, bucket_capacity(n_children * capacity1 / 2.0, sigmas=0.0),
-                  default_capacity(net.layer2, duration, n_children * capacity1)]
+    capacity1 = capacity or default_capacity(net.layer1, duration, int(expected))
+    # Reader buffers follow from layer 1's (not from the readers' rates), so runs of one
+    # layer 1 with different readers share a compiled program; overflow grows them.
+    capacity_in = bucket_capacity(n_children * capacity1 / 2.0, sigmas=0.0)
+    capacities = [capacity1, capacity_in, capacity_in]
     drift1, drift2 = drift_can_fire(net.layer1), drift_can_fire(net.layer2)
     while True:
         out = _run(net, child_inputs, grid, dt, capacity1=capacities[0],
@@ -385,7 +389,7 @@ def _simulate(net, inputs, duration, dt, batched) -> HierarchyRun:
 
 
 def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
-             dt: float = 1e-3) -> HierarchyRun:
+             dt: float = 1e-3, capacity: int | None = None) -> HierarchyRun:
     """Run the spiking hierarchy on one trial of the tree's input spikes.
 
     Args:
@@ -393,7 +397,10 @@ def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
         inputs: the tree's input spikes (one trial), sender j * N + i
             (``sample_tree(...).inputs``).
         duration: run length, s (a multiple of ``dt``).
-        dt: record grid (s); also the bin of the rate-fed reader.
+        dt: record grid (s); also the bin of the log-odds-fed reader.
+        capacity: output-event slots per layer-1 neuron (default from the expected
+            rate; the readers' buffers follow from it); grown and rerun on overflow, so
+            it only matters for compile reuse (equal capacities share one program).
 
     Returns:
         :class:`HierarchyRun` on the grid k dt, k = 1..duration/dt.
@@ -401,11 +408,11 @@ def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
     Raises:
         ValueError: naming the argument, for bad input, before any work.
     """
-    return _simulate(params, inputs, duration, dt, batched=False)
+    return _simulate(params, inputs, duration, dt, capacity, batched=False)
 
 
 def simulate_trials(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
-                    dt: float = 1e-3) -> HierarchyRun:
+                    dt: float = 1e-3, capacity: int | None = None) -> HierarchyRun:
     """:func:`simulate` over per-trial inputs (leading trial axis) in one compiled
     program; trial k equals ``simulate(params, inputs[k], ...)``."""
-    return _simulate(params, inputs, duration, dt, batched=True)
+    return _simulate(params, inputs, duration, dt, capacity, batched=True)

@@ -93,7 +93,8 @@ def count_by_state(trial, spikes, n_children: int) -> tuple[np.ndarray, np.ndarr
 
 
 def measure_rates(tree: TreeParams, network, *, key: KeyLike, duration: float,
-                  n_trials: int = 1, dt: float = 1e-2) -> TrainingRates:
+                  n_trials: int = 1, dt: float = 1e-3,
+                  capacity: int | None = None) -> TrainingRates:
     """Layer-1 output rates per state from a training run of ``n_trials`` x ``duration``.
 
     Args:
@@ -103,14 +104,16 @@ def measure_rates(tree: TreeParams, network, *, key: KeyLike, duration: float,
         key: seed of the training trials (use a different one from the test trials).
         duration: length of each training trial, s.
         n_trials: number of trials.
-        dt: record grid of the run, s (only the spikes are used).
+        dt: record grid of the run, s (only the spikes are used; the test run's grid
+            and ``capacity`` let both runs share one compiled program).
+        capacity: layer-1 output-event slots (see :func:`simulate`).
     """
     from bayesnn.hierarchy.spiking import simulate_trials
 
     tree = as_tree_params(tree)
     duration = float(require_positive("duration", duration, ndim=0))
     trials = sample_trees(tree, key=key, n_trials=int(n_trials), duration=duration)
-    run = simulate_trials(network, trials.inputs, duration=duration, dt=dt)
+    run = simulate_trials(network, trials.inputs, duration=duration, dt=dt, capacity=capacity)
     k = tree.n_children
     spikes_child, spikes_top = np.zeros((k, 2)), np.zeros((k, 2))
     time_child, time_top = np.zeros((k, 2)), np.zeros(2)
