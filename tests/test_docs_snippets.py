@@ -1,0 +1,31 @@
+"""The README's and docs' Python snippets run as written (each file's ```python blocks
+in order, in one namespace, from a scratch directory)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def _blocks(page: Path) -> list[str]:
+    return BLOCK.findall(page.read_text())
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if _blocks(p)],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_snippets_run(page, tmp_path):
+    namespace: dict = {"__name__": "__snippet__"}
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for index, block in enumerate(_blocks(page)):
+            code = compile(block, f"{page.name}[python block {index}]", "exec")
+            exec(code, namespace)  # noqa: S102 - the docs are ours
+    finally:
+        os.chdir(previous)
