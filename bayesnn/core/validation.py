@@ -3,6 +3,12 @@
 Every public constructor validates its inputs with these helpers *before* any
 simulation work, and raises a ``ValueError`` whose message names the parameter and
 the constraint it broke. Nothing downstream clips or silently returns NaN.
+
+Scalars and arrays (``as_array``, ``require_positive``, ``require_nonnegative``,
+``require_shape``, ``require_integer_counts``, ``require_in_range``, ``require_int``),
+matrices (``require_matrix``, ``require_square``, ``require_symmetric``, ``require_psd``,
+``require_pd``, ``require_hurwitz``) and one trial of spikes (``check_spikes``). Traced
+values are the caller's business: check with :func:`bayesnn.core.is_traced` first.
 """
 from __future__ import annotations
 
@@ -69,22 +75,6 @@ def require_in_range(name: str, value: float, low: float, high: float,
         right = "]" if high_inclusive else ")"
         raise ValueError(f"{name} must lie in {left}{low}, {high}{right}, got {scalar}")
     return scalar
-
-
-def require_rates(r_on, r_off, q_on, q_off) -> tuple[float, float, np.ndarray, np.ndarray]:
-    """Rates of the Markov-modulated Poisson model (Hz): switching rates ``r_on``,
-    ``r_off`` (scalars > 0) and input rates ``q_on``, ``q_off`` (one shape (N,), N >= 1,
-    all > 0)."""
-    r_on = float(require_positive("r_on", r_on, ndim=0))
-    r_off = float(require_positive("r_off", r_off, ndim=0))
-    q_on = require_positive("q_on", q_on, ndim=1)
-    q_off = require_positive("q_off", q_off, ndim=1)
-    if q_on.shape != q_off.shape:
-        raise ValueError(f"q_on and q_off must have the same shape (N,), got {q_on.shape} "
-                         f"and {q_off.shape}")
-    if q_on.size == 0:
-        raise ValueError("q_on must hold at least one input rate, got shape (0,)")
-    return r_on, r_off, q_on, q_off
 
 
 # ----------------------------------------------------------------------------- matrices

@@ -42,7 +42,7 @@ import numpy as np
 import scipy.linalg
 
 from bayesnn.core.keys import KeyLike
-from bayesnn.core.params import is_traced, params_record
+from bayesnn.core.params import as_leaf, is_traced, params_record
 from bayesnn.core.spikes import Spikes
 from bayesnn.core.validation import (
     require_hurwitz,
@@ -107,7 +107,7 @@ class SpikingKalmanParams:
         if np.max(np.abs(np.asarray(self.network.A) - want)) > 1e-9 * max(1.0, np.max(np.abs(want))):
             raise ValueError("network.A must equal (e^{(A - K C) dt} - I) / dt (build the "
                              "record with make_spiking_kalman)")
-        return {"gain": jax.numpy.asarray(K, jax.numpy.result_type(float))}
+        return {"gain": as_leaf(K)}
 
     @property
     def generator(self) -> jax.Array:
