@@ -2,8 +2,8 @@
 
 These are the independent code paths that check the spiking models, so nothing here
 imports ``bayesnn.neuron``, ``bayesnn.scn`` or any other model: only ``bayesnn.core`` and
-the generative model's parameter record (:class:`bayesnn.processes.MMPPParams`, data and
-checks, no simulation code). Every function here refuses float32
+the generative models' parameter records (:class:`bayesnn.processes.MMPPParams`,
+:mod:`bayesnn.processes.linear_gaussian`; data and checks, no simulation code). Every function here refuses float32
 (:func:`bayesnn.core.require_x64`).
 
 * :mod:`bayesnn.exact.hmm`: discrete-time two-state HMM (exact CTMC propagator,
@@ -11,8 +11,13 @@ checks, no simulation code). Every function here refuses float32
 * :mod:`bayesnn.exact.mmpp`: exact continuous-time filter and log-likelihood of the
   Markov-modulated Poisson process (matrix exponential between events), plus the
   innovations-form log-likelihood as an independent cross-check.
+* :mod:`bayesnn.exact.mmpp_smoother`: the continuous-time smoother (expected dwell
+  times, spike counts per state, switch counts) for EM.
 * :mod:`bayesnn.exact.kalman`: Kalman filter, RTS smoother, exact (Van Loan)
-  discretisation, steady-state Kalman-Bucy gain and mean.
+  discretisation, steady-state Kalman-Bucy gain and mean;
+  :mod:`bayesnn.exact.kalman_bucy`: the exact Kalman-Bucy posterior.
+* :mod:`bayesnn.exact.hierarchy`: the exact joint filter of the two-level tree of
+  hidden Markov chains.
 """
 from bayesnn.exact.hmm import (
     BruteForceMarginals,
@@ -34,6 +39,7 @@ from bayesnn.exact.kalman import (
     rts_smoother,
     steady_state_kalman_bucy,
 )
+from bayesnn.exact.kalman_bucy import KalmanBucyPosterior, kalman_bucy_posterior, sampled_lgssm
 from bayesnn.exact.mmpp import (
     MMPPFilter,
     mmpp_filter,
@@ -59,6 +65,9 @@ __all__ = [
     "kalman_filter",
     "rts_smoother",
     "steady_state_kalman_bucy",
+    "KalmanBucyPosterior",
+    "kalman_bucy_posterior",
+    "sampled_lgssm",
     "MMPPFilter",
     "mmpp_filter",
     "mmpp_filter_batch",

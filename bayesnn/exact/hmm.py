@@ -60,6 +60,8 @@ import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
 from bayesnn.core import validation as v
+from bayesnn.core.params import is_traced
+from bayesnn.core.precision import require_x64
 
 __all__ = [
     "HMMForward",
@@ -129,11 +131,6 @@ class BruteForceMarginals(NamedTuple):
 # ----------------------------------------------------------------------------- checks
 
 
-def _traced(*values) -> bool:
-    """True if any argument is a JAX tracer (inside jit/vmap): checks are skipped then."""
-    return any(isinstance(x, jax.core.Tracer) for x in values)
-
-
 def _check_distribution(name: str, value) -> np.ndarray:
     array = v.require_nonnegative(name, value, ndim=1)
     v.require_shape(name, array, (2,))
@@ -183,7 +180,8 @@ def ctmc_transition_matrix(r_on: float, r_off: float, dt: float) -> jax.Array:
         ``s = r_on + r_off``; the diagonal is computed as ``(r_off + r_on e^{-s dt})/s``
         and ``(r_on + r_off e^{-s dt})/s`` (no cancellation).
     """
-    if not _traced(r_on, r_off, dt):
+    require_x64("bayesnn.exact.hmm")
+    if not is_traced(r_on, r_off, dt):
         v.require_positive("r_on", r_on, ndim=0)
         v.require_positive("r_off", r_off, ndim=0)
         v.require_positive("dt", dt, ndim=0)
@@ -211,7 +209,8 @@ def poisson_log_likelihoods(counts, q_on, q_off, dt: float) -> jax.Array:
         ``sum_i n log(q_i dt) - q_i dt - log(n!)``; column 0 uses ``q_off`` (OFF),
         column 1 uses ``q_on`` (ON).
     """
-    if not _traced(counts, q_on, q_off, dt):
+    require_x64("bayesnn.exact.hmm")
+    if not is_traced(counts, q_on, q_off, dt):
         counts_np = v.require_integer_counts("counts", counts)
         if counts_np.ndim != 2:
             raise ValueError(f"counts must have 2 dimension(s), got shape {counts_np.shape}")
@@ -270,7 +269,8 @@ def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
         first. Runs as one ``lax.scan`` (jittable; argument checks are skipped when the
         inputs are traced).
     """
-    if not _traced(initial, transition, log_likelihoods):
+    require_x64("bayesnn.exact.hmm")
+    if not is_traced(initial, transition, log_likelihoods):
         _check_hmm_args(initial, transition, log_likelihoods)
     initial = jnp.asarray(initial, dtype=float)
     transition = jnp.asarray(transition, dtype=float)
@@ -282,7 +282,7 @@ def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
 
 
 def _refuse_impossible(log_ml) -> None:
-    if not _traced(log_ml) and not np.isfinite(float(log_ml)):
+    if not is_traced(log_ml) and not np.isfinite(float(log_ml)):
         raise ValueError("log_likelihoods: the observations have zero probability under "
                          "initial and transition (every path is impossible)")
 
@@ -326,7 +326,8 @@ def hmm_smoother(initial, transition, log_likelihoods) -> HMMSmoother:
         :class:`HMMSmoother` with ``filtered`` (T, 2), ``smoothed`` (T, 2),
         ``expected_transitions`` (2, 2) and ``log_marginal_likelihood`` ().
     """
-    if not _traced(initial, transition, log_likelihoods):
+    require_x64("bayesnn.exact.hmm")
+    if not is_traced(initial, transition, log_likelihoods):
         _check_hmm_args(initial, transition, log_likelihoods)
     initial = jnp.asarray(initial, dtype=float)
     transition = jnp.asarray(transition, dtype=float)
