@@ -42,6 +42,28 @@ def flat(params) -> np.ndarray:
     return np.concatenate([np.atleast_1d(np.asarray(getattr(params, name))) for name in PARAMETERS])
 
 
+def mirrored(params):
+    """The mirror parameter point: ON and OFF swapped together with (r_on, q_on) <->
+    (r_off, q_off); same likelihood for every data set. Works on trajectories too
+    (leading axes)."""
+    from bayesnn.core.params import unchecked
+    return unchecked(MMPPParams, r_on=params.r_off, r_off=params.r_on, q_on=params.q_off,
+                     q_off=params.q_on)
+
+
+def is_mirrored(params, true: MMPPParams) -> bool:
+    """Whether the mirror of ``params`` is closer to ``true`` (squared log distance)."""
+    truth = flat(true)
+    distance = lambda x: float(np.sum(np.log(flat(x) / truth) ** 2))  # noqa: E731
+    return distance(mirrored(params)) < distance(params)
+
+
+def aligned(params, true: MMPPParams):
+    """``params`` in the labelling of ``true``: a learner may land on the mirror point
+    (:func:`mirrored`); return whichever of the two is closer to ``true``."""
+    return mirrored(params) if is_mirrored(params, true) else params
+
+
 def bin_counts(spikes: Spikes, n_inputs: int, duration: float, dt: float) -> np.ndarray:
     """(T, N) counts of one trial's spikes in bins of width dt (T = round(duration/dt))."""
     times, senders, counts = spike_arrays(spikes)
@@ -91,7 +113,7 @@ def duration_sweep(true: MMPPParams, durations, n_datasets: int, key=0,
         row, fits, its = [], [], []
         for spikes in sample_data(true, jax.random.fold_in(as_key(key), d), duration, n_datasets):
             result = em_continuous(mis_initialised(true), spikes, duration, max_iterations=500, tol=tol)
-            row.append(float(np.sqrt(np.mean((flat(result.params) / truth - 1) ** 2))))
+            row.append(float(np.sqrt(np.mean((flat(aligned(result.params, true)) / truth - 1) ** 2))))
             fits.append(result.params)
             its.append(result.n_iterations)
         errors.append(row)

@@ -43,6 +43,13 @@ def problem(n_inputs: int, seed: int) -> MMPPParams:
     return MMPPParams(r_on=2.0, r_off=2.0, q_on=q_on, q_off=q_off)
 
 
+def align(result, true):
+    """A learning result (final params and trajectory) in the labelling of the truth."""
+    if not ex.is_mirrored(result.params, true):
+        return result
+    return result._replace(params=ex.mirrored(result.params), trajectory=ex.mirrored(result.trajectory))
+
+
 def learning_curves(figure_path, true, local, online, filtered):
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     truth_w = np.log(np.asarray(true.q_on) / np.asarray(true.q_off))
@@ -115,27 +122,34 @@ def main(argv=None) -> dict:
 
     truth = ex.flat(true)
     late = local.times > duration / 2
+    # ON/OFF are only defined up to a swap (the likelihood is symmetric): compare in the
+    # labelling of the truth (experiments.aligned), curves included.
+    swapped = ex.is_mirrored(local.params, true)
+    filtered_over_start = ex.flat(filtered.params) / ex.flat(start)  # raw labels, as started
+    local, online, filtered = (align(r, true) for r in (local, online, filtered))
     mean_late = lambda r: np.concatenate([np.atleast_1d(np.mean(np.asarray(getattr(r.trajectory, n))[late], axis=0))  # noqa: E731
                                           for n in ex.PARAMETERS])
+    local_end, ml_end = local.params, ex.aligned(ml.params, true)
     results = {
         "setting": dict(n_inputs=n_inputs, duration_s=duration, dt_s=dt, memory_s=memory, seed=args.seed),
         "true": truth.tolist(),
         "local_rule_second_half_mean_over_truth": (mean_late(local) / truth).tolist(),
         "online_em_second_half_mean_over_truth": (mean_late(online) / truth).tolist(),
-        "filtered_only_final_over_start": (ex.flat(filtered.params) / ex.flat(start)).tolist(),
-        "batch_em_over_truth": (ex.flat(ml.params) / truth).tolist(),
+        "filtered_only_final_over_start": filtered_over_start.tolist(),
+        "batch_em_over_truth": (ex.flat(ml_end) / truth).tolist(),
+        "local_rule_learned_mirror_labels": bool(swapped),
         "local_vs_online_max_rel_second_half": float(np.max(np.abs(mean_late(local) / mean_late(online) - 1))),
         "weights_correlation_local": float(np.corrcoef(
             np.log(np.asarray(true.q_on) / np.asarray(true.q_off)),
-            np.log(np.asarray(local.params.q_on) / np.asarray(local.params.q_off)))[0, 1]),
+            np.log(np.asarray(local_end.q_on) / np.asarray(local_end.q_off)))[0, 1]),
         "posterior_kl_nats": {name: ex.posterior_kl(true, params, test, 60.0) for name, params in
-                              (("local_rule", local.params), ("batch_em", ml.params),
+                              (("local_rule", local_end), ("batch_em", ml_end),
                                ("start", start), ("filtered_only", filtered.params))},
         "output_spikes_per_s": local.n_output_spikes / duration,
         "local_rule_wall_s": local_time,
     }
     learning_curves(out / "learning_curves.png", true, local, online, filtered)
-    weights_scatter(out / "weights.png", true, local.params, ml.params)
+    weights_scatter(out / "weights.png", true, local_end, ml_end)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results
 
