@@ -1,8 +1,21 @@
 """Hierarchies of Bayesian neurons, measured against exact inference on the tree.
 
 - :mod:`bayesnn.hierarchy.params`: the two-level generative tree (:class:`TreeParams`,
-  :func:`make_tree`).
+  :func:`make_tree`): a top chain y, K children x_j that follow it, Poisson inputs per
+  child.
 - :mod:`bayesnn.hierarchy.sampling`: exact sampling of the tree (:func:`sample_tree`).
+- :mod:`bayesnn.hierarchy.spiking`: the spiking hierarchy (:class:`SpikingHierarchy`,
+  :func:`simulate`): layer-1 Bayesian neurons per child, layer-2 readers of their
+  spikes, and the log-odds-fed reader.
+- :mod:`bayesnn.hierarchy.training`: the readers' rates (model-derived mixing,
+  training-run rates).
+- :mod:`bayesnn.hierarchy.evaluate`: KL and log-loss against the exact marginal
+  (:mod:`bayesnn.exact.hierarchy`), the KL-against-rate frontier.
+- :mod:`bayesnn.hierarchy.poisson`: where the readers' Poisson assumption breaks (ISI
+  statistics, maximum-likelihood reader).
+- :mod:`bayesnn.hierarchy.validation`: ``bayesnn validate --scenario hierarchy``.
+
+See docs/hierarchy.md.
 """
 from bayesnn.hierarchy.params import (
     TreeParams,
@@ -13,7 +26,19 @@ from bayesnn.hierarchy.params import (
     stationary_joint,
 )
 from bayesnn.hierarchy.sampling import TreeTrial, sample_tree, sample_trees, tree_states_at
+from bayesnn.hierarchy.spiking import (
+    HierarchyRun,
+    SpikingHierarchy,
+    layer1_params,
+    reader_params,
+    simulate,
+    simulate_trials,
+    split_inputs,
+)
+from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, measure_rates
 
 __all__ = ["TreeParams", "make_tree", "child_effective_rates", "child_pair_stationary",
            "prob_child_given_top", "stationary_joint", "TreeTrial", "sample_tree",
-           "sample_trees", "tree_states_at"]
+           "sample_trees", "tree_states_at", "HierarchyRun", "SpikingHierarchy",
+           "layer1_params", "reader_params", "simulate", "simulate_trials", "split_inputs",
+           "TrainingRates", "derived_reader_rates", "measure_rates"]
