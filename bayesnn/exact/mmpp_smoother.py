@@ -1,7 +1,7 @@
 r"""Exact continuous-time forward-backward smoother of the Markov-modulated Poisson process.
 
 Gives the expected complete-data sufficient statistics that batch EM needs (Rydén
-1996; bayesian-neuron.md Sec. 5.2): expected dwell times, expected spike counts of
+1996; Roberts, Ephraim & Dieguez 2006): expected dwell times, expected spike counts of
 every input per hidden state and expected numbers of switches, given *all* spikes on
 ``[0, T]``. Written from the math: it imports no model code (parameters are read from
 any record with ``r_on``, ``r_off``, ``q_on``, ``q_off`` attributes, e.g.

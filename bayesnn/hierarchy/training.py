@@ -7,9 +7,9 @@ Derived from the model (exact):
 
 Estimated from a training run (no closed form): the layer-1 output rate
 :math:`\rho^j_x` while x_j = x. Denève 2004's rate formula :math:`[\bar I]^+/g_0`
-predicts 0 in the OFF state and is 12-30% low in the ON state (bayesian-neuron.md Sec.
-4.3, independent check), and it ignores the transients after each switch of x_j, so it
-is not used. The training run samples fresh trials of the tree, runs layer 1 on them,
+predicts 0 in the OFF state and is 12-30% low in the ON state (measured on simulated
+neurons; not a number from the paper), and it ignores the transients after each switch
+of x_j, so it is not used. The training run samples fresh trials of the tree, runs layer 1 on them,
 and counts layer-1 spikes per state:
 
 .. math::  \hat\rho^j_x = \frac{n^j_x + 1/2}{T^j_x},\qquad

@@ -9,8 +9,8 @@ of the log-likelihood (the gradient there is ``E[N]/q - E[T]`` etc., which the M
 zeroes; Fisher's identity, Cappé, Moulines & Rydén 2005 Sec. 10.1).
 
 * :func:`em_binned`: the binned model (bin width dt, Poisson counts) with the discrete
-  forward-backward of :mod:`bayesnn.exact.hmm` (Baum et al. 1970; bayesian-neuron.md
-  Sec. 5.2).
+  forward-backward of :mod:`bayesnn.exact.hmm` (Baum et al. 1970; derivation in
+  docs/learning.md, Sec. 1).
 * :func:`em_continuous`: the continuous-time model with the exact continuous-time
   smoother (:mod:`bayesnn.exact.mmpp_smoother`; Rydén 1996).
 

@@ -29,8 +29,8 @@ def default_problem() -> MMPPParams:
 
 
 def mis_initialised(true: MMPPParams) -> MMPPParams:
-    """A 4x-wrong start (bayesian-neuron.md Sec. 8, test 9b): r_on / 4, r_off x 4, every
-    q_on and q_off at 1.25x and 0.75x the mean input rate (ON kept the busier state)."""
+    """A 4x-wrong start (the EM recovery test of docs/learning.md): r_on / 4, r_off x 4,
+    every q_on and q_off at 1.25x and 0.75x the mean input rate (ON kept the busier state)."""
     mean = float(np.mean((np.asarray(true.q_on) + np.asarray(true.q_off)) / 2))
     n = true.n_inputs
     return MMPPParams(r_on=float(true.r_on) / 4, r_off=float(true.r_off) * 4,

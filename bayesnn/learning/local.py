@@ -13,7 +13,7 @@ j, spikes on [0, t]]`` obeys, with the neuron's log-odds ``L_t`` (e^L = phi_1/ph
 
 where ``delta = rho_1 - rho_0`` and ``p_t = sigma(L_t)``. ``delta`` relaxes at the rate
 ``k(L) = r_on e^{-L} + r_off e^{L}``, the neuron's own linearised leak
-(bayesian-neuron.md Sec. 1.2). For the spike count of input i in state ON
+(the log-odds ODE of Denève 2004, Sec. 1.1). For the spike count of input i in state ON
 (``d_1 = 1``, nothing else) this reads::
 
     delta_i  += 1 at each spike of input i          (a presynaptic eligibility trace)
@@ -23,7 +23,8 @@ where ``delta = rho_1 - rho_0`` and ``p_t = sigma(L_t)``. ``delta`` relaxes at t
 
 so synapse i needs only its own spikes and the neuron's L: the rule is local and
 spike-time dependent, and it uses the postsynaptic activity *following* each input spike
-(the information a filtered-only rule lacks; Sec. 5.4 and :func:`local_rule` with
+(the information a filtered-only rule lacks; docs/learning.md, Sec. 6, and
+:func:`local_rule` with
 ``smoothing=False``). The soma keeps the same traces for the time spent ON and for the
 switch counts; input-free quantities (elapsed time, each input's spike count) are exact
 running sums. Parameters follow the M-step of the read-out
@@ -38,7 +39,8 @@ sigma(2L - L*)`` and ``m = r_on r_off / k`` the increments are bounded for every
     Delta delta = (src / k - delta)(1 - e^{-k dt}),  src = (c_1 - c_0) + r_on e^{-L} s_01 - r_off e^{L} s_10
     Delta rho_0 = c_0 dt + b [(c_1 - c_0) dt - Delta delta] + m (s_01 + s_10) dt
 
-The neuron's L itself is the exact binned log-odds filter (Sec. 3.2) with the current
+The neuron's L itself is the exact binned log-odds filter (the HMM forward filter of
+Rabiner 1989, Sec. III, in log-odds form; :mod:`bayesnn.exact.hmm`) with the current
 parameters: the rule runs inside the neuron's own time-stepped loop
 (:func:`bayesnn.neuron.stepped_step`, ``"discrete"``), which also emits the output
 spikes that carry G. A discount gamma per bin multiplies every trace (memory ~
@@ -233,7 +235,7 @@ def local_rule(initial, counts, dt: float, *, learning_rate: float = 1.0,
         update_every, warmup, record_every: as :func:`bayesnn.learning.online.online_em`.
         smoothing: True = the rule derived from online EM; False = the filtered-only
             rule (every increment weighted by p_t), which cannot learn r_on, r_off
-            (bayesian-neuron.md Sec. 5.4).
+            (docs/learning.md, Sec. 6).
         readout: ``"L"`` (the neuron's log-odds, its membrane potential) or ``"G"`` (the
             prediction rebuilt from its own output spikes, Denève 2008 I), used by the
             traces and the read-out.

@@ -1,5 +1,5 @@
 r"""Online EM for the binned model: smoothed sufficient statistics by a forward-only
-recursion (Cappé 2011; Mongillo & Denève 2008; bayesian-neuron.md Sec. 5.3).
+recursion (Cappé 2011; Mongillo & Denève 2008; docs/learning.md, Sec. 3).
 
 For every statistic ``S_t = sum_{k <= t} s(x_{k-1}, x_k, y_k)`` keep the filter
 ``phi_t(j) = P(x_t = j | y_{1:t})`` and ``rho_t(j) = E[S_t | x_t = j, y_{1:t}]``. With the

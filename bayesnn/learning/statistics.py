@@ -1,9 +1,9 @@
 r"""Expected sufficient statistics (E-step) and their maximisers (M-step).
 
-Complete-data sufficient statistics of the MMPP on ``[0, T]`` (bayesian-neuron.md Sec.
-5.2; Rydén 1996): time spent in each state ``T_j``, spikes of input i while in state j
-``N^i_j``, switches ``n_01`` (OFF -> ON) and ``n_10`` (ON -> OFF). The complete-data
-log-likelihood is
+Complete-data sufficient statistics of the MMPP on ``[0, T]`` (Rydén 1996, Eq. 3;
+derivation in docs/learning.md, Sec. 1): time spent in each state ``T_j``, spikes of
+input i while in state j ``N^i_j``, switches ``n_01`` (OFF -> ON) and ``n_10``
+(ON -> OFF). The complete-data log-likelihood is
 
 .. math::
 

@@ -26,8 +26,8 @@ check                                     against (bound and its basis)
 ========================================= =============================================
 
 Default rates are asymmetric (r_on = 1 Hz, r_off = 3 Hz) so that a swap of r_on and
-r_off anywhere changes the numbers and fails the exact checks (science notes,
-/work/shared/science/bayesian-neuron.md). Units: s, Hz, nats.
+r_off anywhere changes the numbers and fails the exact checks. Model: Denève 2004,
+Sec. 1.1. Units: s, Hz, nats.
 """
 from __future__ import annotations
 

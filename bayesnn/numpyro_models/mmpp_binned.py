@@ -5,8 +5,8 @@ NumPyro (funsor variable elimination of the hidden state), never by ``bayesnn.ex
 ``bayesnn.neuron`` or ``bayesnn.scn``. Parameters come as the generative model's record
 :class:`bayesnn.processes.MMPPParams` (r_on, r_off in Hz; q_on, q_off (N,) in Hz).
 
-Model (science note Sec. 1.1 and 3.2; bin width ``dt`` s, bins ``k = 1..T``, bin ``k``
-covers ``[(k-1) dt, k dt)``):
+Model (Denève 2004, Sec. 1.1, binned as an HMM, Rabiner 1989; bin width ``dt`` s,
+bins ``k = 1..T``, bin ``k`` covers ``[(k-1) dt, k dt)``):
 
 .. math::
 
@@ -145,7 +145,7 @@ def _p0(params, initial_prob_on):
 # --------------------------------------------------------------------------- helpers
 def transition_matrix(params, dt):
     """Exact one-bin transition matrix (2, 2), ``P[i, j] = P(x_k = j | x_{k-1} = i)``
-    (science note Sec. 3.2; rates in Hz, ``dt`` in s). Traceable."""
+    (the CTMC's matrix exponential over one bin; rates in Hz, ``dt`` in s). Traceable."""
     total = params.r_on + params.r_off
     decay = -jnp.expm1(-total * dt)
     a_on = params.r_on / total * decay

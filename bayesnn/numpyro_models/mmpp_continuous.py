@@ -4,7 +4,7 @@ An independent reference (no ``bayesnn.exact``, ``neuron`` or ``scn`` code) for 
 exact continuous-time filter. Parameters: :class:`bayesnn.processes.MMPPParams`; spike
 trains: :class:`bayesnn.core.Spikes` (sender = input index).
 
-Likelihood (science note Sec. 2.2 and 2.4). For events :math:`(t_j, i_j)` on
+Likelihood (Snyder 1972; Rydén 1996, Eq. 2). For events :math:`(t_j, i_j)` on
 :math:`[0, D]`
 
 .. math::

@@ -1,6 +1,6 @@
 r"""Parameter inference for the binned MMPP with NUTS, hidden chain marginalised.
 
-Model (science note Sec. 1.1; likelihood of :func:`bayesnn.numpyro_models.mmpp_binned.mmpp_hmm_model`,
+Model (Denève 2004, Sec. 1.1; likelihood of :func:`bayesnn.numpyro_models.mmpp_binned.mmpp_hmm_model`,
 the hidden state summed out by funsor at every NUTS step):
 
 .. math::
@@ -13,7 +13,7 @@ the hidden state summed out by funsor at every NUTS step):
 **Label switching.** The likelihood is invariant under swapping the labels ON/OFF
 together with ``(r_on, q_on) <-> (r_off, q_off)``; with exchangeable priors the
 posterior has two mirror modes and chains that land in different modes give R-hat >> 1.
-We identify ON as the state with the larger *total* input rate (the [N04] convention
+We identify ON as the state with the larger *total* input rate (the Denève 2004 convention
 theta = Q_on - Q_off > 0). The iid Gamma prior restricted to that region is sampled
 exactly through the Gamma–Dirichlet decomposition: if :math:`q_i \sim \mathrm{Gamma}(a, b)`
 iid then :math:`Q = \sum q_i \sim \mathrm{Gamma}(Na, b)` independent of

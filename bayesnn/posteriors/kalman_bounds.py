@@ -20,8 +20,9 @@ recorded step and the bound is rigorous. With ``lambda_V = -trace(A_net) / D`` (
 scalar minimising ``||B||_F``) the 1-D amplification is exactly 1 and the bound is the
 box half-width ``max_i T_i / |Gamma_i|``; in 2-D the rotational part of ``A_net`` cannot
 be cancelled and :func:`error_amplification` sums the series exactly (with a rigorous
-geometric tail). Reference: Boerlin et al. 2013 (box), science note
-``spike-coding-networks.md`` Sec. 2.6 item 1.
+geometric tail). References: Boerlin et al. 2013 (the network and its bounding box);
+the target is the steady-state Kalman-Bucy filter (Kalman & Bucy 1961) put into that
+network as its linear system.
 """
 from __future__ import annotations
 
@@ -80,11 +81,12 @@ def box_radius(Gamma, thresholds) -> float:
     g and equal T this is ``(T / g) / cos(pi / N)``.
 
     Args:
-        Gamma: (D, N) decoder. thresholds: (N,) T_i > 0.
+        Gamma: (D, N) decoder.
+        thresholds: (N,) T_i > 0.
 
     Raises:
-        ValueError if the kernels do not positively span R^D (the box is unbounded) or
-        there are too many vertex candidates (> 2e6 D-subsets).
+        ValueError: if the kernels do not positively span R^D (the box is unbounded)
+            or there are too many vertex candidates (> 2e6 D-subsets).
     """
     G = as_array("Gamma", Gamma, ndim=2)
     D, N = G.shape
