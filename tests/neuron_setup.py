@@ -1,4 +1,4 @@
-"""Shared scenario builders for the Bayesian-neuron tests (science notes, Sec. 6.3).
+"""Shared scenario builders for the Bayesian-neuron tests (model of Denève 2004, Sec. 1.1).
 
 The default switching rates are asymmetric (r_on = 1 Hz, r_off = 3 Hz, P(x = 1) = 1/4),
 so that a swap of r_on and r_off anywhere changes the numbers and fails the exact

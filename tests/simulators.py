@@ -4,7 +4,7 @@ import numpy as np
 
 
 def gillespie_trial(rng, r_on, r_off, q_on, q_off, duration):
-    """Independent continuous-time simulator (Gillespie), events sorted."""
+    """Independent continuous-time simulator (Gillespie 1976), events sorted."""
     t, x = 0.0, rng.random() < r_on / (r_on + r_off)
     times, channels = [], []
     while True:

@@ -109,7 +109,7 @@ def test_forward_with_deterministic_initial_state_equals_brute_force(rng):
 
 
 def test_forward_equals_log_odds_recursion_over_long_run(rng):
-    """Sec. 3.2 / 8.1: the log-odds form of the forward filter, written out here, agrees.
+    """The log-odds form of the forward filter (Rabiner 1989), written out here, agrees.
 
     L^- = logaddexp(log1p(-a_off) + L, log a_on) - logaddexp(log a_off + L, log1p(-a_on)),
     L = L^- + sum_i n_i w_i - theta dt.  Reference agreement 8.4e-15 over 20,000 steps.

@@ -63,7 +63,7 @@ def simulate_mmpp(rng, r_on, r_off, q_on, q_off, duration, p0):
 
 @pytest.fixture
 def default_setting(rng):
-    """bayesian-neuron.md Sec. 6.3 default: N = 20, q ~ U(5, 30) Hz, r = 2 Hz, T = 20 s
+    """The default validation setting: N = 20, q ~ U(5, 30) Hz, r = 2 Hz, T = 20 s
     (asymmetric rates are covered by the negative-theta and relabelling tests)."""
     q_on, q_off = rng.uniform(5, 30, 20), rng.uniform(5, 30, 20)
     times, channels = simulate_mmpp(rng, 2.0, 2.0, q_on, q_off, 20.0, 0.5)
@@ -119,7 +119,7 @@ def test_no_spikes_with_theta_matches_riccati_closed_form(q_on, q_off, p0):
 
 
 def test_stiffness_case_is_exact():
-    """Sec. 8.6: L = 12 with r_on = r_off = 10 Hz, no input: after 1 ms L ~ 4.61."""
+    """A stiff case: L = 12 with r_on = r_off = 10 Hz, no input: after 1 ms L ~ 4.61."""
     p0 = 1.0 / (1.0 + np.exp(-12.0))
     res = mmpp_filter(model(10.0, 10.0, [5.0], [5.0]), no_spikes(1), duration=1e-3,
                       query_times=[1e-3], initial_prob_on=p0)
@@ -216,9 +216,9 @@ def test_true_parameters_beat_misspecified_ones(default_setting):
 
 
 def test_binned_hmm_converges_to_continuous_filter_at_first_order(default_setting):
-    """Sec. 3.4 / 8.4: mean |L_HMM(dt) - L_exact| over a fixed trial falls like dt.
+    """First-order convergence: mean |L_HMM(dt) - L_exact| over a fixed trial falls like dt.
 
-    Criterion from Sec. 8.4: log-log slope in [0.8, 1.2]; each halving of dt divides the
+    Criterion: log-log slope in [0.8, 1.2]; each halving of dt divides the
     error by 2^slope, i.e. by a factor in [2^0.8, 2^1.2].
     """
     s = default_setting

@@ -19,7 +19,7 @@ from tests.simulators import binned_trial, gillespie_spikes
 
 TRUE = MMPPParams(r_on=2.0, r_off=2.0, q_on=np.array([30.0, 22.0, 12.0]),
                   q_off=np.array([6.0, 10.0, 12.0]))
-# 4x mis-initialisation (bayesian-neuron.md Sec. 8, test 9b), ON still the busier state
+# 4x mis-initialisation (the EM recovery test of docs/learning.md), ON still the busier state
 START = MMPPParams(r_on=0.5, r_off=8.0, q_on=np.full(3, 25.0), q_off=np.full(3, 15.0))
 
 

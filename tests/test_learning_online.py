@@ -1,10 +1,10 @@
 """Online EM and the local spike-driven rule (bayesnn.learning.online / .local).
 
-* Sec. 8 test 9a: the forward-only recursion at discount 1 equals forward-backward
+* Cappé 2011: the forward-only recursion at discount 1 equals forward-backward
   (bayesnn.exact.hmm via learning.statistics.binned_e_step) to 1e-9.
 * Tracking: q_on halves halfway through; with a discount the estimate follows.
 * The local rule converges to exact online EM as dt -> 0 (first order).
-* Sec. 5.4 / test 9c: the filtered-only rule leaves r_on, r_off at the initial guess.
+* docs/learning.md, Sec. 6: the filtered-only rule leaves r_on, r_off at the initial guess.
 Data come from the independent simulators of tests/simulators.py.
 """
 import jax
@@ -32,7 +32,7 @@ def _bin(times, channels, duration, dt):
 
 
 def test_online_statistics_equal_forward_backward():
-    """Sec. 8 test 9a (T = 3000 bins); reference value 6e-15 relative."""
+    """Cappé 2011, Sec. 2.2 (T = 3000 bins); an independent NumPy script gave 6e-15 relative."""
     rng = np.random.default_rng(1)
     counts = binned_trial(rng, 2.0, 3.0, Q_ON, Q_OFF, 0.01, 3000)[1]
     online = online_statistics(TRUE, counts, 0.01, initial_prob_on=0.3)
@@ -92,8 +92,8 @@ def test_local_rule_converges_to_online_em_first_order():
 
 
 def test_filtered_only_rule_does_not_learn_switching_rates():
-    """Sec. 5.4: with filtered statistics every guess of r is a fixed point, so r_on,
-    r_off stay at the 4x-wrong start; the rule with smoothed (forward-smoothing)
+    """docs/learning.md, Sec. 6: with filtered statistics every guess of r is a fixed
+    point, so r_on, r_off stay at the 4x-wrong start; the rule with smoothed (forward-smoothing)
     statistics moves them to the truth."""
     rng = np.random.default_rng(4)
     dt = 0.005

@@ -25,5 +25,5 @@ def test_deneve2008_learning_reduced_run(tmp_path):
     assert np.max(np.abs(np.array(saved["local_rule_second_half_mean_over_truth"]) - 1)) < 0.3
     kl = saved["posterior_kl_nats"]
     assert kl["local_rule"] < kl["start"] / 20
-    # the filtered-only rule leaves r_on, r_off where they started (Sec. 5.4)
+    # the filtered-only rule leaves r_on, r_off where they started (docs/learning.md, Sec. 6)
     assert np.all(np.abs(np.array(saved["filtered_only_final_over_start"][:2]) - 1) < 1e-6)

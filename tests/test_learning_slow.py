@@ -1,6 +1,6 @@
 """Long learning checks (marked slow): the whole ``learning`` validate scenario (NUTS
-coverage over 5 data sets, error against recording length, ...) and bayesian-neuron.md
-Sec. 8 test 9b (recovery within 10 % from a 4x mis-initialisation)."""
+coverage over 5 data sets, error against recording length, ...) and the EM
+recovery test (within 10 % from a 4x mis-initialisation; Rydén 1996's EM)."""
 import numpy as np
 import pytest
 
@@ -29,7 +29,7 @@ def test_learning_scenario_passes():
 
 
 def test_em_recovers_truth_from_4x_misinitialisation():
-    """Sec. 8 test 9b. 2000 s at dt = 10 ms: the sd of r over seeds is ~2.8 % (measured
+    """EM recovery. 2000 s at dt = 10 ms: the sd of r over seeds is ~2.8 % (measured
     5.5 % at 400 s, 4 % at 1000 s on 8-10 seeds), so 10 % is > 3.5 sd for every rate."""
     q_on, q_off = np.array([40.0, 30.0, 12.0]), np.array([4.0, 8.0, 12.0])
     counts = binned_trial(np.random.default_rng(6), 2.0, 2.0, q_on, q_off, 0.01, 200_000)[1]

@@ -1,5 +1,5 @@
 """Approximation error and optimality of the Bayesian neuron on model data
-(science notes Sec. 8, tests 4 and 5).
+(Denève 2004's model; calibration and log-loss of the exact filter).
 
 Default setting: tests/neuron_setup.py (asymmetric switching, r_on = 1 Hz, r_off = 3 Hz).
 """
@@ -33,7 +33,7 @@ def test_time_stepped_errors_shrink_linearly_in_dt():
                            record_every=every)
             errors[method].append(float(np.mean(np.abs(np.asarray(run.log_odds) - exact))))
     for method, values in errors.items():
-        # Mean, not max: the max is dominated by steep-leak episodes (science notes 8.4).
+        # Mean, not max: the max is dominated by steep-leak episodes.
         # Reference at 1 ms (r_on = r_off = 2 Hz): Euler 3.96e-2, HMM 4.25e-2 (an
         # independent script); the bounds are a factor ~8 and ~5 around them.
         assert 5e-3 < values[0] < 0.2, (method, values)

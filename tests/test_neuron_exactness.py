@@ -1,8 +1,8 @@
-"""Exactness of the Bayesian neuron's integrators (science notes Sec. 8, tests 1-3, 6).
+"""Exactness of the Bayesian neuron's integrators (Denève 2004, Sec. 1.1; Snyder 1972).
 
 Default setting: tests/neuron_setup.py (N = 20, q ~ U(5, 30) Hz, r_on = 1 Hz,
 r_off = 3 Hz). Tolerances are float64 rounding over the lengths used (exact claims),
-or the notes' bounds where stated.
+or the bounds stated with each test.
 """
 import numpy as np
 import pytest
@@ -120,7 +120,7 @@ def test_stiff_jump_is_stable_for_default_integrator():
     run = simulate(params, input_spikes(params), duration=1e-3, sample_times=np.array([1e-3]),
                    initial_log_odds=12.0)
     reference = _expm_log_odds(params, 12.0, [1e-3], 0.0)[0]
-    assert abs(reference - 4.6046) < 1e-3  # the science notes' value, about 4.61
+    assert abs(reference - 4.6046) < 1e-3  # an independent scipy expm value, about 4.61
     assert np.isfinite(float(run.log_odds[0]))
     assert abs(float(run.log_odds[0]) - reference) < 1e-6
 

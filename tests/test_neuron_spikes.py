@@ -1,5 +1,5 @@
 """Output spikes, decoding, spike statistics and determinism of the Bayesian neuron
-(science notes Sec. 4 and Sec. 8, tests 7, 8 and 10).
+(the output-spike rule and rate approximation of Denève 2004).
 
 Default setting: tests/neuron_setup.py (asymmetric switching, r_on = 1 Hz, r_off = 3 Hz).
 """
@@ -97,7 +97,7 @@ def test_flows_compose_exactly():
 
 @pytest.mark.slow
 def test_rate_times_g0_is_constant_and_near_denève_prediction():
-    # Setting A, x clamped to 1 for 200 s (science notes Sec. 4.3 and test 8).
+    # Setting A, x clamped to 1 for 200 s (Denève 2004's rate approximation).
     params = default_params()
     clamped_on = processes.sample_clamped(params, 1, key=21, duration=200.0)
     clamped_off = processes.sample_clamped(params, 0, key=22, duration=200.0)

@@ -1,5 +1,5 @@
-"""Spike-coding networks against the reference tests T4-T10 and T13
-(/work/shared/science/spike-coding-networks.md, Sec. 8)."""
+"""Spike-coding networks against reference behaviour of Boerlin et al. 2013 and
+Calaim et al. 2022 (error scaling, ping-pong, neuron loss, E/I, irregularity, delays)."""
 import numpy as np
 
 from bayesnn.scn import experiments as ex

@@ -1,7 +1,7 @@
 r"""Exact continuous-time sampling of the tree (:class:`TreeParams`).
 
-The joint chain :math:`(y, x^0, .., x^{K-1})` is simulated event by event (Gillespie's
-direct method): in joint state s every variable v leaves its value at rate
+The joint chain :math:`(y, x^0, .., x^{K-1})` is simulated event by event (the direct
+method of Gillespie 1976): in joint state s every variable v leaves its value at rate
 :math:`\kappa_v(s)` (``r_on``/``r_off`` for y, ``a_on[j, y]``/``a_off[j, y]`` for x_j),
 the dwell time is exponential with rate :math:`\sum_v \kappa_v(s)` and the variable
 that flips is drawn with probability :math:`\kappa_v(s) / \sum_v \kappa_v(s)`. This is

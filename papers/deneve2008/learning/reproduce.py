@@ -4,10 +4,10 @@ its input spikes with a local, online rule. Writes PNGs and results.json to --ou
 
     python papers/deneve2008/learning/reproduce.py --out out/deneve2008_learning [--small]
 
-Setting: bayesian-neuron.md Sec. 6.3 default (N = 20 inputs, q_on, q_off ~ U(5, 30) Hz,
+Setting: the default validation setting (N = 20 inputs, q_on, q_off ~ U(5, 30) Hz,
 r_on = r_off = 2 Hz; labels chosen so that ON is the busier state), 600 s of input at
 dt = 1 ms, start 4x wrong (r_on / 4, r_off x 4, every q at the mean rate x 1.25 / 0.75).
-The paper's own figure parameters are not known (science note Sec. 6.1), so the numbers
+The paper's own figure parameters are not known to us, so the numbers
 here are bayesnn's, next to exact references: the local rule (bayesnn.learning.local)
 against exact online EM on the same bins, batch EM's maximum-likelihood estimate on
 the same spikes, and the exact posterior under the true parameters.
