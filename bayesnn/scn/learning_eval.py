@@ -31,14 +31,15 @@ import numpy as np
 from bayesnn.core.validation import as_array
 from bayesnn.core import as_key
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning import (
-    SmoothedNoise, _Acc, accumulate, check_inputs, empty_acc, input_block,
+from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block
+from bayesnn.scn.learning_stats import (
+    _Acc, accumulate, add_moments, decoding_error, empty_acc, optimal_decoder, zero_moments,
 )
 from bayesnn.scn.plasticity import (
     LearningParams, LearningState, _positive, check_weights, learning_inputs, plastic_step,
 )
 
-__all__ = ["Evaluation", "evaluate_weights", "best_fixed_point", "decoding_error"]
+__all__ = ["Evaluation", "evaluate_weights", "best_fixed_point"]
 
 
 class Evaluation(NamedTuple):
@@ -62,30 +63,19 @@ class Evaluation(NamedTuple):
     cv: jax.Array
 
 
-class _Moments(NamedTuple):
-    RR: jax.Array
-    XR: jax.Array
-    XX: jax.Array
-    sr: jax.Array
-    sx: jax.Array
-
-
 def _run_frozen(params, F, Omega, c_of_block, key, n_blocks, block, x0, noisy, jittery):
     """Scan the frozen network; returns (moments, acc, n_steps)."""
     D, N = F.shape
     f = F.dtype
     state = LearningState(V=x0 @ F, rates=jnp.zeros(N, f), x=x0, F=F, Omega=Omega,
                           step=jnp.zeros((), jnp.int32))
-    mom = _Moments(jnp.zeros((N, N), f), jnp.zeros((D, N), f), jnp.zeros((D, D), f),
-                   jnp.zeros(N, f), jnp.zeros(D, f))
+    mom = zero_moments(D, N, f)
 
     def inner(carry, inp):
         st, m, acc = carry
         k = st.step
         st, rec = plastic_step(params, st, inp, plastic=False)
-        r, x = st.rates, st.x
-        m = _Moments(m.RR + jnp.outer(r, r), m.XR + jnp.outer(x, r), m.XX + jnp.outer(x, x),
-                     m.sr + r, m.sx + x)
+        m = add_moments(m, st.x, st.rates)
         return (st, m, accumulate(acc, k, st.V, rec.sender, rec.fired)), None
 
     def one_block(carry, b):
@@ -98,14 +88,6 @@ def _run_frozen(params, F, Omega, c_of_block, key, n_blocks, block, x0, noisy, j
     (_, mom, acc), _ = jax.lax.scan(one_block, (state, mom, empty_acc(N, f)),
                                     jnp.arange(n_blocks))
     return mom, acc
-
-
-def decoding_error(mom: _Moments, n, D) -> jax.Array:
-    """``sum_d var_t(x_d - (D r~)_d) / sum_d var_t(x_d)`` from the moments of a run."""
-    mx, mr = mom.sx / n, mom.sr / n
-    see = (jnp.trace(mom.XX) - 2 * jnp.sum(D * mom.XR) + jnp.sum((D @ mom.RR) * D)) / n
-    me = mx - D @ mr
-    return (see - jnp.sum(me**2)) / (jnp.trace(mom.XX) / n - jnp.sum(mx**2))
 
 
 def _cv(acc: _Acc) -> jax.Array:
@@ -129,9 +111,9 @@ def _evaluate_one(params, F, Omega, arr, key, directions, *, spec, n_blocks, blo
     mtrain, _ = run(lambda b: input_block(inputs, ktrain, b, block), ktrain, x0=zero)
     mtest, acc = run(lambda b: input_block(inputs, ktest, b, block), ktest, x0=zero)
     n = n_blocks * block
-    dec = mtrain.XR @ jnp.linalg.pinv(mtrain.RR, rtol=1e-12, hermitian=True)
+    dec = optimal_decoder(mtrain)
     s = jnp.sum(F * mtrain.XR) / jnp.sum((F @ mtrain.RR) * F)
-    err, err_f = decoding_error(mtest, n, dec), decoding_error(mtest, n, s * F)
+    err, err_f = decoding_error(mtest, dec), decoding_error(mtest, s * F)
     rate = jnp.sum(acc.spikes) / (N * n * params.dt)
     vm = acc.v1 / n
     vvar = jnp.mean(acc.v2 / n - vm * vm)

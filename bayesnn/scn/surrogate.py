@@ -1,0 +1,227 @@
+r"""Gradient descent through a spiking network: the differentiable gate of Huh &
+Sejnowski 2017 ("Gradient descent for spiking neural networks", NeurIPS 31, Sec. 2)
+applied to the spike-coding network of :mod:`bayesnn.scn.plasticity`.
+
+Huh & Sejnowski replace the threshold-triggered synaptic pulse by a *gate* g(v),
+non-zero only in an active zone of width ``Delta`` around threshold with
+``int g dv = 1``: the synaptic drive is ``g(v) dv/dt``, so a neuron whose voltage
+crosses the whole zone delivers exactly one spike's charge, a partial crossing a
+graded part, and the network becomes a differentiable function of its weights. Here
+(discrete time, step dt s) a neuron emits the part of the gate it newly crosses
+upwards in the step::
+
+    V^-   = V + dt (-lambda V + F^T c_k)         x <- x + dt (-lambda x + c_k)
+    s_k   = max(G((V^- - T)/Delta) - G((V - T)/Delta), 0)      (N,) graded spikes
+    V     <- V^- + Omega s_k,   r~ <- (1 - lambda dt) r~ + s_k,   readout y_hat = D r~
+
+with G the cumulative gate: ``G(u) = 0`` below -1/2, ``u + 1/2 + sin(2 pi u)/(2 pi)``
+in the zone (the raised-cosine gate, continuously differentiable), 1 above. The
+rectification keeps the reset (a fall through the zone) from emitting negative spikes;
+H&S's quadratic neurons leave the zone upwards only. Spikes reset through the
+diagonal of Omega, as in the hard network, so nothing is discontinuous. As Delta -> 0
+the model becomes the hard network with every supra-threshold neuron firing.
+
+:func:`gated_loss` is ``mean_k ||y_k - D r~_k||^2 / mean_k ||y_k||^2`` over the steps
+after ``burn_in``; its gradient (``jax.grad`` through the scan) is exact for the
+smoothed model and is checked against central finite differences
+(:func:`gradient_check`). :func:`train_gated` runs optax's Adam on it, one new input
+sequence per iteration; :func:`bayesnn.scn.learning_eval.evaluate_weights` then
+measures the trained weights in the hard spiking network.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayesnn.core import as_key
+from bayesnn.core.params import as_leaf, params_record
+from bayesnn.core.validation import as_array, require_positive
+from bayesnn.core.validation import require_int as check_int
+from bayesnn.scn.learning_signals import SmoothedNoise, _check_spec, noise_block
+
+__all__ = ["GateParams", "gate_cdf", "gated_run", "gated_loss", "gradient_check",
+           "TrainResult", "train_gated", "TRAINABLE"]
+
+TRAINABLE = ("D", "F", "Omega")
+
+
+@params_record
+class GateParams:
+    """Smoothed network parameters (validated; ``ValueError`` naming the field).
+
+    Fields: lambda_ (s^-1, > 0), dt (s, lambda_ dt < 1), thresholds () or (N,) (> 0),
+    width: gate width Delta (> 0, units of V), burn_in: steps left out of the loss
+    (>= 0, integral).
+    """
+
+    lambda_: jax.Array = 50.0
+    dt: jax.Array = 1e-3
+    thresholds: jax.Array = 0.5
+    width: jax.Array = 0.5
+    burn_in: jax.Array = 50.0
+
+    def _validate(self) -> dict:
+        lam = float(require_positive("lambda_", self.lambda_, ndim=0))
+        dt = float(require_positive("dt", self.dt, ndim=0))
+        if lam * dt >= 1:
+            raise ValueError(f"dt must satisfy lambda_ * dt < 1, got {lam * dt:.3g}")
+        burn = float(as_array("burn_in", self.burn_in, ndim=0))
+        if burn < 0 or burn != round(burn):
+            raise ValueError(f"burn_in must be an integer >= 0, got {burn}")
+        return {"lambda_": as_leaf(lam), "dt": as_leaf(dt),
+                "thresholds": as_leaf(require_positive("thresholds", self.thresholds)),
+                "width": as_leaf(require_positive("width", self.width, ndim=0)),
+                "burn_in": as_leaf(burn)}
+
+
+def gate_cdf(u: jax.Array) -> jax.Array:
+    """Cumulative raised-cosine gate G(u), u = (V - T)/Delta: 0 for u <= -1/2, 1 for
+    u >= 1/2, ``u + 1/2 + sin(2 pi u)/(2 pi)`` between (C^1, G' = 1 + cos(2 pi u))."""
+    v = jnp.clip(u, -0.5, 0.5)
+    return v + 0.5 + jnp.sin(2 * jnp.pi * v) / (2 * jnp.pi)
+
+
+class GatedRun(NamedTuple):
+    """readout (T, Dout) D r~;  spikes (T, N) graded spikes s_k;  target (T, D) x."""
+
+    readout: jax.Array
+    spikes: jax.Array
+    target: jax.Array
+
+
+def gated_run(params: GateParams, weights: dict, c) -> GatedRun:
+    """Run the smoothed network (module docstring) on ``c`` (T, D) from rest.
+    ``weights``: dict with F (D, N), Omega (N, N), D (Dout, N)."""
+    F, Omega, D = weights["F"], weights["Omega"], weights["D"]
+    p = params
+    N = F.shape[1]
+    f = F.dtype
+    T = p.thresholds
+
+    def step(carry, ck):
+        V, g, r, x = carry
+        Vm = V + p.dt * (-p.lambda_ * V + ck @ F)
+        x = x + p.dt * (-p.lambda_ * x + ck)
+        s = jnp.maximum(gate_cdf((Vm - T) / p.width) - g, 0.0)
+        V = Vm + Omega @ s
+        r = r * (1.0 - p.lambda_ * p.dt) + s
+        return (V, gate_cdf((V - T) / p.width), r, x), (D @ r, s, x)
+
+    zero = jnp.zeros(N, f)
+    init = (zero, gate_cdf((zero - T) / p.width) * jnp.ones(N, f), zero, jnp.zeros(F.shape[0], f))
+    _, (y, s, x) = jax.lax.scan(step, init, jnp.asarray(c, f))
+    return GatedRun(y, s, x)
+
+
+def gated_loss(trainable: dict, fixed: dict, params: GateParams, c, target=None) -> jax.Array:
+    """Normalised readout error ``sum_k ||y_k - D r~_k||^2 / sum_k ||y_k||^2`` over the
+    steps after ``burn_in``; ``y`` = ``target`` (T, Dout), default the network's own
+    target x (the autoencoder task). Differentiable in ``trainable`` (a dict of some of
+    TRAINABLE; the rest in ``fixed``)."""
+    run = gated_run(params, {**fixed, **trainable}, c)
+    y = run.target if target is None else target
+    keep = (jnp.arange(y.shape[0]) >= params.burn_in)[:, None]
+    err = jnp.sum(jnp.where(keep, (y - run.readout) ** 2, 0.0))
+    return err / jnp.sum(jnp.where(keep, y**2, 0.0))
+
+
+def _split(weights: dict, train: Sequence[str]) -> tuple[dict, dict]:
+    train = tuple(train)
+    bad = set(train) - set(TRAINABLE)
+    if not train or bad:
+        raise ValueError(f"train must be a non-empty subset of {TRAINABLE}, got {train}")
+    w = {n: jnp.asarray(as_array(n, weights[n], ndim=2), jnp.result_type(float))
+         for n in TRAINABLE if n in weights}
+    missing = set(TRAINABLE) - set(w)
+    if missing:
+        raise ValueError(f"weights must hold {TRAINABLE}, missing {sorted(missing)}")
+    Dm, N = w["F"].shape
+    for name, shape in (("Omega", (N, N)), ("D", (None, N))):
+        got = w[name].shape
+        if got[1] != N or (shape[0] is not None and got[0] != shape[0]):
+            raise ValueError(f"{name} must have shape {tuple('any' if s is None else s for s in shape)}"
+                             f" for F of shape {(Dm, N)}, got {got}")
+    return ({n: w[n] for n in train}, {n: w[n] for n in TRAINABLE if n not in train})
+
+
+def gradient_check(params: GateParams, weights: dict, c, *, train=TRAINABLE, key: Any = 0,
+                   n_directions: int = 6, step: float = 1e-6, target=None) -> dict:
+    """Directional derivatives of :func:`gated_loss` along ``n_directions`` random unit
+    directions in the trainable weights: autodiff ``<grad, u>`` against the central
+    difference ``(L(w + h u) - L(w - h u)) / 2h`` (h = ``step``; truncation O(h^2),
+    rounding O(eps/h) ~ 1e-10 relative in float64). Returns ``max_rel_error`` (relative
+    to max |directional derivative|), ``autodiff`` and ``finite_difference`` arrays."""
+    trainable, fixed = _split(weights, train)
+    n_directions = check_int("n_directions", n_directions, 1)
+    h = float(require_positive("step", step, ndim=0))
+    loss = jax.jit(lambda w: gated_loss(w, fixed, params, c, target))
+    grad = jax.grad(lambda w: gated_loss(w, fixed, params, c, target))(trainable)
+    leaves, tree = jax.tree_util.tree_flatten(trainable)
+    gflat = jnp.concatenate([g.ravel() for g in jax.tree_util.tree_leaves(grad)])
+    ad, fd = [], []
+    for i in range(n_directions):
+        u = jax.random.normal(jax.random.fold_in(as_key(key), i), gflat.shape, gflat.dtype)
+        u = u / jnp.linalg.norm(u)
+        parts, start = [], 0
+        for leaf in leaves:
+            parts.append(u[start:start + leaf.size].reshape(leaf.shape))
+            start += leaf.size
+        shift = lambda sign: jax.tree_util.tree_unflatten(  # noqa: E731
+            tree, [a + sign * h * b for a, b in zip(leaves, parts)])
+        fd.append(float((loss(shift(1.0)) - loss(shift(-1.0))) / (2 * h)))
+        ad.append(float(gflat @ u))
+    ad, fd = np.array(ad), np.array(fd)
+    scale = max(float(np.max(np.abs(ad))), 1e-300)
+    return {"max_rel_error": float(np.max(np.abs(ad - fd)) / scale), "autodiff": ad,
+            "finite_difference": fd, "loss": float(loss(trainable)), "step": h}
+
+
+class TrainResult(NamedTuple):
+    """weights: dict of all TRAINABLE after training;  loss: (I,) training loss per
+    iteration (each on a new input sequence)."""
+
+    weights: dict
+    loss: np.ndarray
+
+
+def train_gated(params: GateParams, weights: dict, inputs: SmoothedNoise = SmoothedNoise(), *,
+                train: Sequence[str] = ("D", "F"), key: Any = 0, n_iterations: int = 200,
+                sequence_steps: int = 1000, learning_rate: float = 1e-2) -> TrainResult:
+    """Adam (optax) on :func:`gated_loss`, iteration i on the smoothed-noise sequence
+    from ``fold_in(key, i)`` of ``sequence_steps`` steps. ``train``: which of D, F,
+    Omega move. ``ValueError`` naming the argument for bad input."""
+    import optax
+
+    trainable, fixed = _split(weights, train)
+    spec = _check_spec(inputs)
+    if spec.n_dims != fixed.get("F", trainable.get("F")).shape[0]:
+        raise ValueError(f"inputs.n_dims must equal F's D, got {spec.n_dims}")
+    n_iterations = check_int("n_iterations", n_iterations, 1)
+    sequence_steps = check_int("sequence_steps", sequence_steps, 1)
+    lr = float(require_positive("learning_rate", learning_rate, ndim=0))
+    opt = optax.adam(lr)
+    spec = spec._replace(sequence_steps=sequence_steps)
+    key = as_key(key)
+    loss_grad = jax.value_and_grad(lambda w, c: gated_loss(w, fixed, params, c))
+
+    @jax.jit
+    def run(trainable):
+        def one(carry, i):
+            w, state = carry
+            c = noise_block(spec, jax.random.fold_in(key, i), 0, 1)
+            value, grad = loss_grad(w, c)
+            updates, state = opt.update(grad, state, w)
+            return (optax.apply_updates(w, updates), state), value
+
+        (w, _), losses = jax.lax.scan(one, (trainable, opt.init(trainable)),
+                                      jnp.arange(n_iterations))
+        return w, losses
+
+    w, losses = run(trainable)
+    if not all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(w)):
+        raise FloatingPointError("train_gated: weights became non-finite; lower learning_rate")
+    return TrainResult({**fixed, **w}, np.asarray(losses))
