@@ -43,6 +43,116 @@ def test_impossible_observations_are_refused():
         hmm_forward([1.0, 0.0], np.eye(2), log_liks)
 
 
+# --- Kind 2: matrix exponentials that overflow on stiff modes or long steps ----------------
+# Every block-matrix exponential with e^{+|lambda| dt} (the Van Loan forms of the exact
+# discretisation and of the sampler) and every propagator of a stiff sub-generator over
+# a long gap (the tree brute force). Reference: the eigen-decomposition closed form in
+# 60-digit arithmetic (tests/kind_references.py). Tolerance 1e-9 relative (the
+# developers' standard for exact claims); measured <= 2e-12.
+_STIFF_CASES = [
+    ("scalar stiff", [[-1000.0]], [[1.0]], 1.0),
+    ("stiff and slow", [[-1000.0, 3.0], [0.5, -0.2]], [[1.0, 0.3], [0.3, 2.0]], 1.0),
+    ("oscillator, 1 day", [[-1.0, -6.28], [6.28, -1.0]], np.eye(2), 86400.0),
+    ("1e4 and 1e-8 Hz modes, singular noise",
+     [[-1e4, 0.0, 0.0], [1.0, -1e-8, 0.0], [0.0, 2.0, -3.0]], np.diag([1.0, 0.0, 2.0]), 3600.0),
+    ("one unstable mode", [[0.3, 1.0], [0.0, -2.0]], np.diag([1.0, 0.5]), 2.0),
+]
+
+
+def test_discretize_lds_stiff_scalar_is_the_closed_form():
+    from bayesnn.exact import discretize_lds
+    A_d, Q_d = discretize_lds([[-1000.0]], [[1.0]], 1.0)
+    np.testing.assert_allclose(np.asarray(Q_d), [[-np.expm1(-2000.0) / 2000.0]], rtol=1e-14)
+    assert float(A_d[0, 0]) == 0.0  # e^-1000 underflows to 0 exactly, not NaN
+
+
+@pytest.mark.parametrize("name,A,sigma,dt", _STIFF_CASES, ids=[c[0] for c in _STIFF_CASES])
+def test_every_van_loan_construction_agrees_with_the_eigen_closed_form(name, A, sigma, dt):
+    import scipy.linalg
+    from bayesnn.exact import discretize_lds, sampled_lgssm
+    from bayesnn.processes import LinearGaussianParams
+    from bayesnn.processes.linear_gaussian import _van_loan
+    from tests.kind_references import discretized_noise_mp
+    A, sigma = np.asarray(A, float), np.asarray(sigma, float)
+    reference = discretized_noise_mp(A, sigma, dt)
+    scale = np.max(np.abs(reference))
+    exact_A, exact_Q = (np.asarray(a) for a in discretize_lds(A, sigma, dt))
+    sampler_A, sampler_Q = _van_loan(A, sigma, dt)
+    dim = A.shape[0]
+    grid = sampled_lgssm(LinearGaussianParams(A, sigma, np.ones((1, dim)), [[1.0]],
+                                              P0=np.eye(dim)), dt)
+    for Q in (exact_Q, sampler_Q, np.asarray(grid.Q)):
+        assert np.all(np.isfinite(Q))
+        assert np.max(np.abs(Q - reference)) <= 1e-9 * scale
+    for A_d in (exact_A, sampler_A, np.asarray(grid.A)):
+        np.testing.assert_allclose(A_d, scipy.linalg.expm(A * dt), rtol=1e-12, atol=1e-300)
+
+
+def test_discretize_lds_refuses_growth_that_overflows():
+    from bayesnn.exact import discretize_lds
+    with pytest.raises(ValueError, match="A_cont grows"):
+        discretize_lds([[1.0]], [[1.0]], 400.0)
+
+
+def test_tree_brute_force_survives_a_long_gap():
+    """expm(M g) of the tree's sub-generator underflows to 0 once Lambda g > 745 (log 0, 0/0);
+    the Perron shift keeps it bounded. Reference: the uniformized filter (no expm)."""
+    from bayesnn.core import make_spikes
+    from bayesnn.exact.hierarchy import tree_brute_force, tree_filter
+    from bayesnn.hierarchy import make_tree
+    params = make_tree(2, r_on=1.0, r_off=3.0, follow=8.0, stray=0.5,
+                       q_on=[[20.0, 5.0], [3.0, 9.0]], q_off=[[4.0, 15.0], [12.0, 2.0]])
+    duration = 600.0  # gaps of ~300 s at total input rates >= 21 Hz: e^-6300 underflows
+    spikes = make_spikes([0.5, 300.0, 300.002, 590.0], [0, 1, 3, 2], duration=duration)
+    queries = [0.0, 0.6, 300.001, 300.002, 599.0, duration]
+    brute = tree_brute_force(params, spikes, duration=duration, sample_times=queries)
+    fast = tree_filter(params, spikes, duration=duration, sample_times=queries)
+    assert np.all(np.isfinite(np.asarray(brute.log_odds)))
+    # Basis: two float64 routes over ~1e4 uniformization substeps; measured < 1e-13 abs.
+    np.testing.assert_allclose(brute.log_odds, fast.log_odds, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(brute.log_likelihood, fast.log_likelihood, rtol=1e-11)
+
+
+# --- Kind 3: solves against matrices the argument checks accept --------------------------
+# Q and P0 are accepted as PSD: a deterministic coordinate makes every predicted
+# covariance singular, and the RTS gain's solve returned NaN. The Moore-Penrose inverse
+# is exact there; the reference conditions the joint Gaussian on y (only Cov(y), positive
+# definite since R is, is inverted). Tolerance 1e-12 abs: O(10) operations on O(1) numbers.
+def _singular_lgssm(rng):
+    from bayesnn.processes import LGSSMParams
+    A = np.array([[0.9, 0.2], [0.0, 1.0]])
+    args = (A, np.diag([0.5, 0.0]), np.array([[1.0, 1.0]]), np.array([[0.3]]),
+            np.array([0.0, 2.0]), np.diag([1.0, 0.0]))
+    return LGSSMParams(*args), args, rng.normal(size=(6, 1))
+
+
+def test_rts_smoothers_with_singular_predicted_covariances_are_exact(rng):
+    from bayesnn.exact import kalman_filter, rts_smoother
+    from bayesnn.numpyro_models import lgssm
+    from tests.kind_references import lgssm_joint_posterior
+    params, args, ys = _singular_lgssm(rng)
+    means, covs = lgssm_joint_posterior(*args, ys)
+    for smoother in (rts_smoother, lgssm.rts_smoother):
+        result = smoother(params, ys)
+        np.testing.assert_allclose(result.means, means, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(result.covariances, covs, atol=1e-12, rtol=0)
+    for k in (1, 3, 6):
+        filt_means, filt_covs = lgssm_joint_posterior(*args, ys[:k])
+        for filt in (kalman_filter, lgssm.kalman_filter):
+            result = filt(params, ys)
+            np.testing.assert_allclose(result.means[k - 1], filt_means[-1], atol=1e-12, rtol=0)
+            np.testing.assert_allclose(result.covariances[k - 1], filt_covs[-1], atol=1e-12,
+                                       rtol=0)
+
+
+def test_dense_numpyro_posterior_refuses_singular_covariances(rng):
+    """NumPyro's MultivariateNormal sites need Q and P0 positive definite: a clear error."""
+    from bayesnn.numpyro_models import lgssm
+    params, _, ys = _singular_lgssm(rng)
+    with pytest.raises(ValueError, match="Q must be positive definite"):
+        lgssm.lgssm_posterior(params, ys)
+
+
 # --- shared small setting with asymmetric rates ---------------------------------------
 def _params():
     from bayesnn.neuron import NeuronParams

@@ -270,12 +270,13 @@ def _filter_scan(jump, rate, rho0, child_bits, top_bit, q_on_flat, q_off_flat, n
     return records, log_lik
 
 
-@partial(jax.jit, static_argnames=("n_inputs", "batched"))
+@partial(jax.jit, static_argnames=("n_inputs",))
 def _filter_jit(jump, rate, rho0, child_bits, top_bit, q_on_flat, q_off_flat, gaps, senders,
-                *, n_inputs, batched):
+                *, n_inputs):
+    """Batched over trials (a leading axis on ``gaps`` and ``senders``)."""
     run = partial(_filter_scan, jump, rate, rho0, child_bits, top_bit, q_on_flat, q_off_flat,
                   n_inputs)
-    return jax.vmap(run)(gaps, senders) if batched else run(gaps, senders)
+    return jax.vmap(run)(gaps, senders)
 
 
 def _prepare(params, duration, sample_times, initial_probs, max_bytes):
@@ -320,20 +321,7 @@ def tree_filter(params, inputs: Spikes, *, duration: float, sample_times,
             ``max_bytes``, spikes outside [0, duration], senders >= K * N) before any
             work. PrecisionError: if JAX runs in float32.
     """
-    tree, duration, queries, consts = _prepare(params, duration, sample_times, initial_probs,
-                                               max_bytes)
-    n_senders = tree.q_on.size
-    times, senders = _trial_events(inputs, None, n_senders, duration)
-    gaps, item_senders, positions = _merge(times, senders, queries, duration)
-    length = _bucket(gaps.size)
-    gaps = np.concatenate([gaps, np.zeros(length - gaps.size)])
-    item_senders = np.concatenate([item_senders, np.full(length - item_senders.size, -1)])
-    (prob, log_odds), log_lik = _filter_jit(*consts, jnp.asarray(gaps),
-                                            jnp.asarray(item_senders, jnp.int32),
-                                            n_inputs=tree.q_on.shape[1], batched=False)
-    positions = jnp.asarray(positions)
-    return TreeFilter(queries, prob[positions].T, log_odds[positions].T, log_lik,
-                      jnp.asarray(times.size))
+    return _filter(params, inputs, duration, sample_times, initial_probs, max_bytes, False)
 
 
 def tree_filter_trials(params, inputs: Spikes, *, duration: float, sample_times,
@@ -342,29 +330,35 @@ def tree_filter_trials(params, inputs: Spikes, *, duration: float, sample_times,
     """:func:`tree_filter` for a batch of B trials (``inputs`` with a leading trial
     axis; shared ``sample_times``); one jitted, vmapped program. Fields gain a leading
     axis B; trial b gives :func:`tree_filter`'s numbers on trial b."""
+    return _filter(params, inputs, duration, sample_times, initial_probs, max_bytes, True)
+
+
+def _filter(params, inputs, duration, sample_times, initial_probs, max_bytes, batched):
     tree, duration, queries, consts = _prepare(params, duration, sample_times, initial_probs,
                                                max_bytes)
-    if inputs.times.ndim != 2:
-        raise ValueError(f"inputs must be a batch with a leading trial axis, got shape "
-                         f"{inputs.times.shape}")
+    if not isinstance(inputs, Spikes) or inputs.times.ndim != (2 if batched else 1):
+        raise ValueError("inputs must be a bayesnn.core.Spikes of shape "
+                         + ("(trials, capacity)" if batched else "(capacity,) (one trial)"))
+    n_trials = inputs.times.shape[0] if batched else 1
     merged, n_events = [], []
-    for b in range(inputs.times.shape[0]):
-        times, senders = _trial_events(inputs, b, tree.q_on.size, duration)
+    for b in range(n_trials):
+        times, senders = _trial_events(inputs, b if batched else None, tree.q_on.size, duration)
         merged.append(_merge(times, senders, queries, duration))
         n_events.append(times.size)
     length = _bucket(max(m[0].size for m in merged))
-    gaps = np.zeros((len(merged), length))
-    item_senders = np.full((len(merged), length), -1, np.int32)
+    gaps = np.zeros((n_trials, length))  # padding items: zero gap, no spike -> no-op
+    item_senders = np.full((n_trials, length), -1, np.int32)
     for b, (g, s, _) in enumerate(merged):
         gaps[b, :g.size] = g
         item_senders[b, :s.size] = s
-    positions = np.stack([m[2] for m in merged])
+    positions = jnp.asarray(np.stack([m[2] for m in merged]))
     (prob, log_odds), log_lik = _filter_jit(*consts, jnp.asarray(gaps), jnp.asarray(item_senders),
-                                            n_inputs=tree.q_on.shape[1], batched=True)
+                                            n_inputs=tree.q_on.shape[1])
     take = jax.vmap(lambda values, where: values[where].T)
-    positions = jnp.asarray(positions)
-    return TreeFilter(queries, take(prob, positions), take(log_odds, positions), log_lik,
-                      jnp.asarray(n_events))
+    prob, log_odds = take(prob, positions), take(log_odds, positions)
+    if not batched:
+        return TreeFilter(queries, prob[0], log_odds[0], log_lik[0], jnp.asarray(n_events[0]))
+    return TreeFilter(queries, prob, log_odds, log_lik, jnp.asarray(n_events))
 
 
 # ----------------------------------------------------------------------------- brute force
@@ -377,7 +371,8 @@ def tree_brute_force(params, inputs: Spikes, *, duration: float, sample_times,
     Joint states are enumerated as tuples (y, x_0, ..) with ``itertools.product``; the
     generator is built by comparing every pair of tuples (a rate only where exactly one
     coordinate differs); the propagator of each gap is ``scipy.linalg.expm`` (Padé) of
-    ``(Q - diag(Lambda)) g``; the loop is plain Python. Same result type and ordering
+    ``(Q - diag(Lambda) - lead I) g`` times ``e^{lead g}`` (``lead`` the Perron root, so
+    long gaps neither underflow nor overflow); the loop is plain Python. Same result type and ordering
     conventions as :func:`tree_filter` (initial law indexed the same way: the tuple
     order of ``itertools.product`` is y-most-significant).
 
@@ -424,11 +419,16 @@ def tree_brute_force(params, inputs: Spikes, *, duration: float, sample_times,
                    + [(float(t), 1, k) for k, t in enumerate(queries)]
                    + [(duration, 2, -1)], key=lambda item: (item[0], item[1]))
     matrix = generator - np.diag(lam)
+    # Perron root of the Metzler matrix M: expm(M g) = e^{lead g} expm((M - lead I) g), the
+    # second factor bounded for any gap (expm(M g) alone underflows to 0 on long gaps).
+    lead = float(np.max(np.real(np.linalg.eigvals(matrix))))
+    shifted = matrix - lead * np.eye(n_states)
     prob = np.zeros((tree.n_children + 1, queries.size))
     log_odds = np.zeros_like(prob)
     log_lik, now = 0.0, 0.0
     for time, kind, index in items:
-        rho = rho @ expm(matrix * (time - now))
+        rho = rho @ expm(shifted * (time - now))
+        log_lik += lead * (time - now)
         now = time
         if kind == 0:
             j, i = divmod(index, n_inputs)

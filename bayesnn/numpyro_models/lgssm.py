@@ -28,7 +28,7 @@ the last-step moments of each prefix (later observations masked out).
 for long series: predict ``m^- = A m``, ``P^- = A P A^T + Q``; update with
 ``S = C P^- C^T + R``, ``K = P^- C^T S^{-1}``, ``m = m^- + K (y - C m^-)``,
 ``P = (I - K C) P^- (I - K C)^T + K R K^T`` (Joseph form);
-``log p(y) = sum_k log N(y_k; C m_k^-, S_k)``. RTS: ``G_k = P_k A^T (P_{k+1}^-)^{-1}``,
+``log p(y) = sum_k log N(y_k; C m_k^-, S_k)``. RTS: ``G_k = P_k A^T (P_{k+1}^-)^+`` (Moore-Penrose: exact for singular ``P^-``),
 ``m^s_k = m_k + G_k (m^s_{k+1} - m^-_{k+1})``, ``P^s_k = P_k + G_k (P^s_{k+1} - P^-_{k+1}) G_k^T``.
 
 **Scalar steady state** (:func:`scalar_steady_state`): for ``D = M = 1`` the predicted
@@ -285,7 +285,8 @@ def _rts(params, filtered: LGSSMFilter):
     def step(carry, inputs):
         next_mean, next_cov = carry
         mean, cov, pred_mean_next, pred_cov_next = inputs
-        gain = jnp.linalg.solve(pred_cov_next, params.A @ cov).T
+        # Moore-Penrose inverse: exact when the predicted covariance is singular (Q, P0 PSD).
+        gain = (jnp.linalg.pinv(pred_cov_next, hermitian=True) @ (params.A @ cov)).T
         mean_s = mean + gain @ (next_mean - pred_mean_next)
         cov_s = cov + gain @ (next_cov - pred_cov_next) @ gain.T
         return (mean_s, 0.5 * (cov_s + cov_s.T)), (mean_s, cov_s)

@@ -19,8 +19,9 @@ without sharing computation.
 
 **Sampling** (:func:`sample_linear_gaussian`) on the grid ``t_k = k dt``: the exact
 (Van Loan 1978) discretisation ``z_k = A_d z_{k-1} + N(0, Q_d)`` with
-``expm([[-A, Q], [0, A^T]] dt) = [[., F12], [0, F22]]``, ``A_d = F22^T``,
-``Q_d = A_d F12``, and the bin increments ``dy_k = C z_k dt + sqrt(dt) R^{1/2} xi_k``.
+``expm([[A, Q], [0, -A^T]] h) = [[e^{Ah}, G], [0, .]]``, ``Q_h = G e^{A^T h}`` at a step
+``h = dt / 2^s`` short enough that no block entry overflows, doubled s times
+(``Q_{2h} = e^{Ah} Q_h e^{A^T h} + Q_h``), and the bin increments ``dy_k = C z_k dt + sqrt(dt) R^{1/2} xi_k``.
 This discretisation is written here independently of
 :func:`bayesnn.exact.kalman.discretize_lds` (tests compare the two to 1e-13).
 """
@@ -204,15 +205,27 @@ def _psd_sqrt(S: np.ndarray) -> np.ndarray:
 
 
 def _van_loan(A: np.ndarray, Q: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(A_d, Q_d)`` by the forward Van Loan block at a short step, then doubling.
+
+    ``expm([[A, Q], [0, -A^T]] h) = [[e^{Ah}, G], [0, e^{-A^T h}]]``, ``Q_h = G e^{A^T h}``,
+    at ``h = dt / 2^s`` with ``max_i sum_j |A_ij| h <= 1/4`` (so ``e^{-A^T h}`` never
+    overflows, whatever the stiffness or the step), then ``Q_{2h} = e^{Ah} Q_h e^{A^T h}
+    + Q_h`` s times (PSD sums, no cancellation)."""
     dim = A.shape[0]
+    norm = float(np.max(np.sum(np.abs(A), axis=1))) * dt
+    squarings = 0 if norm <= 0.25 else int(math.ceil(math.log2(norm / 0.25)))
+    h = dt / 2.0 ** squarings
     block = np.zeros((2 * dim, 2 * dim))
-    block[:dim, :dim] = -A
+    block[:dim, :dim] = A
     block[:dim, dim:] = Q
-    block[dim:, dim:] = A.T
-    F = scipy.linalg.expm(block * dt)
-    A_d = F[dim:, dim:].T
-    Q_d = A_d @ F[:dim, dim:]
-    return A_d, 0.5 * (Q_d + Q_d.T)
+    block[dim:, dim:] = -A.T
+    F = scipy.linalg.expm(block * h)
+    step = F[:dim, :dim]
+    Q_d = F[:dim, dim:] @ step.T
+    for _ in range(squarings):
+        Q_d = step @ Q_d @ step.T + Q_d
+        step = step @ step
+    return scipy.linalg.expm(A * dt), 0.5 * (Q_d + Q_d.T)
 
 
 @partial(jax.jit, static_argnames=("n_steps",))
