@@ -1,0 +1,36 @@
+"""mkdocs hook (listed under ``hooks:`` in mkdocs.yml): expand the line
+``<!-- submodules of bayesnn.X -->`` of an API page into one ``::: bayesnn.X.<module>``
+directive per module file of that package, in alphabetical order.
+
+The API pages therefore list every module of a subpackage, including ones added later,
+without a hand-kept list; mkdocstrings (griffe, static analysis) then renders each
+module's docstring and public members. Private modules (``_name.py``) are skipped.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = re.compile(r"^<!-- submodules of (bayesnn(?:\.\w+)*) -->[ \t]*$", re.M)
+
+
+def submodules(package: str) -> list[str]:
+    """Public module names (no package prefix) of ``package``, sorted."""
+    folder = ROOT.joinpath(*package.split("."))
+    if not (folder / "__init__.py").is_file():
+        raise ValueError(f"submodules: {package} is not a package under {ROOT}")
+    return sorted(path.stem for path in folder.glob("*.py")
+                  if not path.stem.startswith("_"))
+
+
+def expand(markdown: str) -> str:
+    """The page with every marker replaced by its modules' directives."""
+    def directives(match: re.Match) -> str:
+        package = match.group(1)
+        return "\n\n".join(f"::: {package}.{name}" for name in submodules(package))
+    return MARKER.sub(directives, markdown)
+
+
+def on_page_markdown(markdown, page, config, files, **kwargs):  # noqa: ARG001 - mkdocs API
+    return expand(markdown)
