@@ -6,8 +6,8 @@
 * the K = 1 reduction with trivial coupling (a_on, a_off independent of y): y is then
   independent of x and of the inputs, so P(y | inputs) is the prior and P(x | inputs)
   and the likelihood are those of a single two-state MMPP, computed here in closed form
-  (Riccati solution between events, innovations likelihood; bayesian-neuron.md Sec. 2.3,
-  2.4) with no matrix exponential at all. Tolerance 1e-9 (the issue's).
+  (Riccati solution between events, innovations likelihood; Snyder 1972; Denève 2004,
+  Sec. 1.1) with no matrix exponential at all. Tolerance 1e-9 (the issue's).
 """
 import jax
 import numpy as np

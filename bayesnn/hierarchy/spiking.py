@@ -20,32 +20,8 @@ repeated events) are delivered at those times to layer 2, which runs with the sa
 integrator. With no feedback this equals interleaving the events of both layers in one
 time-ordered loop.
 
-Log-odds-fed reader (the comparison that isolates what reading spikes costs): if the
-children's paths were observed, the exact filter for y would be a two-state Bayesian
-neuron for y (Denève 2004, Sec. 1.1) whose inputs are the children's switches: a 0 -> 1
-switch of x_j is a point event of intensity a_on[j, y], a 1 -> 0 switch one of intensity
-a_off[j, y], so (weights and a state-dependent bias as for Poisson inputs)
-
-.. math::  dL = \varphi(L)dt + \sum_j \Big[\log\frac{a^j_{on}(1)}{a^j_{on}(0)} dN^{01}_j
-           + \log\frac{a^j_{off}(1)}{a^j_{off}(0)} dN^{10}_j
-           - \big((1 - x_j)(a^j_{on}(1) - a^j_{on}(0)) + x_j (a^j_{off}(1) - a^j_{off}(0))\big)dt\Big].
-
-The log-odds-fed reader is this neuron with every child replaced by its layer-1 belief
-:math:`p_j = \sigma(L_j)`: :math:`x_j \to p_j` in the bias, :math:`dN^{01}_j \to
-(dp_j)^+` and :math:`dN^{10}_j \to (dp_j)^-`. Every weight and rate comes from the
-model; nothing is fitted. It is integrated on the record grid (bin dt): the prior step
-is the neuron's exact discrete one (:func:`bayesnn.neuron.stepped_step`, "discrete"),
-the increments of p_j are taken between grid samples, and the bias uses p_j at the
-bin's start (O(dt) from the continuous version). When the coupling is symmetric
-(:func:`make_tree`) the two switch weights are opposite, the switch term is
-:math:`\log(\text{follow}/\text{stray})\,dp_j` and telescopes, so grid sampling does not
-bias it.
-
-Read against the exact marginal, the gap exact -> log-odds-fed is what the layer-2
-approximation costs (a two-state reader that plugs in the children's beliefs as if they
-were the children); the gap log-odds-fed -> spike-fed is what reading the layer-1
-spikes instead of their log-odds costs (quantisation into spikes and the Poisson rate
-model that a spike reader must assume).
+The log-odds-fed reader that the readers are compared with is in
+:mod:`bayesnn.hierarchy.fed`.
 """
 from __future__ import annotations
 
@@ -56,14 +32,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.params import params_record, stack_params, unchecked
+from bayesnn.core.params import params_record, stack_params
 from bayesnn.core.precision import warn_if_float32
-from bayesnn.core.spikes import Spikes, bucket_capacity, run_growing, spike_arrays
+from bayesnn.core.spikes import Spikes, bucket_capacity, spike_arrays
 from bayesnn.core.validation import require_positive
+from bayesnn.hierarchy.fed import log_odds_fed
 from bayesnn.hierarchy.params import TreeParams, as_tree_params, child_effective_rates
 from bayesnn.neuron import NeuronParams
 from bayesnn.neuron.event_driven import drift_can_fire
-from bayesnn.neuron.functional import init_state, stepped_step
 from bayesnn.neuron.kernels import event_kernel
 from bayesnn.neuron.simulate import default_capacity
 
@@ -179,7 +155,8 @@ class HierarchyRun(NamedTuple):
         layer2_log_odds: (R, S) L of the readers (spike-fed), nats.
         layer2_prediction: (R, S) G of the readers, nats.
         layer2_spikes: reader output spikes (sender r).
-        fed_log_odds: (S,) L of the log-odds-fed y-reader (module docstring), nats.
+        fed_log_odds: (S,) L of the log-odds-fed y-reader (:mod:`bayesnn.hierarchy.fed`),
+            nats.
         decoded_fed_log_odds: (S,) the same reader fed with the layer-1 predictions G_j
             (decoded from the layer-1 spikes) in place of L_j, nats.
     """
@@ -263,31 +240,6 @@ def expand_layer1(spikes: Spikes, capacity: int) -> Spikes:
                   valid.astype(jnp.int32), total.astype(jnp.int32))
 
 
-def _log_odds_fed(tree: TreeParams, layer1_log_odds, dt):
-    """Log-odds-fed y-reader on the grid (module docstring): layer1_log_odds (K, S+1)
-    at t = 0, dt, .., S dt; returns (S,) reader log-odds at dt, .., S dt."""
-    beliefs = jax.nn.sigmoid(layer1_log_odds)  # (K, S+1)
-    change = jnp.diff(beliefs, axis=1)  # (K, S)
-    weight_up = jnp.log(tree.a_on[:, 1] / tree.a_on[:, 0])
-    weight_down = jnp.log(tree.a_off[:, 1] / tree.a_off[:, 0])
-    bias_off = tree.a_on[:, 1] - tree.a_on[:, 0]
-    bias_on = tree.a_off[:, 1] - tree.a_off[:, 0]
-    start = beliefs[:, :-1]
-    evidence = (weight_up @ jnp.maximum(change, 0.0) + weight_down @ jnp.maximum(-change, 0.0)
-                - ((1.0 - start).T @ bias_off + start.T @ bias_on) * dt)  # (S,)
-    one = jnp.ones(1, evidence.dtype)
-    reader = unchecked(NeuronParams, r_on=tree.r_on, r_off=tree.r_off, q_on=one, q_off=one,
-                       g0=jnp.ones((), evidence.dtype))
-
-    def step(state, evidence_k):
-        state, record = stepped_step(reader, state, evidence_k, dt=dt, method="discrete",
-                                     bias=0.0)
-        return state, record.log_odds
-
-    _, log_odds = jax.lax.scan(step, init_state(reader), evidence)
-    return log_odds
-
-
 def _one_trial(net: SpikingHierarchy, child_inputs: Spikes, grid, dt, *, capacity1,
                capacity_in, capacity2, drift1, drift2):
     layer1 = net.layer1
@@ -299,8 +251,8 @@ def _one_trial(net: SpikingHierarchy, child_inputs: Spikes, grid, dt, *, capacit
     second = jax.vmap(partial(event_kernel, capacity=capacity2, drift_spikes=drift2),
                       in_axes=(0, None, None, 0, 0))(
         readers, delivered, grid[1:], readers.prior_log_odds, readers.prior_log_odds)
-    fed = _log_odds_fed(net.tree, first.log_odds, dt)
-    decoded_fed = _log_odds_fed(net.tree, first.prediction, dt)
+    fed = log_odds_fed(net.tree, first.log_odds, dt)
+    decoded_fed = log_odds_fed(net.tree, first.prediction, dt)
     return (first.log_odds[:, 1:], first.prediction[:, 1:], first.spikes, delivered,
             second.log_odds, second.prediction, second.spikes, fed, decoded_fed)
 
@@ -314,8 +266,9 @@ def _run(net, child_inputs, grid, dt, *, capacity1, capacity_in, capacity2, drif
     return jax.vmap(lambda inputs: run(inputs))(child_inputs) if batched else run(child_inputs)
 
 
-def _merge_readers(spikes: Spikes) -> Spikes:
-    """Reader output events (..., R, C) -> one stream (..., R*C) with sender r."""
+def _merge_rows(spikes: Spikes) -> Spikes:
+    """Events of R neurons (..., R, C) -> one time-sorted stream (..., R*C) with sender
+    r (multiplicities kept in counts)."""
     n_readers, slots = spikes.times.shape[-2:]
     batch = spikes.times.shape[:-2]
     senders = jnp.where(spikes.senders >= 0,
@@ -325,12 +278,6 @@ def _merge_readers(spikes: Spikes) -> Spikes:
         (flat(spikes.times), flat(jnp.broadcast_to(senders, spikes.times.shape)),
          flat(spikes.counts)), num_keys=1, is_stable=True)
     return Spikes(times, senders, counts, jnp.sum(spikes.n_events, axis=-1))
-
-
-def _layer1_spikes(spikes: Spikes) -> Spikes:
-    """Layer-1 events (..., K, C) -> one stream (..., K*C) with sender j (multiplicity
-    kept in counts)."""
-    return _merge_readers(spikes)
 
 
 def _simulate(net, inputs, duration, dt, capacity, batched) -> HierarchyRun:
@@ -384,8 +331,8 @@ def _simulate(net, inputs, duration, dt, capacity, batched) -> HierarchyRun:
                       for n, c in zip(needed, capacities)]
     l1_log_odds, l1_prediction, l1_spikes, _, l2_log_odds, l2_prediction, l2_spikes = out[:7]
     return HierarchyRun(np.asarray(grid[1:]), l1_log_odds, l1_prediction,
-                        _layer1_spikes(l1_spikes), l2_log_odds, l2_prediction,
-                        _merge_readers(l2_spikes), out[7], out[8])
+                        _merge_rows(l1_spikes), l2_log_odds, l2_prediction,
+                        _merge_rows(l2_spikes), out[7], out[8])
 
 
 def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
