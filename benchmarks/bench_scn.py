@@ -1,7 +1,8 @@
 """SCN benchmark: bayesnn vs a plain NumPy loop vs a numba loop (benchmark-only dep).
 
 Workload: D = 2, N = 400, dt = 0.1 ms, one spike per step, 10^5 steps; then 100
-trials; then N = 10,000. Use --steps / --trials / --big-n to reduce sizes.
+trials (per-trial inputs, here all the same drive so that numba runs the same work);
+then N = 10,000. Use --steps / --trials / --big-n to reduce sizes.
 
     python benchmarks/bench_scn.py [--steps 100000] [--trials 100] [--big-n 10000]
 """
@@ -125,7 +126,7 @@ def main(argv=None) -> dict:
     if a.only_big:
         big = network(a.big_n)
         c = inputs(a.steps)
-        bn = timed(lambda: jax.block_until_ready(simulate(big, c, jax.random.PRNGKey(0), record_every=100)), 1)
+        bn = timed(lambda: jax.block_until_ready(simulate(big, c, key=0, record_every=100)), 1)
         results["big"] = {"compile_s": bn[0], "run_s": bn[1], "peak_rss_mib": peak_rss_mib()}
         print(f"N={a.big_n}, {a.steps} steps: compile {bn[0]:.2f} s, run {bn[1]:.3f} s, "
               f"peak RSS {peak_rss_mib():.0f} MiB (this process: JAX runtime included)")
@@ -140,13 +141,13 @@ def main(argv=None) -> dict:
         print(f"{name:<28}{bn[0]:>16.2f}{bn[1]:>13.3f}{npy_s}{nb_s}", flush=True)
         results[name] = {"bayesnn": bn, "numpy_run_s": npy, "numba": nb}
 
-    single = timed(lambda: jax.block_until_ready(simulate(net, c, jax.random.PRNGKey(0))), a.repeats)
+    single = timed(lambda: jax.block_until_ready(simulate(net, c, key=0)), a.repeats)
     t0 = time.perf_counter(); numpy_loop(net, c[: a.numpy_steps]); npy = (time.perf_counter() - t0) * a.steps / a.numpy_steps
     nb_single = timed(lambda: _nb_trial(*_nb_args(net, c), 0), a.repeats) if numba else None
     row(f"N=400, {a.steps} steps", single, npy, nb_single)
 
-    cap = max(1000, a.steps // 5)
-    batch = timed(lambda: jax.block_until_ready(simulate_trials(net, c, jax.random.PRNGKey(0), a.trials, capacity=cap)), 1)
+    per_trial = np.broadcast_to(c, (a.trials,) + c.shape)  # one (T, D) input per trial
+    batch = timed(lambda: jax.block_until_ready(simulate_trials(net, per_trial, key=0)), 1)
     nb_batch = timed(lambda: _nb_trials(*_nb_args(net, c), a.trials), 1) if numba else None
     row(f"N=400, {a.trials} trials", batch, None, nb_batch)
 

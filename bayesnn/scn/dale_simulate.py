@@ -67,7 +67,7 @@ def simulate_dale(params: DaleParams, c, *, key: Any = 0, duration: float | None
     key = K.run_key(key)
     noisy = K.any_positive(p.sigma_v, None if pert is None else pert.extra_sigma)
     f = jnp.result_type(float)
-    capacity = capacity or default_dale_capacity(p, c, x0=x0)
+    capacity = capacity or default_dale_capacity(p, c, x0=x0, perturbations=pert)
     run = lambda cap: _dale_core(p, jnp.asarray(c, f), key, pert, state0, jnp.asarray(sel),
                                  capacity=cap, every=every, chunk_steps=int(chunk_steps),
                                  noisy=noisy, traces=bool(record_traces))
@@ -102,20 +102,22 @@ def simulate_dale_trials(params: DaleParams, c, *, key: Any, duration: float | N
     noisy = K.any_positive(p.sigma_v, None if pert is None else pert.extra_sigma)
     f = jnp.result_type(float)
     if capacity is None:
-        capacity = max(default_dale_capacity(p, c[k], x0=None if x0 is None else x0[k])
-                       for k in range(n_trials))
+        capacity = max(default_dale_capacity(p, c[k], x0=None if x0 is None else x0[k],
+                                             perturbations=pert) for k in range(n_trials))
     run = lambda cap: _trials_core(p, jnp.asarray(c, f), keys, pert, state0, jnp.asarray(sel),
                                    capacity=cap, every=every, chunk_steps=int(chunk_steps),
                                    noisy=noisy, traces=bool(record_traces))
     return run_growing(run, capacity, lambda result: result.spikes.n_events)
 
 
-def default_dale_capacity(params: DaleParams, c, *, x0=None) -> int:
+def default_dale_capacity(params: DaleParams, c, *, x0=None,
+                          perturbations: Perturbations | None = None) -> int:
     """Default event capacity for input ``c`` (T, D): a power of two above twice the
     expected E and I spike counts. E: the autoencoder demand ``sum_k ||c_k||_1 dt /
     min_i ||DE_i||`` (plus ``||x0||_1 / min_i ||DE_i||``); I: each E spike moves rE by a
     unit vector, of which the I population follows the part along its decoders,
-    ``max_ij DI_ij / ||DI_j||^2`` I spikes per E spike. At most 2 T (one spike per
+    ``max_ij DI_ij / ||DI_j||^2`` I spikes per E spike. Noisy runs get at least T / 8
+    slots (as :func:`bayesnn.scn.default_capacity`); at most 2 T (one spike per
     population and step). A heuristic; more spikes cost one rerun, never a truncation."""
     c = np.asarray(c, float)
     lam = float(params.lambda_)
@@ -126,6 +128,8 @@ def default_dale_capacity(params: DaleParams, c, *, x0=None) -> int:
     expected = 2.0 * e_spikes * (1.0 + per_e)
     if not math.isfinite(expected):
         expected = 2.0 * c.shape[0]
+    if K.any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma):
+        expected = max(expected, c.shape[0] / 8)
     return bucket_capacity(min(expected, 2.0 * c.shape[0]))
 
 

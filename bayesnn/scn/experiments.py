@@ -188,7 +188,9 @@ def delay_explosion(threshold: float = 0.5, delay: float = 1e-3, M: int = 20, rh
     n = n_ramp + int(round(duration / dt))
     x = np.minimum(np.arange(n + 1) / n_ramp, 1.0)[:, None] * x0
     net = make_autoencoder(G, 100.0, dt=dt, thresholds=threshold)
+    # a delay can make the network explode (up to one spike per step): size the
+    # event buffer for that maximum, so the explosion costs no rerun
     res = simulate(net, autoencoder_input(x, dt, 100.0), key=seed,
-                   delay_steps=int(round(delay / dt)))
+                   delay_steps=int(round(delay / dt)), capacity=n)
     return {"rate": int(res.spikes.n_events) / N / (n * dt),
             "median_error": float(np.median(np.abs(target_at(res, x) - np.asarray(res.readout))[n_ramp:]))}

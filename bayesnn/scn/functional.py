@@ -44,7 +44,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from bayesnn.core.validation import as_array, require_shape
 from bayesnn.scn.dale import DaleParams
@@ -207,8 +206,8 @@ def step_inputs(params, c, *, key: Any = 0, start_step: int = 0,
     c = jnp.asarray(as_array("c", c, ndim=2), jnp.result_type(float))
     noisy = any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma)
     sizes = (params.n_e, params.n_i) if isinstance(params, DaleParams) else (params.n_neurons,)
-    steps = start_step + jnp.arange(c.shape[0], dtype=jnp.int32)
-    noise, offsets = draw_randomness(run_key(key), steps, params.n_neurons if noisy else 0,
+    noise, offsets = draw_randomness(run_key(key), jnp.asarray(start_step, jnp.int32),
+                                     int(c.shape[0]), params.n_neurons if noisy else 0,
                                      sizes, c.dtype)
     return StepInputs(c, noise, offsets)
 

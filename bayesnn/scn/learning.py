@@ -27,7 +27,7 @@ import numpy as np
 
 from bayesnn.core import as_key, warn_if_float32
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block
+from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block, is_aligned
 from bayesnn.scn.learning_stats import (
     accumulate, add_moments, block_summary, empty_acc, in_sample_error, reset_block,
     zero_moments,
@@ -164,7 +164,8 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
     out = _learn_core(params, state0, arr, as_key(key), jnp.asarray(snaps), spec=spec,
                       n_blocks=n_blocks, block=block, plastic=bool(plastic),
                       noisy=_positive(params.sigma_v), jittery=_positive(params.jitter),
-                      decode_every=decode_every)
+                      decode_every=decode_every,
+                      aligned=is_aligned(data, int(state0.step), block))
     times, dist, rate, cv, vvar, err, wmax, Fs, Os, counts, final = out
     bad = ~np.isfinite(np.asarray(wmax))
     if bad.any():
@@ -186,9 +187,9 @@ def sample_moments(moments, k, x, r, every: int):
 
 
 @partial(jax.jit, static_argnames=("spec", "n_blocks", "block", "plastic", "noisy",
-                                   "jittery", "decode_every"))
+                                   "jittery", "decode_every", "aligned"))
 def _learn_core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plastic, noisy,
-                jittery, decode_every):
+                jittery, decode_every, aligned):
     D, N = state0.F.shape
     f = state0.V.dtype
     inputs = spec if spec is not None else arr
@@ -207,7 +208,7 @@ def _learn_core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plast
 
     def one_block(carry, b):
         state, acc, total, Fs, Os = carry
-        c = input_block(inputs, key, b, block)
+        c = input_block(inputs, key, b, block, state0.step, aligned)
         inp = learning_inputs(params, c, N, key=key, start_step=state.step, noisy=noisy,
                               jittery=jittery)
         mom = zero_moments(D, N if decode_every else 0, f)

@@ -22,7 +22,7 @@ from bayesnn.core import as_key, warn_if_float32
 from bayesnn.core.validation import as_array
 from bayesnn.core.validation import require_int as check_int
 from bayesnn.scn.learning import LearningDivergedError, sample_moments, snapshot_blocks
-from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block
+from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block, is_aligned
 from bayesnn.scn.learning_stats import (
     accumulate, add_moments, add_spike, block_summary, decoding_error, empty_acc,
     in_sample_error, optimal_decoder, reset_block, zero_moments,
@@ -90,7 +90,7 @@ def learn_dale(params: DaleLearningParams, inputs=SmoothedNoise(3), *, weights: 
     out = _core(params, state0, arr, as_key(key), jnp.asarray(snaps), spec=spec,
                 n_blocks=n_blocks, block=block, plastic=bool(plastic),
                 noisy=_positive(params.sigma_v), jittery=_positive(params.jitter),
-                decode_every=decode_every)
+                decode_every=decode_every, aligned=is_aligned(data, int(state0.step), block))
     (times, rate_e, rate_i, cv_e, err_e, err_i, viol, wmax), snap, final = out
     bad = ~np.isfinite(np.asarray(wmax))
     if bad.any():
@@ -109,9 +109,9 @@ def _two_spikes(acc, k, V, rec, NE):
 
 
 @partial(jax.jit, static_argnames=("spec", "n_blocks", "block", "plastic", "noisy", "jittery",
-                                   "decode_every"))
+                                   "decode_every", "aligned"))
 def _core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plastic, noisy, jittery,
-          decode_every):
+          decode_every, aligned):
     D, NE = state0.FE.shape
     NI = state0.CEI.shape[0]
     f = state0.VE.dtype
@@ -132,7 +132,8 @@ def _core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plastic, no
 
     def one_block(carry, b):
         st, acc, snap = carry
-        inp = dale_learning_inputs(params, input_block(inputs, key, b, block), NE, NI, key=key,
+        c = input_block(inputs, key, b, block, state0.step, aligned)
+        inp = dale_learning_inputs(params, c, NE, NI, key=key,
                                    start_step=st.step, noisy=noisy, jittery=jittery)
         n_e, n_i = (NE, NI) if decode_every else (0, 0)
         me, mi = zero_moments(D, n_e, f), zero_moments(D, n_i, f)

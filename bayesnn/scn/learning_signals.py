@@ -18,7 +18,8 @@ from bayesnn.core import as_key
 from bayesnn.core.validation import as_array, require_shape
 from bayesnn.core.validation import require_int as check_int
 
-__all__ = ["SmoothedNoise", "noise_block", "smoothed_noise", "check_inputs", "input_block"]
+__all__ = ["SmoothedNoise", "noise_block", "smoothed_noise", "check_inputs", "input_block",
+           "is_aligned"]
 
 
 class SmoothedNoise(NamedTuple):
@@ -118,14 +119,26 @@ def _steps_of(duration, dt: float) -> int:
     return n
 
 
-def input_block(inputs, key: jax.Array, b, block_steps: int) -> jax.Array:
-    """Input rows of block ``b`` (block_steps, D): a slice of an array, or the smoothed
-    noise of those steps (traceable in ``b``)."""
+def input_block(inputs, key: jax.Array, b, block_steps: int, step0=0,
+                aligned: bool = True) -> jax.Array:
+    """Input rows of block ``b`` of a run (block_steps, D): rows ``b * block_steps ..``
+    of an array, or the smoothed noise of the absolute steps ``step0 + b * block_steps
+    ..`` (so a continued run sees the sequences the uninterrupted run would).
+    ``aligned``: ``step0`` and ``block_steps`` are multiples of ``sequence_steps``
+    (then exactly the block's sequences are made). Traceable in ``b`` and ``step0``."""
     if isinstance(inputs, SmoothedNoise):
         L = inputs.sequence_steps
-        if block_steps % L == 0:
-            return noise_block(inputs, key, b * (block_steps // L), block_steps // L)
-        start = b * block_steps
-        seq = noise_block(inputs, key, start // L, 1)
-        return jax.lax.dynamic_slice_in_dim(seq, start % L, block_steps)
+        start = step0 + b * block_steps
+        if aligned and block_steps % L == 0:
+            return noise_block(inputs, key, start // L, block_steps // L)
+        first = start // L
+        seqs = noise_block(inputs, key, first, -(-block_steps // L) + 1)
+        return jax.lax.dynamic_slice_in_dim(seqs, start - first * L, block_steps)
     return jax.lax.dynamic_slice_in_dim(inputs, b * block_steps, block_steps)
+
+
+def is_aligned(inputs, step0: int, block_steps: int) -> bool:
+    """Whether :func:`input_block` may take its fast path for a run starting at step0."""
+    if not isinstance(inputs, SmoothedNoise):
+        return True
+    return int(step0) % inputs.sequence_steps == 0 and block_steps % inputs.sequence_steps == 0
