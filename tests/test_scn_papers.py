@@ -5,6 +5,8 @@ import pathlib
 
 import pytest
 
+from bayesnn import io
+
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "papers" / "boerlin2013" / "reproduce.py"
 
 
@@ -17,6 +19,8 @@ def test_boerlin2013_reproduction_small(tmp_path):
     for name in ("integrator", "autoencoder_2d", "damped_oscillator", "neuron_loss",
                  "ei_balance", "error_scaling", "dale_ei"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    for name in ("integrator", "dale_ei"):  # result.to_xarray() files reload
+        assert "time" in io.load_dataset(tmp_path / f"{name}.nc").coords
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["integrator"]["rmse"] < 0.1
     assert saved["error_scaling"]["slope"] < -0.9

@@ -1,6 +1,7 @@
 """Regenerate B13-like results: integrator, 2-D autoencoder, damped oscillator, neuron
 loss, E/I balance, error scaling with N, and the E/I (Dale's law) network of Barrett,
-Denève & Machens 2016 Fig. 2 with its knock-outs. Writes PNGs and results.json to --out.
+Denève & Machens 2016 Fig. 2 with its knock-outs. Writes PNGs, results.json and the
+integrator and E/I runs as NetCDF (``result.to_xarray()``) to --out.
 
     python papers/boerlin2013/reproduce.py --out out/boerlin2013 [--small]
 
@@ -14,9 +15,9 @@ import json
 import pathlib
 import warnings
 
-import jax
+import bayesnn
 
-jax.config.update("jax_enable_x64", True)
+bayesnn.enable_x64()
 
 import matplotlib  # noqa: E402
 
@@ -24,11 +25,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bayesnn import io  # noqa: E402
+from bayesnn.core import spike_arrays  # noqa: E402
 from bayesnn.scn import experiments as ex  # noqa: E402
-from bayesnn.scn import dale, metrics, plotting  # noqa: E402
-from bayesnn.scn.network import DriveMarginWarning, circular_decoder, make_autoencoder  # noqa: E402
-from bayesnn.scn.simulate import simulate, spike_events  # noqa: E402
-from bayesnn.scn.targets import autoencoder_input  # noqa: E402
+from bayesnn.scn import metrics, plotting  # noqa: E402
+from bayesnn.scn import (  # noqa: E402
+    DriveMarginWarning, autoencoder_input, barrett_signal, circular_decoder, dale_rates,
+    make_autoencoder, make_dale_network, make_perturbations, simulate, simulate_dale,
+    target_at,
+)
 
 
 def main(argv=None) -> dict:
@@ -46,7 +51,8 @@ def main(argv=None) -> dict:
         warnings.simplefilter("ignore", DriveMarginWarning)
         integ = ex.fig1c_integrator("one", n_neurons=400, duration=1.5, chunk_steps=1500)
     res = integ["data"]["result"]
-    t, s, _ = spike_events(res)
+    io.write_netcdf(out / "integrator.nc", res.to_xarray(attrs={"figure": "B13 Fig. 1C-like"}))
+    t, s, _ = spike_arrays(res.spikes)
     fig, axes = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
     plotting.plot_readout(axes[0], np.asarray(res.times), np.asarray(res.readout), integ["data"]["target"])
     plotting.raster_by_direction(axes[1], t, s, np.asarray(integ["data"]["net"].Gamma))
@@ -60,17 +66,18 @@ def main(argv=None) -> dict:
     tt = np.arange(n + 1) * dt
     x = np.stack([np.sin(2 * np.pi * tt), 0.7 * np.cos(2 * np.pi * 1.5 * tt)], 1)
     net = make_autoencoder(circular_decoder(N, 0.1), lam, mu=1e-6, nu=1e-5, sigma_v=1e-3, dt=dt)
-    res = simulate(net, autoencoder_input(x, dt, lam), x0=x[0], record_voltages=(0,),
+    res = simulate(net, autoencoder_input(x, dt, lam), key=0, x0=x[0], record_voltages=(0,),
                    record_currents=True, track_balance=True)
-    t, s, _ = spike_events(res)
+    t, s, _ = spike_arrays(res.spikes)
+    target = target_at(res, x)
     fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
-    plotting.plot_readout(axes[0], np.asarray(res.times), np.asarray(res.readout), x[1:])
+    plotting.plot_readout(axes[0], np.asarray(res.times), np.asarray(res.readout), target)
     plotting.raster_by_direction(axes[1], t, s, np.asarray(net.Gamma))
     plotting.plot_ei_currents(axes[2], np.asarray(res.times), np.asarray(res.currents_e)[:, 0],
                               np.asarray(res.currents_i)[:, 0])
     fig.savefig(out / "autoencoder_2d.png", dpi=100)
     plt.close(fig)
-    err = metrics.readout_errors(np.asarray(res.readout), x[1:], skip=1000)
+    err = metrics.readout_errors(np.asarray(res.readout), target, skip=1000)
     rates = metrics.firing_rates(t, s, N, 0.1, n * dt)
     results["autoencoder_2d"] = {**err, "mean_rate_hz": float(rates.mean()),
                                  "median_cv": float(np.nanmedian(metrics.isi_cv(t, s, N)))}
@@ -139,20 +146,21 @@ def main(argv=None) -> dict:
 def dale_figure(out: pathlib.Path, small: bool) -> dict:
     """Barrett 2016 Fig. 2 (5 s, knock-outs at 3 s and 4 s); ``small``: the first 3 s of
     the signal with knock-outs at 1.8 s and 2.6 s (the test's compiled shape)."""
-    net = dale.make_dale_network(seed=0)
+    net = make_dale_network(seed=0)
     dt, lam = float(net.dt), float(net.lambda_)
     duration, ko_e, ko_i = (3.0, 1.8, 2.6) if small else (5.0, 3.0, 4.0)
-    x = dale.barrett_signal(duration, dt)
-    ko = np.concatenate([np.arange(60), np.arange(85, 100)])
-    ko_times = np.concatenate([np.full(60, ko_e), np.full(15, ko_i)])
+    x = barrett_signal(duration, dt)
+    knock_outs = make_perturbations(net, silence=[*range(60), *range(85, 100)],
+                                    silence_time=[ko_e] * 60 + [ko_i] * 15)
     every, shown = 20, (70, 90)
-    res = dale.simulate_dale(net, autoencoder_input(x, dt, lam), jax.random.PRNGKey(0),
-                             silence=ko, silence_time=ko_times, x0=x[0], record_neurons=shown,
-                             record_every=every, chunk_steps=2000)
+    res = simulate_dale(net, autoencoder_input(x, dt, lam), key=0, perturbations=knock_outs,
+                        x0=x[0], record_neurons=shown, record_every=every, chunk_steps=2000)
+    io.write_netcdf(out / "dale_ei.nc", res.to_xarray(attrs={"figure": "Barrett 2016 Fig. 2"}))
     t = np.asarray(res.times)
-    xt = x[every::every, 0]
+    xt = target_at(res, x)[:, 0]
     xe, xi = np.asarray(res.readout_e)[:, 0], np.asarray(res.readout_i)[:, 0]
-    times, senders, inhib = dale.dale_spike_events(res, net.n_e)
+    times, senders, _ = spike_arrays(res.spikes)
+    inhib = senders >= net.n_e
     # windows away from the signal's steps (0.8, 1.4, 2.4 s) and the knock-outs
     windows = ({"before": (1.5, ko_e), "after_e_ko": (ko_e + 0.1, 2.4), "after_i_ko": (ko_i + 0.1, 3.0)}
                if small else
@@ -161,7 +169,7 @@ def dale_figure(out: pathlib.Path, small: bool) -> dict:
     summary = {}
     for name, (a, b) in windows.items():
         sel = (t >= a) & (t < b)
-        rates_e, rates_i = dale.dale_rates(res, net, a, b)
+        rates_e, rates_i = dale_rates(res, net, a, b)
         summary[name] = {
             "window_s": [a, b],
             "rmse_e": float(np.sqrt(np.mean((xt - xe)[sel] ** 2))),
