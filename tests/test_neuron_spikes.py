@@ -145,6 +145,28 @@ def test_same_key_gives_identical_bits_and_batch_does_not_matter():
             assert np.array_equal(mine, batched)
 
 
+def test_drift_spike_runs_agree_bit_for_bit_alone_and_batched():
+    # theta < 0: the exact kernel searches drift crossings in a while_loop, which XLA
+    # fuses (and contracts into FMAs) differently batched and unbatched; the wrappers run
+    # a lone trial in the batched program, so alone = in a batch of 8 = in a batch of 1.
+    rates = default_params(g0=0.5)
+    params = rates.replace(q_on=0.5 * rates.q_on)
+    assert float(params.theta) < 0
+    batch = processes.sample_trials(params, key=8, n_trials=8, duration=2.0)
+    batch_run = simulate_trials(params, batch.inputs, duration=2.0)
+    assert int(np.sum(np.asarray(batch_run.spikes.n_events))) > 8
+    for index in range(8):
+        alone = jax.tree_util.tree_map(lambda a: a[index], batch.inputs)
+        run = simulate(params, alone, duration=2.0)
+        assert np.array_equal(np.asarray(run.log_odds), np.asarray(batch_run.log_odds[index]))
+        assert np.array_equal(np.asarray(run.prediction), np.asarray(batch_run.prediction[index]))
+        for mine, batched in zip(spike_arrays(run.spikes), spike_arrays(batch_run.spikes, index)):
+            assert np.array_equal(mine, batched)
+    one = jax.tree_util.tree_map(lambda a: a[:1], batch.inputs)
+    assert np.array_equal(np.asarray(simulate_trials(params, one, duration=2.0).log_odds[0]),
+                          np.asarray(batch_run.log_odds[0]))
+
+
 @pytest.mark.parametrize("case", ["default", "one input"])
 def test_results_do_not_depend_on_the_input_buffer_capacity(case):
     # Padding slots are no-op events: the same spikes in a 64x larger buffer (as after

@@ -253,6 +253,20 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
     if method == "exact":
         times = record_times(duration, dt, sample_times, int(record_every))
         drift = drift_can_fire(params)
+        n_given = int(np.shape(inputs.times)[0]) if batched else 1
+        if drift and n_given == 1:
+            # XLA:CPU contracts a*b + c into FMAs per fused kernel, and the drift-spike
+            # search (a while_loop) fuses differently unbatched, batched by one and
+            # batched by more, which moves crossing times by an ulp. A lone trial
+            # therefore runs as a batch of two copies (lane 0 kept), the program of
+            # simulate_trials and of sweeps, so that results agree bit for bit.
+            one = inputs if not batched else jax.tree_util.tree_map(lambda a: a[0], inputs)
+            pair = jax.tree_util.tree_map(lambda a: jnp.stack([a, a]), one)
+            run = lambda c: _exact(params, pair, jnp.asarray(times), log_odds, prediction,
+                                   capacity=c, drift_spikes=True, batched=True)
+            keep = (lambda a: a[0]) if not batched else (lambda a: a[:1])
+            out = jax.tree_util.tree_map(keep, run_growing(run, capacity, events))
+            return _as_run(times, out, False)
         run = lambda c: _exact(params, inputs, jnp.asarray(times), log_odds, prediction,
                                capacity=c, drift_spikes=drift, batched=batched)
         return _as_run(times, run_growing(run, capacity, events), False)
