@@ -57,6 +57,7 @@ The E/I (Dale's law) version: :mod:`bayesnn.scn.plasticity_dale`.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -185,11 +186,17 @@ def brendel_fig2_weights(n_dims: int = 2, n_neurons: int = 20, *, key: Any = 0
     columns, ``Omega = -0.2 U(0, 1) - 0.5 I`` (N, N). ``key``: int seed or JAX key."""
     if min(int(n_dims), int(n_neurons)) < 1:
         raise ValueError(f"n_dims and n_neurons must be >= 1, got {n_dims}, {n_neurons}")
-    kf, ko = jax.random.split(as_key(key))
-    F = np.array(jax.random.normal(kf, (n_dims, n_neurons)), float)
+    F, U = _fig2_draws(as_key(key), int(n_dims), int(n_neurons))
+    F = np.array(F, float)
     F /= np.linalg.norm(F, axis=0)
-    Omega = -0.2 * np.asarray(jax.random.uniform(ko, (n_neurons, n_neurons)), float)
-    return F, Omega - 0.5 * np.eye(n_neurons)
+    return F, -0.2 * np.asarray(U, float) - 0.5 * np.eye(n_neurons)
+
+
+@partial(jax.jit, static_argnames=("n_dims", "n_neurons"))
+def _fig2_draws(key, n_dims: int, n_neurons: int):
+    kf, ko = jax.random.split(key)
+    return (jax.random.normal(kf, (n_dims, n_neurons)),
+            jax.random.uniform(ko, (n_neurons, n_neurons)))
 
 
 def check_weights(params: LearningParams, F, Omega) -> tuple[np.ndarray, np.ndarray]:
@@ -234,11 +241,23 @@ def learning_inputs(params: LearningParams, c, n_neurons: int, *, key: Any = 0,
     (default: where ``params.sigma_v`` / ``params.jitter`` > 0; give them when
     ``params`` is traced). Traceable in ``c`` and ``start_step``. Memory O(T N)."""
     c = jnp.asarray(c, jnp.result_type(float))
-    key = as_key(key)
     noisy = _positive(params.sigma_v) if noisy is None else noisy
     jittery = _positive(params.jitter) if jittery is None else jittery
-    length, N = c.shape[0], int(n_neurons)
-    words = N * (int(noisy) + int(jittery))
+    noise, jitter, offsets = draw_step_normals(as_key(key), start_step, c.shape[0],
+                                               int(n_neurons), (int(n_neurons),),
+                                               bool(noisy), bool(jittery))
+    return LearningInputs(c, noise, jitter, offsets)
+
+
+@partial(jax.jit, static_argnames=("length", "n", "sizes", "noisy", "jittery"))
+def draw_step_normals(key, start_step, length: int, n: int, sizes: tuple, noisy: bool,
+                      jittery: bool):
+    """Noise (length, n) or (length, 0), jitter likewise, offsets (length, P) (offset p
+    uniform in [0, sizes[p])) of the steps ``start_step ..``; step k's draws are row
+    ``k % 16`` of draws from ``fold_in(fold_in(key, j), k // 16)`` (j = 0 normals,
+    1 offsets)."""
+    dtype = jnp.result_type(float)
+    words = n * (int(noisy) + int(jittery))
     first = start_step // KEY_BLOCK
     n_blocks = -(-length // KEY_BLOCK) + 1          # covers ``length`` rows at any alignment
     blocks = first + jnp.arange(n_blocks, dtype=jnp.int32)
@@ -249,12 +268,13 @@ def learning_inputs(params: LearningParams, c, n_neurons: int, *, key: Any = 0,
         return jax.lax.dynamic_slice_in_dim(flat, start_step - first * KEY_BLOCK, length)
 
     normals = rows(jax.vmap(lambda b: jax.random.normal(
-        jax.random.fold_in(knoise, b), (KEY_BLOCK, words), c.dtype))(blocks))
+        jax.random.fold_in(knoise, b), (KEY_BLOCK, words), dtype))(blocks))
+    high = jnp.asarray(sizes, jnp.int32)
     offsets = rows(jax.vmap(lambda b: jax.random.randint(
-        jax.random.fold_in(ktie, b), (KEY_BLOCK, 1), 0, N, jnp.int32))(blocks))
-    noise = normals[:, :N] if noisy else normals[:, :0]
-    jitter = normals[:, words - N:] if jittery else normals[:, :0]
-    return LearningInputs(c, noise, jitter, offsets)
+        jax.random.fold_in(ktie, b), (KEY_BLOCK, len(sizes)), 0, high, jnp.int32))(blocks))
+    noise = normals[:, :n] if noisy else normals[:, :0]
+    jitter = normals[:, words - n:] if jittery else normals[:, :0]
+    return noise, jitter, offsets
 
 
 def _positive(value) -> bool:

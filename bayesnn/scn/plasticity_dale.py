@@ -34,6 +34,7 @@ paper's network is NE = 300, NI = 75, D = 3 for 2^20 x 1000 steps (~10^5 s);
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -44,7 +45,7 @@ from bayesnn.core import as_key
 from bayesnn.core.params import as_leaf, params_record
 from bayesnn.core.validation import as_array, require_nonnegative, require_positive, require_shape
 from bayesnn.scn.kernels import pick_max
-from bayesnn.scn.plasticity import KEY_BLOCK, _positive, check_rate
+from bayesnn.scn.plasticity import _positive, check_rate, draw_step_normals
 
 __all__ = ["DaleLearningParams", "DaleLearningState", "DaleLearningInputs", "DaleStepRecord",
            "brendel_dale_weights", "init_dale_learning_state", "dale_learning_inputs",
@@ -154,11 +155,16 @@ def brendel_dale_weights(n_dims: int = 3, n_i: int = 75, *, key: Any = 0) -> dic
     CII = -0.5 I, CIE = -0.3 CEI^T. Returns a dict of NumPy arrays (DALE_WEIGHTS)."""
     if min(int(n_dims), int(n_i)) < 1:
         raise ValueError(f"n_dims and n_i must be >= 1, got {n_dims}, {n_i}")
-    FE = np.array(jax.random.normal(as_key(key), (n_dims, 4 * n_i)), float)
+    FE = np.array(_normal(as_key(key), int(n_dims), 4 * int(n_i)), float)
     FE /= np.linalg.norm(FE, axis=0)
     CEI = 0.5 * np.tile(np.eye(n_i), (1, 4))
     return {"FE": FE, "CEE": -0.02 * np.eye(4 * n_i), "CEI": CEI, "CII": -0.5 * np.eye(n_i),
             "CIE": -0.3 * CEI.T}
+
+
+@partial(jax.jit, static_argnames=("rows", "cols"))
+def _normal(key, rows: int, cols: int):
+    return jax.random.normal(key, (rows, cols))
 
 
 def _check_dale_weights(params: DaleLearningParams, weights: dict) -> dict:
@@ -206,27 +212,11 @@ def dale_learning_inputs(params: DaleLearningParams, c, n_e: int, n_i: int, *, k
     """Inputs of the steps ``start_step ..`` for ``c`` (T, D); draws as
     :func:`bayesnn.scn.plasticity.learning_inputs` (step k from the key and k only)."""
     c = jnp.asarray(c, jnp.result_type(float))
-    key = as_key(key)
     noisy = _positive(params.sigma_v) if noisy is None else noisy
     jittery = _positive(params.jitter) if jittery is None else jittery
-    N = n_e + n_i
-    length, words = c.shape[0], N * (int(noisy) + int(jittery))
-    first = start_step // KEY_BLOCK
-    n_blocks = -(-length // KEY_BLOCK) + 1
-    blocks = first + jnp.arange(n_blocks, dtype=jnp.int32)
-    knoise, ktie = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
-
-    def rows(values):
-        flat = values.reshape((n_blocks * KEY_BLOCK,) + values.shape[2:])
-        return jax.lax.dynamic_slice_in_dim(flat, start_step - first * KEY_BLOCK, length)
-
-    normals = rows(jax.vmap(lambda b: jax.random.normal(
-        jax.random.fold_in(knoise, b), (KEY_BLOCK, words), c.dtype))(blocks))
-    high = jnp.array([n_e, n_i], jnp.int32)
-    offsets = rows(jax.vmap(lambda b: jax.random.randint(
-        jax.random.fold_in(ktie, b), (KEY_BLOCK, 2), 0, high, jnp.int32))(blocks))
-    noise = normals[:, :N] if noisy else normals[:, :0]
-    jitter = normals[:, words - N:] if jittery else normals[:, :0]
+    noise, jitter, offsets = draw_step_normals(as_key(key), start_step, c.shape[0],
+                                               int(n_e) + int(n_i), (int(n_e), int(n_i)),
+                                               bool(noisy), bool(jittery))
     return DaleLearningInputs(c, noise, jitter, offsets)
 
 
