@@ -65,6 +65,7 @@ def test_bench_scn_smoke(capsys):
     assert "single trial vs NumPy loop" in printed and "peak memory at N = 200" in printed
     single = results["N=400, 400 steps"]
     assert single["bayesnn"][1] > 0 and single["numpy_run_s"] > 0
+    assert results["N=400, 2 trials"]["bayesnn"][1] > 0  # per-trial inputs, one program
 
 
 @pytest.mark.timeout(180)
