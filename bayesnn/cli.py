@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     validate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     commands.add_parser("scenarios", help="list the validation scenarios")
+    from bayesnn.sweep.cli import add_sweep_parser
+    add_sweep_parser(commands)
     return parser
 
 
@@ -95,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "scenarios":
         return _list_scenarios()
+    if args.command == "sweep":  # sets up JAX itself (float64, compilation cache)
+        from bayesnn.sweep.cli import run_sweep_command
+        return run_sweep_command(args)
     _setup_jax()
     import json
 

@@ -16,32 +16,6 @@ import numpy as np
 import xarray as xr
 
 
-def neuron_traces(times, states, exact_log_odds, log_odds, prediction, spike_times,
-                  spike_counts, attrs: dict[str, Any] | None = None) -> xr.Dataset:
-    """Labelled traces of one Bayesian-neuron trial.
-
-    Variables on ``time`` (s): ``state`` (true x), ``exact_log_odds``, ``log_odds`` (L),
-    ``prediction`` (G); on ``spike``: ``spike_time`` (s) and ``spike_count``.
-    """
-    dataset = xr.Dataset(
-        {
-            "state": ("time", np.asarray(states, dtype=np.int8)),
-            "exact_log_odds": ("time", np.asarray(exact_log_odds, dtype=float)),
-            "log_odds": ("time", np.asarray(log_odds, dtype=float)),
-            "prediction": ("time", np.asarray(prediction, dtype=float)),
-            "spike_time": ("spike", np.asarray(spike_times, dtype=float)),
-            "spike_count": ("spike", np.asarray(spike_counts, dtype=np.int32)),
-        },
-        coords={"time": np.asarray(times, dtype=float)},
-        attrs={key: value for key, value in (attrs or {}).items() if isinstance(value, (int, float, str))},
-    )
-    dataset["time"].attrs["units"] = "s"
-    dataset["spike_time"].attrs["units"] = "s"
-    dataset["log_odds"].attrs["long_name"] = "neuron log-odds L"
-    dataset["prediction"].attrs["long_name"] = "prediction G decoded from output spikes"
-    return dataset
-
-
 def jsonable(value: Any) -> Any:
     """Convert NumPy/JAX scalars and arrays (recursively) to JSON types; NaN -> None."""
     if isinstance(value, dict):
@@ -55,15 +29,23 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def _atomic(path: str | Path, write) -> Path:
-    """Write through a temporary file in the same folder, then rename: an interrupted
-    run never leaves a truncated file behind."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, write) -> Path:
+    """Call ``write(temporary_path)``, then rename the temporary file onto ``path``
+    (same folder, so the rename is atomic): an interrupted run never leaves a truncated
+    file behind. The file gets the usual permissions (0666 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -74,12 +56,12 @@ def _atomic(path: str | Path, write) -> Path:
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` as JSON (atomically)."""
     text = json.dumps(jsonable(payload), indent=2) + "\n"
-    return _atomic(path, lambda target: target.write_text(text))
+    return write_atomic(path, lambda target: target.write_text(text))
 
 
 def write_netcdf(path: str | Path, dataset: xr.Dataset) -> Path:
     """Write ``dataset`` as NetCDF-4 (h5netcdf engine, atomically)."""
-    return _atomic(path, lambda target: dataset.to_netcdf(target, engine="h5netcdf"))
+    return write_atomic(path, lambda target: dataset.to_netcdf(target, engine="h5netcdf"))
 
 
 def load_dataset(path: str | Path) -> xr.Dataset:

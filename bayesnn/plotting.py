@@ -97,8 +97,8 @@ def save_figure(figure: Figure, path, dpi: int = 120):
     path."""
     import io as _bytes_io
 
-    from bayesnn.io import _atomic
+    from bayesnn.io import write_atomic
     buffer = _bytes_io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     data = buffer.getvalue()
-    return _atomic(path, lambda target: target.write_bytes(data))
+    return write_atomic(path, lambda target: target.write_bytes(data))
