@@ -60,6 +60,7 @@ def simulate_dale(params: DaleParams, c, *, key: Any = 0, duration: float | None
         ValueError: naming the argument, before any simulation.
     """
     p, c, every, capacity, sel, pert = _prepare(params, c, False, locals())
+    warn_if_float32("bayesnn.scn.simulate_dale")  # stacklevel: the caller's line
     x0 = K.check_x0(x0, p.n_dims, None)
     if x0 is not None and state0 is not None:
         raise ValueError("x0 and state0 are exclusive: give one of them")
@@ -88,6 +89,7 @@ def simulate_dale_trials(params: DaleParams, c, *, key: Any, duration: float | N
     leading trial axis.
     """
     p, c, every, capacity, sel, pert = _prepare(params, c, True, locals())
+    warn_if_float32("bayesnn.scn.simulate_dale")
     n_trials = c.shape[0]
     x0 = K.check_x0(x0, p.n_dims, n_trials)
     if x0 is not None and state0 is not None:
@@ -137,7 +139,6 @@ def _prepare(params, c, batched: bool, args: dict):
     if not isinstance(params, DaleParams):
         raise ValueError(f"params must be a DaleParams (see make_dale_network), got "
                          f"{type(params).__name__}")
-    warn_if_float32("bayesnn.scn.simulate_dale")
     N = params.n_neurons
     c = K.check_input(c, params.n_dims, batched)
     every, capacity = K.check_run(c.shape[-2], float(params.dt), args["duration"],

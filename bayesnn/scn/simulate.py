@@ -70,6 +70,7 @@ def simulate(params: SCNParams, c, *, key: Any = 0, duration: float | None = Non
             record_every not dividing T, duration != T dt, bad key, x0 with state0).
     """
     net, c, opts, every, capacity, pert = _prepare(params, c, False, locals())
+    warn_if_float32("bayesnn.scn.simulate")  # stacklevel: the caller's line
     x0 = K.check_x0(x0, net.n_dims, None)
     if x0 is not None and state0 is not None:
         raise ValueError("x0 and state0 are exclusive: give one of them")
@@ -109,6 +110,7 @@ def simulate_trials(params: SCNParams, c, *, key: Any, duration: float | None = 
         :class:`SCNResult` with a leading trial axis on every field.
     """
     net, c, opts, every, capacity, pert = _prepare(params, c, True, locals())
+    warn_if_float32("bayesnn.scn.simulate")
     n_trials = c.shape[0]
     x0 = K.check_x0(x0, net.n_dims, n_trials)
     if x0 is not None and state0 is not None:
@@ -161,7 +163,6 @@ def _prepare(params, c, batched: bool, args: dict):
     if not isinstance(params, SCNParams):
         raise ValueError(f"params must be an SCNParams (see make_network), got "
                          f"{type(params).__name__}")
-    warn_if_float32("bayesnn.scn.simulate")
     N = params.n_neurons
     c = K.check_input(c, params.n_dims, batched)
     every, capacity = K.check_run(c.shape[-2], float(params.dt), args["duration"],
