@@ -135,7 +135,8 @@ def _local_part(true, start, seed, quick, numbers, figures_data):
         local_r_second_half_max_rel_error=None,
         output_spikes_per_s=local.n_output_spikes / duration)
     r_moved = max(abs(float(filtered.params.r_on / start.r_on) - 1), abs(float(filtered.params.r_off / start.r_off) - 1))
-    # r averaged over the second half: the memory (30 s, ~30 switches) leaves ~20 % noise
+    # r averaged over the second half (100 s): the memory (30 s, ~60 switches) leaves
+    # ~13 % noise per value, ~8 % on the mean, so 30 % is > 3.5 sd
     r_error = max(abs(float(np.mean(getattr(local.trajectory, n)[late]) / getattr(true, n)) - 1)
                   for n in ("r_on", "r_off"))
     numbers["local"]["local_r_second_half_max_rel_error"] = r_error
@@ -146,7 +147,7 @@ def _local_part(true, start, seed, quick, numbers, figures_data):
               "ratio of that difference at dt = 4 ms and 2 ms (first order: 2)"),
         Check("filtered_only_r_does_not_move", r_moved, 0.02, "<=",
               "max |r / r_start - 1| of the filtered-only rule (it cannot learn r, Sec. 5.4)"),
-        Check("local_rule_learns_r", r_error, 0.5, "<=",
+        Check("local_rule_learns_r", r_error, 0.3, "<=",
               "max |mean r / r_true - 1| (second half) of the local rule, same 4x-wrong start"),
     ]
 
