@@ -245,10 +245,15 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     if figures:
         progress("figures")
         from bayesnn.plotting import plot_calibration, plot_neuron_trial
+        from bayesnn.style import describe
+        caption = describe(N=scenario.n_inputs, r_on=(scenario.r_on, "Hz"),
+                           r_off=(scenario.r_off, "Hz"), g0=(scenario.g0, "nats"),
+                           duration=(duration, "s"), seed=scenario.seed)
         figure_set["neuron_trial"] = plot_neuron_trial(
             grid, states, trial.inputs, exact_log_odds, log_odds, prediction, run.spikes,
-            scenario.g0, window=(0.0, min(duration, 5.0)))
-        figure_set["calibration"] = plot_calibration(table)
+            scenario.g0, window=(0.0, min(duration, 5.0)), caption=caption)
+        figure_set["calibration"] = plot_calibration(
+            table, caption=f"{scenario.calibration_trials} trials x {duration:g} s, {caption}")
 
     traces = _traces(run, trial, states, exact_log_odds, scenario)
     return ScenarioResult("neuron", checks, numbers, figure_set, traces)

@@ -1,0 +1,236 @@
+"""One figure style for every bayesnn figure: talk-ready at the size it is saved.
+
+Every figure function in bayesnn (validate scenarios, papers/, examples/) builds its
+figure through this module, so one set of rules holds everywhere:
+
+* **Text >= 10 pt at the saved size.** Figures are saved at their ``figsize`` (inches),
+  so a point is a point on the page or slide; :data:`RC` sets every text size to
+  :data:`MIN_FONT_PT` or more, and :func:`audit` rejects smaller text.
+* **Legends outside the data**: :func:`legend_outside` puts an axes' legend to its right
+  (or above it); :func:`audit` rejects a legend that overlaps any axes.
+* **Axis units**: labels read ``"quantity (unit)"`` (:func:`label`); dimensionless
+  quantities say what they are (``"P(x = 1)"``, ``"KL (nats)"``).
+* **A caption line** with the key parameters and the seed: :func:`caption` (a
+  suptitle; :func:`audit` requires one that names the seed).
+* **A residual panel where two curves overlap exactly**: :func:`residual_panel` draws
+  ``a - b`` under the overlapping curves, so "exact" is visible as a difference at
+  rounding level rather than as one line hiding another.
+
+Use ``@styled`` on a function that builds a figure (its text is created inside the
+style's ``rc_context``), or ``with bayesnn.style.context():`` in scripts and notebooks.
+"""
+from __future__ import annotations
+
+import functools
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Iterable
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["MIN_FONT_PT", "DPI", "RC", "COLORS", "audit", "caption", "context", "describe",
+           "figure", "label", "legend_outside", "residual_panel", "styled", "use"]
+
+MIN_FONT_PT = 10.0
+"""Smallest text size (points at the saved size) a bayesnn figure may use."""
+
+DPI = 150
+"""Resolution of saved PNGs (dots per inch); sizes in points do not depend on it."""
+
+RC: dict[str, Any] = {
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
+    "figure.titlesize": 12,
+    "lines.linewidth": 1.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "axes.formatter.use_mathtext": True,
+    "savefig.dpi": DPI,
+    "figure.constrained_layout.use": True,
+}
+"""matplotlib settings of the style (applied by :func:`styled`, :func:`context`, :func:`use`)."""
+
+COLORS = {
+    "exact": "black",        # exact references
+    "model": "tab:blue",     # the spiking model's own variable (L, readout)
+    "decoded": "tab:red",    # what a downstream reader decodes from spikes (G)
+    "target": "0.45",        # targets the network should track
+    "state": "0.85",         # hidden states (filled)
+    "bound": "tab:orange",   # bounds and boxes
+    "residual": "tab:purple",
+}
+"""One colour per role, the same in every figure."""
+
+
+def context() -> AbstractContextManager:
+    """``with bayesnn.style.context(): ...``: build figures in the style."""
+    return matplotlib.rc_context(RC)
+
+
+def use() -> None:
+    """Apply the style globally (scripts and notebooks)."""
+    matplotlib.rcParams.update(RC)
+
+
+def styled(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run a figure-building function inside :func:`context`."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with context():
+            return function(*args, **kwargs)
+    return wrapper
+
+
+def figure(width: float = 10.0, height: float = 6.0) -> Figure:
+    """A new, unattached figure of ``width`` x ``height`` inches with constrained layout
+    (call inside :func:`context` or a :func:`styled` function)."""
+    return Figure(figsize=(float(width), float(height)), layout="constrained")
+
+
+def label(quantity: str, unit: str | None = None) -> str:
+    """Axis label ``"quantity (unit)"`` (``unit=None``: the quantity alone, for
+    dimensionless quantities whose name says what they are)."""
+    return quantity if not unit else f"{quantity} ({unit})"
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format(item) for item in value) + "]"
+    return str(value)
+
+
+def describe(**parameters: Any) -> str:
+    """``"name = value, ..."`` with numbers to 4 significant digits; a value given as a
+    ``(value, unit)`` pair is written ``"name = value unit"``."""
+    parts = []
+    for name, value in parameters.items():
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str):
+            parts.append(f"{name} = {_format(value[0])} {value[1]}")
+        else:
+            parts.append(f"{name} = {_format(value)}")
+    return ", ".join(parts)
+
+
+def caption(target: Figure, title: str, details: str | None = None, *, seed: Any = None,
+            **parameters: Any) -> str:
+    """Set the figure's caption line: ``title`` and, on a second line, ``details`` (if
+    given) followed by the key ``parameters`` and the ``seed`` (:func:`describe`).
+    Returns the text."""
+    described = describe(**parameters, **({} if seed is None else {"seed": seed}))
+    details = ", ".join(part for part in (details, described) if part)
+    text = title if not details else f"{title}\n{details}"
+    target.suptitle(text, fontsize=RC["figure.titlesize"])
+    return text
+
+
+def legend_outside(axis, *, where: str = "right", ncol: int = 1, handles=None, labels=None,
+                   **options):
+    """The axes' legend outside its data: to the right (``where="right"``, top aligned)
+    or above the axes (``where="top"``). Returns the Legend (None if nothing is
+    labelled)."""
+    if where not in ("right", "top"):
+        raise ValueError(f"where must be 'right' or 'top', got {where!r}")
+    if handles is None:
+        handles, labels = axis.get_legend_handles_labels()
+    if not handles:
+        return None
+    if where == "right":
+        place = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        place = dict(loc="lower left", bbox_to_anchor=(0.0, 1.01))
+    place.update(options)
+    return axis.legend(handles, labels, ncol=ncol, borderaxespad=0.0,
+                       fontsize=max(MIN_FONT_PT, float(RC["legend.fontsize"])), **place)
+
+
+def residual_panel(axis, x, a, b, *, quantity: str, unit: str | None = None,
+                   names: tuple[str, str] = ("a", "b"), color: str = COLORS["residual"]):
+    """Draw ``a - b`` against ``x`` with a zero line: the panel that goes under two
+    curves that overlap exactly. The y label is ``"<names[0]> - <names[1]> (unit)"``
+    and the legend (outside) gives ``max |a - b|``. Returns the max."""
+    x, difference = np.asarray(x), np.asarray(a, float) - np.asarray(b, float)
+    worst = float(np.max(np.abs(difference))) if difference.size else 0.0
+    axis.axhline(0.0, color="0.6", lw=0.8)
+    axis.plot(x, difference, color=color, lw=1.0,
+              label=f"{names[0]} - {names[1]}\nmax |diff| = {worst:.2g}")
+    axis.set_ylabel(label(f"{names[0]} - {names[1]}", unit) if quantity is None
+                    else label(f"{quantity}\n{names[0]} - {names[1]}", unit))
+    axis.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3), useMathText=True)
+    legend_outside(axis)
+    return worst
+
+
+def _visible_texts(target: Figure) -> Iterable:
+    from matplotlib.text import Text
+    for text in target.findobj(Text):
+        if text.get_visible() and text.get_text().strip():
+            axes = text.axes
+            if axes is not None and not axes.get_visible():
+                continue
+            yield text
+
+
+def audit(target: Figure, *, require_caption: bool = True) -> list[str]:
+    """The style rules a figure breaks (empty list: none). Draws the figure once
+    (without rendering) to measure its text and legends.
+
+    Checks: every visible text >= :data:`MIN_FONT_PT`; no legend overlapping an axes'
+    data area; every visible axes has a y label, and an x label where its x tick labels
+    show; (``require_caption``) a caption line naming the seed.
+
+    Returns:
+        One line per broken rule.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(target)  # an unattached Figure has no renderer of its own
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    problems = []
+    for text in _visible_texts(target):
+        if text.get_fontsize() < MIN_FONT_PT - 1e-9:
+            problems.append(f"text {text.get_text()[:40]!r} is {text.get_fontsize():g} pt "
+                            f"(< {MIN_FONT_PT:g})")
+    axes = [axis for axis in target.axes if axis.get_visible() and axis.axison]
+    data_axes = [axis for axis in axes if axis.get_label() != "<colorbar>"]
+    legends = [axis.get_legend() for axis in axes if axis.get_legend() is not None]
+    legends += list(target.legends)
+    for legend in legends:
+        if not legend.get_visible():
+            continue
+        box = legend.get_window_extent(renderer)
+        for axis in data_axes:
+            frame = axis.get_window_extent(renderer)
+            overlap_x = min(box.x1, frame.x1) - max(box.x0, frame.x0)
+            overlap_y = min(box.y1, frame.y1) - max(box.y0, frame.y0)
+            if overlap_x > 1.0 and overlap_y > 1.0:
+                problems.append(f"legend {[t.get_text()[:20] for t in legend.get_texts()][:3]} "
+                                "overlaps the data of an axes")
+                break
+    for index, axis in enumerate(data_axes):
+        if axis.name == "polar":
+            continue
+        if not axis.get_ylabel().strip() and any(t.get_visible() and t.get_text()
+                                                 for t in axis.get_yticklabels()):
+            problems.append(f"axes {index} has no y label")
+        if not axis.get_xlabel().strip() and any(t.get_visible() and t.get_text()
+                                                 for t in axis.get_xticklabels()):
+            problems.append(f"axes {index} has no x label")
+    if require_caption:
+        title = target._suptitle.get_text() if target._suptitle is not None else ""
+        if "seed" not in title:
+            problems.append("no caption line naming the seed (bayesnn.style.caption)")
+    return problems
