@@ -21,7 +21,7 @@ SUBPACKAGES = ("core", "processes", "neuron", "scn", "posteriors", "hierarchy", 
                "exact", "numpyro_models", "sweep", "metrics", "io", "validate")
 # `[label](bibliography.md#key)` from docs/*.md, `(../bibliography.md#key)` from docs/api/
 CITATION = re.compile(r"\]\((?:\.\./)*(?:docs/)?bibliography\.md#([A-Za-z0-9_-]+)\)")
-ANCHOR = re.compile(r'<a id="([A-Za-z0-9_-]+)"></a>`\1` \| ([^|]+?) \((\d{4})\)')
+ANCHOR = re.compile(r'<a id="([A-Za-z0-9_-]+)"></a>\*\*[^|*]+\*\* \| ([^|]+?) \((\d{4})\)')
 INTERNAL_NOTES = re.compile(r"science notes?|bayesian-neuron\.md|spike-coding-networks\.md|"
                             r"hierarchies\.md|/work/shared")
 
