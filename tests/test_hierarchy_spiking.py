@@ -63,6 +63,14 @@ def test_batch_trial_equals_single_run(setting):
                                spike_arrays(first.layer1_spikes)[0], rtol=0, atol=1e-12)
 
 
+def test_record_every_decimates_the_same_run(setting):
+    _, network, trials, _, first = setting
+    sparse = simulate(network, trials.trial(0).inputs, duration=DURATION, record_every=10)
+    np.testing.assert_allclose(sparse.times, first.times[9::10])
+    np.testing.assert_array_equal(sparse.layer2_log_odds, first.layer2_log_odds[:, 9::10])
+    np.testing.assert_array_equal(sparse.fed_log_odds, first.fed_log_odds[9::10])
+
+
 def test_layer1_is_the_single_neuron_on_each_child(setting):
     tree, network, trials, _, first = setting
     children = split_inputs(trials.trial(0).inputs, 2, 4)
@@ -151,6 +159,8 @@ def test_bad_inputs_name_the_argument(setting):
     inputs = trials.trial(0).inputs
     with pytest.raises(ValueError, match="duration .* multiple of dt"):
         simulate(network, inputs, duration=DURATION, dt=3e-3 * 0.7)
+    with pytest.raises(ValueError, match="record_every must be an integer >= 1"):
+        simulate(network, inputs, duration=DURATION, record_every=0)
     with pytest.raises(ValueError, match="params must be a SpikingHierarchy"):
         simulate(network.layer1, inputs, duration=DURATION)
     with pytest.raises(ValueError, match="inputs must be a bayesnn.core.Spikes"):

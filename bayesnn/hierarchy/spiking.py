@@ -280,13 +280,16 @@ def _merge_rows(spikes: Spikes) -> Spikes:
     return Spikes(times, senders, counts, jnp.sum(spikes.n_events, axis=-1))
 
 
-def _simulate(net, inputs, duration, dt, capacity, batched) -> HierarchyRun:
+def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> HierarchyRun:
     if not isinstance(net, SpikingHierarchy):
         raise ValueError(f"params must be a SpikingHierarchy, got {type(net).__name__}")
     if not isinstance(inputs, Spikes):
         raise ValueError(f"inputs must be a bayesnn.core.Spikes, got {type(inputs).__name__}")
     duration = float(require_positive("duration", duration, ndim=0))
     dt = float(require_positive("dt", dt, ndim=0))
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) \
+            or record_every < 1:
+        raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
     n_steps = int(round(duration / dt))
     if n_steps < 1 or abs(n_steps * dt - duration) > 1e-9 * max(duration, 1.0):
         raise ValueError(f"duration ({duration}) must be a positive multiple of dt ({dt})")
@@ -330,13 +333,16 @@ def _simulate(net, inputs, duration, dt, capacity, batched) -> HierarchyRun:
         capacities = [c if n <= c else 1 << int(np.ceil(np.log2(n)))
                       for n, c in zip(needed, capacities)]
     l1_log_odds, l1_prediction, l1_spikes, _, l2_log_odds, l2_prediction, l2_spikes = out[:7]
-    return HierarchyRun(np.asarray(grid[1:]), l1_log_odds, l1_prediction,
-                        _merge_rows(l1_spikes), l2_log_odds, l2_prediction,
-                        _merge_rows(l2_spikes), out[7], out[8])
+    keep = slice(record_every - 1, None, record_every)
+    return HierarchyRun(np.asarray(grid[1:])[keep], l1_log_odds[..., keep],
+                        l1_prediction[..., keep], _merge_rows(l1_spikes),
+                        l2_log_odds[..., keep], l2_prediction[..., keep],
+                        _merge_rows(l2_spikes), out[7][..., keep], out[8][..., keep])
 
 
 def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
-             dt: float = 1e-3, capacity: int | None = None) -> HierarchyRun:
+             dt: float = 1e-3, record_every: int = 1,
+             capacity: int | None = None) -> HierarchyRun:
     """Run the spiking hierarchy on one trial of the tree's input spikes.
 
     Args:
@@ -345,21 +351,24 @@ def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
             (``sample_tree(...).inputs``).
         duration: run length, s (a multiple of ``dt``).
         dt: record grid (s); also the bin of the log-odds-fed reader.
+        record_every: keep every k-th grid point in the result (the neurons and the
+            log-odds-fed reader still run on the full grid).
         capacity: output-event slots per layer-1 neuron (default from the expected
             rate; the readers' buffers follow from it); grown and rerun on overflow, so
             it only matters for compile reuse (equal capacities share one program).
 
     Returns:
-        :class:`HierarchyRun` on the grid k dt, k = 1..duration/dt.
+        :class:`HierarchyRun` on the grid k dt, k = record_every, 2 record_every, ..
 
     Raises:
         ValueError: naming the argument, for bad input, before any work.
     """
-    return _simulate(params, inputs, duration, dt, capacity, batched=False)
+    return _simulate(params, inputs, duration, dt, record_every, capacity, batched=False)
 
 
 def simulate_trials(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
-                    dt: float = 1e-3, capacity: int | None = None) -> HierarchyRun:
+                    dt: float = 1e-3, record_every: int = 1,
+                    capacity: int | None = None) -> HierarchyRun:
     """:func:`simulate` over per-trial inputs (leading trial axis) in one compiled
     program; trial k equals ``simulate(params, inputs[k], ...)``."""
-    return _simulate(params, inputs, duration, dt, capacity, batched=True)
+    return _simulate(params, inputs, duration, dt, record_every, capacity, batched=True)
