@@ -58,7 +58,7 @@ class Scenario(NamedTuple):
 REGISTRY: dict[str, Scenario] = {
     "neuron": Scenario("bayesnn.neuron.validation", "neuron_scenario",
                        "Bayesian neuron vs exact continuous-time filter, HMM, NumPyro"),
-    "scn": Scenario("bayesnn.scn.validation", "scn_checks",
+    "scn": Scenario("bayesnn.scn.validation", "scn_scenario",
                     "spike-coding networks: loss identity, voltage, box, ping-pong"),
     "log_odds": Scenario("bayesnn.posteriors.validation", "log_odds_scenario",
                          "posteriors carried by spiking populations, KL against N"),

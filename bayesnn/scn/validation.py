@@ -1,4 +1,10 @@
-"""Fast spike-coding-network checks for ``bayesnn validate --scenario scn``."""
+"""Fast spike-coding-network checks for ``bayesnn validate --scenario scn``.
+
+:func:`scn_scenario` (the registered scenario) returns the checks of
+:func:`scn_checks` with two figures (the 1-D integrator's readout, error inside the
+bounding box and raster sorted by decoder direction; the 2-D autoencoder's readout,
+raster and voltage against its closed form with the residual) and the runs as traces.
+"""
 from __future__ import annotations
 
 import warnings
@@ -6,7 +12,7 @@ import warnings
 import numpy as np
 
 from bayesnn.core import spike_arrays
-from bayesnn.report import Check
+from bayesnn.report import Check, Progress, ScenarioResult, silent
 from bayesnn.scn import experiments as ex
 from bayesnn.scn.network import (
     DriveMarginWarning, closed_form_voltage, instantaneous_loss, make_autoencoder,
@@ -17,7 +23,7 @@ from bayesnn.scn.simulate import simulate
 from bayesnn.scn.targets import autoencoder_input
 
 
-def _loss_and_voltage(seed: int, n: int) -> tuple[float, float, int]:
+def _loss_and_voltage(seed: int, n: int) -> tuple[float, float, int, dict]:
     N, dt, lam = 30, 1e-4, 10.0
     net = make_autoencoder(random_decoder(2, N, 0.2, seed=seed), lam, mu=1e-5, nu=1e-4, dt=dt)
     t = np.arange(n + 1) * dt
@@ -25,8 +31,8 @@ def _loss_and_voltage(seed: int, n: int) -> tuple[float, float, int]:
     res = simulate(net, autoencoder_input(x, dt, lam), key=seed, x0=x[0],
                    record_voltages=tuple(range(N)), record_rates=tuple(range(N)))
     r_post = np.asarray(res.rates)
-    v_res = float(np.max(np.abs(np.asarray(res.voltages)
-                                - closed_form_voltage(net, target_at(res, x), r_post))))
+    closed_form = closed_form_voltage(net, target_at(res, x), r_post)
+    v_res = float(np.max(np.abs(np.asarray(res.voltages) - closed_form)))
     times, senders, _ = spike_arrays(res.spikes)
     T = np.asarray(net.thresholds)
     worst = 0.0
@@ -38,14 +44,24 @@ def _loss_and_voltage(seed: int, n: int) -> tuple[float, float, int]:
         r1[i] += 1
         d = instantaneous_loss(net, x[k + 1], r1) - instantaneous_loss(net, x[k + 1], r)
         worst = max(worst, abs(d - 2 * (T[i] - v[i])))
-    return worst, v_res, int(times.size)
+    data = {"net": net, "result": res, "target": target_at(res, x),
+            "closed_form": np.asarray(closed_form)}
+    return worst, v_res, int(times.size), data
 
 
 def scn_checks(seed: int = 0, quick: bool = True) -> tuple[list[Check], dict]:
     """Per-spike loss identity, voltage closed form, bounding box, ping-pong (T1-T3, T5)."""
+    checks, extras, _ = _scn_run(seed, quick)
+    return checks, extras
+
+
+def _scn_run(seed: int, quick: bool, progress: Progress = silent
+             ) -> tuple[list[Check], dict, dict]:
     n = 3000 if quick else 10000
-    loss_res, v_res, n_spikes = _loss_and_voltage(seed, n)
+    progress("scn: per-spike loss identity and voltage closed form (2-D autoencoder)")
+    loss_res, v_res, n_spikes, autoencoder = _loss_and_voltage(seed, n)
     duration = 1.0 if quick else 1.5
+    progress("scn: bounding box and ping-pong (1-D integrator)")
     box = ex.fig1c_integrator("one", lambda_v=0.0, sigma_v=0.0, duration=duration, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DriveMarginWarning)
@@ -67,4 +83,59 @@ def scn_checks(seed: int = 0, quick: bool = True) -> tuple[list[Check], dict]:
     ]
     extras = {"n_spikes_loss_check": n_spikes, "box_max_error": box["max_abs"],
               "box_bound": box["bound"], "spikes_one": one["n_spikes"], "spikes_all": allf["n_spikes"]}
-    return checks, extras
+    return checks, extras, {"autoencoder": autoencoder, "box": box}
+
+
+def _prefixed(dataset, prefix: str):
+    """``dataset`` with every variable, coordinate and dim renamed ``prefix + name``
+    (two runs in one NetCDF file)."""
+    names = set(dataset.variables) | set(dataset.dims)
+    return dataset.rename({name: prefix + name for name in names})
+
+
+def _traces(data: dict, seed: int, quick: bool):
+    box, auto = data["box"], data["autoencoder"]
+    result = box["data"]["result"]
+    traces = result.to_xarray(attrs={"scenario": "scn", "seed": seed, "quick": int(quick),
+                                     "run": "1-D integrator, bounding box (lambda_v = 0, "
+                                            "sigma_v = 0)", "box_bound": box["bound"]})
+    traces["target"] = (("time", "dim"), np.asarray(box["data"]["target"]))
+    traces["target"].attrs.update(units="x", description="target x at the record times")
+    ae = auto["result"].to_xarray(attrs={})
+    ae["target"] = (("time", "dim"), np.asarray(auto["target"]))
+    ae["voltage_closed_form"] = (("time", "voltage_neuron"), auto["closed_form"])
+    ae["voltage_closed_form"].attrs.update(
+        units="x", description="Gamma^T (x - Gamma r~) - mu lambda_d^2 r~ (closed form)")
+    return traces.merge(_prefixed(ae, "autoencoder_"), combine_attrs="drop_conflicts")
+
+
+def _figures(data: dict, seed: int, quick: bool) -> dict:
+    from bayesnn.scn.plotting import plot_autoencoder_run, plot_box_run
+    from bayesnn.style import describe
+
+    box, auto = data["box"], data["autoencoder"]
+    result, net = box["data"]["result"], box["data"]["net"]
+    times, senders, _ = spike_arrays(result.spikes)
+    caption = describe(N=int(net.Gamma.shape[1]), dt=(float(net.dt), "s"),
+                       duration=(float(np.asarray(result.times)[-1]), "s"), seed=seed)
+    figures = {"integrator_box": plot_box_run(
+        result.times, result.readout, box["data"]["target"], box["bound"], times, senders,
+        net.Gamma, caption=f"lambda_v = 0, sigma_v = 0, {caption}")}
+    result, net = auto["result"], auto["net"]
+    times, senders, _ = spike_arrays(result.spikes)
+    figures["autoencoder"] = plot_autoencoder_run(
+        result.times, result.readout, auto["target"], times, senders, net.Gamma,
+        np.asarray(result.voltages)[:, 0], auto["closed_form"][:, 0],
+        caption=describe(N=int(net.Gamma.shape[1]), D=2, dt=(float(net.dt), "s"),
+                         duration=(float(np.asarray(result.times)[-1]), "s"), seed=seed))
+    return figures
+
+
+def scn_scenario(*, seed: int = 0, quick: bool = True, progress: Progress = silent,
+                 figures: bool = True) -> ScenarioResult:
+    """``bayesnn validate --scenario scn``: the checks of :func:`scn_checks`, their
+    figures and traces (module docstring). ``quick``: 0.3 s autoencoder and 1 s
+    integrator runs (else 1 s and 1.5 s)."""
+    checks, numbers, data = _scn_run(seed, quick, progress)
+    built = _figures(data, seed, quick) if figures else {}
+    return ScenarioResult("scn", checks, numbers, built, _traces(data, seed, quick))
