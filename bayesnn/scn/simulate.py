@@ -57,9 +57,10 @@ def simulate(params: SCNParams, c, *, key: Any = 0, duration: float | None = Non
         x0: (D,) initial target (V starts at its closed form ``Gamma^T x0``).
         state0: continue from a previous :class:`SCNState` (``result.final``; exclusive
             with x0): spike and record times continue from ``state0.step``.
-        spike_mode, greedy_cap, delay_steps, refractory_steps, record_voltages,
-            record_rates, record_currents, track_balance, chunk_steps: the
-            :class:`SimOptions` fields.
+        spike_mode, greedy_cap, delay_steps, refractory_steps: :class:`SimOptions`
+            fields.
+        record_voltages, record_rates, record_currents, track_balance, chunk_steps:
+            the other :class:`SimOptions` fields.
 
     Returns:
         :class:`SCNResult` (record r after step (r + 1) record_every - 1; align a

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import logging
 
-KNOWN = (
-    # A grouped parameter list whose first line has no "name: description" colon
-    # (Args of scn.simulate.simulate): griffe cannot split it into items.
-    ("bayesnn/scn/simulate.py", "Failed to get 'name: description' pair from "
-                                "'spike_mode, greedy_cap, delay_steps"),
+KNOWN: tuple[tuple[str, str], ...] = (
+    # (path, start of griffe's message), e.g.
+    # ("bayesnn/x.py", "Failed to get 'name: description' pair from 'a, b, c"),
 )
 
 
