@@ -113,6 +113,28 @@ def test_tree_brute_force_survives_a_long_gap():
     np.testing.assert_allclose(brute.log_likelihood, fast.log_likelihood, rtol=1e-11)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e4])
+def test_exact_mmpp_filter_survives_a_day_of_quiet_drift(scale):
+    """jax.scipy.linalg.expm stops at 16 squarings and returns NaN once ||M g|| > 2^16
+    (a 1-day gap at tens of Hz). References: the innovations form (closed-form Riccati
+    between events, no expm) and the neuron's own closed-form flows."""
+    from bayesnn.core import make_spikes
+    from bayesnn.exact import mmpp_filter, mmpp_log_likelihood_innovations
+    from bayesnn.neuron import NeuronParams, simulate
+    params = NeuronParams(1.0 * scale, 3.0, [20.0 * scale, 5.0, 12.0], [4.0, 15.0, 12.5 * scale],
+                          0.7)
+    duration = 86400.0
+    spikes = make_spikes([0.1, 86399.9, 86399.95], [0, 1, 2], duration=duration)
+    queries = [43200.0, 86399.9, duration]
+    exact = mmpp_filter(params, spikes, duration=duration, query_times=queries)
+    innovations = mmpp_log_likelihood_innovations(params, spikes, duration=duration)
+    neuron = simulate(params, spikes, duration=duration, sample_times=queries)
+    assert np.all(np.isfinite(np.asarray(exact.log_odds)))
+    # Basis: log p ~ -1e7..-1e10 summed in float64, 1e-12 relative of it.
+    np.testing.assert_allclose(exact.log_likelihood, innovations, rtol=1e-12)
+    np.testing.assert_allclose(neuron.log_odds, exact.log_odds, atol=1e-9, rtol=0)
+
+
 # --- Kind 3: solves against matrices the argument checks accept --------------------------
 # Q and P0 are accepted as PSD: a deterministic coordinate makes every predicted
 # covariance singular, and the RTS gain's solve returned NaN. The Moore-Penrose inverse
@@ -151,6 +173,66 @@ def test_dense_numpyro_posterior_refuses_singular_covariances(rng):
     params, _, ys = _singular_lgssm(rng)
     with pytest.raises(ValueError, match="Q must be positive definite"):
         lgssm.lgssm_posterior(params, ys)
+
+
+# --- Kind 7: precision that depends on a global switch ----------------------------------
+# float32 keeps ~7 digits of an absolute time: at t = 1 day the spacing is 7.8 ms. Every
+# path that turns float64 times into float32 either keeps the spacing at the model's
+# fastest rate or refuses with a PrecisionError (core.require_time_resolution,
+# core.require_distinct_in_float32); binning stays exact for float32 grid times.
+def _day_example():
+    rng = np.random.default_rng(0)
+    times = 86400.0 - 0.5 + np.cumsum(rng.uniform(0.002, 0.005, 40))
+    return times, rng.integers(0, 3, 40)
+
+
+def test_float32_refuses_day_long_times_instead_of_merging_them():
+    """The issue's example: 40 spikes 2-5 ms apart near t = 86,400 s gave L off by 0.3-4
+    nats in float32; float64 answers are unchanged."""
+    import jax
+    from bayesnn.core import PrecisionError, make_spikes
+    from bayesnn.exact import mmpp_filter
+    from bayesnn.neuron import simulate
+    params = _params()
+    times, senders = _day_example()
+    queries = times[[10, 25, 39]]
+    spikes64 = make_spikes(times, senders, duration=86400.0)
+    run64 = simulate(params, spikes64, duration=86400.0, sample_times=queries)
+    reference = mmpp_filter(params, spikes64, duration=86400.0, query_times=queries)
+    np.testing.assert_allclose(run64.log_odds, reference.log_odds, atol=1e-9)
+    with jax.enable_x64(False):
+        with pytest.raises(PrecisionError, match="spikes times: float32 cannot tell apart"):
+            make_spikes(times, senders)
+        sparse = make_spikes([86399.0, 86399.5], [0, 1])  # distinct in float32 ...
+        with pytest.raises(PrecisionError, match="bayesnn.neuron.simulate: in float32"):
+            simulate(params, sparse, duration=86400.0, method="discrete", dt=1e-3)
+        with pytest.raises(PrecisionError, match="sampling: in float32"):
+            from bayesnn.processes import sample_trial
+            sample_trial(params, key=0, duration=86400.0)
+
+
+def test_float32_short_runs_still_run_and_bin_grid_times_exactly():
+    """A 1 s float32 run (time error 3e-8 s x 70 Hz = 2e-6 < 1e-3) is not refused, and
+    float32 grid times k dt land in bin k (t / dt carries ~1.5 eps k of rounding)."""
+    import warnings
+
+    import jax
+    import jax.numpy as jnp
+    from bayesnn.core import bin_index, make_spikes
+    from bayesnn.neuron import simulate
+    with jax.enable_x64(False):
+        dt = 1e-4
+        grid = jnp.asarray(np.arange(2000) * dt, jnp.float32)
+        assert grid.dtype == jnp.float32
+        np.testing.assert_array_equal(np.asarray(bin_index(grid, dt, 2000)), np.arange(2000))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the PrecisionWarning is issued once per process
+            run32 = simulate(_params(), make_spikes([0.2, 0.5], [0, 1]), duration=1.0,
+                             sample_times=[0.6, 1.0])
+    run64 = simulate(_params(), make_spikes([0.2, 0.5], [0, 1]), duration=1.0,
+                     sample_times=[0.6, 1.0])
+    # float32 basis: ~1e-7 relative per operation over a handful of flows.
+    np.testing.assert_allclose(np.asarray(run32.log_odds), run64.log_odds, rtol=1e-5, atol=1e-5)
 
 
 # --- shared small setting with asymmetric rates ---------------------------------------
@@ -222,6 +304,62 @@ def test_spike_at_the_end_point_is_counted_everywhere():
     assert float(stepped.log_odds[-1]) > float(
         simulate(params, make_spikes([0.1], [0]), duration=duration, method="discrete",
                  dt=1e-3).log_odds[-1]) + 0.9 * weight
+
+
+def test_numpyro_binning_uses_the_one_rule():
+    """numpyro_models.mmpp_binned.bin_spikes used floor(t / dt): grid times went a bin
+    early. It must equal bayesnn.core.bin_counts, end point included."""
+    from bayesnn.core import bin_counts, make_spikes
+    from bayesnn.numpyro_models.mmpp_binned import bin_spikes
+    dt, n_steps = 1e-4, 1000
+    grid = np.arange(n_steps) * dt
+    picks = np.array([3, 49, 77, 500, 999])
+    assert np.any(np.floor(grid[picks] / dt) != picks)  # the grid exercises the rounding
+    spikes = make_spikes(np.append(grid[picks], n_steps * dt), [0, 1, 2, 0, 1, 2],
+                         duration=n_steps * dt)
+    binned = bin_spikes(spikes, n_inputs=3, duration=n_steps * dt, dt=dt)
+    np.testing.assert_array_equal(binned, np.asarray(bin_counts(spikes, 3, dt, n_steps)))
+    assert binned[49, 1] == 1 and binned[-1, 2] == 1 and binned.sum() == 6
+
+
+def test_log_odds_references_bin_grid_times_into_their_own_step():
+    """The log-odds population's step jumps (its network drive) and the linearised
+    reference used floor / ceil-with-1e-12: a spike at t = 49 dt belongs to step 49 and
+    is seen by the value at t_49 (right-continuity)."""
+    from bayesnn.core import make_spikes
+    from bayesnn.posteriors.log_odds_data import linearised_log_odds, reference_log_odds
+    from bayesnn.posteriors.log_odds_params import default_population
+    params = default_population(n_variables=2)
+    dt, n_steps = 1e-4, 100
+    times = np.array([0.0, 49 * dt, 77 * dt])
+    spikes = make_spikes(times, [0, 1, params.n_inputs], duration=n_steps * dt)
+    reference = reference_log_odds(params, spikes, duration=n_steps * dt, dt=dt)
+    weights = np.asarray(params.weights)
+    assert reference.jumps[49, 0] == pytest.approx(weights[0, 1], abs=1e-15)
+    assert reference.jumps[0, 0] == pytest.approx(weights[0, 0], abs=1e-15)
+    assert reference.jumps[77, 1] == pytest.approx(weights[1, 0], abs=1e-15)
+    grid = dt * np.arange(n_steps + 1)
+    linear = linearised_log_odds(params, 0, times[:2], [0, 1], grid)
+    without = linearised_log_odds(params, 0, times[:1], [0], grid)
+    # The jump appears at t_49 exactly, not one step later.
+    assert linear[48] == pytest.approx(without[48], abs=1e-13)
+    assert linear[49] - without[49] == pytest.approx(weights[0, 1], abs=1e-12)
+    # ... and at t_0 a spike at 0 is seen by the value at 0 in both references.
+    assert reference.exact[0, 0] - float(params.prior_log_odds) == pytest.approx(
+        weights[0, 0], abs=1e-12)
+    assert reference.linear[0, 0] - float(params.prior_log_odds) == pytest.approx(
+        weights[0, 0], abs=1e-12)
+
+
+@pytest.mark.xfail(strict=True, reason="bayesnn/learning/experiments.py bin_counts still "
+                   "uses floor(t / dt) (learning/** belongs to another engineer; reported)")
+def test_learning_binning_uses_the_one_rule():
+    from bayesnn.core import bin_counts, make_spikes
+    from bayesnn.learning.experiments import bin_counts as learning_bin_counts
+    dt, n_steps = 1e-4, 100
+    spikes = make_spikes(np.arange(n_steps)[[3, 49, 77]] * dt, [0, 1, 2])
+    np.testing.assert_array_equal(learning_bin_counts(spikes, 3, n_steps * dt, dt),
+                                  np.asarray(bin_counts(spikes, 3, dt, n_steps)))
 
 
 # --- Kind 6: empty inputs ---------------------------------------------------------------

@@ -16,9 +16,12 @@ from bayesnn.core.binning import GRID_TOLERANCE, bin_counts, bin_index
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
 from bayesnn.core.precision import (
+    TIME_RESOLUTION,
     PrecisionError,
     PrecisionWarning,
     enable_x64,
+    require_distinct_in_float32,
+    require_time_resolution,
     require_x64,
     warn_if_float32,
     x64_enabled,
@@ -46,7 +49,8 @@ __all__ = [
     "GRID_TOLERANCE", "bin_counts", "bin_index",
     "KeyLike", "as_key", "trial_keys",
     "as_leaf", "is_traced", "params_record", "stack_params", "unstack_params",
-    "PrecisionError", "PrecisionWarning", "enable_x64", "require_x64", "warn_if_float32",
+    "TIME_RESOLUTION", "PrecisionError", "PrecisionWarning", "enable_x64",
+    "require_distinct_in_float32", "require_time_resolution", "require_x64", "warn_if_float32",
     "x64_enabled",
     "Spikes", "append_spikes", "bucket_capacity", "empty_spikes", "make_spikes",
     "run_growing", "spike_arrays", "spike_times_of", "stack_spikes",

@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.precision import require_distinct_in_float32
+
 MIN_CAPACITY = 16
 
 
@@ -151,6 +153,7 @@ def make_spikes(times, senders=None, counts=None, *, n_senders: int | None = Non
     Raises:
         ValueError: naming ``name`` and the broken constraint (shape, NaN/inf,
             unsorted, out-of-range time or sender, capacity < K).
+        PrecisionError: in float32, if float32 would merge or reorder distinct times.
     """
     times = np.asarray(times, dtype=float)
     if times.ndim != 1:
@@ -177,6 +180,7 @@ def make_spikes(times, senders=None, counts=None, *, n_senders: int | None = Non
     if duration is not None and n and (times[0] < 0 or times[-1] > duration):
         raise ValueError(f"{name} times must lie in [0, duration = {duration}] s, got "
                          f"[{times[0]}, {times[-1]}]")
+    require_distinct_in_float32(f"{name} times", times)
     if capacity is None:
         capacity = 1 << max(4, math.ceil(math.log2(max(n, 1))))
     if capacity < max(n, 1):

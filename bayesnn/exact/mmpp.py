@@ -227,7 +227,10 @@ def _propagate(model, p0, dts, channels):
     factors = jnp.stack([jnp.where(valid, model.q_on[index], 1.0),
                          jnp.where(valid, model.q_off[index], 1.0)], axis=-1)
     shifted = generator - lambda_plus * jnp.eye(2, dtype=generator.dtype)
-    propagators = jax.vmap(lambda g: jax.scipy.linalg.expm(shifted * g))(dts)  # (n, 2, 2)
+    # max_squarings: JAX's default (16) returns NaN once ||M g|| > ~2^16 (a quiet gap of
+    # hours at tens of Hz); 64 covers any finite float64 gap. The shifted matrix has
+    # eigenvalues 0 and -kappa, so squaring never amplifies rounding.
+    propagators = jax.vmap(lambda g: jax.scipy.linalg.expm(shifted * g, max_squarings=64))(dts)
     rho_init = jnp.stack([p0, 1.0 - p0])
 
     def step(carry, item):

@@ -33,7 +33,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from bayesnn.core.params import is_traced
-from bayesnn.core.precision import warn_if_float32
+from bayesnn.core.precision import require_time_resolution, warn_if_float32
 from bayesnn.core.spikes import Spikes, bucket_capacity, run_growing
 from bayesnn.core.validation import as_array, require_integer_counts, require_positive, require_shape
 from bayesnn.neuron.event_driven import drift_can_fire
@@ -247,12 +247,21 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
     inputs = check_inputs(inputs, params.n_inputs, duration, batched)
     log_odds, prediction = _initial(params, initial_log_odds, initial_prediction)
     warn_if_float32("bayesnn.neuron.simulate")
+    # float32 absolute times must keep their spacing at the model's fastest rate (Hz).
+    fastest = np.asarray(params.r_on) + np.asarray(params.r_off) + np.sum(
+        np.maximum(np.asarray(params.q_on), np.asarray(params.q_off)), axis=-1)
+    require_time_resolution("bayesnn.neuron.simulate", duration, float(np.max(fastest)))
     n_events = int(np.max(np.asarray(inputs.n_events)))
+    chosen = capacity is not None
     capacity = capacity or default_capacity(params, duration, n_events)
     events = lambda out: out.spikes.n_events
     if method == "exact":
         times = record_times(duration, dt, sample_times, int(record_every))
         drift = drift_can_fire(params)
+        if not drift and not chosen:
+            # At most one output event (any multiplicity) per input event: memory stays
+            # flat in duration for quiet runs (a day at 1e4 Hz rates).
+            capacity = min(capacity, bucket_capacity(n_events))
         n_given = int(np.shape(inputs.times)[0]) if batched else 1
         if drift and n_given == 1:
             # XLA:CPU contracts a*b + c into FMAs per fused kernel, and the drift-spike
@@ -308,6 +317,8 @@ def simulate(params: NeuronParams, inputs: Spikes, *, duration: float, method: s
     Raises:
         ValueError: naming the argument, for bad parameters, inputs or options (times
             outside [0, duration], unsorted, senders >= N, ...), before any work.
+        PrecisionError: in float32, when float32 times up to ``duration`` are too coarse
+            for the model's rates (:func:`bayesnn.core.require_time_resolution`).
     """
     return _simulate(params, inputs, duration, method, dt, sample_times, record_every,
                      capacity, initial_log_odds, initial_prediction, chunk_steps, False)

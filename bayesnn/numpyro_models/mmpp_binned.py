@@ -47,6 +47,7 @@ from numpyro import handlers
 from numpyro.contrib.control_flow import scan
 from numpyro.contrib.funsor import enum, log_density
 
+from bayesnn.core.binning import bin_index
 from bayesnn.core.params import is_traced, unchecked
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes
@@ -154,9 +155,10 @@ def transition_matrix(params, dt):
 
 
 def bin_spikes(spikes: Spikes, *, n_inputs: int, duration: float, dt: float) -> np.ndarray:
-    """Counts (T, N) of spikes per bin, ``T = round(duration / dt)``; bin j covers
-    ``[j dt, (j+1) dt)`` s, a spike at exactly ``duration`` goes to the last bin, and an
-    event of multiplicity c counts c spikes.
+    """Counts (T, N) of spikes per bin, ``T = round(duration / dt)``, by the package's one
+    binning rule (:func:`bayesnn.core.bin_index`): bin j covers ``[j dt, (j+1) dt)`` s,
+    a time on the grid (to 1e-9 relative) goes to its own bin, a spike at exactly
+    ``duration`` goes to the last bin, and an event of multiplicity c counts c spikes.
 
     Raises:
         ValueError: for bad spikes (:func:`bayesnn.core.validation.check_spikes`) or
@@ -168,7 +170,7 @@ def bin_spikes(spikes: Spikes, *, n_inputs: int, duration: float, dt: float) -> 
     n_bins = int(round(duration / dt))
     if n_bins < 1 or abs(n_bins * dt - duration) > 1e-9 * duration:
         raise ValueError(f"duration / dt must be a positive integer, got {duration / dt}")
-    index = np.minimum(np.floor(times / dt).astype(np.int64), n_bins - 1)
+    index = np.asarray(bin_index(jnp.asarray(times), dt, n_bins))  # the one binning rule
     binned = np.zeros((n_bins, int(n_inputs)), dtype=np.float64)
     np.add.at(binned, (index, senders), counts.astype(float))
     return binned

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.signal import lfilter
 
+from bayesnn.core.binning import GRID_TOLERANCE, bin_index
 from bayesnn.core.keys import KeyLike, as_key
 from bayesnn.core.spikes import Spikes, make_spikes, stack_spikes
 from bayesnn.core.validation import check_spikes, require_int, require_positive
@@ -160,8 +161,12 @@ def linearised_log_odds(params: LogOddsPopulationParams, variable: int, spike_ti
     weights = np.asarray(params.weights)[variable]
     spike_times = np.asarray(spike_times, float)
     spike_channels = np.asarray(spike_channels, int)
-    # Bin n collects spikes in (t_{n-1}, t_n], each decayed to t_n.
-    index = np.clip(np.ceil(spike_times / step - 1e-12).astype(int), 1, len(times) - 1)
+    # Bin n collects spikes in (t_{n-1}, t_n], each decayed to t_n; a spike on the grid
+    # (to GRID_TOLERANCE relative, the one binning rule's) counts at its own grid time.
+    scaled = spike_times / step
+    nearest = np.round(scaled)
+    on_grid = np.abs(scaled - nearest) <= GRID_TOLERANCE * np.maximum(np.abs(nearest), 1.0)
+    index = np.clip(np.where(on_grid, nearest, np.ceil(scaled)).astype(int), 0, len(times) - 1)
     drive = np.zeros(len(times))
     np.add.at(drive, index, weights[spike_channels] * np.exp(-leak * (times[index] - spike_times)))
     decay = np.exp(-leak * step)
@@ -186,10 +191,12 @@ def reference_log_odds(params: LogOddsPopulationParams, inputs: Spikes, *, durat
     exact, linear, jumps = [], [], []
     for k, (t, channel) in enumerate(per_variable):
         spikes = make_spikes(t, channel, n_senders=params.n_inputs, duration=duration)
-        filtered = mmpp_filter(params.variable(k), spikes, duration=duration, query_times=times[1:])
-        exact.append(np.concatenate([[float(params.prior_log_odds)], np.asarray(filtered.log_odds)]))
+        # Right-continuity: the value at t_0 = 0 sees a spike at exactly 0 like any other.
+        filtered = mmpp_filter(params.variable(k), spikes, duration=duration, query_times=times)
+        exact.append(np.asarray(filtered.log_odds))
         linear.append(linearised_log_odds(params, k, t, channel, times))
         step_jumps = np.zeros(n_steps)
-        np.add.at(step_jumps, np.minimum((t / dt).astype(int), n_steps - 1), weights[k, channel])
+        np.add.at(step_jumps, np.asarray(bin_index(jnp.asarray(t), dt, n_steps)),
+                  weights[k, channel])
         jumps.append(step_jumps)
     return LogOddsReference(times, np.stack(exact, 1), np.stack(linear, 1), np.stack(jumps, 1))

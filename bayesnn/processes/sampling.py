@@ -26,6 +26,7 @@ import numpy as np
 
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.params import is_traced
+from bayesnn.core.precision import require_time_resolution
 from bayesnn.core.spikes import Spikes, bucket_capacity, run_growing
 from bayesnn.core.validation import require_positive
 from bayesnn.processes.params import MMPPParams, model_of
@@ -142,6 +143,11 @@ def _sample_jit(keys, params, duration, initial_state, *, switch_capacity, spike
     return jax.vmap(lambda k: one(k))(keys) if batched else one(keys)
 
 
+def _fastest_rate(model) -> float:
+    """Sum of every rate that sets a time scale of the model, Hz (float32 time check)."""
+    return float(model.r_on + model.r_off + jnp.sum(jnp.maximum(model.q_on, model.q_off)))
+
+
 def _check(params, duration, initial_state):
     if is_traced(params):
         raise ValueError("params must hold concrete values here; inside jit use sample_kernel")
@@ -150,6 +156,7 @@ def _check(params, duration, initial_state):
         raise ValueError("params must be one parameter record, not a stacked batch "
                          "(use bayesnn.sweep for batches of parameters)")
     duration = float(require_positive("duration", duration, ndim=0))
+    require_time_resolution("sampling", duration, _fastest_rate(model))
     if initial_state not in (None, 0, 1):
         raise ValueError(f"initial_state must be None, 0 or 1, got {initial_state!r}")
     return model, duration, -1 if initial_state is None else int(initial_state)
@@ -188,6 +195,8 @@ def sample_trial(params, *, key: KeyLike, duration: float,
 
     Raises:
         ValueError: naming the argument, for bad input.
+        PrecisionError: in float32, if float32 times up to ``duration`` are too coarse
+            for the model's rates (:func:`bayesnn.core.require_time_resolution`).
     """
     return _sample(params, as_key(key), duration, initial_state, batched=False)
 
@@ -265,6 +274,7 @@ def sample_clamped(params, state: int, *, key: KeyLike, duration: float) -> Tria
         raise ValueError(f"state must be 0 or 1, got {state!r}")
     model = model_of(params)
     duration = float(require_positive("duration", duration, ndim=0))
+    require_time_resolution("sample_clamped", duration, _fastest_rate(model))
     rates = model.q_on if state == 1 else model.q_off
     capacity = bucket_capacity(float(jnp.sum(rates)) * duration)
     key = as_key(key)
