@@ -64,7 +64,7 @@ REGISTRY: dict[str, Scenario] = {
                          "posteriors carried by spiking populations, KL against N"),
     "accuracy": Scenario("bayesnn.posteriors.validation", "accuracy_scenario",
                          "KL from the exact posterior against output spikes per second"),
-    "kalman": Scenario("bayesnn.posteriors.kalman_validation", "kalman_checks",
+    "kalman": Scenario("bayesnn.posteriors.kalman_validation", "kalman_scenario",
                        "spiking Kalman filters vs exact Kalman-Bucy"),
     "learning": Scenario("bayesnn.learning.validation", "learning_checks",
                          "learning the generative model's rates from spikes"),

@@ -9,7 +9,8 @@ times (autocorrelation ``e^{-5}``), after the burn-in, are nearly independent N(
 draws if the posterior is calibrated: their coverage ``|z| <= 1.96`` lies in the 99%
 binomial band around 0.95 (:func:`binomial_band`).
 
-:func:`kalman_checks` gives the rows of ``bayesnn validate --scenario kalman``.
+:func:`kalman_checks` gives the rows of ``bayesnn validate --scenario kalman``;
+:func:`kalman_scenario` (the registered scenario) adds its figures and traces.
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ from bayesnn.processes.linear_gaussian import (
 )
 
 __all__ = ["KalmanAccuracy", "N_EFOLDS", "Z95", "binomial_band", "correlation_time",
-           "exact_zscore_coverage", "kalman_accuracy", "kalman_checks", "kalman_trial",
-           "zscore_coverage"]
+           "exact_zscore_coverage", "kalman_accuracy", "kalman_checks", "kalman_scenario",
+           "kalman_trial", "zscore_coverage"]
 
 Z95 = float(scipy.stats.norm.ppf(0.975))  # 1.959963984540054
 N_EFOLDS = 5.0  # burn-in and z-sample spacing, in filter correlation times (e^-5 = 0.7%)
@@ -203,28 +204,101 @@ def kalman_checks(seed: int = 0, quick: bool = True):
     Returns:
         ``(checks, numbers)``.
     """
+    checks, numbers, _ = _kalman_run(seed, quick)
+    return checks, numbers
+
+
+def kalman_scenario(*, seed: int = 0, quick: bool = True, progress=None,
+                    figures: bool = True):
+    """``bayesnn validate --scenario kalman``: the checks of :func:`kalman_checks`, one
+    figure per model (readout vs exact Kalman mean with the error bound, error norm
+    against the bound, z-score histogram) and the runs as traces (NetCDF).
+    ``quick``: 3 s runs and a 300 s z-score run (else 10 s and 1500 s).
+
+    Returns:
+        :class:`bayesnn.report.ScenarioResult`.
+    """
+    from bayesnn.report import ScenarioResult
+
+    checks, numbers, data = _kalman_run(seed, quick, progress)
+    built = {}
+    if figures:
+        from bayesnn.posteriors.plotting import plot_kalman_run
+        from bayesnn.style import describe
+        for label, run in data.items():
+            params, trial, result, acc = run["params"], run["trial"], run["result"], run["accuracy"]
+            index = np.rint(np.asarray(result.times) / params.dt).astype(int) - 1
+            latent = np.asarray(trial.latent)[index]
+            after = np.asarray(result.times) > acc.burn_in
+            sd = np.sqrt(np.diag(acc.exact.covariance))
+            built[label] = plot_kalman_run(
+                result.times, latent, result.readout, acc.exact.means[index],
+                acc.error_bound, acc.burn_in, run["z_exact"],
+                (latent[after] - np.asarray(result.readout)[after]) / sd,
+                title=f"Spiking Kalman filter ({run['name']}) against the exact posterior",
+                caption=describe(N=params.n_neurons, dt=(float(params.dt), "s"),
+                                 duration=(float(np.asarray(result.times)[-1]), "s"),
+                                 z_run=(run["z_duration"], "s"), seed=seed))
+    return ScenarioResult("kalman", checks, numbers, built, _traces(data, seed))
+
+
+def _traces(data: dict, seed: int):
+    import xarray as xr
+
+    parts = []
+    for label, run in data.items():
+        params, trial, result, acc = run["params"], run["trial"], run["result"], run["accuracy"]
+        index = np.rint(np.asarray(result.times) / params.dt).astype(int) - 1
+        part = result.to_xarray()
+        part["exact_mean"] = (("time", "dim"), acc.exact.means[index])
+        part["exact_mean"].attrs.update(units="[z]", description="exact Kalman-Bucy mean")
+        part["latent"] = (("time", "dim"), np.asarray(trial.latent)[index])
+        part["latent"].attrs.update(units="[z]", description="true latent z")
+        part["exact_covariance"] = (("dim", "dim_"), np.asarray(acc.exact.covariance))
+        part["exact_covariance"].attrs.update(units="[z]^2",
+                                              description="stationary posterior covariance")
+        part["z_exact_long_run"] = (("z_sample", "dim"), np.asarray(run["z_exact"]))
+        part["z_exact_long_run"].attrs.update(
+            units="1", description="(z - mu) / sqrt(P_dd), long run, samples 5 corr. times apart")
+        part.attrs = {}
+        names = set(part.variables) | set(part.dims)
+        parts.append(part.rename({name: f"{label}_{name}" for name in names}))
+    traces = xr.merge(parts, combine_attrs="drop")
+    traces.attrs.update(scenario="kalman", seed=seed,
+                        runs="ou: OU(tau=0.2 s), N = 20; oscillator: 1 Hz, N = 50")
+    return traces
+
+
+def _kalman_run(seed: int, quick: bool, progress=None):
+    """The checks, numbers and, per model, the data the figures and traces need."""
     from bayesnn.report import Check
     from bayesnn.posteriors.kalman import make_spiking_kalman
 
+    progress = progress or (lambda message: None)
     duration = 3.0 if quick else 10.0
     z_duration = 300.0 if quick else 1500.0
     checks: list = []
     numbers: dict = {}
+    data: dict = {}
     setups = (("ou", "OU(tau=0.2 s)", ou_params(), 20),
               ("oscillator", "oscillator(1 Hz)", oscillator_params(), 50))
     for i, (label, name, model, N) in enumerate(setups):
+        progress(f"kalman: {name}, N = {N}: {duration:g} s run, {z_duration:g} s z-score run")
         params = make_spiking_kalman(model, n_neurons=N, decoder_norm=0.1, dt=1e-4)
         bound = error_bound(params)
         key = jax.random.fold_in(as_key(seed), i)
-        _, result, acc = kalman_trial(params, key=jax.random.fold_in(key, 0), duration=duration)
+        trial, result, acc = kalman_trial(params, key=jax.random.fold_in(key, 0),
+                                          duration=duration)
         checks.append(Check(f"kalman_{label}_box", acc.max_error, bound.error_bound + ROUNDOFF,
                             "<=", f"{name}: max ||x_hat - mu_K|| after {acc.burn_in:.2f} s "
                             f"<= box radius {bound.box_radius:.4g} x amplification "
                             f"{bound.amplification:.3f}"))
         checks.append(Check(f"kalman_{label}_greedy_cap_hits", int(result.n_cap_hits), 0, "<=",
                             "steps where the greedy spike loop hit its cap (box premise)"))
-        _, cov, S = exact_zscore_coverage(model, key=jax.random.fold_in(key, 1), dt=1e-4,
-                                          duration=z_duration)
+        z_long, cov, S = exact_zscore_coverage(model, key=jax.random.fold_in(key, 1), dt=1e-4,
+                                               duration=z_duration)
+        data[label] = {"name": name, "params": params, "trial": trial, "result": result,
+                       "accuracy": acc, "z_exact": z_long, "z_duration": z_duration}
         band = binomial_band(S)
         for d in range(model.n_dims):
             checks.append(Check(f"kalman_{label}_exact_z_coverage_{d}", float(cov[d]), band, "in",
@@ -243,4 +317,4 @@ def kalman_checks(seed: int = 0, quick: bool = True):
             "exact_z_coverage_long": cov.tolist(), "exact_z_samples_long": S,
             "max_spikes_per_step": int(result.max_spikes_per_step),
         }
-    return checks, numbers
+    return checks, numbers, data

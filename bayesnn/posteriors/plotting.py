@@ -1,0 +1,148 @@
+"""Figures of the posterior families (matplotlib, in the style of :mod:`bayesnn.style`).
+
+- :func:`plot_kalman_run`: the spiking Kalman filter's readout against the exact
+  Kalman-Bucy mean with the error bound, the error norm against the bound, and the
+  z-score histogram against N(0, 1).
+- :func:`plot_log_odds_run`: exact against population posterior for one variable, and
+  the error split into spike coding (inside the box), time step and linearisation.
+- :func:`plot_kl_vs_size`: KL(exact || population) against N, both modes.
+
+Every function returns a ``matplotlib.figure.Figure`` (nothing shown); times in s,
+log-odds in nats, the latent of the linear-Gaussian model in its own units [z].
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+from scipy.stats import norm
+
+from bayesnn import style
+
+__all__ = ["plot_kalman_run", "plot_log_odds_run", "plot_kl_vs_size"]
+
+
+@style.styled
+def plot_kalman_run(times, latent, readout, exact_mean, bound: float, burn_in: float,
+                    z_exact, z_readout, *, title: str, caption: str):
+    """Readout vs exact mean (band: mean +- ``bound``, the bound on ||x_hat - mu||),
+    ||x_hat - mu|| against the bound, and histograms of z-scores.
+
+    Args:
+        times: (R,) s. latent: (R, D) true latent z. readout, exact_mean: (R, D), [z].
+        bound: error bound on the norm, [z]. burn_in: s (the bound holds after it).
+        z_exact: (S,) or (S, D) z-scores of the latent under the exact posterior.
+        z_readout: (S', D) z-scores of the latent around the readout.
+        title, caption: caption lines (the second with key parameters and seed).
+    """
+    times, latent = np.asarray(times), np.asarray(latent)
+    readout, mean = np.asarray(readout), np.asarray(exact_mean)
+    n_dims = readout.shape[1]
+    figure = style.figure(11, 3.0 * n_dims + 6.5)
+    grid = figure.add_gridspec(n_dims + 2, 1, height_ratios=[1.3] * n_dims + [1.0, 1.6])
+    first = None
+    for d in range(n_dims):
+        axis = figure.add_subplot(grid[d], sharex=first)
+        first = first or axis
+        axis.plot(times, latent[:, d], color="0.7", lw=0.8, label="true latent z")
+        axis.fill_between(times, mean[:, d] - bound, mean[:, d] + bound,
+                          color=style.COLORS["bound"], alpha=0.25, lw=0,
+                          label=f"exact mean +- bound {bound:.3g}")
+        axis.plot(times, mean[:, d], color=style.COLORS["exact"], lw=1.5,
+                  label="exact Kalman-Bucy mean")
+        axis.plot(times, readout[:, d], color=style.COLORS["model"], lw=1.0,
+                  label="spiking readout x_hat")
+        axis.set_ylabel(style.label(f"latent z[{d}]", "units of z"))
+        axis.tick_params(labelbottom=False)
+        style.legend_outside(axis)
+    error_axis = figure.add_subplot(grid[n_dims], sharex=first)
+    error = np.linalg.norm(readout - mean, axis=1)
+    error_axis.axvspan(0.0, burn_in, color="0.92", lw=0, label="burn-in")
+    error_axis.plot(times, error, color=style.COLORS["model"], lw=0.8,
+                    label="||x_hat - mu||")
+    error_axis.axhline(bound, color=style.COLORS["bound"], lw=1.5, label="error bound")
+    error_axis.set_ylabel(style.label("error norm", "units of z"))
+    error_axis.set_xlabel(style.label("time", "s"))
+    style.legend_outside(error_axis)
+    histogram = figure.add_subplot(grid[n_dims + 1])
+    edges = np.linspace(-4.0, 4.0, 33)
+    for values, color, name in ((z_exact, style.COLORS["exact"], "exact posterior"),
+                                (z_readout, style.COLORS["model"],
+                                 "around readout (every step\nafter burn-in, correlated)")):
+        values = np.asarray(values).ravel()
+        values = values[np.isfinite(values)]
+        if values.size:
+            inside = float(np.mean(np.abs(values) <= 1.96))
+            histogram.hist(values, bins=edges, density=True, histtype="step", lw=1.5,
+                           color=color, label=f"{name}: {values.size} z,\n"
+                                              f"{100 * inside:.1f}% |z| <= 1.96")
+    grid_z = np.linspace(-4, 4, 200)
+    histogram.plot(grid_z, norm.pdf(grid_z), color="0.5", ls="--", label="N(0, 1)")
+    histogram.set_xlabel("z-score (z - mean) / sqrt(P_dd)")
+    histogram.set_ylabel("density")
+    style.legend_outside(histogram)
+    style.caption(figure, title, caption)
+    return figure
+
+
+@style.styled
+def plot_log_odds_run(times, states, exact, log_odds, target, network_target,
+                      box_half_width: float, *, variable: int = 0, mode: str, caption: str):
+    """Exact against population posterior of one variable, and the error split.
+
+    ``log_odds - exact = (log_odds - network_target)`` [spike coding, inside the box
+    +-``box_half_width``] ``+ (network_target - target)`` [time step] ``+ (target -
+    exact)`` [linearisation; 0 in tracking mode]. Arrays (R, K) in nats, ``states``
+    (R, K) 0/1, ``times`` (R,) s.
+    """
+    times = np.asarray(times)
+    pick = (lambda a: np.asarray(a)[:, variable])
+    exact, model, target, network = pick(exact), pick(log_odds), pick(target), pick(network_target)
+    figure = style.figure(11, 8)
+    top, middle, bottom = figure.subplots(3, 1, sharex=True, height_ratios=[1.2, 1, 1.2])
+    top.fill_between(times, 0, pick(states), step="post", color=style.COLORS["state"],
+                     label=f"hidden state x^{variable}")
+    top.plot(times, expit(exact), color=style.COLORS["exact"], lw=2.0, label="exact posterior")
+    top.plot(times, expit(model), color=style.COLORS["model"], lw=1.0, ls="--",
+             label="population sigmoid(readout)")
+    top.set_ylabel(f"P(x^{variable} = 1)")
+    top.set_ylim(-0.02, 1.02)
+    style.legend_outside(top)
+    middle.plot(times, exact, color=style.COLORS["exact"], lw=2.0, label="exact log-odds")
+    middle.plot(times, model, color=style.COLORS["model"], lw=1.0, ls="--",
+                label="population readout")
+    middle.set_ylabel(style.label("log-odds", "nats"))
+    style.legend_outside(middle)
+    bottom.fill_between(times, -box_half_width, box_half_width, color=style.COLORS["bound"],
+                        alpha=0.2, lw=0, label=f"box +-{box_half_width:.3g}")
+    bottom.plot(times, model - network, color=style.COLORS["model"], lw=0.8,
+                label="spike coding:\nreadout - network target")
+    bottom.plot(times, network - target, color=style.COLORS["decoded"], lw=1.2,
+                label="time step:\nnetwork target - target")
+    bottom.plot(times, target - exact, color=style.COLORS["exact"], lw=1.2,
+                label="linearisation:\ntarget - exact")
+    bottom.set_ylabel(style.label("error parts", "nats"))
+    bottom.set_xlabel(style.label("time", "s"))
+    style.legend_outside(bottom)
+    style.caption(figure, f"Log-odds population ({mode} mode) against the exact posterior",
+                  caption)
+    return figure
+
+
+@style.styled
+def plot_kl_vs_size(sizes, kl_by_mode: dict, *, caption: str):
+    """KL(exact || population), nats, against the population size N for each mode,
+    with the N^-2 law through the first tracking point."""
+    sizes = np.asarray(sizes, float)
+    figure = style.figure(8.5, 5)
+    axis = figure.subplots()
+    for index, (mode, kls) in enumerate(kl_by_mode.items()):
+        axis.loglog(sizes, kls, marker="os"[index % 2], color=f"C{index}", label=mode)
+    if "tracking" in kl_by_mode:
+        first = float(np.asarray(kl_by_mode["tracking"])[0])
+        axis.loglog(sizes, first * (sizes / sizes[0]) ** -2.0, color="0.5", ls="--",
+                    label="slope -2 (theory)")
+    axis.set_xlabel(style.label("population size N", "neurons"))
+    axis.set_ylabel(style.label("KL(exact || population)", "nats"))
+    style.legend_outside(axis)
+    style.caption(figure, "Population posterior error against size", caption)
+    return figure
