@@ -74,6 +74,10 @@ CAPTIONS = {
         "event of multiplicity n).",
     "neuron_calibration": "Calibration of the exact neuron: observed frequency of x = 1 "
         "against the predicted P(x = 1), with 99.9 % binomial intervals.",
+    "scn_integrator_box": "Spike-coding integrator (Boerlin et al. 2013): readout against "
+        "target, the error inside the bounding box, and the raster sorted by decoder sign.",
+    "scn_autoencoder": "2-D spike-coding autoencoder: readout against target, raster sorted "
+        "by decoder angle, one neuron's voltage against its closed form, and the residual.",
     "accuracy_accuracy_vs_spikes": "KL from the exact posterior against output spikes "
         "per second: one Bayesian neuron (labels: g0) and tracking / implementing "
         "populations (labels: N).",
@@ -162,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, list[str]] = {}
     for png in sorted(GALLERY.glob("*.png")):
         figures.setdefault(scenario_of(png.stem, REGISTRY), []).append(png.name)
-    write_page(figures, REGISTRY, " ".join(["bayesnn validate", *flags, "--out DIR"]))
+    # a partial rerun (--scenario NAME) refreshes those scenarios' figures with the same
+    # trial length, so the page names the whole run
+    shown = validate_flags(["all"], args.duration, args.seed)
+    write_page(figures, REGISTRY, " ".join(["bayesnn validate", *shown, "--out DIR"]))
     total = sum(len(v) for v in figures.values())
     print(f"{total} figures in {GALLERY} (validate exit status {status})")
     return 0
