@@ -122,7 +122,7 @@ def test_grad_through_neuron_kernels_matches_finite_differences(setting, kernel)
         value = pick(gradient, name, index)
         reference = central_difference(f, params, name, index)
         assert abs(value - reference) <= 1e-6 * abs(value), (kernel, name, index, value, reference)
-    # G never enters L (science notes test 7(d)): L does not depend on g0 at all.
+    # G never enters L (Denève 2004's log-odds ODE): L does not depend on g0 at all.
     assert float(gradient.g0) == 0.0
 
 
