@@ -161,21 +161,58 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
     f = jnp.result_type(float)
     arr = None if isinstance(data, SmoothedNoise) else jnp.asarray(data, f)
     spec = data if isinstance(data, SmoothedNoise) else None
-    out = _learn_core(params, state0, arr, as_key(key), jnp.asarray(snaps), spec=spec,
-                      n_blocks=n_blocks, block=block, plastic=bool(plastic),
-                      noisy=_positive(params.sigma_v), jittery=_positive(params.jitter),
-                      decode_every=decode_every,
-                      aligned=is_aligned(data, int(state0.step), block))
-    times, dist, rate, cv, vvar, err, wmax, Fs, Os, counts, final = out
+    static = dict(spec=spec, block=block, plastic=bool(plastic), noisy=_positive(params.sigma_v),
+                  jittery=_positive(params.jitter), decode_every=decode_every,
+                  aligned=is_aligned(data, int(state0.step), block))
+    key = as_key(key)
+
+    def run_chunk(carry, b0, n):
+        return _learn_chunk(params, carry, arr, key, state0.step, b0, n=n, **static)
+
+    carry = (state0, empty_acc(N, f), jnp.zeros(N, f))
+    carry, recs, snaps_w = drive_blocks(run_chunk, carry, n_blocks, snaps,
+                                        lambda c: (c[0].F, c[0].Omega))
+    final, _, counts = carry
+    times, dist, rate, cv, vvar, err, wmax = recs
+    check_finite(times, wmax, "learning")
+    t0 = state0.step.astype(f) * params.dt
+    snap_times = jnp.concatenate([t0[None], times[jnp.asarray(snaps)]]) if snaps.size else t0[None]
+    Fs = jnp.stack([w[0] for w in snaps_w])
+    Os = jnp.stack([w[1] for w in snaps_w])
+    return LearningResult(times, dist, rate, cv, vvar, err, wmax, snap_times, Fs, Os, counts,
+                          final)
+
+
+CHUNK_BLOCKS = 16  # blocks per compiled call in long runs (plus a one-block program)
+
+
+def drive_blocks(run_chunk, carry, n_blocks: int, snaps: np.ndarray, take):
+    """Run ``n_blocks`` blocks by calls ``run_chunk(carry, b0, n) -> (carry, records)``
+    with n = CHUNK_BLOCKS or 1 (so at most two programs are compiled whatever the
+    duration), stopping after each block in ``snaps`` to keep ``take(carry)``.
+    Returns (carry, records concatenated over blocks, [take(initial), take(snap)...])."""
+    kept = [take(carry)]
+    ends = sorted({int(b) + 1 for b in snaps} | {n_blocks})
+    parts, b = [], 0
+    for end in ends:
+        while b < end:
+            n = CHUNK_BLOCKS if end - b >= CHUNK_BLOCKS else 1
+            carry, rec = run_chunk(carry, jnp.asarray(b, jnp.int32), n)
+            parts.append(rec)
+            b += n
+        if end - 1 in set(int(x) for x in snaps):
+            kept.append(take(carry))
+    recs = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)
+    return carry, recs, kept
+
+
+def check_finite(times, wmax, what: str) -> None:
+    """Raise :class:`LearningDivergedError` at the first record with a non-finite value."""
     bad = ~np.isfinite(np.asarray(wmax))
     if bad.any():
         raise LearningDivergedError(
-            f"learning diverged: weights or voltages non-finite by t = "
+            f"{what} diverged: weights or voltages non-finite by t = "
             f"{float(np.asarray(times)[np.argmax(bad)]):.6g} s; lower eps_r / eps_f")
-    t0 = state0.step.astype(f) * params.dt
-    snap_times = jnp.concatenate([t0[None], times[jnp.asarray(snaps)]]) if snaps.size else t0[None]
-    return LearningResult(times, dist, rate, cv, vvar, err, wmax, snap_times, Fs, Os, counts,
-                          final)
 
 
 def sample_moments(moments, k, x, r, every: int):
@@ -186,30 +223,28 @@ def sample_moments(moments, k, x, r, every: int):
     return jax.lax.cond(k % every == 0, lambda m: add_moments(m, x, r), lambda m: m, moments)
 
 
-@partial(jax.jit, static_argnames=("spec", "n_blocks", "block", "plastic", "noisy",
-                                   "jittery", "decode_every", "aligned"))
-def _learn_core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plastic, noisy,
-                jittery, decode_every, aligned):
-    D, N = state0.F.shape
-    f = state0.V.dtype
+@partial(jax.jit, static_argnames=("n", "spec", "block", "plastic", "noisy", "jittery",
+                                   "decode_every", "aligned"))
+def _learn_chunk(params, carry, arr, key, step0, b0, *, n, spec, block, plastic, noisy, jittery,
+                 decode_every, aligned):
+    """Blocks b0 .. b0 + n - 1 of a run that started at step ``step0``."""
+    D, N = carry[0].F.shape
+    f = carry[0].V.dtype
     inputs = spec if spec is not None else arr
-    S = snaps.shape[0]
-    Fs0 = jnp.broadcast_to(state0.F, (S + 1, D, N))
-    Os0 = jnp.broadcast_to(state0.Omega, (S + 1, N, N))
     seconds = block * params.dt
 
-    def inner(carry, inp):
-        state, acc, mom = carry
+    def inner(c, inp):
+        state, acc, mom = c
         k = state.step
         state, rec = plastic_step(params, state, inp, plastic=plastic)
         if decode_every:
             mom = sample_moments(mom, k, state.x, state.rates, decode_every)
         return (state, accumulate(acc, k, state.V, rec.sender, rec.fired), mom), None
 
-    def one_block(carry, b):
-        state, acc, total, Fs, Os = carry
-        c = input_block(inputs, key, b, block, state0.step, aligned)
-        inp = learning_inputs(params, c, N, key=key, start_step=state.step, noisy=noisy,
+    def one_block(c, b):
+        state, acc, total = c
+        u = input_block(inputs, key, b, block, step0, aligned)
+        inp = learning_inputs(params, u, N, key=key, start_step=state.step, noisy=noisy,
                               jittery=jittery)
         mom = zero_moments(D, N if decode_every else 0, f)
         (state, acc, mom), _ = jax.lax.scan(inner, (state, acc, mom), inp)
@@ -218,15 +253,7 @@ def _learn_core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plast
         dist = weight_distance(state.F, state.Omega)
         wmax = jnp.maximum(jnp.max(jnp.abs(state.Omega)), jnp.max(jnp.abs(state.F)))
         wmax = jnp.where(jnp.all(jnp.isfinite(state.V)), wmax, jnp.nan)
-        slot = jnp.minimum(jnp.searchsorted(snaps, b), S - 1) if S else 0
-        if S:
-            hit = snaps[slot] == b
-            Fs = Fs.at[slot + 1].set(jnp.where(hit, state.F, Fs[slot + 1]))
-            Os = Os.at[slot + 1].set(jnp.where(hit, state.Omega, Os[slot + 1]))
         t = state.step.astype(f) * params.dt
-        return (state, reset_block(acc), total + acc.spikes, Fs, Os), (t, dist, rate, cv, vvar, err,
-                                                                      wmax)
+        return (state, reset_block(acc), total + acc.spikes), (t, dist, rate, cv, vvar, err, wmax)
 
-    carry = (state0, empty_acc(N, f), jnp.zeros(N, f), Fs0, Os0)
-    (final, _, total, Fs, Os), recs = jax.lax.scan(one_block, carry, jnp.arange(n_blocks))
-    return (*recs, Fs, Os, total, final)
+    return jax.lax.scan(one_block, carry, b0 + jnp.arange(n, dtype=jnp.int32))

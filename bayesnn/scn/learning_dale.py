@@ -21,7 +21,7 @@ import numpy as np
 from bayesnn.core import as_key, warn_if_float32
 from bayesnn.core.validation import as_array
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning import LearningDivergedError, sample_moments, snapshot_blocks
+from bayesnn.scn.learning import check_finite, drive_blocks, sample_moments, snapshot_blocks
 from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block, is_aligned
 from bayesnn.scn.learning_stats import (
     accumulate, add_moments, add_spike, block_summary, decoding_error, empty_acc,
@@ -86,20 +86,26 @@ def learn_dale(params: DaleLearningParams, inputs=SmoothedNoise(3), *, weights: 
     decode_every = check_int("decode_every", decode_every, 0)
     warn_if_float32("scn E/I learning")
     spec = data if isinstance(data, SmoothedNoise) else None
-    arr = None if spec is not None else jnp.asarray(data, jnp.result_type(float))
-    out = _core(params, state0, arr, as_key(key), jnp.asarray(snaps), spec=spec,
-                n_blocks=n_blocks, block=block, plastic=bool(plastic),
-                noisy=_positive(params.sigma_v), jittery=_positive(params.jitter),
-                decode_every=decode_every, aligned=is_aligned(data, int(state0.step), block))
-    (times, rate_e, rate_i, cv_e, err_e, err_i, viol, wmax), snap, final = out
-    bad = ~np.isfinite(np.asarray(wmax))
-    if bad.any():
-        raise LearningDivergedError(f"E/I learning diverged by t = "
-                                    f"{float(np.asarray(times)[np.argmax(bad)]):.6g} s")
-    t0 = state0.step.astype(times.dtype) * params.dt
+    f = jnp.result_type(float)
+    arr = None if spec is not None else jnp.asarray(data, f)
+    static = dict(spec=spec, block=block, plastic=bool(plastic), noisy=_positive(params.sigma_v),
+                  jittery=_positive(params.jitter), decode_every=decode_every,
+                  aligned=is_aligned(data, int(state0.step), block))
+    key = as_key(key)
+
+    def run_chunk(carry, b0, n):
+        return _chunk(params, carry, arr, key, state0.step, b0, n=n, **static)
+
+    carry = (state0, empty_acc(NE + state0.CEI.shape[0], f))
+    (final, _), recs, kept = drive_blocks(
+        run_chunk, carry, n_blocks, snaps, lambda c: tuple(getattr(c[0], n) for n in DALE_WEIGHTS))
+    times, rate_e, rate_i, cv_e, err_e, err_i, viol, wmax = recs
+    check_finite(times, wmax, "E/I learning")
+    t0 = state0.step.astype(f) * params.dt
     snap_times = jnp.concatenate([t0[None], times[jnp.asarray(snaps)]]) if snaps.size else t0[None]
+    snap = {n: jnp.stack([k[i] for k in kept]) for i, n in enumerate(DALE_WEIGHTS)}
     return DaleLearningResult(times, rate_e, rate_i, cv_e, err_e, err_i, viol, wmax, snap_times,
-                              dict(zip(DALE_WEIGHTS, snap)), final)
+                              snap, final)
 
 
 def _two_spikes(acc, k, V, rec, NE):
@@ -108,17 +114,15 @@ def _two_spikes(acc, k, V, rec, NE):
     return add_spike(acc, k, rec.senders[1] + NE, rec.fired[1])
 
 
-@partial(jax.jit, static_argnames=("spec", "n_blocks", "block", "plastic", "noisy", "jittery",
+@partial(jax.jit, static_argnames=("n", "spec", "block", "plastic", "noisy", "jittery",
                                    "decode_every", "aligned"))
-def _core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plastic, noisy, jittery,
-          decode_every, aligned):
-    D, NE = state0.FE.shape
-    NI = state0.CEI.shape[0]
-    f = state0.VE.dtype
+def _chunk(params, carry, arr, key, step0, b0, *, n, spec, block, plastic, noisy, jittery,
+           decode_every, aligned):
+    """Blocks b0 .. b0 + n - 1 of a run that started at step ``step0``."""
+    D, NE = carry[0].FE.shape
+    NI = carry[0].CEI.shape[0]
+    f = carry[0].VE.dtype
     inputs = spec if spec is not None else arr
-    S = snaps.shape[0]
-    snap0 = tuple(jnp.broadcast_to(getattr(state0, n), (S + 1,) + getattr(state0, n).shape)
-                  for n in DALE_WEIGHTS)
     seconds = block * params.dt
 
     def inner(carry, inp):
@@ -131,8 +135,8 @@ def _core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plastic, no
         return (st, _two_spikes(acc, k, jnp.concatenate([st.VE, st.VI]), rec, NE), me, mi), None
 
     def one_block(carry, b):
-        st, acc, snap = carry
-        c = input_block(inputs, key, b, block, state0.step, aligned)
+        st, acc = carry
+        c = input_block(inputs, key, b, block, step0, aligned)
         inp = dale_learning_inputs(params, c, NE, NI, key=key,
                                    start_step=st.step, noisy=noisy, jittery=jittery)
         n_e, n_i = (NE, NI) if decode_every else (0, 0)
@@ -147,18 +151,11 @@ def _core(params, state0, arr, key, snaps, *, spec, n_blocks, block, plastic, no
         mats = [getattr(st, n) for n in DALE_WEIGHTS]
         wmax = jnp.max(jnp.stack([jnp.max(jnp.abs(m)) for m in mats]))
         wmax = jnp.where(jnp.all(jnp.isfinite(st.VE)) & jnp.all(jnp.isfinite(st.VI)), wmax, jnp.nan)
-        if S:
-            slot = jnp.minimum(jnp.searchsorted(snaps, b), S - 1)
-            hit = snaps[slot] == b
-            snap = tuple(a.at[slot + 1].set(jnp.where(hit, m, a[slot + 1]))
-                         for a, m in zip(snap, mats))
         t = st.step.astype(f) * params.dt
-        return (st, reset_block(acc), snap), (t, rate_e, rate_i, cv_e, err_e, err_i,
-                                              sign_violations(st), wmax)
+        return (st, reset_block(acc)), (t, rate_e, rate_i, cv_e, err_e, err_i,
+                                        sign_violations(st), wmax)
 
-    carry = (state0, empty_acc(NE + NI, f), snap0)
-    (final, _, snap), recs = jax.lax.scan(one_block, carry, jnp.arange(n_blocks))
-    return recs, snap, final
+    return jax.lax.scan(one_block, carry, b0 + jnp.arange(n, dtype=jnp.int32))
 
 
 class DaleEvaluation(NamedTuple):
@@ -224,8 +221,12 @@ def evaluate_dale(params: DaleLearningParams, snapshots: dict, inputs=SmoothedNo
     spec = data if isinstance(data, SmoothedNoise) else None
     f = jnp.result_type(float)
     arr = None if spec is not None else jnp.asarray(data, f)
-    fn = partial(_evaluate_one, spec=spec, n_blocks=n_steps // block, block=block,
-                 noisy=_positive(params.sigma_v), jittery=_positive(params.jitter))
-    out = jax.lax.map(lambda w: fn(params, w, arr, as_key(key)),
-                      tuple(jnp.asarray(mats[n], f) for n in DALE_WEIGHTS))
+    out = _evaluate_batch(params, tuple(jnp.asarray(mats[n], f) for n in DALE_WEIGHTS), arr,
+                          as_key(key), spec=spec, n_blocks=n_steps // block, block=block,
+                          noisy=_positive(params.sigma_v), jittery=_positive(params.jitter))
     return jax.tree_util.tree_map(lambda a: a[0], out) if single else out
+
+
+@partial(jax.jit, static_argnames=("spec", "n_blocks", "block", "noisy", "jittery"))
+def _evaluate_batch(params, mats, arr, key, **static):
+    return jax.lax.map(lambda w: _evaluate_one(params, w, arr, key, **static), mats)

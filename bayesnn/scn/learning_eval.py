@@ -174,12 +174,19 @@ def evaluate_weights(params: LearningParams, F, Omega, inputs=SmoothedNoise(), *
     f = jnp.result_type(float)
     spec = data if isinstance(data, SmoothedNoise) else None
     arr = None if spec is not None else jnp.asarray(data, f)
-    fn = partial(_evaluate_one, spec=spec, n_blocks=n_steps // block, block=block,
-                 cv_blocks=cv_steps // block, noisy=_positive(params.sigma_v),
-                 jittery=_positive(params.jitter))
-    out = jax.lax.map(lambda w: fn(params, w[0], w[1], arr, key, jnp.asarray(u, f)),
-                      (jnp.asarray(Fb, f), jnp.asarray(Ob, f)))
+    out = _evaluate_batch(params, jnp.asarray(Fb, f), jnp.asarray(Ob, f), arr, key,
+                          jnp.asarray(u, f), spec=spec, n_blocks=n_steps // block, block=block,
+                          cv_blocks=cv_steps // block, noisy=_positive(params.sigma_v),
+                          jittery=_positive(params.jitter))
     return jax.tree_util.tree_map(lambda a: a.reshape(lead + a.shape[1:]), out)
+
+
+@partial(jax.jit, static_argnames=("spec", "n_blocks", "block", "cv_blocks", "noisy",
+                                   "jittery"))
+def _evaluate_batch(params, Fb, Ob, arr, key, u, **static):
+    """lax.map of :func:`_evaluate_one` over the leading axis, compiled once per shape."""
+    return jax.lax.map(lambda w: _evaluate_one(params, w[0], w[1], arr, key, u, **static),
+                       (Fb, Ob))
 
 
 def best_fixed_point(F, Omega) -> tuple[np.ndarray, float, float]:

@@ -64,7 +64,9 @@ def noise_block(spec: SmoothedNoise, key: jax.Array, first_sequence, n_sequences
     def one(s):
         white = jax.random.normal(jax.random.fold_in(base, s), (spec.n_dims, spec.sequence_steps),
                                   dtype)
-        smooth = jax.vmap(lambda row: jnp.convolve(row, taps, mode="same"))(white)
+        full = jax.vmap(lambda row: jnp.convolve(row, taps, mode="full"))(white)
+        half = (taps.shape[0] - 1) // 2                 # 'same': centred, any length
+        smooth = full[:, half:half + spec.sequence_steps]
         return spec.amplitude * smooth.T
 
     seqs = jax.vmap(one)(first_sequence + jnp.arange(n_sequences))

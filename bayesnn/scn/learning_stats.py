@@ -95,9 +95,12 @@ def add_moments(m: Moments, x: jax.Array, r: jax.Array) -> Moments:
 
 
 def optimal_decoder(m: Moments) -> jax.Array:
-    """Least-squares decoder ``D = XR RR^+`` (D, n) (no intercept; pseudo-inverse for
-    silent neurons)."""
-    return m.XR @ jnp.linalg.pinv(m.RR, rtol=1e-12, hermitian=True)
+    """Least-squares decoder ``D = XR (RR + eps I)^-1`` (D, n) (no intercept; the ridge
+    ``eps = 1e-12 max(diag RR)`` only keeps silent neurons' rows solvable, where it gives
+    them a zero decoder, and changes nothing measurable otherwise)."""
+    n = m.RR.shape[0]
+    ridge = 1e-12 * jnp.maximum(jnp.max(jnp.diagonal(m.RR), initial=0.0), 1e-300)
+    return jnp.linalg.solve(m.RR + ridge * jnp.eye(n, dtype=m.RR.dtype), m.XR.T).T
 
 
 def decoding_error(m: Moments, D: jax.Array) -> jax.Array:

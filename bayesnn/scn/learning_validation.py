@@ -43,7 +43,9 @@ DECODER_FACTOR = 3.0    # measured 2.1-2.6 at 256-512 s, falling with learning t
 GRADIENT_RTOL = 1e-6    # measured ~1e-9 (central differences, h = 1e-6, float64)
 
 
-def _local(seed, duration, n_neurons, eval_duration, progress):
+def _local(seed, duration, n_neurons, eval_duration, cv_duration, progress):
+    import jax
+
     from bayesnn.scn.learning import learn
     from bayesnn.scn.learning_eval import best_fixed_point, evaluate_weights
     from bayesnn.scn.learning_signals import SmoothedNoise
@@ -54,11 +56,14 @@ def _local(seed, duration, n_neurons, eval_duration, progress):
     progress(f"scn_learning: Brendel rules, N = {n_neurons}, {duration:g} s simulated")
     res = learn(params, SmoothedNoise(2), F=F0, Omega=Om0, key=seed + 1, duration=duration)
     progress(f"scn_learning: {len(res.snapshot_times)} frozen snapshots, optimal reference")
-    ev = evaluate_weights(params, res.F_snapshots, res.Omega_snapshots, key=seed + 2,
-                          duration=eval_duration)
     F1, Om1 = np.asarray(res.final.F), np.asarray(res.final.Omega)
     Om_opt, s, m = best_fixed_point(F1, Om1)
-    ref = evaluate_weights(params, F1, Om_opt, key=seed + 2, duration=eval_duration)
+    # one batch: the snapshots and the optimal network share inputs and one compilation
+    both = evaluate_weights(params, np.concatenate([res.F_snapshots, F1[None]]),
+                            np.concatenate([res.Omega_snapshots, Om_opt[None]]),
+                            key=seed + 2, duration=eval_duration, cv_duration=cv_duration)
+    ev = jax.tree_util.tree_map(lambda a: a[:-1], both)
+    ref = jax.tree_util.tree_map(lambda a: a[-1], both)
     return params, res, ev, ref, (F0, Om0, F1, Om1), (s, m)
 
 
@@ -73,7 +78,7 @@ def _dale(seed, duration, n_i, progress):
                       key=seed + 1, duration=duration, record_every=10000, decode_every=10)
 
 
-def _gradient(seed, n_neurons, iterations, local_params, progress):
+def _gradient(seed, n_neurons, iterations, local_params, eval_duration, progress):
     from bayesnn.scn.learning_eval import evaluate_weights
     from bayesnn.scn.learning_signals import SmoothedNoise, smoothed_noise
     from bayesnn.scn.plasticity import brendel_fig2_weights
@@ -89,12 +94,13 @@ def _gradient(seed, n_neurons, iterations, local_params, progress):
     trained = train_gated(gate, w0, SmoothedNoise(2), train=("D", "F"), key=seed + 5,
                           n_iterations=iterations)
     hard = evaluate_weights(local_params, trained.weights["F"], trained.weights["Omega"],
-                            key=seed + 2, duration=5.0)
+                            key=seed + 2, duration=eval_duration)
     return check, trained, hard
 
 
 def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: int = 20,
-                          eval_duration: float = 5.0, dale: bool = True,
+                          eval_duration: float = 5.0, cv_duration: float = 2.0,
+                          dale: bool = True,
                           dale_duration: float = 32.0, dale_n_i: int = 15,
                           gradient: bool = True, train_iterations: int = 150,
                           progress: Progress = silent, figures: bool = True) -> ScenarioResult:
@@ -102,14 +108,14 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
 
     Settings: ``seed``; ``duration`` (s simulated, a multiple of 1 s) and ``n_neurons``
     of the local-rule run; ``eval_duration`` (s, each of the decoder's training and test
-    runs); ``dale`` / ``dale_duration`` (multiple of 1 s) / ``dale_n_i``; ``gradient`` /
+    runs), ``cv_duration`` (s per constant-input direction); ``dale`` / ``dale_duration`` (multiple of 1 s) / ``dale_n_i``; ``gradient`` /
     ``train_iterations``. Returns a :class:`bayesnn.report.ScenarioResult` (checks,
     numbers, figures, traces: the learning records as an xarray Dataset).
     """
     require_x64("the scn_learning scenario")
     started = time.perf_counter()
-    params, res, ev, ref, (F0, Om0, F1, Om1), (s, m) = _local(seed, duration, n_neurons,
-                                                               eval_duration, progress)
+    params, res, ev, ref, (F0, Om0, F1, Om1), (s, m) = _local(
+        seed, duration, n_neurons, eval_duration, cv_duration, progress)
     from bayesnn.scn.plasticity import weight_distance
 
     dist = np.asarray(weight_distance(np.asarray(res.F_snapshots), np.asarray(res.Omega_snapshots)))
@@ -134,7 +140,9 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
     ]
     numbers: dict[str, Any] = {
         "settings": {"seed": seed, "duration_s": duration, "n_neurons": n_neurons,
-                     "eval_duration_s": eval_duration},
+                     "eval_duration_s": eval_duration, "cv_duration_s": cv_duration,
+                     "dale_duration_s": dale_duration, "dale_n_i": dale_n_i,
+                     "train_iterations": train_iterations},
         "snapshot_times_s": np.asarray(res.snapshot_times).tolist(),
         "weight_distance_at_snapshots": dist.tolist(),
         "error": err.tolist(), "error_decoder_f": err_f.tolist(), "rate_hz": rate.tolist(),
@@ -169,7 +177,8 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
             from bayesnn.scn.learning_plotting import plot_dale
             figure_set["scn_learning_dale"] = plot_dale(d)
     if gradient:
-        check, trained, hard = _gradient(seed, n_neurons, train_iterations, params, progress)
+        check, trained, hard = _gradient(seed, n_neurons, train_iterations, params,
+                                         eval_duration, progress)
         losses = trained.loss
         first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
         checks += [

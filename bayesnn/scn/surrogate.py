@@ -30,7 +30,6 @@ measures the trained weights in the hard spiking network.
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, NamedTuple, Sequence
 
 import jax
