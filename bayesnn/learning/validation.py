@@ -146,7 +146,7 @@ def _local_part(true, start, seed, quick, numbers, figures_data):
         Check("local_vs_online_first_order", stats_diff[0.004] / stats_diff[0.002], (1.6, 2.5), "in",
               "ratio of that difference at dt = 4 ms and 2 ms (first order: 2)"),
         Check("filtered_only_r_does_not_move", r_moved, 0.02, "<=",
-              "max |r / r_start - 1| of the filtered-only rule (it cannot learn r, Sec. 5.4)"),
+              "max |r / r_start - 1| of the filtered-only rule (it cannot learn r; docs/learning.md Sec. 6)"),
         Check("local_rule_learns_r", r_error, 0.3, "<=",
               "max |mean r / r_true - 1| (second half) of the local rule, same 4x-wrong start"),
     ]
