@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["MIN_FONT_PT", "DPI", "RC", "COLORS", "audit", "caption", "context", "describe",
-           "figure", "label", "legend_outside", "residual_panel", "styled", "use"]
+           "figure", "label", "legend_outside", "log_axes", "residual_panel", "styled", "use"]
 
 MIN_FONT_PT = 10.0
 """Smallest text size (points at the saved size) a bayesnn figure may use."""
@@ -154,6 +154,17 @@ def legend_outside(axis, *, where: str = "right", ncol: int = 1, handles=None, l
     place.update(options)
     return axis.legend(handles, labels, ncol=ncol, borderaxespad=0.0,
                        fontsize=max(MIN_FONT_PT, float(RC["legend.fontsize"])), **place)
+
+
+def log_axes(axis, *, x: bool = True, y: bool = True) -> None:
+    """Log scale on the chosen axes with labels at the decades only (minor tick labels
+    such as "3x10^1 4x10^1" crowd into each other at talk size)."""
+    from matplotlib.ticker import NullFormatter
+
+    for flag, scale, ticks in ((x, axis.set_xscale, axis.xaxis), (y, axis.set_yscale, axis.yaxis)):
+        if flag:
+            scale("log")
+            ticks.set_minor_formatter(NullFormatter())
 
 
 def residual_panel(axis, x, a, b, *, quantity: str, unit: str | None = None,

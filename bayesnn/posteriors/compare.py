@@ -97,26 +97,31 @@ def format_rows(rows: list[AccuracyRow], exact_log_loss: float | None = None) ->
     return "\n".join(lines)
 
 
-def plot_accuracy_vs_spikes(rows: list[AccuracyRow]) -> Figure:
-    """KL from the exact posterior against output spikes per second, log-log."""
-    figure = Figure(figsize=(5.5, 4.2), constrained_layout=True)
-    axis = figure.subplots()
-    styles = {"neuron": ("tab:red", "o", "single Bayesian neuron (g0)"),
-              "tracking": ("tab:blue", "s", "population, tracking (N)"),
-              "implementing": ("tab:green", "^", "population, implementing (N)")}
-    for method, (color, marker, label) in styles.items():
-        chosen = [row for row in rows if row.method == method]
-        if not chosen:
-            continue
-        rates = [row.spikes_per_second for row in chosen]
-        kls = [max(row.kl_from_exact, 1e-12) for row in chosen]
-        axis.plot(rates, kls, marker=marker, color=color, label=label)
-        for row, rate, kl in zip(chosen, rates, kls):
-            axis.annotate(f"{row.size:g}", (rate, kl), fontsize=6, xytext=(3, 3),
-                          textcoords="offset points")
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("output spikes per second")
-    axis.set_ylabel("KL(exact || spike-based), nats")
-    axis.legend(fontsize=7)
+def plot_accuracy_vs_spikes(rows: list[AccuracyRow], *, caption: str | None = None) -> Figure:
+    """KL from the exact posterior against output spikes per second, log-log (in the
+    style of :mod:`bayesnn.style`); ``caption``: key parameters and seed."""
+    from bayesnn import style
+
+    with style.context():
+        figure = style.figure(9, 5.5)
+        axis = figure.subplots()
+        styles = {"neuron": ("tab:red", "o", "single Bayesian neuron\n(labels: g0, nats)"),
+                  "tracking": ("tab:blue", "s", "population, tracking\n(labels: N)"),
+                  "implementing": ("tab:green", "^", "population, implementing\n(labels: N)")}
+        for method, (color, marker, label) in styles.items():
+            chosen = [row for row in rows if row.method == method]
+            if not chosen:
+                continue
+            rates = [row.spikes_per_second for row in chosen]
+            kls = [max(row.kl_from_exact, 1e-12) for row in chosen]
+            axis.plot(rates, kls, marker=marker, color=color, label=label)
+            for row, rate, kl in zip(chosen, rates, kls):
+                axis.annotate(f"{row.size:g}", (rate, kl), fontsize=style.MIN_FONT_PT,
+                              xytext=(4, 4), textcoords="offset points", color=color)
+        style.log_axes(axis)
+        axis.set_xlabel(style.label("output spikes per second", "Hz"))
+        axis.set_ylabel(style.label("KL(exact || spike-based)", "nats"))
+        style.legend_outside(axis)
+        style.caption(figure, "Accuracy against spikes: one hidden variable, same input spikes",
+                      caption)
     return figure

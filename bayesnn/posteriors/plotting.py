@@ -141,6 +141,8 @@ def plot_kl_vs_size(sizes, kl_by_mode: dict, *, caption: str):
         first = float(np.asarray(kl_by_mode["tracking"])[0])
         axis.loglog(sizes, first * (sizes / sizes[0]) ** -2.0, color="0.5", ls="--",
                     label="slope -2 (theory)")
+    style.log_axes(axis)
+    axis.set_xticks(sizes, [f"{size:g}" for size in sizes])
     axis.set_xlabel(style.label("population size N", "neurons"))
     axis.set_ylabel(style.label("KL(exact || population)", "nats"))
     style.legend_outside(axis)

@@ -98,7 +98,7 @@ def log_odds_scenario(*, seed: int = 0, duration: float = 4.0, n_variables: int 
     progress(f"log-odds populations: sampling {n_variables} hidden variables, {duration:g} s")
     trial = sample_population(params, key=seed, duration=duration)
     reference = reference_log_odds(params, trial.inputs, duration=duration, dt=1e-4)
-    checks, numbers = [], {"sizes": list(sizes)}
+    checks, numbers, largest = [], {"sizes": list(sizes)}, {}
     for mode in ("tracking", "implementing"):
         progress(f"log-odds populations: {mode} mode, N = {list(sizes)}")
         runs = []
@@ -107,6 +107,7 @@ def log_odds_scenario(*, seed: int = 0, duration: float = 4.0, n_variables: int 
             result = simulate(sized, trial.inputs, key=seed, duration=duration, mode=mode,
                               reference=reference)
             runs.append(population_accuracy(sized, result, trial, mode=mode))
+        largest[mode] = (result, runs[-1])
         kls = [run.kl_from_exact for run in runs]
         numbers[mode] = {
             "kl_from_exact_nats": kls,
@@ -129,22 +130,63 @@ def log_odds_scenario(*, seed: int = 0, duration: float = 4.0, n_variables: int 
         else:
             numbers[mode]["discretisation_gap"] = [run.discretisation_gap for run in runs]
             numbers[mode]["coding_rmse_slope"] = _loglog_slope(sizes, [r.rmse_to_target for r in runs])
-    return ScenarioResult("log_odds", checks, numbers, {}, None)
+    settings = dict(K=n_variables, duration=(float(duration), "s"), seed=seed)
+    built = _log_odds_figures(largest, trial, sizes, numbers, settings) if figures else {}
+    return ScenarioResult("log_odds", checks, numbers, built, _log_odds_traces(largest, trial, seed))
 
 
-def accuracy_scenario(*, seed: int = 0, duration: float = 10.0, progress=silent,
+def _log_odds_figures(largest: dict, trial: PopulationTrial, sizes, numbers: dict,
+                      settings: dict) -> dict:
+    from bayesnn.posteriors.plotting import plot_kl_vs_size, plot_log_odds_run
+    from bayesnn.style import describe
+
+    built = {}
+    for mode, (result, accuracy) in largest.items():
+        built[mode] = plot_log_odds_run(
+            result.times, trial.state_at(result.times), result.exact_log_odds, result.log_odds,
+            result.target, result.network_target, accuracy.box_half_width, mode=mode,
+            caption=describe(N=accuracy.n_neurons, **settings))
+    built["kl_vs_size"] = plot_kl_vs_size(
+        sizes, {mode: numbers[mode]["kl_from_exact_nats"] for mode in largest},
+        caption=describe(**settings))
+    return built
+
+
+def _log_odds_traces(largest: dict, trial: PopulationTrial, seed: int):
+    """Both modes' runs at the largest N in one Dataset (variables and dims prefixed
+    with the mode), with the hidden states."""
+    import xarray as xr
+
+    parts = []
+    for mode, (result, accuracy) in largest.items():
+        part = result.to_xarray()
+        part["state"] = (("time", "variable"), np.asarray(trial.state_at(result.times), np.int8))
+        part["state"].attrs.update(description="true hidden states x^k at the record times")
+        part.attrs = {}
+        names = set(part.variables) | set(part.dims)
+        parts.append(part.rename({name: f"{mode}_{name}" for name in names}))
+    traces = xr.merge(parts, combine_attrs="drop")
+    traces.attrs.update(scenario="log_odds", seed=seed,
+                        n_neurons=int(next(iter(largest.values()))[1].n_neurons))
+    return traces
+
+
+def accuracy_scenario(*, seed: int = 0, duration: float = 10.0,
+                      g0_values: tuple = (0.5, 1.0, 2.0, 4.0),
+                      population_sizes: tuple = (4, 8, 16, 32), progress=silent,
                       figures: bool = True) -> ScenarioResult:
     """KL from the exact posterior against output spikes per second: the single Bayesian
-    neuron (g0 = 0.5, 1, 2, 4) and log-odds populations (N = 4, 8, 16, 32), one hidden
-    variable, the same input spikes. Check: tracking populations' KL falls with N."""
+    neuron (``g0_values``, nats) and log-odds populations (``population_sizes`` N), one
+    hidden variable, the same input spikes. Check: tracking populations' KL falls with
+    N. Figure: the frontier; traces: its rows."""
     from bayesnn.posteriors.compare import accuracy_vs_spikes, plot_accuracy_vs_spikes
 
     params = default_population(n_variables=1, n_neurons=4, seed=seed)
     progress(f"accuracy vs spikes: one hidden variable, {duration:g} s")
     trial = sample_population(params, key=seed, duration=duration)
     reference = reference_log_odds(params, trial.inputs, duration=duration, dt=1e-4)
-    rows = accuracy_vs_spikes(params, trial, g0_values=(0.5, 1.0, 2.0, 4.0),
-                              population_sizes=(4, 8, 16, 32), reference=reference)
+    rows = accuracy_vs_spikes(params, trial, g0_values=tuple(g0_values),
+                              population_sizes=tuple(population_sizes), reference=reference)
     grid = reference.times[10::10]
     exact_loss = log_loss(reference.exact[10::10], trial.state_at(grid))
     numbers = {"rows": [row._asdict() for row in rows], "exact_log_loss_nats": exact_loss}
@@ -152,5 +194,30 @@ def accuracy_scenario(*, seed: int = 0, duration: float = 10.0, progress=silent,
     checks = [Check("accuracy_tracking_kl_monotone",
                     float(np.all(np.diff([row.kl_from_exact for row in tracking]) < 0)), 1.0, ">=",
                     "tracking populations: more spikes, lower KL")]
-    figure_set = {"accuracy_vs_spikes": plot_accuracy_vs_spikes(rows)} if figures else {}
-    return ScenarioResult("accuracy", checks, numbers, figure_set, None)
+    figure_set = {}
+    if figures:
+        from bayesnn.style import describe
+        figure_set["accuracy_vs_spikes"] = plot_accuracy_vs_spikes(
+            rows, caption=describe(K=1, duration=(float(duration), "s"), seed=seed))
+    return ScenarioResult("accuracy", checks, numbers, figure_set,
+                          _accuracy_traces(rows, exact_loss, seed, duration))
+
+
+def _accuracy_traces(rows, exact_loss: float, seed: int, duration: float):
+    """The frontier as a Dataset over ``coder`` (method, size, spikes/s, KL, log-loss)."""
+    import xarray as xr
+
+    traces = xr.Dataset(
+        {"method": ("coder", [row.method for row in rows]),
+         "size": ("coder", [row.size for row in rows]),
+         "spikes_per_second": ("coder", [row.spikes_per_second for row in rows]),
+         "kl_from_exact": ("coder", [row.kl_from_exact for row in rows]),
+         "log_loss": ("coder", [row.log_loss for row in rows])},
+        attrs={"scenario": "accuracy", "seed": seed, "duration_s": float(duration),
+               "exact_log_loss_nats": float(exact_loss)})
+    for name, units, text in (("size", "1", "g0 (nats) for the neuron, N for populations"),
+                              ("spikes_per_second", "Hz", "output spikes per second"),
+                              ("kl_from_exact", "nats", "time-averaged KL(exact || coder)"),
+                              ("log_loss", "nats", "mean -log P(true x | coder)")):
+        traces[name].attrs.update(units=units, description=text)
+    return traces
