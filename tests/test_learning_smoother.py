@@ -39,7 +39,7 @@ def setting():
 
 def test_identities_and_log_likelihood(setting):
     params, spikes = setting
-    stats = mmpp_expected_statistics(params, spikes, DURATION, initial_prob_on=0.3)
+    stats = mmpp_expected_statistics(params, spikes, duration=DURATION, initial_prob_on=0.3)
     per_input = np.bincount(np.asarray(spikes.senders)[: int(spikes.n_events)], minlength=4)
     # exact identities (rounding of ~1e3 additions)
     assert abs(float(stats.dwell_on + stats.dwell_off) - DURATION) < 1e-10
@@ -50,7 +50,7 @@ def test_identities_and_log_likelihood(setting):
 
 def test_fisher_identity_against_numpyro_gradient(setting):
     params, spikes = setting
-    stats = mmpp_expected_statistics(params, spikes, DURATION, initial_prob_on=0.3)
+    stats = mmpp_expected_statistics(params, spikes, duration=DURATION, initial_prob_on=0.3)
     grad = jax.grad(lambda p: continuous_log_likelihood(p, spikes, duration=DURATION,
                                                         initial_prob_on=0.3))(params)
     scale = float(np.sum(per := np.asarray(stats.counts_on + stats.counts_off)))
@@ -89,7 +89,7 @@ def test_gap_integral_matches_van_loan_block_exponential():
 def test_binned_statistics_converge_to_continuous(setting):
     """Binning the same spikes at dt gives O(dt) errors (discrete vs continuous time)."""
     params, spikes = setting
-    stats = mmpp_expected_statistics(params, spikes, DURATION, initial_prob_on=0.5)
+    stats = mmpp_expected_statistics(params, spikes, duration=DURATION, initial_prob_on=0.5)
     times = np.asarray(spikes.times)[: int(spikes.n_events)]
     senders = np.asarray(spikes.senders)[: int(spikes.n_events)]
     steps, errors = (1e-3, 5e-4, 2.5e-4), []
@@ -110,20 +110,21 @@ def test_binned_statistics_converge_to_continuous(setting):
 def test_batch_smoothed_and_bad_input(setting):
     params, spikes = setting
     batch = stack_spikes([spikes, spikes])
-    stats = mmpp_expected_statistics(params, batch, DURATION)
-    single = mmpp_expected_statistics(params, spikes, DURATION)
+    stats = mmpp_expected_statistics(params, batch, duration=DURATION)
+    single = mmpp_expected_statistics(params, spikes, duration=DURATION)
     np.testing.assert_allclose(np.asarray(stats.counts_on[1]), np.asarray(single.counts_on), rtol=1e-12)
-    smoothed = mmpp_smoothed_prob_on(params, spikes, DURATION, np.array([0.0, 5.0, DURATION]))
+    smoothed = mmpp_smoothed_prob_on(params, spikes, duration=DURATION,
+                                     query_times=np.array([0.0, 5.0, DURATION]))
     assert np.all((smoothed > 0) & (smoothed < 1))
     assert abs(float(smoothed[0]) - float(single.initial_prob_on)) < 1e-12
     with pytest.raises(ValueError, match="duration"):
-        mmpp_expected_statistics(params, spikes, -1.0)
+        mmpp_expected_statistics(params, spikes, duration=-1.0)
     with pytest.raises(ValueError, match="initial_prob_on"):
-        mmpp_expected_statistics(params, spikes, DURATION, initial_prob_on=1.5)
+        mmpp_expected_statistics(params, spikes, duration=DURATION, initial_prob_on=1.5)
     with pytest.raises(ValueError, match="senders"):
         mmpp_expected_statistics(params.replace(q_on=params.q_on[:2], q_off=params.q_off[:2]),
                                  spikes, DURATION)
     with pytest.raises(ValueError, match="times"):
-        mmpp_expected_statistics(params, make_spikes([1.0, 30.0], [0, 1]), DURATION)
+        mmpp_expected_statistics(params, make_spikes([1.0, 30.0], [0, 1]), duration=DURATION)
     with pytest.raises(ValueError, match="query_times"):
-        mmpp_smoothed_prob_on(params, spikes, DURATION, [DURATION + 1])
+        mmpp_smoothed_prob_on(params, spikes, duration=DURATION, query_times=[DURATION + 1])

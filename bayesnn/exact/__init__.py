@@ -40,6 +40,12 @@ from bayesnn.exact.kalman import (
     steady_state_kalman_bucy,
 )
 from bayesnn.exact.kalman_bucy import KalmanBucyPosterior, kalman_bucy_posterior, sampled_lgssm
+from bayesnn.exact.hierarchy import TreeFilter, tree_brute_force, tree_filter, tree_filter_trials
+from bayesnn.exact.mmpp_smoother import (
+    MMPPExpectedStatistics,
+    mmpp_expected_statistics,
+    mmpp_smoothed_prob_on,
+)
 from bayesnn.exact.mmpp import (
     MMPPFilter,
     mmpp_filter,
@@ -49,6 +55,13 @@ from bayesnn.exact.mmpp import (
 )
 
 __all__ = [
+    "TreeFilter",
+    "tree_brute_force",
+    "tree_filter",
+    "tree_filter_trials",
+    "MMPPExpectedStatistics",
+    "mmpp_expected_statistics",
+    "mmpp_smoothed_prob_on",
     "BruteForceMarginals",
     "HMMForward",
     "HMMSmoother",

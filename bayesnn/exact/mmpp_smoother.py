@@ -263,7 +263,7 @@ def _check(params, inputs, duration, initial_prob_on):
             as_float(duration), times.ndim == 2)
 
 
-def mmpp_expected_statistics(params, inputs: Spikes, duration: float, *,
+def mmpp_expected_statistics(params, inputs: Spikes, *, duration: float,
                              initial_prob_on: float | None = None) -> MMPPExpectedStatistics:
     """Smoothed expected sufficient statistics of the continuous-time MMPP (module
     docstring for the equations).
@@ -309,7 +309,7 @@ def _smoothed_at(r_on, r_off, q_on, q_off, p0, times, senders, counts, duration,
     return smoothed_on[position[n_events:]]
 
 
-def mmpp_smoothed_prob_on(params, inputs: Spikes, duration: float, query_times, *,
+def mmpp_smoothed_prob_on(params, inputs: Spikes, *, duration: float, query_times,
                           initial_prob_on: float | None = None) -> jax.Array:
     """Smoothed posterior ``P(x_t = 1 | all spikes on [0, T])`` at ``query_times``.
 
