@@ -15,17 +15,18 @@ Weights as applied to voltages: ``F`` (D, N) column i = feedforward weights of
 neuron i; ``Omega`` (N, N) rows post, columns pre, so a spike of k adds column k of
 ``Omega`` to V (the self-reset is the diagonal, negative).
 
-**Rules** (Brendel et al. 2020 Eqs. 9-10 and their code ``Learning.m``), applied when
-neuron k spikes, with V, r~ and x just before the spike::
+**Rules** (Brendel et al. 2020, as implemented in the authors' code
+``UnsupervisedLearning/Figure2/Learning.m``), applied when neuron k spikes, with V, r~
+and x just before the spike::
 
     feedforward (k post)  F[:, k]     <- F[:, k] + eps_f (alpha x - F[:, k])
     recurrent   (k pre)   Omega[:, k] <- Omega[:, k] - eps_r (beta (V + mu r~)
                                                              + Omega[:, k] + mu e_k)
 
 Each update is a convex step (0 < eps < 1) towards a target, so the weights stay
-within the range of their targets. Derivation (Brendel et al. 2020, Sec. "Learning
-rules"; docs/scn_learning.md): the recurrent rule is a stochastic gradient step on the
-voltage magnitude ``sum_i (V_i + mu r~_i)^2`` (a neuron's voltage is its share of the
+within the range of their targets. Derivation (Brendel et al. 2020; Bourdoukan et al.
+2012; docs/scn_learning.md): the recurrent rule is a stochastic gradient step on the
+post-spike voltage magnitude ``sum_i (V_i + mu r~_i)^2`` (a neuron's voltage is its share of the
 coding error, so driving it to zero after each spike makes the spike cancel the error
 it reported); the feedforward rule moves ``F[:, k]`` to the mean target seen when k
 spikes, which makes the optimal decoder proportional to F. At the joint fixed point
