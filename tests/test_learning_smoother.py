@@ -123,7 +123,7 @@ def test_batch_smoothed_and_bad_input(setting):
         mmpp_expected_statistics(params, spikes, duration=DURATION, initial_prob_on=1.5)
     with pytest.raises(ValueError, match="senders"):
         mmpp_expected_statistics(params.replace(q_on=params.q_on[:2], q_off=params.q_off[:2]),
-                                 spikes, DURATION)
+                                 spikes, duration=DURATION)
     with pytest.raises(ValueError, match="times"):
         mmpp_expected_statistics(params, make_spikes([1.0, 30.0], [0, 1]), duration=DURATION)
     with pytest.raises(ValueError, match="query_times"):
