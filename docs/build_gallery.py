@@ -70,14 +70,26 @@ def scenario_of(stem: str, registry) -> str | None:
 CAPTIONS = {
     "neuron_neuron_trial": "One trial: the hidden state, the exact posterior with the "
         "neuron's sigmoid(L) on it and the decoded sigmoid(G); the input raster; L, G and "
-        "the threshold G + g0/2; the output spikes (several at one instant count as one "
-        "event of multiplicity n).",
+        "the threshold G + g0/2; the residual L - L_exact (rounding, ~1e-14 nats); the "
+        "output spikes (several at one instant form one event of multiplicity n).",
     "neuron_calibration": "Calibration of the exact neuron: observed frequency of x = 1 "
         "against the predicted P(x = 1), with 99.9 % binomial intervals.",
     "scn_integrator_box": "Spike-coding integrator (Boerlin et al. 2013): readout against "
         "target, the error inside the bounding box, and the raster sorted by decoder sign.",
     "scn_autoencoder": "2-D spike-coding autoencoder: readout against target, raster sorted "
         "by decoder angle, one neuron's voltage against its closed form, and the residual.",
+    "log_odds_tracking": "Log-odds population in tracking mode against the exact "
+        "posterior of one of the K variables, and the error split into spike coding (inside "
+        "the box), time step and linearisation.",
+    "log_odds_implementing": "The same in implementing mode, where linearisation "
+        "dominates the error.",
+    "log_odds_kl_vs_size": "KL from the exact posterior against population size: "
+        "tracking falls as 1/N^2 (theory), implementing stays at its linearisation error.",
+    "kalman_ou": "Spiking Kalman filter for an Ornstein-Uhlenbeck latent: readout against "
+        "the exact Kalman-Bucy mean within the error bound, the error norm, and z-score "
+        "histograms against N(0, 1).",
+    "kalman_oscillator": "The same for the 2-D damped oscillator (first coordinate "
+        "observed).",
     "accuracy_accuracy_vs_spikes": "KL from the exact posterior against output spikes "
         "per second: one Bayesian neuron (labels: g0) and tracking / implementing "
         "populations (labels: N).",
