@@ -7,7 +7,8 @@ known optimum.
    (:func:`~bayesnn.scn.learning_eval.evaluate_weights`). Checks: the distance of
    Omega to the best-scaled ``-F^T F`` ends below ``DISTANCE_MAX`` and falls 10x
    (a proposed bound, not a number from Brendel et al. 2020); the optimal decoder's
-   test error falls 10x and ends within ``OPTIMUM_FACTOR`` of the optimal network's (the learned F with the
+   test error falls 10x and ends within ``OPTIMUM_FACTOR`` of the optimal network's
+   (the learned F with the
    best-fitting fixed point ``s(-F^T F) - m I`` as recurrent weights, same measure,
    same inputs); the theory's decoder ``s F`` is within ``DECODER_FACTOR`` of the
    optimal decoder; the rate falls; the ISI CV under constant input at least doubles
