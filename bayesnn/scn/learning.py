@@ -113,7 +113,7 @@ class LearningResult(NamedTuple):
 
 def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
           key: Any = 0, duration: float | None = None, record_every: int = 1000,
-          snapshots: str | None = "log2", plastic: bool = True, decode_every: int = 1,
+          snapshots: str | None = "log2", plastic: bool = True, decode_every: int | None = None,
           x0=None, state0: LearningState | None = None) -> LearningResult:
     """Run the Brendel et al. 2020 learning network.
 
@@ -129,7 +129,9 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
         snapshots: ``"log2"`` (initial, blocks 2^j - 1, last) or None.
         plastic: False runs the same network with frozen weights.
         decode_every: sample r~ and x for the in-sample decoder every this many steps
-            (costs O(N^2) per sample; 0: no decoding-error record).
+            (costs O(N^2) per sample; 0: no decoding-error record; None: 1 for N <= 50,
+            else 0, since an in-sample fit needs many more samples per block than
+            neurons; use :func:`~bayesnn.scn.learning_eval.evaluate_weights` there).
         x0: (D,) initial target (V starts at F^T x0).
         state0: continue from ``result.final`` (exclusive with F, Omega, x0).
 
@@ -156,7 +158,8 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
     data, n_steps = check_inputs(inputs, D, float(params.dt), duration, block)
     n_blocks = n_steps // block
     snaps = snapshot_blocks(n_blocks, snapshots)
-    decode_every = check_int("decode_every", decode_every, 0)
+    decode_every = (int(N <= 50) if decode_every is None
+                    else check_int("decode_every", decode_every, 0))
     warn_if_float32("scn learning")
     f = jnp.result_type(float)
     arr = None if isinstance(data, SmoothedNoise) else jnp.asarray(data, f)

@@ -63,11 +63,12 @@ class DaleLearningResult(NamedTuple):
 
 def learn_dale(params: DaleLearningParams, inputs=SmoothedNoise(3), *, weights: dict | None = None,
                key: Any = 0, duration: float | None = None, record_every: int = 1000,
-               snapshots: str | None = "log2", plastic: bool = True, decode_every: int = 1,
+               snapshots: str | None = "log2", plastic: bool = True, decode_every: int = 10,
                state0: DaleLearningState | None = None) -> DaleLearningResult:
     """Run the E/I learning network (arguments as :func:`bayesnn.scn.learn`;
     ``weights``: dict of the initial DALE_WEIGHTS, e.g. from
-    :func:`~bayesnn.scn.plasticity_dale.brendel_dale_weights`). ``ValueError`` naming the
+    :func:`~bayesnn.scn.plasticity_dale.brendel_dale_weights`; ``decode_every``: steps
+    between samples of the in-sample decoders, default 10 = 1 ms at dt = 0.1 ms, 0: off). ``ValueError`` naming the
     argument before any simulation; :class:`~bayesnn.scn.learning.LearningDivergedError`
     if a weight or voltage became non-finite."""
     if not isinstance(params, DaleLearningParams):

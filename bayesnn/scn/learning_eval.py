@@ -67,7 +67,7 @@ def _run_frozen(params, F, Omega, c_of_block, key, n_blocks, block, x0, noisy, j
     """Scan the frozen network; returns (moments, acc, n_steps)."""
     D, N = F.shape
     f = F.dtype
-    state = LearningState(V=x0 @ F, rates=jnp.zeros(N, f), x=x0, F=F, Omega=Omega,
+    state = LearningState(V=x0 @ F, rates=jnp.zeros(N, f), x=x0, F=F, OmegaT=Omega.T,
                           step=jnp.zeros((), jnp.int32))
     mom = zero_moments(D, N, f)
 

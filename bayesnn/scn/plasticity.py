@@ -73,7 +73,7 @@ from bayesnn.scn.kernels import pick_max
 __all__ = ["LearningParams", "LearningState", "LearningInputs", "LearningStepRecord",
            "brendel_fig2_params", "brendel_fig2_weights", "init_learning_state",
            "learning_inputs", "plastic_step", "feedforward_update", "recurrent_update",
-           "weight_distance", "fixed_point", "check_weights"]
+           "recurrent_update_rows", "weight_distance", "fixed_point", "check_weights"]
 
 
 @params_record
@@ -139,7 +139,11 @@ class LearningState(NamedTuple):
 
     Fields:
         V: (N,) voltages.   rates: (N,) traces r~.   x: (D,) target (leaky integral of c).
-        F: (D, N) feedforward weights.   Omega: (N, N) recurrent weights (post, pre).
+        F: (D, N) feedforward weights.
+        OmegaT: (N, N) recurrent weights stored transposed (pre, post): row k holds the
+            outgoing weights of neuron k, ``Omega[:, k]``, so the rule updates a
+            contiguous row (4-8x faster than a column at N = 400). The property
+            ``Omega`` gives the matrix as applied to voltages (post, pre).
         step: () int32 index of the next step (time ``step * dt`` s).
     """
 
@@ -147,8 +151,13 @@ class LearningState(NamedTuple):
     rates: jax.Array
     x: jax.Array
     F: jax.Array
-    Omega: jax.Array
+    OmegaT: jax.Array
     step: jax.Array
+
+    @property
+    def Omega(self) -> jax.Array:
+        """(N, N) recurrent weights as applied to voltages (rows post, columns pre)."""
+        return jnp.swapaxes(self.OmegaT, -1, -2)
 
 
 class LearningInputs(NamedTuple):
@@ -223,7 +232,7 @@ def init_learning_state(params: LearningParams, F, Omega, *, x0=None) -> Learnin
     x = np.zeros(D) if x0 is None else require_shape("x0", as_array("x0", x0, ndim=1), (D,))
     f = jnp.result_type(float)
     return LearningState(V=jnp.asarray(x @ F, f), rates=jnp.zeros(N, f), x=jnp.asarray(x, f),
-                         F=jnp.asarray(F, f), Omega=jnp.asarray(Omega, f),
+                         F=jnp.asarray(F, f), OmegaT=jnp.asarray(Omega.T, f),
                          step=jnp.zeros((), jnp.int32))
 
 
@@ -255,8 +264,8 @@ def draw_step_normals(key, start_step, length: int, n: int, sizes: tuple, noisy:
                       jittery: bool):
     """Noise (length, n) or (length, 0), jitter likewise, offsets (length, P) (offset p
     uniform in [0, sizes[p])) of the steps ``start_step ..``; step k's draws are row
-    ``k % 16`` of draws from ``fold_in(fold_in(key, j), k // 16)`` (j = 0 normals,
-    1 offsets)."""
+    ``k % 16`` of draws from ``fold_in(fold_in(key, j), k // 16)`` (j = 0 normals, drawn
+    in float32 and converted, 1 offsets)."""
     dtype = jnp.result_type(float)
     words = n * (int(noisy) + int(jittery))
     first = start_step // KEY_BLOCK
@@ -268,8 +277,10 @@ def draw_step_normals(key, start_step, length: int, n: int, sizes: tuple, noisy:
         flat = values.reshape((n_blocks * KEY_BLOCK,) + values.shape[2:])
         return jax.lax.dynamic_slice_in_dim(flat, start_step - first * KEY_BLOCK, length)
 
+    # float32 normals (24-bit resolution: they are noise, not state) cost half of
+    # float64 ones, whose erfinv dominated the step at N = 400
     normals = rows(jax.vmap(lambda b: jax.random.normal(
-        jax.random.fold_in(knoise, b), (KEY_BLOCK, words), dtype))(blocks))
+        jax.random.fold_in(knoise, b), (KEY_BLOCK, words), jnp.float32))(blocks)).astype(dtype)
     high = jnp.asarray(sizes, jnp.int32)
     offsets = rows(jax.vmap(lambda b: jax.random.randint(
         jax.random.fold_in(ktie, b), (KEY_BLOCK, len(sizes)), 0, high, jnp.int32))(blocks))
@@ -298,9 +309,15 @@ def recurrent_update(Omega: jax.Array, k: jax.Array, V: jax.Array, r: jax.Array,
     """Brendel et al. 2020 recurrent rule on a spike of k (pre): ``Omega[:, k] -=
     eps_r (beta (V + mu r~) + Omega[:, k] + mu e_k)`` if ``fire``; V, r~ (N,) just
     before the spike."""
-    col = Omega[:, k]
+    return recurrent_update_rows(Omega.T, k, V, r, eps_r, beta, mu, fire).T
+
+
+def recurrent_update_rows(OmegaT: jax.Array, k: jax.Array, V: jax.Array, r: jax.Array, eps_r,
+                          beta, mu, fire: jax.Array) -> jax.Array:
+    """:func:`recurrent_update` on the transposed storage (row k = ``Omega[:, k]``)."""
+    row = OmegaT[k]
     target = beta * (V + mu * r) + (jnp.arange(V.shape[0]) == k) * mu
-    return Omega.at[:, k].set(jnp.where(fire, col - eps_r * (target + col), col))
+    return OmegaT.at[k].set(jnp.where(fire, row - eps_r * (target + row), row))
 
 
 def plastic_step(params: LearningParams, state: LearningState, inputs: LearningInputs,
@@ -323,15 +340,15 @@ def plastic_step(params: LearningParams, state: LearningState, inputs: LearningI
         z = z - p.jitter * inputs.jitter
     idx, m = pick_max(z, inputs.offsets[0])
     fire = m > 0
-    F, Omega = state.F, state.Omega
+    F, OmegaT = state.F, state.OmegaT
     if plastic:
         F = feedforward_update(F, idx, x, p.eps_f, p.alpha, fire)
-        Omega = recurrent_update(Omega, idx, V, r, p.eps_r, p.beta, p.mu, fire)
+        OmegaT = recurrent_update_rows(OmegaT, idx, V, r, p.eps_r, p.beta, p.mu, fire)
     firef = fire.astype(V.dtype)
-    V = V + firef * Omega[:, idx]
+    V = V + firef * OmegaT[idx]
     r = r.at[idx].add(firef)
     t = (k + 1).astype(dt.dtype) * dt
-    new = LearningState(V=V, rates=r, x=x, F=F, Omega=Omega, step=k + 1)
+    new = LearningState(V=V, rates=r, x=x, F=F, OmegaT=OmegaT, step=k + 1)
     return new, LearningStepRecord(time=t, sender=idx, fired=fire, margin=m)
 
 
