@@ -26,6 +26,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Callable, Iterable
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -156,15 +157,26 @@ def legend_outside(axis, *, where: str = "right", ncol: int = 1, handles=None, l
                        fontsize=max(MIN_FONT_PT, float(RC["legend.fontsize"])), **place)
 
 
-def log_axes(axis, *, x: bool = True, y: bool = True) -> None:
-    """Log scale on the chosen axes with labels at the decades only (minor tick labels
-    such as "3x10^1 4x10^1" crowd into each other at talk size)."""
-    from matplotlib.ticker import NullFormatter
+class _MinorLogFormatter(matplotlib.ticker.Formatter):
+    """Minor log ticks labelled only at 2 and 5 times a decade, and only while the view
+    spans less than two decades (else the decades alone are labelled)."""
 
+    def __call__(self, value, pos=None):
+        low, high = sorted(self.axis.get_view_interval())
+        if value <= 0 or low <= 0 or high / low > 100.0:
+            return ""
+        mantissa = value / 10.0 ** np.floor(np.log10(value) + 1e-12)
+        return f"{value:g}" if min(abs(mantissa - 2), abs(mantissa - 5)) < 1e-6 else ""
+
+
+def log_axes(axis, *, x: bool = True, y: bool = True) -> None:
+    """Log scale on the chosen axes; minor ticks labelled sparsely (at 2 and 5 times a
+    decade, and only over less than two decades), so labels such as "3x10^1 4x10^1"
+    never crowd into each other at talk size."""
     for flag, scale, ticks in ((x, axis.set_xscale, axis.xaxis), (y, axis.set_yscale, axis.yaxis)):
         if flag:
             scale("log")
-            ticks.set_minor_formatter(NullFormatter())
+            ticks.set_minor_formatter(_MinorLogFormatter())
 
 
 def residual_panel(axis, x, a, b, *, quantity: str, unit: str | None = None,

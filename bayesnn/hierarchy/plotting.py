@@ -1,4 +1,5 @@
-"""Figures of the hierarchy: one trial on one time axis, and the accuracy frontier."""
+"""Figures of the hierarchy: one trial on one time axis, and the accuracy frontier
+(matplotlib, in the style of :mod:`bayesnn.style`)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -7,12 +8,16 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.special import expit
 
+from bayesnn import style
+
 __all__ = ["plot_hierarchy_trial", "plot_frontier"]
 
 
+@style.styled
 def plot_hierarchy_trial(times, top, exact_log_odds, reader_log_odds, reader_prediction,
                          fed_log_odds, child_states, spike_times, spike_senders,
-                         window: tuple[float, float] | None = None) -> Figure:
+                         window: tuple[float, float] | None = None, *,
+                         caption: str | None = None) -> Figure:
     """Top state, exact marginal P(y | inputs), the readers' posteriors and the layer-1
     rasters (over the children's states) on one time axis.
 
@@ -22,14 +27,15 @@ def plot_hierarchy_trial(times, top, exact_log_odds, reader_log_odds, reader_pre
         fed_log_odds: (S,) log-odds-fed reader. child_states: (K, S) true x_j.
         spike_times, spike_senders: layer-1 spikes (s, child index).
         window: (start, end) s to show (default: the whole grid).
+        caption: second caption line (key parameters and seed).
     """
     times = np.asarray(times)
     window = window or (float(times[0]), float(times[-1]))
     show = (times >= window[0]) & (times <= window[1])
     t = times[show]
-    figure = Figure(figsize=(10, 6.5), constrained_layout=True)
+    figure = style.figure(11, 7)
     top_axis, raster = figure.subplots(2, 1, sharex=True, height_ratios=[1.3, 1])
-    top_axis.fill_between(t, 0, np.asarray(top)[show], step="post", color="0.85",
+    top_axis.fill_between(t, 0, np.asarray(top)[show], step="post", color=style.COLORS["state"],
                           label="true y")
     top_axis.plot(t, expit(np.asarray(exact_log_odds)[show]), color="k", lw=1.4,
                   label="exact P(y=1 | inputs)")
@@ -41,8 +47,7 @@ def plot_hierarchy_trial(times, top, exact_log_odds, reader_log_odds, reader_pre
                   label="log-odds-fed reader")
     top_axis.set_ylabel("P(y = 1)")
     top_axis.set_ylim(-0.02, 1.02)
-    top_axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=5,
-                    frameon=False)
+    style.legend_outside(top_axis)
     states = np.asarray(child_states)
     spike_times, spike_senders = np.asarray(spike_times), np.asarray(spike_senders)
     for j in range(states.shape[0]):
@@ -52,16 +57,20 @@ def plot_hierarchy_trial(times, top, exact_log_odds, reader_log_odds, reader_pre
         raster.vlines(spike_times[pick], j + 0.15, j + 0.85, color="k", lw=0.6)
     raster.set_yticks(np.arange(states.shape[0]) + 0.5)
     raster.set_yticklabels([f"x_{j}" for j in range(states.shape[0])])
-    raster.set_ylabel("layer-1 spikes (grey: x_j = 1)")
-    raster.set_xlabel("time (s)")
+    raster.set_ylabel("layer-1 spikes\n(grey: x_j = 1)")
+    raster.set_xlabel(style.label("time", "s"))
     raster.set_xlim(*window)
+    style.caption(figure, "Spiking hierarchy: readers of layer-1 spikes against the exact "
+                  "marginal", caption)
     return figure
 
 
-def plot_frontier(rows: Sequence[dict[str, Any]]) -> Figure:
+@style.styled
+def plot_frontier(rows: Sequence[dict[str, Any]], *, caption: str | None = None) -> Figure:
     """KL(exact || reader) against layer-1 output rate, one line per K: the spike-fed
-    reader's L (solid) and G (dashed) and the log-odds-fed reader (dotted)."""
-    figure = Figure(figsize=(7.5, 4.5), constrained_layout=True)
+    reader's L (solid) and G (dashed) and the log-odds-fed reader (dotted).
+    ``caption``: key parameters and seed."""
+    figure = style.figure(10, 6)
     axis = figure.subplots()
     sizes = sorted({row["n_children"] for row in rows})
     colours = {k: f"C{i}" for i, k in enumerate(sizes)}
@@ -75,9 +84,13 @@ def plot_frontier(rows: Sequence[dict[str, Any]]) -> Figure:
                   ms=3, label=f"K = {k}: G")
         axis.plot(rate, [row["kl_fed"] for row in part], color=colours[k], ls=":",
                   marker="^", ms=3, label=f"K = {k}: log-odds-fed")
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("layer-1 output rate per neuron (Hz)")
-    axis.set_ylabel("KL(exact || reader), nats (time average)")
-    axis.legend(fontsize=6, ncol=2)
+    style.log_axes(axis)
+    axis.set_xlabel(style.label("layer-1 output rate per neuron", "Hz"))
+    axis.set_ylabel(style.label("KL(exact || reader), time average", "nats"))
+    handles, labels = axis.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i])  # K = 1: L, G, fed; K = 2 ...
+    style.legend_outside(axis, ncol=2 if len(sizes) > 3 else 1,
+                         handles=[handles[i] for i in order], labels=[labels[i] for i in order])
+    style.caption(figure, "Hierarchy: accuracy against layer-1 spikes (labels: K children)",
+                  caption)
     return figure
