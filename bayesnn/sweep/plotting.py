@@ -1,5 +1,6 @@
-"""Figures of sweep results: an output (e.g. ``kl``, nats) against a swept parameter as
-lines with the spread over seeds, or as a heat map over two swept parameters.
+"""Figures of sweep results (in the style of :mod:`bayesnn.style`): an output (e.g.
+``kl``, nats) against a swept parameter as lines with the spread over seeds, or as a
+heat map over two swept parameters.
 
 Works on the combined Dataset of :func:`bayesnn.sweep.run_sweep` (a grid: dims
 (*swept, seed); a random design: (point, seed), drawn as points with error bars).
@@ -10,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from bayesnn import style
 
 SPREADS = ("sd", "sem", "quantiles")
 
@@ -55,13 +58,13 @@ def _label(dataset: xr.Dataset, name: str) -> str:
 
 
 def _axes(ax):
-    import matplotlib.pyplot as plt
     if ax is None:
-        figure, ax = plt.subplots(figsize=(5.5, 4.0), constrained_layout=True)
-        return figure, ax
+        figure = style.figure(8.0, 5.0)
+        return figure, figure.subplots()
     return ax.figure, ax
 
 
+@style.styled
 def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: str | None = None,
                *, kind: str = "lines", spread: str = "sd", log_x: bool | None = None,
                ax: Any = None):
@@ -123,7 +126,7 @@ def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: st
             middle = float(np.nanmean(mean.values))
             for (row, col), value in np.ndenumerate(mean.values):
                 ax.text(col + 0.5, row + 0.5, f"{value:.3g}\n± {sd[row, col]:.2g}", ha="center",
-                        va="center", fontsize=7, color="black" if value > middle else "white")
+                        va="center", fontsize=style.MIN_FONT_PT, color="black" if value > middle else "white")
         bar = figure.colorbar(image, ax=ax)
         bar.set_label(f"{_label(dataset, variable)}, mean over {data.sizes['seed']} seeds")
     else:
@@ -134,7 +137,7 @@ def plot_sweep(dataset: xr.Dataset, variable: str = "kl", x: str = "g0", hue: st
             line, = ax.plot(xs, mean.values, marker="o", label=label)
             ax.fill_between(xs, low.values, high.values, color=line.get_color(), alpha=0.2, linewidth=0)
         if hue is not None:
-            ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+            style.legend_outside(ax)
         ax.set_ylabel(f"{_label(dataset, variable)}, mean {_SPREAD_TEXT[spread]} over "
                       f"{data.sizes['seed']} seeds")
         if log_x:
