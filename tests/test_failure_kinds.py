@@ -235,6 +235,102 @@ def test_float32_short_runs_still_run_and_bin_grid_times_exactly():
     np.testing.assert_allclose(np.asarray(run32.log_odds), run64.log_odds, rtol=1e-5, atol=1e-5)
 
 
+# --- Kind 9: conventions at ties ---------------------------------------------------------
+# Right-continuity everywhere a value is reported at an instant: a query at a spike time
+# sees the spike's jump and the output spikes it causes; simultaneous inputs are one
+# instant (jumps summed, then the neuron fires once, as within a stepped bin). Stepped
+# records are bin ends: record k (time (k+1) dt) holds bin k = [k dt, (k+1) dt), so a
+# spike exactly at an interior grid time is first seen by the next record (the end point
+# t = T dt is in the last bin and seen by the last record).
+@pytest.mark.parametrize("order", [[0, 1], [1, 0], [0, 1, 0], [1, 0, 0], [0, 0, 1]])
+def test_simultaneous_inputs_fire_once_in_any_order(order):
+    """w = (+1.61, -1.10): processed one by one, [0, 1] fired 2 spikes and [1, 0] none.
+    Now the output equals the stepped method's (both inputs in one bin)."""
+    from bayesnn.core import make_spikes, spike_arrays
+    from bayesnn.exact import mmpp_filter
+    from bayesnn.neuron import decode_prediction, simulate
+    params = _params()
+    spikes = make_spikes([0.1] * len(order), order, duration=0.5)
+    queries = [0.1, 0.2]
+    run = simulate(params, spikes, duration=0.5, sample_times=queries)
+    reference = mmpp_filter(params, spikes, duration=0.5, query_times=queries)
+    np.testing.assert_allclose(run.log_odds, reference.log_odds, atol=1e-12)
+    times, _, counts = spike_arrays(run.spikes)
+    weight = float(np.sum(np.asarray(params.weights)[order]))
+    prior = float(params.prior_log_odds)
+    # Independent count: L and G both start at L*; G stays there (prior flow), L(0.1-)
+    # is the no-input flow; one burst of ceil((L - G - g0/2) / g0) spikes at 0.1.
+    quiet = simulate(params, make_spikes([], []), duration=0.5, sample_times=[0.1])
+    excess = float(quiet.log_odds[0]) + weight - prior - 0.35
+    expected = max(0, int(np.ceil(excess / 0.7)))
+    assert int(counts.sum()) == expected and (expected == 0 or list(times) == [0.1])
+    np.testing.assert_allclose(run.prediction, decode_prediction(params, run.spikes, queries),
+                               atol=1e-13)
+
+
+def test_neuron_records_agree_with_the_decoder_at_every_tie():
+    """Samples exactly at input spikes, at output spikes and at bin edges: the recorded
+    G equals the decoder's (both right-continuous), for the exact and stepped methods."""
+    from bayesnn.core import make_spikes, spike_arrays
+    from bayesnn.neuron import decode_prediction, simulate
+    from bayesnn.processes import sample_trial
+    params, duration, dt = _params(), 2.0, 1e-3
+    trial = sample_trial(params, key=3, duration=duration)
+    inputs = trial.inputs
+    in_times = spike_arrays(inputs)[0]
+    first = simulate(params, inputs, duration=duration, sample_times=[duration])
+    out_times = spike_arrays(first.spikes)[0]
+    assert out_times.size > 5
+    queries = np.unique(np.concatenate([in_times[:40], out_times, dt * np.arange(0, 2001, 97)]))
+    run = simulate(params, inputs, duration=duration, sample_times=queries)
+    decoded = decode_prediction(params, run.spikes, queries)
+    np.testing.assert_allclose(run.prediction, decoded, atol=1e-12, rtol=0)
+    # At an output spike time the recorded G already holds the jump: L - G <= g0/2.
+    at_out = np.isin(queries, out_times)
+    assert np.all(np.asarray(run.log_odds)[at_out] - np.asarray(run.prediction)[at_out]
+                  <= 0.35 + 1e-12)
+    for method in ("discrete", "euler"):
+        stepped = simulate(params, inputs, duration=duration, method=method, dt=dt)
+        decoded = decode_prediction(params, stepped.spikes, stepped.times)
+        # The decoder rebuilds G with the exact prior flow, the stepped method with its
+        # own one-bin flow: 1e-12 is their rounding over 2000 bins (measured 3e-14).
+        np.testing.assert_allclose(stepped.prediction, decoded, atol=1e-12, rtol=0)
+
+
+def test_stepped_records_at_interior_grid_ties_follow_the_bin_rule():
+    from bayesnn.core import make_spikes
+    from bayesnn.neuron import simulate
+    params, dt = _params(), 1e-3
+    with_spike = simulate(params, make_spikes([0.05], [0]), duration=0.1, method="discrete",
+                          dt=dt)
+    without = simulate(params, make_spikes([], []), duration=0.1, method="discrete", dt=dt)
+    changed = np.flatnonzero(np.abs(np.asarray(with_spike.log_odds)
+                                    - np.asarray(without.log_odds)) > 1e-12)
+    # Record 49 is at t = 0.05 (bin 49 = [0.049, 0.05)): unchanged; record 50 (t = 0.051)
+    # holds the spike's bin.
+    assert changed[0] == 50 and with_spike.times[50] == pytest.approx(0.051)
+
+
+def test_queries_at_spike_times_see_the_jump_in_every_reference():
+    """mmpp_filter and the NumPyro continuous filter at a spike's time include the jump
+    (the tree filter's ordering is the same _merge rule, tested in test_hierarchy_exact)."""
+    from bayesnn.core import make_spikes
+    from bayesnn.exact import mmpp_filter
+    from bayesnn.numpyro_models.mmpp_continuous import continuous_filtered_prob_on
+    params = _params()
+    spikes = make_spikes([0.1, 0.3, 0.3], [0, 2, 1], duration=0.5)
+    before = make_spikes([0.1], [0], duration=0.5)
+    queries = [0.1, 0.3]
+    full = mmpp_filter(params, spikes, duration=0.5, query_times=queries)
+    without = mmpp_filter(params, before, duration=0.5, query_times=queries)
+    weights = np.asarray(params.weights)
+    assert float(full.log_odds[1] - without.log_odds[1]) == pytest.approx(
+        weights[2] + weights[1], abs=1e-12)
+    from bayesnn.processes import model_of
+    numpyro_prob = continuous_filtered_prob_on(model_of(params), spikes, query_times=queries)
+    np.testing.assert_allclose(numpyro_prob, full.prob_on, atol=1e-12)
+
+
 # --- shared small setting with asymmetric rates ---------------------------------------
 def _params():
     from bayesnn.neuron import NeuronParams

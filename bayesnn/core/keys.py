@@ -43,8 +43,9 @@ def as_key(key: KeyLike, name: str = "key") -> jax.Array:
 
 def trial_keys(key: KeyLike, n_trials: int) -> jax.Array:
     """One independent key per trial: ``keys[k] = fold_in(key, k)``."""
-    if int(n_trials) < 1:
-        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    if (isinstance(n_trials, (bool, np.bool_)) or not isinstance(n_trials, (int, np.integer))
+            or n_trials < 1):
+        raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
     base = as_key(key)
     return jax.vmap(lambda index: jax.random.fold_in(base, index))(jnp.arange(int(n_trials)))
 

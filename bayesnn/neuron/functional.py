@@ -92,7 +92,10 @@ def advance(params: NeuronParams, state: NeuronState, until, spikes: Spikes, *,
     def pending(loop):
         now, log_odds, anchor_time, anchor_value, _ = loop
         g = prediction_at(anchor_time, anchor_value, now, r_on, r_off)
-        return crossing_ahead(now, log_odds, g, until, r_on, r_off, theta, g0)[1] > 0
+        # until == now (simultaneous events) is a no-op: spikes owed at this instant are
+        # emitted by receive, once all of the instant's inputs are in.
+        ahead = crossing_ahead(now, log_odds, g, until, r_on, r_off, theta, g0)[1] > 0
+        return ahead & (now < until)
 
     def fire(loop):
         now, log_odds, anchor_time, anchor_value, buffer = loop
@@ -117,15 +120,21 @@ def advance(params: NeuronParams, state: NeuronState, until, spikes: Spikes, *,
 
 
 def receive(params: NeuronParams, state: NeuronState, channel, spikes: Spikes,
-            active=True) -> tuple[NeuronState, Spikes]:
+            active=True, emit=True) -> tuple[NeuronState, Spikes]:
     """One input spike of ``channel`` at ``state.time`` (where ``active``): L jumps by
     w_channel, then ``n = ceil((L - G - g0/2)/g0)`` output spikes (if n > 0) are stored
-    as one event of multiplicity n, so that L - G <= g0/2 afterwards."""
+    as one event of multiplicity n, so that L - G <= g0/2 afterwards.
+
+    Simultaneous inputs: pass ``emit=False`` for all but the last input of an instant,
+    so that the instant's jumps are summed before the neuron fires (one output event,
+    whose count does not depend on the order of simultaneous inputs, as within a bin of
+    the stepped methods). :func:`bayesnn.neuron.kernels.event_kernel` does so."""
     active = jnp.asarray(active, bool)
     weight = params.weights[jnp.maximum(channel, 0)]
     log_odds = state.log_odds + jnp.where(active, weight, 0.0)
     g = prediction(params, state, state.time)
-    n_spikes = jnp.where(active, spikes_needed(log_odds, g, params.g0), 0)
+    n_spikes = jnp.where(active & jnp.asarray(emit, bool),
+                         spikes_needed(log_odds, g, params.g0), 0)
     fired = n_spikes > 0
     spikes = append_spikes(spikes, state.time[None], jnp.zeros(1, jnp.int32), n_spikes[None],
                            fired[None])

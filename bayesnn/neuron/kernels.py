@@ -51,7 +51,8 @@ def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
         params: neuron parameters (traced).
         inputs: input spikes (senders = input channel; padding sender -1, time +inf).
         sample_times: (S,) sorted record times, s. A sample at the time of an input
-            spike sees the jump (right-continuity).
+            spike sees the jump and the output spikes it causes (right-continuity).
+            Simultaneous inputs are summed before the neuron fires (one output event).
         initial_log_odds, initial_prediction: L(0), G(0).
         capacity: static number of output-event slots.
         drift_spikes: static; False skips the drift-crossing search (exact when
@@ -73,11 +74,17 @@ def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
                 .at[input_slots].set(jnp.where(valid, inputs.senders, -1))
                 .at[sample_slots].set(_SAMPLE))
 
+    # An input fires the neuron only once every input of its instant is in (ties: the
+    # instant's jumps are summed, as within a bin; samples at the instant come after).
+    same_instant_next = jnp.concatenate([(times[1:] == times[:-1]) & (channels[1:] >= 0),
+                                         jnp.zeros(1, bool)])
+
     def visit(carry, event):
         state, buffer, sample_log_odds, sample_prediction, sample_index = carry
-        time, channel = event
+        time, channel, defer = event
         state, buffer = advance(params, state, time, buffer, drift_spikes=drift_spikes)
-        state, buffer = receive(params, state, channel, buffer, active=channel >= 0)
+        state, buffer = receive(params, state, channel, buffer, active=channel >= 0,
+                                emit=~defer)
         is_sample = channel == _SAMPLE
         slot = jnp.where(is_sample, sample_index, n_samples)
         sample_log_odds = sample_log_odds.at[slot].set(state.log_odds)
@@ -90,7 +97,8 @@ def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
     # One spare slot receives the writes of non-sample events (and keeps S = 0 legal).
     carry = (start, empty_spikes(capacity, dtype), jnp.zeros(n_samples + 1, dtype),
              jnp.zeros(n_samples + 1, dtype), jnp.array(0))
-    (final, buffer, log_odds, predicted, _), _ = jax.lax.scan(visit, carry, (times, channels))
+    (final, buffer, log_odds, predicted, _), _ = jax.lax.scan(
+        visit, carry, (times, channels, same_instant_next))
     return KernelOutput(log_odds[:n_samples], predicted[:n_samples], buffer,
                         jnp.zeros(0, dtype), final)
 

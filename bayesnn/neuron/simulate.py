@@ -311,6 +311,13 @@ def simulate(params: NeuronParams, inputs: Spikes, *, duration: float, method: s
         initial_log_odds, initial_prediction: L(0), G(0); default log(r_on/r_off).
         chunk_steps: bins per chunk of the stepped methods' input binning.
 
+    Ties: "exact" samples are right-continuous (a sample at a spike's time sees its jump
+    and the output spikes it causes); simultaneous inputs are one instant (jumps summed,
+    then one output event). Stepped records are bin ends: the record at ``(k+1) dt``
+    holds bin k = ``[k dt, (k+1) dt)`` (:func:`bayesnn.core.bin_index`), so a spike
+    exactly at an interior grid time is first seen by the next record, and a spike at
+    ``t = duration`` by the last.
+
     Returns:
         :class:`NeuronRun`.
 

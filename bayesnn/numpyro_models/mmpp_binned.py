@@ -55,6 +55,7 @@ from bayesnn.core.validation import (
     as_array,
     check_spikes,
     require_in_range,
+    require_int,
     require_integer_counts,
     require_positive,
 )
@@ -166,7 +167,8 @@ def bin_spikes(spikes: Spikes, *, n_inputs: int, duration: float, dt: float) -> 
     """
     dt = float(require_positive("dt", dt, ndim=0))
     duration = float(require_positive("duration", duration, ndim=0))
-    times, senders, counts = check_spikes(spikes, n_senders=int(n_inputs), duration=duration)
+    n_inputs = require_int("n_inputs", n_inputs, minimum=1)
+    times, senders, counts = check_spikes(spikes, n_senders=n_inputs, duration=duration)
     n_bins = int(round(duration / dt))
     if n_bins < 1 or abs(n_bins * dt - duration) > 1e-9 * duration:
         raise ValueError(f"duration / dt must be a positive integer, got {duration / dt}")
