@@ -7,6 +7,7 @@ so they reuse one compiled program. Agreement with bayesnn.neuron is exact (the 
 kernel on the same events); 1e-12 leaves room for a different order of float operations.
 """
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -24,6 +25,7 @@ from bayesnn.hierarchy import (
     simulate_trials,
     split_inputs,
 )
+from bayesnn.hierarchy import functional
 from bayesnn.hierarchy.evaluate import paired_difference, scores
 from bayesnn.hierarchy.poisson import delivered_spikes, top_epochs
 from bayesnn.hierarchy.training import derived_reader_rates, time_in_state
@@ -100,6 +102,62 @@ def test_readers_get_every_layer1_spike_at_its_exact_time(setting):
                                    atol=1e-12)
         np.testing.assert_allclose(batch.layer2_prediction[:, r], alone.prediction, rtol=0,
                                    atol=1e-12)
+
+
+def _event_by_event(network, inputs, drift):
+    """Both layers event by event with the public step functions."""
+    times, senders, _ = spike_arrays(inputs)
+
+    @jax.jit
+    def loop(network, times, senders):
+        state = functional.init_state(network)
+        buffers = functional.empty_buffers(network, 512, 1024)
+
+        def visit(carry, event):
+            state, buffers = carry
+            state, buffers = functional.advance(network, state, event[0], buffers,
+                                                drift_spikes=drift)
+            state, buffers = functional.receive(network, state, event[1], buffers)
+            return (state, buffers), None
+
+        (state, buffers), _ = jax.lax.scan(visit, (state, buffers), (times, senders))
+        return functional.advance(network, state, DURATION, buffers, drift_spikes=drift)
+
+    return loop(network, jnp.asarray(times), jnp.asarray(senders, jnp.int32))
+
+
+def _assert_same_spikes(rows, merged):
+    times, senders, counts = spike_arrays(merged)
+    for r in range(rows.times.shape[0]):
+        own_times, _, own_counts = spike_arrays(jax.tree_util.tree_map(lambda f: f[r], rows))
+        np.testing.assert_allclose(np.repeat(own_times, own_counts),
+                                   np.repeat(times[senders == r], counts[senders == r]),
+                                   rtol=0, atol=1e-12)
+
+
+def test_event_by_event_across_layers_equals_layer_by_layer(setting):
+    """The hierarchy is feed-forward: interleaving both layers' events (public step
+    functions) gives simulate's spikes and final states."""
+    _, network, trials, _, first = setting
+    state, (layer1, layer2) = _event_by_event(network, trials.trial(0).inputs, False)
+    _assert_same_spikes(layer1, first.layer1_spikes)
+    _assert_same_spikes(layer2, first.layer2_spikes)
+    np.testing.assert_allclose(state.layer2.log_odds, first.layer2_log_odds[:, -1], atol=1e-12)
+    assert int(state.undelivered) == 0
+
+
+@pytest.mark.slow
+def test_event_by_event_delivers_drift_spikes_in_time_order():
+    """theta < 0 on layer 1 (q_on < q_off): layer-1 neurons fire on drift between
+    events; each such spike reaches the readers at its exact crossing time."""
+    tree = make_tree(2, r_on=1.0, r_off=1.0, follow=10.0, stray=0.5, q_on=Q_OFF, q_off=Q_ON)
+    network = _network(tree)
+    inputs = sample_trees(tree, key=4, n_trials=1, duration=DURATION).trial(0).inputs
+    run = simulate(network, inputs, duration=DURATION)
+    state, (layer1, layer2) = _event_by_event(network, inputs, True)
+    _assert_same_spikes(layer1, run.layer1_spikes)
+    _assert_same_spikes(layer2, run.layer2_spikes)
+    np.testing.assert_allclose(state.layer2.log_odds, run.layer2_log_odds[:, -1], atol=1e-12)
 
 
 def test_uncoupled_children_leave_y_at_its_prior(setting):

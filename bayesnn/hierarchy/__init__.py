@@ -7,6 +7,9 @@
 - :mod:`bayesnn.hierarchy.spiking`: the spiking hierarchy (:class:`SpikingHierarchy`,
   :func:`simulate`): layer-1 Bayesian neurons per child, layer-2 readers of their
   spikes, and the log-odds-fed reader.
+- :mod:`bayesnn.hierarchy.functional`: public step functions (``init_state``,
+  ``advance``, ``receive``) that run both layers event by event.
+- :mod:`bayesnn.hierarchy.fed`: the log-odds-fed reader.
 - :mod:`bayesnn.hierarchy.training`: the readers' rates (model-derived mixing,
   training-run rates).
 - :mod:`bayesnn.hierarchy.evaluate`: KL and log-loss against the exact marginal
@@ -17,6 +20,7 @@
 
 See docs/hierarchy.md.
 """
+from bayesnn.hierarchy import functional
 from bayesnn.hierarchy.params import (
     TreeParams,
     child_effective_rates,
@@ -37,7 +41,7 @@ from bayesnn.hierarchy.spiking import (
 )
 from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, measure_rates
 
-__all__ = ["TreeParams", "make_tree", "child_effective_rates", "child_pair_stationary",
+__all__ = ["functional", "TreeParams", "make_tree", "child_effective_rates", "child_pair_stationary",
            "prob_child_given_top", "stationary_joint", "TreeTrial", "sample_tree",
            "sample_trees", "tree_states_at", "HierarchyRun", "SpikingHierarchy",
            "layer1_params", "reader_params", "simulate", "simulate_trials", "split_inputs",
