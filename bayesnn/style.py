@@ -157,26 +157,37 @@ def legend_outside(axis, *, where: str = "right", ncol: int = 1, handles=None, l
                        fontsize=max(MIN_FONT_PT, float(RC["legend.fontsize"])), **place)
 
 
-class _MinorLogFormatter(matplotlib.ticker.Formatter):
-    """Minor log ticks labelled only at 2 and 5 times a decade, and only while the view
-    spans less than two decades (else the decades alone are labelled)."""
+class _LogFormatter(matplotlib.ticker.Formatter):
+    """Log-axis tick labels at talk size: plain numbers ("0.01", "50", "200") between
+    1e-3 and 1e4, powers of ten outside; minor ticks labelled only at 2 and 5 times a
+    decade while the view spans less than two decades (no crowded "3x10^1 4x10^1")."""
+
+    def __init__(self, minor: bool):
+        self.minor = minor
+        self.scientific = matplotlib.ticker.LogFormatterSciNotation()
 
     def __call__(self, value, pos=None):
-        low, high = sorted(self.axis.get_view_interval())
-        if value <= 0 or low <= 0 or high / low > 100.0:
+        if value <= 0:
             return ""
-        mantissa = value / 10.0 ** np.floor(np.log10(value) + 1e-12)
-        return f"{value:g}" if min(abs(mantissa - 2), abs(mantissa - 5)) < 1e-6 else ""
+        if self.minor:
+            low, high = sorted(self.axis.get_view_interval())
+            mantissa = value / 10.0 ** np.floor(np.log10(value) + 1e-12)
+            if low <= 0 or high / low > 100.0 or min(abs(mantissa - 2), abs(mantissa - 5)) > 1e-6:
+                return ""
+        if 1e-3 <= value < 1e4:
+            return f"{value:g}"
+        self.scientific.set_axis(self.axis)
+        return self.scientific(value, pos)
 
 
 def log_axes(axis, *, x: bool = True, y: bool = True) -> None:
-    """Log scale on the chosen axes; minor ticks labelled sparsely (at 2 and 5 times a
-    decade, and only over less than two decades), so labels such as "3x10^1 4x10^1"
-    never crowd into each other at talk size."""
+    """Log scale on the chosen axes with :class:`_LogFormatter` labels (plain numbers,
+    sparse minor labels)."""
     for flag, scale, ticks in ((x, axis.set_xscale, axis.xaxis), (y, axis.set_yscale, axis.yaxis)):
         if flag:
             scale("log")
-            ticks.set_minor_formatter(_MinorLogFormatter())
+            ticks.set_major_formatter(_LogFormatter(minor=False))
+            ticks.set_minor_formatter(_LogFormatter(minor=True))
 
 
 def residual_panel(axis, x, a, b, *, quantity: str, unit: str | None = None,

@@ -66,7 +66,7 @@ REGISTRY: dict[str, Scenario] = {
                          "KL from the exact posterior against output spikes per second"),
     "kalman": Scenario("bayesnn.posteriors.kalman_validation", "kalman_scenario",
                        "spiking Kalman filters vs exact Kalman-Bucy"),
-    "learning": Scenario("bayesnn.learning.validation", "learning_checks",
+    "learning": Scenario("bayesnn.learning.validation", "learning_scenario",
                          "learning the generative model's rates from spikes"),
     "hierarchy": Scenario("bayesnn.hierarchy.validation", "hierarchy_scenario",
                           "hierarchical inference against its exact reference"),

@@ -24,6 +24,7 @@ import numpy as np
 from bayesnn.exact.mmpp import mmpp_log_likelihood
 from bayesnn.learning import experiments as ex
 from bayesnn.learning.em import em_binned, em_continuous
+from bayesnn.learning.experiments import PARAMETERS
 from bayesnn.learning.gradient import fit_gradient
 from bayesnn.learning.local import local_readout, local_rule
 from bayesnn.learning.online import online_em, online_statistics
@@ -31,7 +32,7 @@ from bayesnn.learning.statistics import binned_e_step
 from bayesnn.processes import sample_binned
 from bayesnn.report import Check
 
-__all__ = ["learning_checks"]
+__all__ = ["learning_checks", "learning_scenario"]
 
 
 def _rel(a, b) -> float:
@@ -197,6 +198,26 @@ def learning_checks(seed: int = 0, quick: bool = True, figures: bool = True,
     Returns:
         ``(checks, numbers, figures)``.
     """
+    checks, numbers, built, _ = _learning(seed, quick, figures, progress)
+    return checks, numbers, built
+
+
+def learning_scenario(*, seed: int = 0, quick: bool = True, progress=None,
+                      figures: bool = True):
+    """``bayesnn validate --scenario learning``: :func:`learning_checks` with the
+    learned trajectories, EM log-likelihoods, duration sweep and NUTS intervals as
+    traces (NetCDF).
+
+    Returns:
+        :class:`bayesnn.report.ScenarioResult`.
+    """
+    from bayesnn.report import ScenarioResult
+
+    checks, numbers, built, data = _learning(seed, quick, figures, progress)
+    return ScenarioResult("learning", checks, numbers, built, _traces(data, seed, quick))
+
+
+def _learning(seed, quick, figures, progress):
     progress = progress or (lambda message: None)
     true = ex.default_problem()
     start = ex.mis_initialised(true)
@@ -214,5 +235,55 @@ def learning_checks(seed: int = 0, quick: bool = True, figures: bool = True,
     built = {}
     if figures:
         from bayesnn.learning.plotting import learning_figures
-        built = learning_figures(data)
-    return checks, numbers, built
+        from bayesnn.style import describe
+        built = learning_figures(data, caption=describe(N=true.n_inputs, quick=quick, seed=seed))
+    return checks, numbers, built, data
+
+
+def _traces(data: dict, seed: int, quick: bool):
+    """The scenario's series as one Dataset (units and descriptions in attributes)."""
+    import xarray as xr
+
+    variables = {}
+
+    def put(name, dims, values, units, description):
+        variables[name] = xr.Variable(dims, np.asarray(values),
+                                      {"units": units, "description": description})
+
+    if "em" in data:
+        continuous, binned = data["em"]
+        put("em_log_likelihood_continuous", ("em_iteration",), continuous, "nats",
+            "log-likelihood per continuous-time EM iteration")
+        put("em_log_likelihood_binned", ("binned_iteration",), binned, "nats",
+            "log-likelihood per binned EM iteration (10 ms)")
+    if "learning" in data:
+        online, local, filtered, true = data["learning"]
+        put("learning_time", ("learning_time",), online.times, "s", "record times")
+        for label, result in (("online", online), ("local", local), ("filtered", filtered)):
+            for name in PARAMETERS:
+                values = np.asarray(getattr(result.trajectory, name))
+                dims = ("learning_time",) if values.ndim == 1 else ("learning_time", "input")
+                put(f"{label}_{name}", dims, values, "Hz", f"{name} learned by the {label} rule")
+        for name in PARAMETERS:
+            values = np.asarray(getattr(true, name))
+            put(f"true_{name}", () if values.ndim == 0 else ("input",), values, "Hz",
+                f"true {name}")
+    if "tracking" in data:
+        times, ratio, switch = data["tracking"]
+        put("tracking_time", ("tracking_time",), times, "s", "record times")
+        put("tracking_ratio", ("tracking_time",), ratio, "1",
+            f"mean q_on estimate / initial q_on (q_on halves at {switch:g} s)")
+    if "sweep" in data:
+        durations, errors, kls = data["sweep"]
+        put("recording_length", ("recording_length",), durations, "s", "recording length")
+        put("sweep_rms_rel_error", ("recording_length", "data_set"), errors, "1",
+            "RMS relative error of EM's rates")
+        put("sweep_posterior_kl", ("recording_length",), kls, "nats",
+            "KL(exact posterior || learned neuron's posterior), mean per sample")
+    if "coverage" in data:
+        coverage = data["coverage"]
+        for name, text in (("ml", "ML estimate (binned EM)"), ("low", "NUTS 90 % HDI low"),
+                           ("high", "NUTS 90 % HDI high")):
+            put(f"coverage_{name}", ("nuts_data_set", "rate"), getattr(coverage, name), "Hz", text)
+        put("coverage_truth", ("rate",), coverage.truth, "Hz", "true rates")
+    return xr.Dataset(variables, attrs={"scenario": "learning", "seed": seed, "quick": int(quick)})
