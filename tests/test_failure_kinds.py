@@ -363,6 +363,20 @@ def test_references_and_samples_refuse_times_outside_the_run():
         make_spikes([-0.5, 0.2], [0, 1], duration=1.0)
 
 
+@pytest.mark.parametrize("times", [[0.3, 0.2], [0.2, np.nan]], ids=["unsorted", "nan"])
+def test_smoother_refuses_unsorted_or_nan_times(times):
+    """Found by the fuzzing suite: mmpp_expected_statistics silently accepted them."""
+    import jax.numpy as jnp
+    from bayesnn.core import Spikes
+    from bayesnn.exact.mmpp_smoother import mmpp_expected_statistics, mmpp_smoothed_prob_on
+    spikes = Spikes(jnp.asarray(times + [np.inf] * 14), jnp.asarray([0, 1] + [-1] * 14),
+                    jnp.asarray([1, 1] + [0] * 14), jnp.asarray(2))
+    with pytest.raises(ValueError, match="inputs times must be"):
+        mmpp_expected_statistics(_params(), spikes, duration=1.0)
+    with pytest.raises(ValueError, match="inputs times must be"):
+        mmpp_smoothed_prob_on(_params(), spikes, duration=1.0, query_times=[0.5])
+
+
 # --- Kind 5: grid times and the end point ----------------------------------------------
 def test_stepped_neuron_bins_grid_times_into_their_own_bin():
     """A spike at t = 49 dt belongs to bin 49 ([49 dt, 50 dt)); floor(t/dt) gives 48."""

@@ -29,7 +29,7 @@ def as_key(key: KeyLike, name: str = "key") -> jax.Array:
         return jax.random.PRNGKey(int(key))
     try:
         array = jnp.asarray(key)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise ValueError(f"{name} must be an int seed or a JAX PRNG key, got {key!r}") from error
     if jnp.issubdtype(array.dtype, jax.dtypes.prng_key):
         if array.ndim != 0:

@@ -256,8 +256,13 @@ def _check(params, inputs, duration, initial_prob_on):
     valid = senders >= 0
     if np.any(senders >= q_on.size):
         raise ValueError(f"inputs senders must be < N = {q_on.size}, got {int(senders.max())}")
+    if np.any(valid & ~np.isfinite(times)):
+        raise ValueError("inputs times must be finite for every valid event")
     if np.any(valid & ((times < 0) | (times > duration))):
         raise ValueError(f"inputs times must lie in [0, duration = {duration}] s")
+    ordered = np.where(valid, times, np.inf)
+    if np.any(np.diff(ordered, axis=-1) < 0):
+        raise ValueError("inputs times must be sorted in time, with padding at the end")
     as_float = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
     return (as_float(r_on), as_float(r_off), as_float(q_on), as_float(q_off), as_float(p0),
             as_float(duration), times.ndim == 2)
