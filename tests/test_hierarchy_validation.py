@@ -27,7 +27,7 @@ def test_scenario_runs_and_passes_on_small_settings(tmp_path):
     assert result.scenario == "hierarchy"
     assert {"summary", "ordering", "isi", "ml_fit", "frontier"} <= set(result.numbers)
     assert len(result.numbers["frontier"]) == 4
-    assert set(result.figures) == {"hierarchy_trial", "hierarchy_frontier"}
+    assert set(result.figures) == {"trial", "frontier"}
     traces = result.traces
     assert traces["exact_log_odds_top"].dims == ("trial", "time")
     assert np.isfinite(traces["fed_log_odds"].values).all()

@@ -213,14 +213,14 @@ def hierarchy_scenario(*, seed: int = 0, n_children: int = 3, n_inputs: int = 20
                            reader_g0=(reader_g0, "nats"), duration=(duration, "s"), seed=seed)
         times, senders, counts = spike_arrays(result.run.layer1_spikes, 0)
         states = np.asarray(result.trials.trial(0).state_at(result.run.times))
-        figure_set["hierarchy_trial"] = plot_hierarchy_trial(
+        figure_set["trial"] = plot_hierarchy_trial(
             result.run.times, states[0], result.exact.log_odds_top[0],
             result.run.layer2_log_odds[0, 0], result.run.layer2_prediction[0, 0],
             result.run.fed_log_odds[0], states[1:], np.repeat(times, counts),
             np.repeat(senders, counts), window=(0.0, min(duration, 6.0)),
             caption=f"trial 0 of {n_trials}, {caption}")
         if rows:
-            figure_set["hierarchy_frontier"] = plot_frontier(rows, caption=describe(
+            figure_set["frontier"] = plot_frontier(rows, caption=describe(
                 N=n_inputs, trials=frontier_trials, duration=(frontier_duration, "s"),
                 seed=seed + 1))
     return ScenarioResult("hierarchy", checks, numbers, figure_set, _traces(result, settings))
