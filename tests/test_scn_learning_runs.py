@@ -131,6 +131,18 @@ def test_train_gated_lowers_the_loss_and_refuses_bad_input():
         GateParams(width=0.0)
     with pytest.raises(ValueError, match="D must have shape"):
         train_gated(GateParams(), {**w, "D": np.zeros((2, 5))})
+    with pytest.raises(ValueError, match="readout_map"):
+        train_gated(GateParams(), w, readout_map=np.eye(3))
+
+
+def test_train_gated_to_a_rotated_readout():
+    """Target readout y = R x (R a 90-degree rotation): the decoder learns it."""
+    F, Om = brendel_fig2_weights(2, 6, key=4)
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    w = {"F": F, "Omega": Om, "D": 0.1 * F}
+    out = train_gated(GateParams(width=1.0), w, train=("D",), n_iterations=30,
+                      sequence_steps=200, learning_rate=0.02, readout_map=R)
+    assert np.mean(out.loss[-5:]) < 0.5 * np.mean(out.loss[:5])
 
 
 @pytest.mark.slow

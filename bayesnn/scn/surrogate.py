@@ -116,16 +116,30 @@ def gated_run(params: GateParams, weights: dict, c) -> GatedRun:
     return GatedRun(y, s, x)
 
 
-def gated_loss(trainable: dict, fixed: dict, params: GateParams, c, target=None) -> jax.Array:
+def gated_loss(trainable: dict, fixed: dict, params: GateParams, c, target=None,
+               readout_map=None) -> jax.Array:
     """Normalised readout error ``sum_k ||y_k - D r~_k||^2 / sum_k ||y_k||^2`` over the
-    steps after ``burn_in``; ``y`` = ``target`` (T, Dout), default the network's own
-    target x (the autoencoder task). Differentiable in ``trainable`` (a dict of some of
-    TRAINABLE; the rest in ``fixed``)."""
+    steps after ``burn_in``. The target readout ``y`` is ``target`` (T, Dout) if given,
+    else ``M x_k`` for ``readout_map`` M (Dout, D) (a linear readout of the leaky
+    integral x of the input), else x itself (the autoencoder task of the local rules).
+    Differentiable in ``trainable`` (a dict of some of TRAINABLE; the rest in ``fixed``)."""
     run = gated_run(params, {**fixed, **trainable}, c)
-    y = run.target if target is None else target
+    y = run.target if readout_map is None else run.target @ jnp.asarray(readout_map).T
+    y = y if target is None else target
     keep = (jnp.arange(y.shape[0]) >= params.burn_in)[:, None]
     err = jnp.sum(jnp.where(keep, (y - run.readout) ** 2, 0.0))
     return err / jnp.sum(jnp.where(keep, y**2, 0.0))
+
+
+def _check_map(readout_map, weights: dict):
+    if readout_map is None:
+        return None
+    M = as_array("readout_map", readout_map, ndim=2)
+    D_out, D = np.shape(weights["D"])[0], np.shape(weights["F"])[0]
+    if M.shape != (D_out, D):
+        raise ValueError(f"readout_map must have shape (Dout, D) = {(D_out, D)} (rows of D, "
+                         f"rows of F), got {M.shape}")
+    return jnp.asarray(M, jnp.result_type(float))
 
 
 def _split(weights: dict, train: Sequence[str]) -> tuple[dict, dict]:
@@ -148,17 +162,19 @@ def _split(weights: dict, train: Sequence[str]) -> tuple[dict, dict]:
 
 
 def gradient_check(params: GateParams, weights: dict, c, *, train=TRAINABLE, key: Any = 0,
-                   n_directions: int = 6, step: float = 1e-6, target=None) -> dict:
+                   n_directions: int = 6, step: float = 1e-6, target=None,
+                   readout_map=None) -> dict:
     """Directional derivatives of :func:`gated_loss` along ``n_directions`` random unit
     directions in the trainable weights: autodiff ``<grad, u>`` against the central
     difference ``(L(w + h u) - L(w - h u)) / 2h`` (h = ``step``; truncation O(h^2),
     rounding O(eps/h) ~ 1e-10 relative in float64). Returns ``max_rel_error`` (relative
     to max |directional derivative|), ``autodiff`` and ``finite_difference`` arrays."""
     trainable, fixed = _split(weights, train)
+    M = _check_map(readout_map, {**fixed, **trainable})
     n_directions = check_int("n_directions", n_directions, 1)
     h = float(require_positive("step", step, ndim=0))
-    loss = jax.jit(lambda w: gated_loss(w, fixed, params, c, target))
-    grad = jax.grad(lambda w: gated_loss(w, fixed, params, c, target))(trainable)
+    loss = jax.jit(lambda w: gated_loss(w, fixed, params, c, target, M))
+    grad = jax.grad(lambda w: gated_loss(w, fixed, params, c, target, M))(trainable)
     leaves, tree = jax.tree_util.tree_flatten(trainable)
     gflat = jnp.concatenate([g.ravel() for g in jax.tree_util.tree_leaves(grad)])
     ad, fd = [], []
@@ -189,13 +205,16 @@ class TrainResult(NamedTuple):
 
 def train_gated(params: GateParams, weights: dict, inputs: SmoothedNoise = SmoothedNoise(), *,
                 train: Sequence[str] = ("D", "F"), key: Any = 0, n_iterations: int = 200,
-                sequence_steps: int = 1000, learning_rate: float = 1e-2) -> TrainResult:
+                sequence_steps: int = 1000, learning_rate: float = 1e-2,
+                readout_map=None) -> TrainResult:
     """Adam (optax) on :func:`gated_loss`, iteration i on the smoothed-noise sequence
     from ``fold_in(key, i)`` of ``sequence_steps`` steps. ``train``: which of D, F,
-    Omega move. ``ValueError`` naming the argument for bad input."""
+    Omega move; ``readout_map`` (Dout, D): train the readout ``D r~`` to produce
+    ``M x`` (default: x). ``ValueError`` naming the argument for bad input."""
     import optax
 
     trainable, fixed = _split(weights, train)
+    M = _check_map(readout_map, {**fixed, **trainable})
     spec = _check_spec(inputs)
     if spec.n_dims != fixed.get("F", trainable.get("F")).shape[0]:
         raise ValueError(f"inputs.n_dims must equal F's D, got {spec.n_dims}")
@@ -205,7 +224,7 @@ def train_gated(params: GateParams, weights: dict, inputs: SmoothedNoise = Smoot
     opt = optax.adam(lr)
     spec = spec._replace(sequence_steps=sequence_steps)
     key = as_key(key)
-    loss_grad = jax.value_and_grad(lambda w, c: gated_loss(w, fixed, params, c))
+    loss_grad = jax.value_and_grad(lambda w, c: gated_loss(w, fixed, params, c, None, M))
 
     @jax.jit
     def run(trainable):
