@@ -91,15 +91,18 @@ def plot_neuron_trial(times, states, inputs: Spikes, exact_log_odds, log_odds, p
 
 @style.styled
 def plot_calibration(table: CalibrationTable, *, caption: str | None = None) -> Figure:
-    """Reliability diagram: observed frequency of x = 1 against mean prediction, with
-    the binomial intervals of the table. ``caption``: key parameters and seed."""
+    """Reliability diagram: observed frequency of x = 1 against mean prediction; the bars
+    are the table's binomial intervals around each bin's mean prediction (where a
+    calibrated posterior's observed frequency falls). ``caption``: key parameters and
+    seed."""
     figure = style.figure(7.5, 5.0)
     axis = figure.subplots()
     axis.plot([0, 1], [0, 1], color="0.6", lw=1.0, ls="--", label="perfect calibration")
-    axis.errorbar(table.mean_predicted, table.observed,
-                  yerr=[table.observed - table.lower, table.upper - table.observed],
-                  fmt="o", color=style.COLORS["model"], ms=5, capsize=3,
-                  label=f"observed\n({100 * table.confidence:.2f}% binomial interval)")
+    axis.vlines(table.mean_predicted, table.lower, table.upper, color=style.COLORS["bound"],
+                lw=4, alpha=0.5, label=f"{100 * table.confidence:.2f}% binomial interval\n"
+                                       "if calibrated")
+    axis.plot(table.mean_predicted, table.observed, "o", color=style.COLORS["model"], ms=6,
+              label="observed frequency")
     axis.set_xlabel("predicted P(x = 1)")
     axis.set_ylabel("observed frequency of x = 1")
     axis.set_xlim(0, 1)

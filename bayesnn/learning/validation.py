@@ -172,8 +172,8 @@ def _sweep_part(true, seed, quick, numbers, figures_data):
     ]
 
 
-def _coverage_part(true, seed, quick, numbers, figures_data):
-    coverage = ex.nuts_coverage(true, n_datasets=5, duration=20.0, dt=0.01, key=seed + 6,
+def _coverage_part(true, seed, quick, numbers, figures_data, n_datasets: int = 5):
+    coverage = ex.nuts_coverage(true, n_datasets=n_datasets, duration=20.0, dt=0.01, key=seed + 6,
                                 num_warmup=250 if quick else 500, num_samples=250 if quick else 500)
     figures_data["coverage"] = coverage
     numbers["coverage"] = dict(
@@ -182,7 +182,8 @@ def _coverage_part(true, seed, quick, numbers, figures_data):
         max_rhat=coverage.max_rhat.tolist(), divergences=coverage.divergences.tolist(),
         nuts_wall_s=coverage.wall_time_nuts.tolist(), em_wall_s=coverage.wall_time_em.tolist())
     return [Check("ml_inside_nuts_hdi90", float(coverage.ml_inside.mean()), 0.9, ">=",
-                  "fraction of (data set, rate) whose ML estimate lies in the NUTS 90 % HDI (5 data sets)")]
+                  "fraction of (data set, rate) whose ML estimate lies in the NUTS 90 % HDI "
+                  f"({n_datasets} data sets)")]
 
 
 def learning_checks(seed: int = 0, quick: bool = True, figures: bool = True,
@@ -202,22 +203,26 @@ def learning_checks(seed: int = 0, quick: bool = True, figures: bool = True,
     return checks, numbers, built
 
 
-def learning_scenario(*, seed: int = 0, quick: bool = True, progress=None,
-                      figures: bool = True):
+def learning_scenario(*, seed: int = 0, quick: bool = True, coverage_datasets: int = 5,
+                      progress=None, figures: bool = True):
     """``bayesnn validate --scenario learning``: :func:`learning_checks` with the
     learned trajectories, EM log-likelihoods, duration sweep and NUTS intervals as
-    traces (NetCDF).
+    traces (NetCDF). ``coverage_datasets``: data sets of the NUTS coverage stage (each
+    about a minute on two cores; 5 in :func:`learning_checks`).
 
     Returns:
         :class:`bayesnn.report.ScenarioResult`.
     """
     from bayesnn.report import ScenarioResult
 
-    checks, numbers, built, data = _learning(seed, quick, figures, progress)
+    from bayesnn.core.validation import require_int
+
+    require_int("coverage_datasets", coverage_datasets, minimum=1)
+    checks, numbers, built, data = _learning(seed, quick, figures, progress, coverage_datasets)
     return ScenarioResult("learning", checks, numbers, built, _traces(data, seed, quick))
 
 
-def _learning(seed, quick, figures, progress):
+def _learning(seed, quick, figures, progress, coverage_datasets: int = 5):
     progress = progress or (lambda message: None)
     true = ex.default_problem()
     start = ex.mis_initialised(true)
@@ -226,7 +231,8 @@ def _learning(seed, quick, figures, progress):
               ("online EM: exactness and tracking", lambda: _online_part(true, start, seed, quick, numbers, data)),
               ("local rule, filtered-only control", lambda: _local_part(true, start, seed, quick, numbers, data)),
               ("error and posterior KL vs recording length", lambda: _sweep_part(true, seed, quick, numbers, data)),
-              ("NUTS 90 % HDI coverage (5 data sets)", lambda: _coverage_part(true, seed, quick, numbers, data))]
+              (f"NUTS 90 % HDI coverage ({coverage_datasets} data sets)",
+               lambda: _coverage_part(true, seed, quick, numbers, data, coverage_datasets))]
     for message, run in stages:
         progress(f"learning: {message}")
         begin = time.perf_counter()

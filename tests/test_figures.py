@@ -1,0 +1,191 @@
+"""Talk-ready figures: the rules of bayesnn.style (text >= 10 pt at the saved size,
+legends outside the data, axis labels, a caption naming the seed), every figure
+function of the package checked against them on small synthetic data, and (slow) every
+validate scenario writing its figures and traces."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from bayesnn import style
+from bayesnn.core import make_spikes
+
+
+def _figure_with(**problems) -> Figure:
+    with style.context():
+        figure = style.figure(6, 4)
+        axis = figure.subplots()
+        axis.plot([0, 1], [0, 1], label="a line")
+        axis.set_xlabel(style.label("time", "s"))
+        axis.set_ylabel("" if problems.get("no_ylabel") else style.label("value", "nats"))
+        if problems.get("small_text"):
+            axis.text(0.5, 0.5, "tiny", fontsize=6)
+        if problems.get("legend_inside"):
+            axis.legend(loc="center")
+        else:
+            style.legend_outside(axis)
+        if not problems.get("no_caption"):
+            style.caption(figure, "title", seed=3, g0=(1.0, "nats"))
+    return figure
+
+
+def test_audit_passes_a_styled_figure_and_names_each_broken_rule():
+    assert style.audit(_figure_with()) == []
+    assert any("6 pt" in p for p in style.audit(_figure_with(small_text=True)))
+    assert any("legend" in p for p in style.audit(_figure_with(legend_inside=True)))
+    assert any("y label" in p for p in style.audit(_figure_with(no_ylabel=True)))
+    assert any("seed" in p for p in style.audit(_figure_with(no_caption=True)))
+
+
+def test_caption_describe_label_and_residual_panel():
+    text = style.describe(N=20, g0=(0.5, "nats"), duration=(2.0, "s"), quick=True, seed=0)
+    assert text == "N = 20, g0 = 0.5 nats, duration = 2 s, quick = True, seed = 0"
+    assert style.label("time", "s") == "time (s)" and style.label("P(x = 1)") == "P(x = 1)"
+    with style.context():
+        figure = style.figure()
+        axis = figure.subplots()
+        worst = style.residual_panel(axis, np.arange(3), [1.0, 2.0, 3.0], [1.0, 2.0, 3.5],
+                                     quantity=None, unit="nats", names=("L", "L_exact"))
+        assert worst == pytest.approx(0.5) and axis.get_ylabel() == "L - L_exact (nats)"
+        assert style.caption(figure, "t", "N = 2", seed=1) == "t\nN = 2, seed = 1"
+    with pytest.raises(ValueError, match="where"):
+        style.legend_outside(axis, where="inside")
+
+
+def test_log_axes_label_sparsely():
+    with style.context():
+        figure = style.figure()
+        axis = figure.subplots()
+        axis.plot([20, 300], [1e-3, 1e-1])
+        style.log_axes(axis)
+        figure.draw_without_rendering()
+        labels = [t.get_text() for t in axis.get_xticklabels(minor=True) if t.get_text()]
+    assert labels and set(labels) <= {"20", "50", "200", "500"}  # 2 and 5 per decade only
+
+
+def _neuron_arrays():
+    times = np.linspace(0.01, 2.0, 200)
+    exact = np.sin(3 * times)
+    spikes = make_spikes([0.2, 0.5, 1.5], counts=[1, 2, 1], duration=2.0)
+    inputs = make_spikes([0.1, 0.3, 0.9], [0, 1, 2], n_senders=3, duration=2.0)
+    return times, exact, spikes, inputs
+
+
+def _figures():
+    """One of each figure function, on small synthetic data (seconds of CPU)."""
+    from bayesnn.hierarchy.plotting import plot_frontier, plot_hierarchy_trial
+    from bayesnn.learning import plotting as learning_plots
+    from bayesnn.metrics import calibration_table
+    from bayesnn.plotting import plot_calibration, plot_neuron_trial
+    from bayesnn.posteriors.compare import AccuracyRow, plot_accuracy_vs_spikes
+    from bayesnn.posteriors.plotting import plot_kalman_run, plot_kl_vs_size, plot_log_odds_run
+    from bayesnn.scn.plotting import plot_autoencoder_run, plot_box_run
+
+    rng = np.random.default_rng(0)
+    times, exact, spikes, inputs = _neuron_arrays()
+    caption = style.describe(N=3, seed=0)
+    yield "neuron_trial", plot_neuron_trial(times, times > 1, inputs, exact, exact + 1e-14,
+                                            exact - 0.3, spikes, 1.0, caption=caption)
+    states = rng.random(400) < 0.5
+    yield "calibration", plot_calibration(calibration_table(4 * rng.standard_normal(400), states,
+                                                            n_bins=4), caption=caption)
+    gamma = np.array([[0.1, -0.1, 0.1, -0.1]])
+    readout = np.sin(times)[:, None]
+    yield "box", plot_box_run(times, readout + 0.01, readout, 0.05, [0.5, 1.0], [0, 1], gamma,
+                              caption=caption)
+    gamma2 = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    yield "autoencoder", plot_autoencoder_run(times, np.c_[readout, readout], np.c_[readout, readout],
+                                              [0.5], [1], gamma2, exact, exact + 1e-16,
+                                              caption=caption)
+    yield "kalman", plot_kalman_run(times, np.c_[readout, -readout], np.c_[readout, -readout],
+                                    np.c_[readout, -readout] + 0.01, 0.1, 0.5,
+                                    rng.standard_normal((50, 2)), rng.standard_normal((80, 2)),
+                                    title="t", caption=caption)
+    two = np.c_[exact, exact]
+    yield "log_odds", plot_log_odds_run(times, np.c_[times > 1, times > 1], two, two + 0.1, two,
+                                        two + 0.05, 0.2, mode="tracking", caption=caption)
+    yield "kl_vs_size", plot_kl_vs_size([20, 40, 80], {"tracking": [1e-2, 2.5e-3, 6e-4],
+                                                       "implementing": [0.3, 0.3, 0.3]},
+                                        caption=caption)
+    rows = [AccuracyRow("neuron", 1.0, 20.0, 0.5, 0.8), AccuracyRow("neuron", 2.0, 10.0, 0.5, 0.8),
+            AccuracyRow("tracking", 4.0, 130.0, 1e-2, 0.2), AccuracyRow("tracking", 8.0, 270.0, 3e-3, 0.2)]
+    yield "accuracy", plot_accuracy_vs_spikes(rows, caption=caption)
+    yield "hierarchy_trial", plot_hierarchy_trial(times, times > 1, exact, exact, exact - 1, exact,
+                                                  np.stack([times > 0.5, times > 1.5]),
+                                                  [0.2, 0.7], [0, 1], caption=caption)
+    frontier = [dict(n_children=k, layer1_rate=r, kl_L=0.1 * k, kl_L_sd=0.01, kl_G=0.12 * k,
+                     kl_fed=0.01 * k) for k in (1, 2) for r in (50.0, 100.0)]
+    yield "frontier", plot_frontier(frontier, caption=caption)
+    track = SimpleNamespace(times=times, trajectory=SimpleNamespace(
+        r_on=np.full(200, 2.0), r_off=np.full(200, 2.0), q_on=np.full((200, 2), 9.0),
+        q_off=np.full((200, 2), 3.0)))
+    true = SimpleNamespace(r_on=2.0, r_off=2.0, q_on=np.array([9.0, 8.0]), q_off=np.array([3.0, 4.0]))
+    coverage = SimpleNamespace(ml=np.full((2, 6), 1.0), low=np.full((2, 6), 0.5),
+                               high=np.full((2, 6), 2.0), truth=np.ones(6),
+                               ml_inside=np.ones((2, 6), bool), truth_inside=np.ones((2, 6), bool))
+    yield from learning_plots.learning_figures(
+        {"em": (np.array([1.0, 5.0, 6.0, 6.1]), np.array([1.0, 4.0, 6.0])),
+         "learning": (track, track, track, true), "tracking": (times, np.ones(200), 1.0),
+         "sweep": (np.array([25.0, 50.0, 100.0]), rng.random((3, 2)), np.array([3e-3, 1e-3, 5e-4])),
+         "coverage": coverage}, caption=caption).items()
+
+
+def test_every_figure_function_follows_the_style():
+    broken = {name: problems for name, figure in _figures() if (problems := style.audit(figure))}
+    assert broken == {}
+
+
+SMALLEST = """
+[neuron]
+duration = 2.0
+calibration_trials = 3
+n_inputs = 8
+numpyro = false
+[log_odds]
+duration = 1.0
+n_variables = 2
+sizes = [20, 40]
+[accuracy]
+duration = 2.0
+g0_values = [1.0, 2.0]
+population_sizes = [4, 8]
+[kalman]
+quick = true
+[hierarchy]
+duration = 2.0
+n_trials = 2
+frontier = false
+ml_fit = false
+[learning]
+quick = true
+coverage_datasets = 1
+"""
+
+
+@pytest.mark.slow
+def test_validate_all_writes_every_scenarios_figures_and_traces(tmp_path):
+    """``bayesnn validate --scenario all`` with the shortest settings each scenario
+    allows: every available scenario writes at least one PNG and its traces (NetCDF,
+    reloading without pickle). Pass/fail of the checks at these sizes is not the point
+    here (their own tests cover it)."""
+    from bayesnn import io
+    from bayesnn.cli import main
+    from bayesnn.validate import available_scenarios
+
+    config = tmp_path / "smallest.toml"
+    config.write_text(SMALLEST)
+    out = tmp_path / "out"
+    status = main(["validate", "--scenario", "all", "--config", str(config), "--out", str(out),
+                   "--quiet"])
+    assert status in (0, 1)
+    payload = json.loads((out / "results.json").read_text())
+    for name in available_scenarios():
+        assert name in payload["scenarios"], name
+        pngs = sorted(out.glob(f"{name}_*.png"))
+        assert pngs and all(path.stat().st_size > 20_000 for path in pngs), name
+        traces = io.load_dataset(out / f"{name}_traces.nc")
+        assert traces.data_vars, name
