@@ -28,7 +28,7 @@ Scenarios (``bayesnn scenarios`` lists them):
     KL from the exact posterior against output spikes per second.
 ``kalman``
     Spiking Kalman filters against the exact Kalman-Bucy posterior.
-``learning``, ``hierarchy``
+``learning``, ``hierarchy``, ``scn_learning``
     Parameter learning and hierarchical inference scenarios (where installed).
 
 Validation is an exactness claim: it refuses to run in float32
@@ -70,6 +70,8 @@ REGISTRY: dict[str, Scenario] = {
                          "learning the generative model's rates from spikes"),
     "hierarchy": Scenario("bayesnn.hierarchy.validation", "hierarchy_scenario",
                           "hierarchical inference against its exact reference"),
+    "scn_learning": Scenario("bayesnn.scn.learning_validation", "scn_learning_scenario",
+                             "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"
