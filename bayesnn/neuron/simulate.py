@@ -258,10 +258,14 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
     if method == "exact":
         times = record_times(duration, dt, sample_times, int(record_every))
         drift = drift_can_fire(params)
-        if not drift and not chosen:
-            # At most one output event (any multiplicity) per input event: memory stays
-            # flat in duration for quiet runs (a day at 1e4 Hz rates).
-            capacity = min(capacity, bucket_capacity(n_events))
+        if not chosen:
+            # At most one output event (any multiplicity) per input event, plus drift
+            # spikes: between inputs G lies in (L*, L_inf) where -phi(G) < -theta, so
+            # they come at less than |theta| / g0 Hz (none unless drift_can_fire). Memory
+            # stays flat in duration for quiet runs (a day at 1e4 Hz input rates).
+            drift_rate = (float(np.max(np.maximum(-np.asarray(params.theta), 0.0)
+                                       / np.asarray(params.g0))) if drift else 0.0)
+            capacity = min(capacity, bucket_capacity(n_events + drift_rate * duration))
         n_given = int(np.shape(inputs.times)[0]) if batched else 1
         if drift and n_given == 1:
             # XLA:CPU contracts a*b + c into FMAs per fused kernel, and the drift-spike
