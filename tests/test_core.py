@@ -201,7 +201,7 @@ def test_trial_keys_fold_in_the_trial_index_whatever_the_batch_size():
     assert np.array_equal(np.asarray(keys[3]),
                           np.asarray(jax.random.fold_in(jax.random.PRNGKey(7), 3)))
     assert np.array_equal(np.asarray(trial_keys(7, 50)[3]), np.asarray(keys[3]))
-    with pytest.raises(ValueError, match="n_trials must be >= 1"):
+    with pytest.raises(ValueError, match="n_trials must be an integer >= 1"):
         trial_keys(7, 0)
 
 
