@@ -30,7 +30,10 @@ def test_validate_writes_table_json_traces_and_figures(tmp_path, capsys):
                  "numpyro_enum_loglik_vs_hmm_rel", "numpyro_continuous_loglik_vs_mmpp_rel"):
         assert checks[name]["passed"], checks[name]
     assert "log_loss_gain_vs_rates_swapped" in checks  # asymmetric default rates
-    assert status == (0 if payload["passed"] else 1)
+    # The statistical checks pass too: seed 3 is fixed, so the run is deterministic
+    # (measured: 17 of 17 checks pass, e.g. calibration 3 of 3 bins, euler slope 1.14 in
+    # [0.8, 1.2]); a validate that fails them must fail this test, not pass with status 1.
+    assert status == 0 and payload["passed"], [r for r in neuron["checks"] if not r["passed"]]
     assert payload["passed"] == all(row["passed"] for row in neuron["checks"])
     assert "event_driven_vs_continuous_filter" in printed
     assert (out / "neuron_neuron_trial.png").stat().st_size > 10_000

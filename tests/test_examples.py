@@ -20,7 +20,12 @@ def test_neuron_vs_exact_example(tmp_path, capsys):
     # The exact method is the exact filter: KL at rounding level (both computed in float64
     # to ~1e-13 nats in L, so KL ~ 1e-26; 1e-12 leaves room).
     assert rows["exact"]["kl_L"] < 1e-12
-    assert rows["discrete"]["kl_L"] > rows["exact"]["kl_L"]
+    # The stepped methods carry an O(q dt) error in L, so KL ~ (q dt)^2 / 8 ~ 5e-5 for
+    # q ~ 20 Hz, dt = 1 ms (measured: discrete 2.5e-5, euler 5.7e-5). A band of 10x either
+    # side of that scale, not "larger than the exact method's ~1e-20", which any
+    # non-zero error passes.
+    for method in ("discrete", "euler"):
+        assert 5e-6 < rows[method]["kl_L"] < 5e-4, (method, rows[method]["kl_L"])
     assert set(rows) == {"exact", "discrete", "euler"}
     assert all(np.isfinite(row["kl_G"]) and row["rate_hz"] >= 0 for row in rows.values())
     assert "exact log-loss" in capsys.readouterr().out
