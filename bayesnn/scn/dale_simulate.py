@@ -210,8 +210,16 @@ _STATIC = ("capacity", "every", "chunk_steps", "noisy", "traces")
 
 @partial(jax.jit, static_argnames=_STATIC)
 def _dale_core(p, c, key, pert, state0, sel, *, capacity, every, chunk_steps, noisy, traces):
-    return _run(p, c, key, pert, state0, sel, capacity=capacity, every=every,
-                chunk_steps=chunk_steps, noisy=noisy, traces=traces)
+    # XLA on CPU contracts multiply-adds into fused instructions differently in an
+    # unbatched program than in a vmapped one, which made a lone trial differ from the
+    # same trial in a batch in the last bits of V. A lone trial therefore runs as a batch
+    # of two copies (lane 0 kept): the same program shape as simulate_dale_trials.
+    def one(c_k, key_k, state_k):
+        return _run(p, c_k, key_k, pert, state_k, sel, capacity=capacity, every=every,
+                    chunk_steps=chunk_steps, noisy=noisy, traces=traces)
+    twice = lambda x: jnp.stack([x, x])
+    pair = jax.vmap(one)(twice(c), twice(key), jax.tree_util.tree_map(twice, state0))
+    return jax.tree_util.tree_map(lambda leaf: leaf[0], pair)
 
 
 @partial(jax.jit, static_argnames=_STATIC)
