@@ -12,6 +12,9 @@ from bayesnn import metrics  # noqa: E402
 from bayesnn.core import make_spikes, spike_arrays  # noqa: E402
 from bayesnn.interop.neo import from_neo, to_neo  # noqa: E402
 
+# Elephant 1.2 passes quantities' deprecated copy= argument (harmless, not ours)
+pytestmark = pytest.mark.filterwarnings("ignore:The 'copy' argument in Quantity")
+
 
 def _events(seed=0, n_senders=4, duration=30.0):
     """Gamma-renewal trains (shape 3, so ISI CV = 1/sqrt(3), not Poisson) with some

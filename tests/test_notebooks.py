@@ -11,8 +11,9 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "examples").glob("*.ipynb"))
-# NUTS (two chains, 100 + 100 steps) takes about a minute on two loaded cores.
-SLOW = {"03_fit_rates.ipynb"}
+# NUTS (two chains, 100 + 100 steps) takes about a minute on two loaded cores; the Neo
+# notebook (16 s) repeats what tests/test_interop_neo.py checks fast.
+SLOW = {"03_fit_rates.ipynb", "04_neo_interop.ipynb"}
 NEEDS = {"04_neo_interop.ipynb": ("neo", "elephant", "nixio")}
 
 
