@@ -54,7 +54,9 @@ def _setup_jax() -> None:
     import jax
     enable_x64()  # validation is an exactness claim: never float32
     # A persistent compilation cache makes repeated validate runs start faster.
-    cache = os.environ.get("BAYESNN_JAX_CACHE", str(Path.home() / ".cache" / "bayesnn" / "jax"))
+    # Opt-in (set BAYESNN_JAX_CACHE=DIR): JAX 0.10's persistent CPU cache has crashed
+    # (segfault) while writing or reading some executables in our test runs.
+    cache = os.environ.get("BAYESNN_JAX_CACHE", "")
     if cache:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)

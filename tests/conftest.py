@@ -1,6 +1,5 @@
 """Shared pytest fixtures. The whole suite runs in float64."""
 import os
-import tempfile
 
 import jax
 import numpy as np
@@ -8,10 +7,9 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-# Tests that run the CLI in-process switch on JAX's persistent compilation cache. Give the
-# session a cache of its own: executables left in the user's cache by processes with other
-# XLA flags (or by concurrent writers) can crash the process when they are loaded.
-os.environ["BAYESNN_JAX_CACHE"] = tempfile.mkdtemp(prefix="bayesnn-test-jax-cache-")
+# No persistent compilation cache in tests: JAX 0.10's CPU cache segfaulted the suite both
+# when loading executables other processes had left and when writing new ones.
+os.environ["BAYESNN_JAX_CACHE"] = ""
 
 
 @pytest.fixture

@@ -79,7 +79,9 @@ def _setup_jax() -> str | None:
     jax.config.update("jax_enable_x64", True)
     # The same persistent compilation cache as `bayesnn validate`; embedded workers share
     # it, so a later sweep's workers load the compiled program instead of compiling it.
-    cache = os.environ.get("BAYESNN_JAX_CACHE", str(Path.home() / ".cache" / "bayesnn" / "jax"))
+    # Opt-in (set BAYESNN_JAX_CACHE=DIR): JAX 0.10's persistent CPU cache has crashed
+    # (segfault) while writing or reading some executables in our test runs.
+    cache = os.environ.get("BAYESNN_JAX_CACHE", "")
     if cache:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
