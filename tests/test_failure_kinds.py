@@ -461,8 +461,6 @@ def test_log_odds_references_bin_grid_times_into_their_own_step():
         weights[0, 0], abs=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="bayesnn/learning/experiments.py bin_counts still "
-                   "uses floor(t / dt) (learning/** belongs to another engineer; reported)")
 def test_learning_binning_uses_the_one_rule():
     from bayesnn.core import bin_counts, make_spikes
     from bayesnn.learning.experiments import bin_counts as learning_bin_counts

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from bayesnn.core.keys import as_key
-from bayesnn.core.spikes import Spikes, spike_arrays, stack_spikes
+from bayesnn.core.spikes import Spikes, stack_spikes
 from bayesnn.learning.em import em_binned, em_continuous
 from bayesnn.processes import MMPPParams, sample_trial
 
@@ -65,12 +65,10 @@ def aligned(params, true: MMPPParams):
 
 
 def bin_counts(spikes: Spikes, n_inputs: int, duration: float, dt: float) -> np.ndarray:
-    """(T, N) counts of one trial's spikes in bins of width dt (T = round(duration/dt))."""
-    times, senders, counts = spike_arrays(spikes)
-    n_bins = int(round(duration / dt))
-    binned = np.zeros((n_bins, n_inputs), int)
-    np.add.at(binned, (np.minimum((times / dt).astype(int), n_bins - 1), senders), counts)
-    return binned
+    """(T, N) counts of one trial's spikes in bins of width dt (T = round(duration/dt)),
+    by the package's one binning rule (:func:`bayesnn.core.bin_counts`)."""
+    from bayesnn.core.binning import bin_counts as core_bin_counts
+    return np.asarray(core_bin_counts(spikes, n_inputs, dt, int(round(duration / dt))))
 
 
 def sample_data(true: MMPPParams, key, duration: float, n_datasets: int, capacity: int | None = None
