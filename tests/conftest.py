@@ -1,4 +1,5 @@
 """Shared pytest fixtures. The whole suite runs in float64."""
+import gc
 import os
 
 import jax
@@ -10,6 +11,21 @@ jax.config.update("jax_enable_x64", True)
 # No persistent compilation cache in tests: JAX 0.10's CPU cache segfaulted the suite both
 # when loading executables other processes had left and when writing new ones.
 os.environ["BAYESNN_JAX_CACHE"] = ""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free every compiled XLA program after each test module.
+
+    Each CPU executable keeps a few memory mappings alive for as long as JAX caches it.
+    A process that compiles the suite's thousands of distinct programs passes Linux's
+    ``vm.max_map_count`` (65,530) after ~15 minutes, and the next compilation then
+    segfaults inside LLVM; that was the crash "late in the run". Clearing the caches
+    between modules keeps every worker far below the limit.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture
