@@ -20,7 +20,9 @@ import numpy as np
 from scipy import stats
 from scipy.special import expit, log_expit
 
-from bayesnn.core.validation import as_array, require_positive
+from bayesnn.core.binning import GRID_TOLERANCE, bin_index
+from bayesnn.core.validation import (as_array, require_integer_counts, require_positive,
+                                     require_shape)
 
 
 def log_loss(log_odds, states) -> float:
@@ -101,37 +103,86 @@ def calibration_table(log_odds, states, n_bins: int = 10, confidence: float = 0.
                             inside.astype(bool), level)
 
 
+def _spike_times(spike_times, duration: float | None = None) -> np.ndarray:
+    """1-D finite spike times in s, inside [0, duration] when a duration is given."""
+    times = as_array("spike_times", spike_times)
+    if times.ndim != 1:
+        raise ValueError(f"spike_times must be 1-D (one spike train), got shape {times.shape}")
+    if duration is not None and times.size and (times.min() < 0 or times.max() > duration):
+        raise ValueError(f"spike_times must lie in [0, duration] = [0, {duration:g}] s, got "
+                         f"[{times.min():g}, {times.max():g}]")
+    return times
+
+
 def firing_rate(n_spikes, duration: float) -> float:
-    """Mean rate, Hz."""
+    """Mean rate ``sum(n_spikes) / duration`` in Hz (``n_spikes``: counts, any shape).
+
+    Raises:
+        ValueError: non-positive or non-finite ``duration``; negative or non-integer counts.
+    """
     duration = float(require_positive("duration", duration, ndim=0))
-    return float(np.sum(n_spikes)) / duration
+    return float(np.sum(require_integer_counts("n_spikes", n_spikes))) / duration
 
 
 def expand_counts(times, counts) -> np.ndarray:
-    """Spike times with each event repeated ``count`` times (sorted)."""
-    times = np.asarray(times, float)
-    counts = np.asarray(counts, int)
+    """Spike times with each event repeated ``count`` times (sorted by time).
+
+    Args:
+        times: (E,) event times, s (finite).
+        counts: (E,) non-negative integer multiplicities (0 drops the event).
+
+    Raises:
+        ValueError: non-finite times, negative or non-integer counts, mismatched shapes.
+    """
+    times = _spike_times(times)
+    counts = require_integer_counts("counts", counts)
+    require_shape("counts", counts, times.shape)
     keep = counts > 0
-    return np.repeat(times[keep], counts[keep])
+    order = np.argsort(times[keep], kind="stable")
+    return np.repeat(times[keep][order], counts[keep].astype(int)[order])
 
 
 def isi_cv(spike_times) -> float:
-    """Coefficient of variation of the inter-spike intervals (NaN-free: needs >= 3 spikes)."""
-    spike_times = np.sort(np.asarray(spike_times, float))
+    """Coefficient of variation of the inter-spike intervals, ``std(ISI) / mean(ISI)``.
+
+    A Poisson train has CV 1, a regular one 0 (Softky & Koch 1993). Times in s, any
+    order. Raises ``ValueError`` for fewer than 3 spikes, non-finite times, or all spikes
+    at one instant (mean ISI 0).
+    """
+    spike_times = np.sort(_spike_times(spike_times))
     if spike_times.size < 3:
         raise ValueError("isi_cv needs at least 3 spikes")
     intervals = np.diff(spike_times)
+    if intervals.mean() == 0:
+        raise ValueError("isi_cv is undefined when every spike falls at the same time")
     return float(np.std(intervals) / np.mean(intervals))
 
 
 def fano_factor(spike_times, duration: float, window: float = 1.0) -> float:
-    """Variance / mean of spike counts in consecutive windows of ``window`` seconds."""
+    """Variance / mean of spike counts in consecutive windows of ``window`` seconds.
+
+    The windows are the ``n = floor(duration / window)`` complete ones,
+    ``[k w, (k+1) w)``; spikes after ``n w`` (a partial last window) are not counted, and
+    windows are assigned by the package's binning rule (:func:`bayesnn.core.bin_index`:
+    a spike on a window edge, up to rounding, opens the next window; one at exactly
+    ``n w`` belongs to the last). A Poisson train has Fano factor 1. The variance is the
+    population variance over windows (``ddof = 0``).
+
+    Raises:
+        ValueError: ``window`` or ``duration`` not finite and > 0, fewer than two complete
+            windows, spike times outside [0, duration] or non-finite, or no spike in the
+            counted windows.
+    """
     window = float(require_positive("window", window, ndim=0))
-    n_windows = int(np.floor(float(duration) / window))
+    duration = float(require_positive("duration", duration, ndim=0))
+    n_windows = int(np.floor(duration / window * (1 + GRID_TOLERANCE)))
     if n_windows < 2:
-        raise ValueError("fano_factor needs a duration of at least two windows")
-    counts, _ = np.histogram(np.asarray(spike_times, float), bins=n_windows,
-                             range=(0.0, n_windows * window))
+        raise ValueError(f"fano_factor needs a duration of at least two windows "
+                         f"(duration = {duration:g} s, window = {window:g} s)")
+    times = _spike_times(spike_times, duration)
+    inside = times[times <= n_windows * window * (1 + GRID_TOLERANCE)]
+    bins = np.asarray(bin_index(np.asarray(inside), window, n_windows))
+    counts = np.bincount(bins, minlength=n_windows)[:n_windows]
     mean = counts.mean()
     if mean == 0:
         raise ValueError("fano_factor is undefined for a silent spike train")

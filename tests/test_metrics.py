@@ -136,3 +136,38 @@ def test_fano_factor_is_the_variance_over_the_mean_of_window_counts():
         metrics.fano_factor(spikes, 1.5, window=1.0)
     with pytest.raises(ValueError, match="silent"):
         metrics.fano_factor([], 4.0, window=1.0)
+
+
+def test_fano_windows_follow_the_binning_rule_for_grid_times():
+    """Spikes exported by a clock that accumulates 0.1 s steps sit on window edges up to
+    rounding (0.1 + ... + 0.1 = 0.7 - 1e-16): each must open its own window, as
+    core.bin_index rules, not fall into the previous one as floor(t / w) puts it."""
+    window = 0.1
+    edges = np.cumsum(np.full(9, window))  # 0.1, ..., 0.9; four round below k*w
+    assert any(np.floor(edges / window) != np.arange(1, 10))  # the trap is real
+    # one spike at each edge k*w (k = 1..9) -> windows 1..9 hold one spike, window 0 none
+    counts = np.r_[0, np.ones(9)]
+    expected = counts.var() / counts.mean()
+    assert metrics.fano_factor(edges, 1.0, window=window) == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: metrics.fano_factor([0.5, np.nan], 4.0), "spike_times must be finite"),
+    (lambda: metrics.fano_factor([-0.1, 0.5], 4.0), r"spike_times must lie in \[0, duration\]"),
+    (lambda: metrics.fano_factor([0.5, 4.1], 4.0), r"spike_times must lie in \[0, duration\]"),
+    (lambda: metrics.fano_factor([[0.5, 1.5]], 4.0), "spike_times must be 1-D"),
+    (lambda: metrics.fano_factor([0.5], np.inf), "duration must be finite"),
+    (lambda: metrics.fano_factor([0.5], -4.0), "duration must be > 0"),
+    (lambda: metrics.isi_cv([0.1, np.inf, 0.3]), "spike_times must be finite"),
+    (lambda: metrics.isi_cv([0.2, 0.2, 0.2]), "same time"),
+    (lambda: metrics.firing_rate([1, -2], 1.0), "n_spikes must hold non-negative integers"),
+    (lambda: metrics.expand_counts([0.1, 0.2], [1]), "counts must have shape"),
+    (lambda: metrics.expand_counts([0.1, 0.2], [1, 0.5]), "counts must hold non-negative"),
+])
+def test_spike_statistics_refuse_bad_input_naming_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_expand_counts_sorts_and_repeats():
+    assert np.array_equal(metrics.expand_counts([0.3, 0.1, 0.2], [1, 2, 0]), [0.1, 0.1, 0.3])
