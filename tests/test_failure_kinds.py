@@ -395,6 +395,19 @@ def test_stepped_neuron_bins_grid_times_into_their_own_bin():
     assert np.any(floor_bins != np.arange(n_steps)), "the grid must exercise the rounding"
 
 
+def test_host_grid_step_follows_the_same_rule_as_bin_index():
+    """core.binning.grid_step (NumPy, unbounded: perturbation onsets) and bin_index
+    (JAX, inside runs) give the same step for grid times, accumulated grid times and
+    times between grid points."""
+    from bayesnn.core.binning import bin_index, grid_step
+    dt, n_steps = 1e-4, 1000
+    rng = np.random.default_rng(5)
+    times = np.concatenate([np.arange(n_steps) * dt, np.cumsum(np.full(n_steps - 1, dt)),
+                            rng.uniform(0, (n_steps - 1) * dt, 500)])
+    np.testing.assert_array_equal(grid_step(times, dt), np.asarray(bin_index(times, dt, n_steps)))
+    assert np.any(np.floor(times / dt) != grid_step(times, dt))
+
+
 def test_spike_at_the_end_point_is_counted_everywhere():
     from bayesnn.core import bin_counts, make_spikes
     from bayesnn.exact import mmpp_filter

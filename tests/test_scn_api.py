@@ -244,3 +244,19 @@ def test_dale_to_xarray_round_trip(dale_runs, tmp_path):
     assert back["pop_rate_i"].attrs["units"] == "Hz"
     np.testing.assert_array_equal(back["spike_counts_i"].values, np.asarray(res.spike_counts_i))
     assert back["spikes_n_events"].dims == ("trial",)
+
+
+def test_perturbation_onsets_follow_the_binning_rule():
+    """A knock-out at time t acts on every spike emitted after t: its step is the one
+    whose interval [k dt, (k+1) dt) holds t (core.binning.grid_step), so 1.6e-4 s acts
+    from step 1 (round(t / dt) gave step 2 and let the spike at 2e-4 s through), and a
+    grid time exported by an accumulating clock (49 steps of 1e-4 s summed, which
+    rounds below 49 dt) acts from step 49, not 48."""
+    net = _net()
+    accumulated = float(np.cumsum(np.full(49, DT))[-1])
+    assert np.floor(accumulated / DT) == 48  # the trap is real
+    onsets = make_perturbations(net, silence=[0, 1, 2], silence_time=[1.6e-4, accumulated, 0.0])
+    assert np.asarray(onsets.silence_step)[:3].tolist() == [1, 49, 0]
+    assert np.all(np.asarray(onsets.silence_step)[3:] == np.iinfo(np.int32).max)
+    late = make_perturbations(net, thresholds=1.0, threshold_time=1e9)  # far past any run
+    assert int(late.threshold_step) == np.iinfo(np.int32).max

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 GRID_TOLERANCE = 1e-9
 
@@ -33,6 +34,17 @@ def bin_index(times: jax.Array, dt, n_steps: int) -> jax.Array:
     return jnp.where(jnp.isfinite(times), index, n_steps).astype(jnp.int32)
 
 
+def grid_step(times, dt: float) -> np.ndarray:
+    """The step ``k`` whose interval ``[k dt, (k+1) dt)`` holds each time, by the rule of
+    :func:`bin_index` (a time within ``GRID_TOLERANCE`` of ``k dt`` is on it), in NumPy
+    float64 on the host, for times that are not bounded by a run length (e.g. the onset
+    of a perturbation). Returns int64 steps (times must be finite and >= 0)."""
+    scaled = np.asarray(times, dtype=np.float64) / float(dt)
+    nearest = np.round(scaled)
+    on_grid = np.abs(scaled - nearest) <= GRID_TOLERANCE * np.maximum(np.abs(nearest), 1.0)
+    return np.where(on_grid, nearest, np.floor(scaled)).astype(np.int64)
+
+
 def bin_counts(spikes, n_senders: int, dt, n_steps: int) -> jax.Array:
     """Dense counts (n_steps, n_senders) of a :class:`bayesnn.core.Spikes` (one trial),
     events weighted by their multiplicity. Memory is steps x senders: for moderate runs
@@ -44,4 +56,4 @@ def bin_counts(spikes, n_senders: int, dt, n_steps: int) -> jax.Array:
         jnp.where(valid, spikes.counts, 0), mode="drop")
 
 
-__all__ = ["GRID_TOLERANCE", "bin_index", "bin_counts"]
+__all__ = ["GRID_TOLERANCE", "bin_index", "bin_counts", "grid_step"]

@@ -3,8 +3,11 @@ the B13 network (:class:`bayesnn.scn.SCNParams`) and the E/I network
 (:class:`bayesnn.scn.DaleParams`), passed to every simulate function as
 ``perturbations=``.
 
-Times are in seconds and converted to steps: a perturbation given at time ``t`` acts
-from step ``k = round(t / dt)`` on, i.e. on spikes at times ``>= (k + 1) dt``.
+Times are in seconds and converted to steps by the package's one binning rule
+(:func:`bayesnn.core.binning.grid_step`): a perturbation given at time ``t`` acts from
+the step ``k`` whose interval ``[k dt, (k+1) dt)`` holds ``t`` (a grid time, up to
+rounding, opens its own step), i.e. on every spike emitted after ``t`` (spikes of step
+``k`` are emitted at ``(k + 1) dt``).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.binning import grid_step
 from bayesnn.core.validation import as_array, require_shape
 
 __all__ = ["Perturbations", "make_perturbations", "NEVER"]
@@ -84,8 +88,8 @@ def make_perturbations(
             raise ValueError(f"{name} must be a scalar or have shape {shape}, got {times.shape}")
         if np.any(times < 0):
             raise ValueError(f"{name} must be >= 0 s, got {times.min()}")
-        steps = np.round(np.broadcast_to(times, shape) / dt)
-        return np.minimum(steps, NEVER).astype(np.int64)
+        steps = grid_step(np.minimum(np.broadcast_to(times, shape), NEVER * dt), dt)
+        return np.minimum(steps, NEVER)
 
     silence_step = np.full(N, NEVER, dtype=np.int64)
     if silence is not None:
