@@ -50,7 +50,7 @@ import numpy as np
 
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.precision import require_time_resolution, warn_if_float32
-from bayesnn.core.spikes import Spikes, bucket_capacity, empty_spikes
+from bayesnn.core.spikes import Spikes, append_spikes, bucket_capacity, empty_spikes
 from bayesnn.core.validation import require_int, require_positive
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive
@@ -58,6 +58,7 @@ from bayesnn.neuron.params import NeuronParams
 from bayesnn.neuron.simulate import NeuronRun, check_params, default_capacity, record_times
 
 _MAX_DRAWS = 2**31 - 1  # int32 candidate counter
+_UNROLL = 2
 
 
 class GenerativeRun(NamedTuple):
@@ -112,97 +113,116 @@ class GenerativeRun(NamedTuple):
 class _Lane(NamedTuple):
     state: NeuronState
     spikes: Spikes
-    sample_log_odds: jax.Array
-    sample_prediction: jax.Array
-    sample_state: jax.Array
+    samples: jax.Array      # (S + 1, 3): L, G, x; the last row takes non-sample writes
     sample_index: jax.Array
     x: jax.Array
-    clock: jax.Array
-    draw: jax.Array
+    clock: jax.Array        # time of the pending candidate
+    level: jax.Array        # its uniform u_2
+    draw: jax.Array         # its index j
     n_candidates: jax.Array
-    counts: jax.Array
-    counts_on: jax.Array
+    counts: jax.Array       # (2, N) input spikes per (state, channel)
     time_on: jax.Array
     n_switches: jax.Array
+    scratch_peak: jax.Array
     inputs: Spikes
     switches: Spikes
 
 
-def _record_samples(params, lane: _Lane, limit, padded_times, drift_spikes) -> _Lane:
-    """Record every sample time < ``limit`` not yet recorded (advance to it, keep L, G
-    and x), as :func:`bayesnn.neuron.kernels.event_kernel` does at a sample."""
-    def pending(lane):
-        return padded_times[lane.sample_index] < limit
-
-    def record(lane):
-        index = lane.sample_index
-        time = padded_times[index]
-        state, spikes = advance(params, lane.state, time, lane.spikes,
-                                drift_spikes=drift_spikes)
-        state = state._replace(step=state.step + 1)
-        return lane._replace(
-            state=state, spikes=spikes,
-            sample_log_odds=lane.sample_log_odds.at[index].set(state.log_odds),
-            sample_prediction=lane.sample_prediction.at[index].set(
-                prediction(params, state, time)),
-            sample_state=lane.sample_state.at[index].set(lane.x),
-            sample_index=index + 1)
-
-    return jax.lax.while_loop(pending, record, lane)
+def _uniforms(event_key, draws, dtype):
+    """(K, 2) uniforms (u_1, u_2) of the candidates ``draws`` (K,): a counter-based draw
+    (integer hashing and an exact bit conversion, so the same values in any batch)."""
+    return jax.vmap(lambda draw: jax.random.uniform(jax.random.fold_in(event_key, draw), (2,),
+                                                    dtype=dtype))(draws)
 
 
-def _candidate(params, lane: _Lane, event_key, duration, rate_bound, cumulative,
-               padded_times, drift_spikes, record_inputs):
-    """Draw and process one candidate event of one lane."""
-    uniforms = jax.random.uniform(jax.random.fold_in(event_key, lane.draw), (2,),
-                                  dtype=lane.clock.dtype)
-    time = lane.clock - jnp.log1p(-uniforms[0]) / rate_bound
-    valid = time < duration
+def _next_time(previous, uniform, rate_bound):
+    """The next candidate time: ``previous`` + an exponential gap of rate ``rate_bound``."""
+    return previous - jnp.log1p(-uniform) / rate_bound
+
+
+def _merge(spikes: Spikes, scratch: Spikes) -> Spikes:
+    """Append the events of the small ``scratch`` buffer to ``spikes`` as one block
+    (O(scratch)). ``spikes`` has ``scratch.capacity`` spare slots at its end, so the block
+    always fits: past the usable capacity it lands in the spare slots (overflow, rerun),
+    and its padding only covers slots that are still empty."""
+    usable = spikes.capacity - scratch.capacity
+    start = jnp.minimum(spikes.n_events, usable)
+    put = lambda field, block: jax.lax.dynamic_update_slice(field, block, (start,))
+    return Spikes(put(spikes.times, scratch.times), put(spikes.senders, scratch.senders),
+                  put(spikes.counts, scratch.counts), spikes.n_events + scratch.n_events)
+
+
+def _step(params, lane: _Lane, table, base, duration, rate_bound, cumulative, padded_times,
+          drift_spikes, record_inputs, scratch_size):
+    """One element of the merged stream (candidates and sample times, candidates first at
+    ties) for one lane. Output spikes of the step go to a small scratch buffer first, so
+    that no loop ever carries (or selects over) the whole output buffer."""
+    sample_time = padded_times[lane.sample_index]
+    take_sample = sample_time < lane.clock
+    candidate = ~take_sample
+    valid = candidate & (lane.clock < duration)
     x = lane.x
     leave = jnp.where(x == 1, params.r_off, params.r_on)
-    level = uniforms[1] * rate_bound
+    level = lane.level * rate_bound
     switch = valid & (level < leave)
     channel = jnp.sum(cumulative[x] <= level - leave, dtype=jnp.int32)
     is_input = valid & ~(level < leave) & (channel < params.n_inputs)
     channel = jnp.where(is_input, channel, -1)
 
-    lane = _record_samples(params, lane, time, padded_times, drift_spikes)
-    # Non-inputs leave the neuron alone: advancing to its own time is an exact no-op.
-    until = jnp.where(is_input, time, lane.state.time)
-    state, spikes = advance(params, lane.state, until, lane.spikes, drift_spikes=drift_spikes)
-    state, spikes = receive(params, state, channel, spikes, active=is_input)
-    state = state._replace(step=jnp.where(is_input, state.step, lane.state.step))
+    # Switches and null candidates leave the neuron alone: advancing to its own time is
+    # an exact no-op. A sample advances to its time and records, as in event_kernel.
+    moves = take_sample | is_input
+    until = jnp.where(take_sample, sample_time, jnp.where(is_input, lane.clock, lane.state.time))
+    scratch = empty_spikes(scratch_size, lane.clock.dtype)
+    state, scratch = advance(params, lane.state, until, scratch, drift_spikes=drift_spikes)
+    state, scratch = receive(params, state, channel, scratch, active=is_input)
+    state = state._replace(step=jnp.where(moves, state.step, lane.state.step))
+    slot = jnp.where(take_sample, lane.sample_index, padded_times.shape[0] - 1)
+    row = jnp.stack([state.log_odds, prediction(params, state, state.time),
+                     x.astype(state.log_odds.dtype)])
+    rows, columns = lane.counts.shape
+    tally = ((jnp.arange(rows)[:, None] == x) & (jnp.arange(columns)[None, :] == channel)
+             & is_input)
 
-    ended = jnp.minimum(time, duration) - jnp.minimum(lane.clock, duration)
-    hit = jnp.maximum(channel, 0)
-    one = is_input.astype(jnp.int32)
+    # the uniforms of candidate lane.draw + 1, drawn with the chunk's (table row - base)
+    drawn = jax.lax.dynamic_index_in_dim(table, lane.draw + 1 - base, keepdims=False)
+    next_clock, next_level = _next_time(lane.clock, drawn[0], rate_bound), drawn[1]
+    ended = jnp.minimum(next_clock, duration) - jnp.minimum(lane.clock, duration)
     inputs, switches = lane.inputs, lane.switches
     if record_inputs:
-        inputs = _append(inputs, time, channel, is_input)
-        switches = _append(switches, time, jnp.zeros((), jnp.int32), switch)
+        inputs = _append(inputs, lane.clock, channel, is_input)
+        switches = _append(switches, lane.clock, jnp.zeros((), jnp.int32), switch)
+    new_x = jnp.where(switch, 1 - x, x)
     return lane._replace(
-        state=state, spikes=spikes, x=jnp.where(switch, 1 - x, x), clock=time,
-        draw=lane.draw + 1, n_candidates=lane.n_candidates + valid.astype(jnp.int32),
-        counts=lane.counts.at[hit].add(one),
-        counts_on=lane.counts_on.at[hit].add(one * x),
-        time_on=lane.time_on + jnp.where(x == 1, ended, 0.0),
+        state=state, spikes=_merge(lane.spikes, scratch),
+        samples=jax.lax.dynamic_update_slice(lane.samples, row[None], (slot, jnp.zeros_like(slot))),
+        sample_index=lane.sample_index + take_sample.astype(jnp.int32),
+        x=new_x,
+        clock=jnp.where(candidate, next_clock, lane.clock),
+        level=jnp.where(candidate, next_level, lane.level),
+        draw=lane.draw + candidate.astype(jnp.int32),
+        n_candidates=lane.n_candidates + valid.astype(jnp.int32),
+        counts=lane.counts + tally.astype(jnp.int32),
+        # the dwell from this candidate to the next one is spent in the new state
+        time_on=lane.time_on + jnp.where(candidate & (new_x == 1), ended, 0.0),
         n_switches=lane.n_switches + switch.astype(jnp.int32),
+        scratch_peak=jnp.maximum(lane.scratch_peak, scratch.n_events),
         inputs=inputs, switches=switches)
 
 
 def _append(buffer: Spikes, time, sender, mask) -> Spikes:
-    from bayesnn.core.spikes import append_spikes
     return append_spikes(buffer, time[None], sender[None], jnp.ones(1, jnp.int32), mask[None])
 
 
 @partial(jax.jit, static_argnames=("capacity", "chunk_events", "drift_spikes",
-                                   "record_inputs"))
+                                   "record_inputs", "scratch_size"))
 def _generative(params, keys, initial_state, sample_times, duration, *, capacity,
-                chunk_events, drift_spikes, record_inputs):
+                chunk_events, drift_spikes, record_inputs, scratch_size):
     """Batched kernel: keys (B,), B >= 2 (a batch of one fuses differently on XLA:CPU,
     see :mod:`bayesnn.neuron.simulate`)."""
     dtype = jnp.result_type(float)
     n_samples = sample_times.shape[0]
+    # the last slot is +inf (no sample pending) and receives the writes of non-samples
     padded_times = jnp.concatenate([sample_times.astype(dtype), jnp.full(1, jnp.inf, dtype)])
     q = jnp.stack([params.q_off, params.q_on])  # row x
     cumulative = jnp.cumsum(q, axis=1)
@@ -215,32 +235,47 @@ def _generative(params, keys, initial_state, sample_times, duration, *, capacity
         key_state, event_key = jax.random.split(key)
         drawn = jax.random.bernoulli(key_state, p_on).astype(jnp.int32)
         x0 = jnp.where(initial_state < 0, drawn, initial_state).astype(jnp.int32)
-        zeros = jnp.zeros(n_samples + 1, dtype)
-        lane = _Lane(init_state(params, None, None, dtype), empty_spikes(capacity, dtype),
-                     zeros, zeros, jnp.zeros(n_samples + 1, jnp.int32), jnp.array(0), x0,
-                     jnp.zeros((), dtype), jnp.array(0), jnp.array(0),
-                     jnp.zeros(params.n_inputs, jnp.int32),
-                     jnp.zeros(params.n_inputs, jnp.int32), jnp.zeros((), dtype),
-                     jnp.array(0), empty_spikes(record_size, dtype),
+        first = _uniforms(event_key, jnp.zeros(1, jnp.int32), dtype)[0]
+        clock, level = _next_time(jnp.zeros((), dtype), first[0], rate_bound), first[1]
+        lane = _Lane(init_state(params, None, None, dtype),
+                     empty_spikes(capacity + scratch_size, dtype),
+                     jnp.zeros((n_samples + 1, 3), dtype), jnp.zeros((), jnp.int32), x0,
+                     clock, level, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+                     jnp.zeros((2, params.n_inputs), jnp.int32),
+                     jnp.where(x0 == 1, jnp.minimum(clock, duration), 0.0),
+                     jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
+                     empty_spikes(record_size, dtype),
                      empty_spikes(record_size, dtype))
         return lane, event_key, x0
 
     lanes, event_keys, x0 = jax.vmap(start)(keys)
 
     def chunk(lane, event_key):
-        def body(lane, _):
-            return _candidate(params, lane, event_key, duration, rate_bound, cumulative,
-                              padded_times, drift_spikes, record_inputs), None
-        return jax.lax.scan(body, lane, None, length=chunk_events)[0]
+        # At most chunk_events candidates are consumed per chunk: draw their uniforms at
+        # once (candidate j's values depend on j only, not on the chunking).
+        base = lane.draw + 1
+        table = _uniforms(event_key, base + jnp.arange(chunk_events, dtype=base.dtype), dtype)
 
-    lanes = jax.lax.while_loop(lambda lanes: jnp.any(lanes.clock < duration),
-                               lambda lanes: jax.vmap(chunk)(lanes, event_keys), lanes)
+        def body(lane, _):
+            return _step(params, lane, table, base, duration, rate_bound, cumulative,
+                         padded_times, drift_spikes, record_inputs, scratch_size), None
+        return jax.lax.scan(body, lane, None, length=chunk_events, unroll=_UNROLL)[0]
+
+    def running(lanes):
+        return jnp.any((lanes.clock < duration) | (lanes.sample_index < n_samples))
+
+    lanes = jax.lax.while_loop(running, lambda lanes: jax.vmap(chunk)(lanes, event_keys),
+                               lanes)
 
     def finish(lane):
-        lane = _record_samples(params, lane, jnp.inf, padded_times, drift_spikes)
-        state, spikes = advance(params, lane.state, jnp.maximum(duration, lane.state.time),
-                                lane.spikes, drift_spikes=drift_spikes)
-        return lane._replace(state=state, spikes=spikes)
+        scratch = empty_spikes(scratch_size, dtype)
+        state, scratch = advance(params, lane.state, jnp.maximum(duration, lane.state.time),
+                                 scratch, drift_spikes=drift_spikes)
+        spikes = _merge(lane.spikes, scratch)
+        return lane._replace(state=state, scratch_peak=jnp.maximum(lane.scratch_peak,
+                                                                   scratch.n_events),
+                             spikes=Spikes(*(a[:capacity] for a in spikes[:3]),
+                                           spikes.n_events))
 
     lanes = jax.vmap(finish)(lanes)
     return lanes, x0
@@ -329,35 +364,40 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
         keys = jnp.concatenate([keys, keys])  # lane 1 dropped (see _generative)
     p_on = float(params.stationary_prob_on)
     expected_inputs = (p_on * q_on.sum() + (1 - p_on) * q_off.sum()) * duration
-    output_capacity = capacity or min(default_capacity(params, duration, int(expected_inputs)),
-                                      bucket_capacity(expected_inputs + _drift_rate(params)
-                                                      * duration))
-    record_capacity = bucket_capacity(max(q_on.sum(), q_off.sum()) * duration) \
-        if record_inputs else 0
-    record_capacity = max(record_capacity, record_inputs) if record_inputs else 0
+    # Output events: about (evidence rate in state 1 / g0 + 10 Hz) x duration, plus drift
+    # spikes; bucketed, grown and rerun on overflow (identical results).
+    rate = (1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
+            + _drift_rate(params))
+    output_capacity = capacity or bucket_capacity(rate * duration)
+    record_capacity = (max(bucket_capacity(max(q_on.sum(), q_off.sum()) * duration),
+                           record_inputs) if record_inputs else 0)
+    scratch_size = 4
     drift = drift_can_fire(params)
     x0 = -1 if initial_state is None else int(initial_state)
     while True:
         lanes, initial = _generative(params, keys, jnp.asarray(x0), jnp.asarray(times),
                                      duration, capacity=output_capacity,
                                      chunk_events=chunk_events, drift_spikes=drift,
-                                     record_inputs=record_capacity)
+                                     record_inputs=record_capacity, scratch_size=scratch_size)
         needed = int(np.max(np.asarray(lanes.spikes.n_events)))
+        needed_scratch = int(np.max(np.asarray(lanes.scratch_peak)))
         needed_record = (int(np.max(np.asarray(jnp.maximum(lanes.inputs.n_events,
                                                            lanes.switches.n_events))))
                          if record_capacity else 0)
-        if needed <= output_capacity and needed_record <= record_capacity:
+        if (needed <= output_capacity and needed_record <= record_capacity
+                and needed_scratch <= scratch_size):
             break
         output_capacity = max(output_capacity, _next_power(needed))
         record_capacity = max(record_capacity, _next_power(needed_record))
+        scratch_size = max(scratch_size, _next_power(needed_scratch))
 
     keep = (lambda a: a[:n_run]) if n_trials is not None else (lambda a: a[0])
     lanes, initial = jax.tree_util.tree_map(keep, (lanes, initial))
     n_samples = times.shape[0]
+    samples = lanes.samples[..., :n_samples, :]
     return GenerativeRun(
-        times, lanes.sample_log_odds[..., :n_samples], lanes.sample_prediction[..., :n_samples],
-        lanes.sample_state[..., :n_samples], lanes.spikes, lanes.counts, lanes.counts_on,
-        lanes.time_on, lanes.n_switches, initial, lanes.n_candidates, lanes.state,
+        times, samples[..., 0], samples[..., 1], samples[..., 2].astype(jnp.int32),
+        lanes.spikes, lanes.counts.sum(-2), lanes.counts[..., 1, :], lanes.time_on, lanes.n_switches, initial, lanes.n_candidates, lanes.state,
         lanes.inputs if record_capacity else None,
         lanes.switches if record_capacity else None)
 
