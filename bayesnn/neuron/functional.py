@@ -23,7 +23,11 @@ Time-stepped (bin width dt): :func:`stepped_step` (``"discrete"``: exact forward
 recursion of the binned model; ``"euler"``: forward Euler with a stability guard); see
 :mod:`bayesnn.neuron.stepped` for the equations.
 
-Every function is pure and traceable (jit, vmap, grad with respect to ``params``).
+Every function is pure and traceable (jit, vmap) and differentiable with respect to
+``params``: in reverse mode (``jax.grad``) wherever the drift-crossing search is off
+(``advance(..., drift_spikes=False)``, exact whenever theta >= 0; the stepped method);
+with the search on, it is a ``lax.while_loop``, which JAX differentiates in forward mode
+only (``jax.jvp`` / ``jax.jacfwd``). Both are tested against central differences.
 """
 from __future__ import annotations
 
