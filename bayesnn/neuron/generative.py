@@ -397,7 +397,8 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
     samples = lanes.samples[..., :n_samples, :]
     return GenerativeRun(
         times, samples[..., 0], samples[..., 1], samples[..., 2].astype(jnp.int32),
-        lanes.spikes, lanes.counts.sum(-2), lanes.counts[..., 1, :], lanes.time_on, lanes.n_switches, initial, lanes.n_candidates, lanes.state,
+        lanes.spikes, lanes.counts.sum(-2), lanes.counts[..., 1, :], lanes.time_on,
+        lanes.n_switches, initial, lanes.n_candidates, lanes.state,
         lanes.inputs if record_capacity else None,
         lanes.switches if record_capacity else None)
 
