@@ -37,7 +37,9 @@ Q_OFF = np.array([[5.0, 10.0, 3.0, 12.0], [6.0, 4.0, 8.0, 9.0]])
 
 
 def _tree(follow=10.0, stray=0.5):
-    return make_tree(2, r_on=1.0, r_off=1.0, follow=follow, stray=stray, q_on=Q_ON, q_off=Q_OFF)
+    # Asymmetric top rates (r_on = 1, r_off = 3 Hz): with r_on = r_off the prior of y
+    # has log-odds 0, the value an all-zero reader also gives, so a lost prior passed.
+    return make_tree(2, r_on=1.0, r_off=3.0, follow=follow, stray=stray, q_on=Q_ON, q_off=Q_OFF)
 
 
 def _network(tree):
@@ -162,13 +164,15 @@ def test_event_by_event_delivers_drift_spikes_in_time_order():
 
 def test_uncoupled_children_leave_y_at_its_prior(setting):
     """follow == stray: the children carry no information about y, so the exact P(y)
-    and the log-odds-fed reader (every weight and bias 0) stay at the prior."""
+    and the log-odds-fed reader (every weight 0) stay at the prior, P(y) = r_on / (r_on +
+    r_off) = 1/4, log-odds log(1/3) (not 0: the rates are asymmetric). 1e-12: exact in
+    float64 up to a few roundings of a constant."""
     _, _, trials, _, _ = setting
     tree = _tree(follow=3.0, stray=3.0)
     run = simulate(_network(tree), trials.trial(0).inputs, duration=DURATION)
     exact = tree_filter(tree, trials.trial(0).inputs, duration=DURATION, sample_times=run.times)
-    np.testing.assert_allclose(run.fed_log_odds, 0.0, atol=1e-12)
-    np.testing.assert_allclose(exact.prob_top, 0.5, atol=1e-12)
+    np.testing.assert_allclose(run.fed_log_odds, np.log(1.0 / 3.0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(exact.prob_top, 0.25, rtol=0, atol=1e-12)
 
 
 def test_traces_round_trip_through_netcdf(setting, tmp_path):
