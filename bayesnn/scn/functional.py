@@ -248,6 +248,40 @@ def _perturbed(params, k, sigma, pert):
     return T, k < pert.silence_step, sigma
 
 
+def mat_vec(u, G):
+    """``u @ G`` for u (D,) and G (D, N) as a D-term elementwise sum in a fixed order
+    (d = 0, 1, ...): the same rounding in every context (one step, a vmapped batch, the
+    multi-step kernel of :func:`bayesnn.scn.simulate`); a D = 2 ``dot`` is also a
+    separate library call per step on CPU, this fuses with its neighbours."""
+    out = u[..., 0, None] * G[0]
+    for d in range(1, G.shape[0]):
+        out = out + u[..., d, None] * G[d]
+    return out
+
+
+def integrate(net: SCNParams, V, r, xh, c):
+    """Step 1 of the B13 step without noise: ``(V_new, r, xh, ff, slow)`` (r and xh not
+    yet decayed; ff = Gamma^T c, slow = Omega_s-part + kappa r, per neuron)."""
+    M = net.slow_matrix
+    Mx = M[:, 0] * xh[..., 0, None]
+    for d in range(1, M.shape[1]):
+        Mx = Mx + M[:, d] * xh[..., d, None]
+    ff = mat_vec(c, net.Gamma)
+    slow = mat_vec(Mx, net.Gamma) + net.kappa * r
+    return V + net.dt * (-net.lambda_v * V + ff + slow), r, xh, ff, slow
+
+
+def fire_instant(net: SCNParams, V, r, xh, idx, fire):
+    """Apply one spike of neuron ``idx`` (if ``fire``) with instantaneous lateral
+    connections: ``V <- V - Omega_f[:, idx]`` (self-reset extra included), r~ and x_hat
+    updated."""
+    G = net.Gamma
+    g, firef = G[:, idx], fire.astype(V.dtype)
+    V = V - firef * mat_vec(g, G)
+    V = V.at[idx].add(-firef * (net.cost_quad + net.reset_extra[idx]))
+    return V, r.at[idx].add(firef), xh + firef * g
+
+
 def _split(parts):
     """Excitatory and inhibitory totals of a tuple of signed inputs."""
     return (sum(jnp.maximum(p, 0) for p in parts), sum(jnp.maximum(-p, 0) for p in parts))
@@ -267,10 +301,7 @@ def _b13_step(net: SCNParams, state: SCNState, inputs: StepInputs, opts: SimOpti
     k = state.step
     t = (k + 1).astype(dt.dtype) * dt
     T, alive, sigma = _perturbed(net, k, net.sigma_v, pert)
-    V, r, xh = state.V, state.rates, state.readout
-    ff = inputs.c @ G
-    slow = (net.slow_matrix @ xh) @ G + net.kappa * r
-    V = V + dt * (-net.lambda_v * V + ff + slow)
+    V, r, xh, ff, slow = integrate(net, state.V, state.rates, state.readout, inputs.c)
     if inputs.noise.shape[-1]:
         V = V + sigma * jnp.sqrt(dt) * inputs.noise
     r, xh = r * decay, xh * decay
@@ -285,13 +316,11 @@ def _b13_step(net: SCNParams, state: SCNState, inputs: StepInputs, opts: SimOpti
     offset = inputs.offsets[0]
 
     def fire_one(V, r, xh, idx, fire):
-        g, firef = G[:, idx], fire.astype(V.dtype)
         if delay > 0:
-            V = V.at[idx].add(-firef * (gsq[idx] + cq + rx[idx]))
-        else:
-            V = V - firef * (g @ G)
-            V = V.at[idx].add(-firef * (cq + rx[idx]))
-        return V, r.at[idx].add(firef), xh + firef * g
+            firef = fire.astype(V.dtype)
+            return (V.at[idx].add(-firef * (gsq[idx] + cq + rx[idx])), r.at[idx].add(firef),
+                    xh + firef * G[:, idx])
+        return fire_instant(net, V, r, xh, idx, fire)
 
     cap_hit = jnp.zeros((), bool)
     if mode == "one":
