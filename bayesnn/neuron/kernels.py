@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayesnn.core.binning import bin_index
 from bayesnn.core.spikes import Spikes, empty_spikes
@@ -105,19 +106,38 @@ def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
 
 def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_odds,
                          initial_prediction, *, method: str, n_steps: int, chunk: int,
-                         record_every: int, capacity: int) -> KernelOutput:
+                         record_every: int, capacity: int,
+                         window: int | None = None) -> KernelOutput:
     """Time-stepped run on input spike events, binned chunk by chunk inside the scan
-    (memory O(events + chunk), never steps x inputs)."""
+    (memory O(events + chunk), never steps x inputs).
+
+    ``window`` (static): at least the number of input events in any chunk (see
+    :func:`chunk_window`); each chunk then bins only the ``window`` events from its first
+    one on (found by ``searchsorted``), so binning costs O(window) per chunk instead of
+    O(all events), which made long runs quadratic in the duration. ``None``: every
+    chunk scans all events (same result)."""
     step = make_step(method, params, dt, -params.theta * dt)
     valid = inputs.senders >= 0
     bins = jnp.where(valid, bin_index(inputs.times, dt, n_steps), n_steps)
     spike_weights = jnp.where(valid, params.weights[jnp.maximum(inputs.senders, 0)], 0.0)
     dtype = jnp.result_type(float)
+    n_events = bins.shape[0]
+    window = n_events if window is None else min(int(window), n_events)
 
     def chunk_inputs(index):
-        local = bins - index * chunk
+        first = index * chunk
+        if window < n_events:
+            # Events are sorted, so the chunk's events are contiguous from `start`;
+            # dynamic_slice moves a window that would overrun the end back inside, which
+            # only adds earlier events (dropped below).
+            start = jnp.searchsorted(bins, first, side="left")
+            chunk_bins = jax.lax.dynamic_slice_in_dim(bins, start, window)
+            chunk_weights = jax.lax.dynamic_slice_in_dim(spike_weights, start, window)
+        else:
+            chunk_bins, chunk_weights = bins, spike_weights
+        local = chunk_bins - first
         local = jnp.where((local >= 0) & (local < chunk), local, chunk)
-        evidence = jnp.zeros(chunk, dtype).at[local].add(spike_weights, mode="drop")
+        evidence = jnp.zeros(chunk, dtype).at[local].add(chunk_weights, mode="drop")
         return evidence, jnp.zeros(chunk, dtype)
 
     def after_chunk(carry, records, index):
@@ -138,6 +158,26 @@ def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_o
         chunk_step, start, chunk_inputs, n_steps // chunk, after_chunk=after_chunk)
     flat = lambda r: r.reshape((r.shape[0] * r.shape[1],) + r.shape[2:])
     return KernelOutput(flat(log_odds), flat(predicted), buffer, jnp.zeros(0, dtype), state)
+
+
+def chunk_window(times, dt: float, n_steps: int, chunk: int) -> int:
+    """Host-side ``window`` for :func:`stepped_event_kernel`: the most valid events
+    (finite ``times``, NumPy, any leading batch axes) whose times lie within two bins of
+    one chunk, bucketed to a power of two (few compiled shapes). An event's bin differs
+    from floor(t / dt) by at most one (:func:`bayesnn.core.bin_index`), so every event
+    binned into a chunk is counted."""
+    times = np.asarray(times, dtype=np.float64)
+    flat = times.reshape(-1, times.shape[-1]) if times.ndim else times.reshape(1, 1)
+    n_chunks = n_steps // chunk
+    edges = np.arange(n_chunks + 1, dtype=np.float64) * chunk
+    most = 0
+    for row in flat:
+        real = row[np.isfinite(row)]
+        if real.size:
+            low = np.searchsorted(real, (edges[:-1] - 2.0) * dt, side="left")
+            high = np.searchsorted(real, (edges[1:] + 2.0) * dt, side="right")
+            most = max(most, int(np.max(high - low)))
+    return 1 << max(most, 1).bit_length()
 
 
 def stepped_counts_kernel(params: NeuronParams, evidence, log_lik_off, dt, bias,

@@ -40,6 +40,7 @@ from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.functional import NeuronState
 from bayesnn.neuron.kernels import (
     KernelOutput,
+    chunk_window,
     event_kernel,
     stepped_counts_kernel,
     stepped_event_kernel,
@@ -211,12 +212,12 @@ def _exact(params, inputs, sample_times, log_odds, prediction, *, capacity, drif
 
 
 @partial(jax.jit, static_argnames=("method", "n_steps", "chunk", "record_every", "capacity",
-                                   "batched"))
+                                   "batched", "window"))
 def _stepped(params, inputs, dt, log_odds, prediction, *, method, n_steps, chunk,
-             record_every, capacity, batched):
+             record_every, capacity, batched, window=None):
     run = partial(stepped_event_kernel, params, dt=dt, initial_log_odds=log_odds,
                   initial_prediction=prediction, method=method, n_steps=n_steps, chunk=chunk,
-                  record_every=record_every, capacity=capacity)
+                  record_every=record_every, capacity=capacity, window=window)
     return jax.vmap(lambda s: run(s))(inputs) if batched else run(inputs)
 
 
@@ -288,9 +289,11 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
     dt = float(require_positive("dt", dt, ndim=0))
     n_steps = steps_of(duration, dt)
     chunk = chunk_length(n_steps, int(record_every), int(chunk_steps))
+    valid_times = np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.times), np.inf)
+    window = chunk_window(valid_times, dt, n_steps, chunk)
     run = lambda c: _stepped(params, inputs, dt, log_odds, prediction, method=method,
                              n_steps=n_steps, chunk=chunk, record_every=int(record_every),
-                             capacity=c, batched=batched)
+                             capacity=c, batched=batched, window=window)
     times = dt * np.arange(record_every, n_steps + 1, record_every)
     return _as_run(times, run_growing(run, capacity, events), False)
 
