@@ -1,0 +1,248 @@
+"""W1: N Bayesian neurons x 20 Poisson inputs, exact event-driven, two ways.
+
+Model (the one of ``bench_neuron.py``): r_on = r_off = 2 Hz, q_on, q_off ~ U(5, 30) Hz
+(fixed NumPy seed), g0 = 1, float64, 10 sample times per trial.
+
+Modes (each in its own subprocess, so that peak memory is per mode):
+
+* ``today``       the inputs are first sampled as event arrays
+                  (:func:`bayesnn.processes.sample_trials`), then integrated
+                  (:func:`bayesnn.neuron.simulate_trials`, method "exact");
+* ``generative``  :func:`bayesnn.neuron.simulate_generative`: the hidden chain and the
+                  inputs are drawn inside the event-driven scan, chunk by chunk.
+
+Configurations (neurons x seconds): 1000 x 10, 1000 x 100, 10000 x 10, and 1 x 86400
+(one day; generative only: today's path would hold ~3.5e7 input events, several GiB).
+
+Timing: run = median of ``--repeats`` steady-state calls (``block_until_ready``);
+compile = the first call minus the run (today) or a call of the same compiled program on
+a 0.01 s run (generative, where ``capacity`` is fixed so the shapes agree). With one
+repeat, today's big configurations are timed once and their compile time is left out.
+Peak RSS: VmHWM of the subprocess (Python + JAX included; the baseline after import is
+printed too). Output rates (spikes per neuron-second) of the two modes must agree
+within 5 standard errors (per-trial spread; one-day run: 10 s batch means).
+
+    python benchmarks/bench_w1.py                     # everything (~15 min on 2 cores)
+    python benchmarks/bench_w1.py --configs 1000x10   # one configuration
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo root
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/
+
+SEED = 20261128
+N_INPUTS = 20
+N_SAMPLES = 10
+CHUNK = 256
+CONFIGS = ("1000x10", "1000x100", "10000x10", "1x86400")
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return float(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_mode(mode: str, n: int, duration: float, repeats: int) -> dict:
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+    from memory import peak_rss_mib
+    from bayesnn.neuron import NeuronParams, simulate_generative, simulate_trials
+    from bayesnn.processes import sample_trials
+
+    rng = np.random.default_rng(SEED)
+    params = NeuronParams(r_on=2.0, r_off=2.0, q_on=rng.uniform(5.0, 30.0, N_INPUTS),
+                          q_off=rng.uniform(5.0, 30.0, N_INPUTS), g0=1.0)
+    times = np.linspace(duration / N_SAMPLES, duration, N_SAMPLES)
+    baseline = _rss_mib()
+    out = {"mode": mode, "n": n, "duration": duration, "baseline_mib": baseline}
+    many = n if n > 1 else None
+
+    if mode == "today":
+        def sample():
+            return jax.block_until_ready(sample_trials(params, key=SEED, n_trials=n,
+                                                       duration=duration))
+
+        def integrate(trial):
+            return jax.block_until_ready(simulate_trials(params, trial.inputs,
+                                                         duration=duration,
+                                                         sample_times=times))
+        first, sampling, integration = None, [], []
+        for _ in range(max(repeats, 1) + (1 if repeats > 1 else 0)):
+            start = time.perf_counter()
+            trial = sample()
+            middle = time.perf_counter()
+            run = integrate(trial)
+            end = time.perf_counter()
+            if first is None and repeats > 1:
+                first = (middle - start, end - middle)
+                del run
+                continue
+            sampling.append(middle - start)
+            integration.append(end - middle)
+            spikes, events = run.spikes, trial.inputs.n_events
+            del trial, run
+        out["sampling_s"] = statistics.median(sampling)
+        out["integration_s"] = statistics.median(integration)
+        out["run_s"] = out["sampling_s"] + out["integration_s"]
+        out["compile_s"] = (first[0] + first[1] - out["run_s"]) if first else float("nan")
+        out["input_events"] = float(np.mean(np.asarray(events)))
+    else:
+        from bayesnn.core.spikes import bucket_capacity
+        rate = 1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
+        capacity = bucket_capacity(rate * duration)  # the default, fixed for the warm-up
+
+        def call(length):
+            return jax.block_until_ready(simulate_generative(
+                params, key=SEED, duration=length, n_trials=many, chunk_events=CHUNK,
+                sample_times=np.linspace(length / N_SAMPLES, length, N_SAMPLES),
+                capacity=capacity))
+        start = time.perf_counter()
+        call(0.01)
+        out["compile_s"] = time.perf_counter() - start
+        runs = []
+        for _ in range(max(repeats, 1)):
+            start = time.perf_counter()
+            result = call(duration)
+            runs.append(time.perf_counter() - start)
+        out["run_s"] = statistics.median(runs)
+        spikes = result.spikes
+        out["input_events"] = float(np.mean(np.asarray(result.input_counts).sum(-1)))
+    counts = np.asarray(spikes.counts).reshape(-1, spikes.capacity)
+    per_trial = counts.sum(-1) / duration
+    out["rate_hz"] = float(per_trial.mean())
+    if per_trial.size > 1:
+        out["rate_se_hz"] = float(per_trial.std(ddof=1) / np.sqrt(per_trial.size))
+    else:  # batch means over 10 s blocks
+        spike_times = np.asarray(spikes.times).reshape(-1)
+        valid = np.isfinite(spike_times)
+        blocks = np.bincount((spike_times[valid] // 10.0).astype(int),
+                             weights=counts.reshape(-1)[valid],
+                             minlength=int(duration // 10))[:int(duration // 10)] / 10.0
+        out["rate_se_hz"] = float(blocks.std(ddof=1) / np.sqrt(blocks.size))
+    out["peak_mib"] = peak_rss_mib()
+    return out
+
+
+def _spawn(mode: str, config: str, repeats: int) -> dict:
+    n, duration = config.split("x")
+    command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--configs", config,
+               "--repeats", str(repeats)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"mode": mode, "n": int(n), "duration": float(duration),
+                "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _fmt(value, digits=3):
+    if value is None or value != value:
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def report(rows: list[dict]) -> list[str]:
+    lines = [f"load average at start: {rows[0]['load']}; at end: {os.getloadavg()}", "",
+             "| neurons x s | mode | sampling s | integration s | run s | compile s "
+             "| peak RSS MiB (baseline) | output rate Hz |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        config = f"{row['n']} x {row['duration']:g}"
+        if "error" in row:
+            lines.append(f"| {config} | {row['mode']} | failed: {row['error']} |||||")
+            continue
+        sampling = _fmt(row.get("sampling_s"))
+        integration = _fmt(row.get("integration_s"))
+        if row["mode"] == "generative":
+            sampling = integration = "(fused)"
+        lines.append(f"| {config} | {row['mode']} | {sampling} | {integration} | "
+                     f"{_fmt(row['run_s'])} | {_fmt(row['compile_s'])} | "
+                     f"{row['peak_mib']:.0f} ({row['baseline_mib']:.0f}) | "
+                     f"{row['rate_hz']:.2f} +- {row['rate_se_hz']:.2f} |")
+    lines.append("")
+    by = {(r["mode"], r["n"], r["duration"]): r for r in rows if "error" not in r}
+    today_small = by.get(("today", 1000, 10.0))
+    for (mode, n, duration), row in sorted(by.items()):
+        if mode != "generative":
+            continue
+        today = by.get(("today", n, duration))
+        if today:
+            extra = row["run_s"] - today["integration_s"]
+            ratio = extra / today["integration_s"]
+            lines.append(f"{n} x {duration:g} s: sampling cost in the generative run = run - "
+                         f"today's integration = {extra:+.3g} s = {ratio:+.2f} x integration "
+                         f"({'PASS' if ratio <= 0.5 else 'FAIL'} <= 0.5); end to end "
+                         f"{today['run_s'] / row['run_s']:.2f}x faster; today's sampling alone "
+                         f"= {today['sampling_s'] / today['integration_s']:.2f} x integration")
+        reference = today or today_small
+        if reference:
+            z = (row["rate_hz"] - reference["rate_hz"]) / (
+                row["rate_se_hz"] ** 2 + reference["rate_se_hz"] ** 2) ** 0.5
+            lines.append(f"{n} x {duration:g} s: output rate {row['rate_hz']:.3f} Hz vs today "
+                         f"({reference['n']} x {reference['duration']:g} s) "
+                         f"{reference['rate_hz']:.3f} Hz: z = {z:+.2f} "
+                         f"({'PASS' if abs(z) < 5 else 'FAIL'} |z| < 5)")
+    ten_k = by.get(("generative", 10000, 10.0))
+    if ten_k:
+        lines.append(f"10000 x 10 s generative peak RSS {ten_k['peak_mib']:.0f} MiB "
+                     f"({'PASS' if ten_k['peak_mib'] < 2048 else 'FAIL'} < 2 GiB)")
+    small, long = by.get(("generative", 1000, 10.0)), by.get(("generative", 1000, 100.0))
+    if small and long:
+        lines.append(f"generative peak RSS 1000 x 100 s / 1000 x 10 s = "
+                     f"{long['peak_mib'] / small['peak_mib']:.2f} (flat in duration: only "
+                     "output spikes grow)")
+    day = by.get(("generative", 1, 86400.0))
+    if day:
+        lines.append(f"1 neuron x 1 day generative: {day['run_s']:.0f} s, "
+                     f"{day['input_events']:.3g} input events, peak RSS {day['peak_mib']:.0f} MiB")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS),
+                        help="NEURONSxSECONDS, e.g. 1000x10")
+    parser.add_argument("--modes", nargs="+", default=["today", "generative"])
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="steady-state calls per mode (configurations above 1000 x 10 "
+                             "use one)")
+    parser.add_argument("--today-day", action="store_true",
+                        help="also run today's path on the one-day run")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", default=None, help="save the rows to this path")
+    args = parser.parse_args(argv)
+    if args.child:
+        n, duration = args.configs[0].split("x")
+        print(json.dumps(run_mode(args.child, int(n), float(duration), args.repeats)))
+        return
+    load = os.getloadavg()
+    rows = []
+    for config in args.configs:
+        n, duration = config.split("x")
+        repeats = args.repeats if int(n) * float(duration) <= 1e4 else 1
+        for mode in args.modes:
+            if mode == "today" and float(duration) > 1e4 and not args.today_day:
+                continue
+            row = _spawn(mode, config, repeats)
+            row["load"] = load
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    print("\n".join(report(rows)))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
