@@ -14,12 +14,11 @@ around the network's target (Boerlin et al. 2013).
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.params import as_leaf, params_record, unchecked
 from bayesnn.core.validation import as_array, require_positive, require_shape
-from bayesnn.processes.params import MMPPParams
+from bayesnn.processes.params import MMPPParams, _RatesMixin
 
 __all__ = ["LogOddsPopulationParams", "decoder", "default_population",
            "make_log_odds_population", "with_population_size"]
@@ -45,7 +44,7 @@ def decoder(n_variables: int, n_neurons: int, decoder_span: float = 8.0) -> np.n
 
 
 @params_record
-class LogOddsPopulationParams:
+class LogOddsPopulationParams(_RatesMixin):
     """A population carrying K binary posteriors (a JAX pytree; module docstring).
 
     Fields:
@@ -55,9 +54,11 @@ class LogOddsPopulationParams:
         leak: () readout/membrane leak of the tracking network, Hz, > 0 (the
             implementing network uses r_on + r_off).
 
-    Properties: ``n_variables`` K, ``n_inputs`` M (per variable), ``n_neurons`` N,
-    ``weights`` (K, M) = log(q_on / q_off) (nats), ``theta`` (K,) = sum(q_on - q_off)
-    (Hz), ``prior_log_odds`` L* = log(r_on / r_off), ``linear_leak`` r_on + r_off (Hz),
+    Properties: ``n_variables`` K, ``n_neurons`` N, the rate-derived quantities every
+    rate record shares (:class:`bayesnn.processes.MMPPParams`: ``n_inputs`` M per
+    variable, ``weights`` (K, M) = log(q_on / q_off) (nats), ``theta`` (K,) =
+    sum(q_on - q_off) (Hz), ``prior_log_odds`` L* = log(r_on / r_off), ...),
+    ``linear_leak`` r_on + r_off (Hz),
     ``decoder_weight`` gamma = max |decoder|, ``decoder_span`` gamma N / K.
 
     Raises:
@@ -91,25 +92,8 @@ class LogOddsPopulationParams:
         return int(self.q_on.shape[-2])
 
     @property
-    def n_inputs(self) -> int:
-        """M, inputs per variable (the population has K M inputs)."""
-        return int(self.q_on.shape[-1])
-
-    @property
     def n_neurons(self) -> int:
         return int(self.decoder.shape[-1])
-
-    @property
-    def weights(self) -> jax.Array:
-        return jnp.log(self.q_on / self.q_off)
-
-    @property
-    def theta(self) -> jax.Array:
-        return jnp.sum(self.q_on - self.q_off, axis=-1)
-
-    @property
-    def prior_log_odds(self) -> jax.Array:
-        return jnp.log(self.r_on / self.r_off)
 
     @property
     def linear_leak(self) -> jax.Array:
