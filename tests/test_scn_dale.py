@@ -105,8 +105,8 @@ def test_voltages_equal_closed_form(exact_run):
     VE, VI = dale_closed_form_voltage(net, x, res.traces_e, res.traces_i)
     V = np.asarray(res.voltages)
     assert int(res.spike_counts_e.sum()) > 50 and int(res.spike_counts_i.sum()) > 20
-    # measured: 2e-16
-    assert np.max(np.abs(V - np.concatenate([VE, VI], 1))) < 1e-9
+    # float64 rounding over 3000 steps: measured 2.3e-15 (|V| <= 0.024); bound 1e-14 (~4x)
+    assert np.max(np.abs(V - np.concatenate([VE, VI], 1))) < 1e-14
     # no backlog of supra-threshold neurons after the start-up (x0 = 0.6 with r~ = 0
     # needs ~x0 / DE = 24 one-per-step E spikes): an E neuron exceeds T by at most two
     # steps of feedforward drive, an I neuron by one E spike's input DI_ij (it fires
@@ -177,15 +177,19 @@ def test_rates_and_balanced_currents(reference_run):
     net, x, c, res = reference_run
     (win,) = _windows(res, (1.0, KO_TIME))
     rate_e, rate_i = dale_rates(res, net, 1.0, KO_TIME)
-    # filtered population rates agree with spike counts (measured within 1%)
-    np.testing.assert_allclose(np.asarray(res.pop_rate_e)[win].mean(), rate_e.mean(), rtol=0.1)
-    np.testing.assert_allclose(np.asarray(res.pop_rate_i)[win].mean(), rate_i.mean(), rtol=0.1)
-    assert 0.5 < rate_e.mean() < 10 and 1 < rate_i.mean() < 20  # measured 1.5 and 5.2 Hz
+    # filtered population rates agree with spike counts (fixed key, deterministic:
+    # measured 0.48% (E) and 0.45% (I); rtol 1.5% is ~3x)
+    np.testing.assert_allclose(np.asarray(res.pop_rate_e)[win].mean(), rate_e.mean(), rtol=0.015)
+    np.testing.assert_allclose(np.asarray(res.pop_rate_i)[win].mean(), rate_i.mean(), rtol=0.015)
+    # measured 1.525 and 5.1 Hz (key 0); a +-50% band (the run itself is pinned by
+    # test_one_key_per_trial), where the old (0.5, 10) / (1, 20) Hz bands were 6-8x wide
+    assert 1.0 < rate_e.mean() < 2.3 and 3.4 < rate_i.mean() < 7.7
     assert int(res.spike_counts_e.sum() + res.spike_counts_i.sum()) == int(res.spikes.n_events)
     ce, ci = np.asarray(res.currents_e), np.asarray(res.currents_i)
     assert np.all(ce >= 0) and np.all(ci >= 0)
     # tight balance: E and I input of an E (70) and an I (90) neuron nearly cancel on
-    # average and co-vary (measured: means within 10%, correlation 0.75-0.9 (8 seeds))
+    # average and co-vary (measured: means within 10% (key 0: 6.8% and 7.8%, so rtol 0.25
+    # is ~3x), correlation 0.75-0.9 (8 seeds; key 0: 0.76 and 0.86))
     np.testing.assert_allclose(ce.mean(0), ci.mean(0), rtol=0.25)
     assert np.all(metrics.ei_correlation(ce, ci, smooth_steps=20) > 0.5)
 
