@@ -259,15 +259,17 @@ def mat_vec(u, G):
     return out
 
 
-def integrate(net: SCNParams, V, r, xh, c):
+def integrate(net: SCNParams, V, r, xh, c, G=None):
     """Step 1 of the B13 step without noise: ``(V_new, r, xh, ff, slow)`` (r and xh not
-    yet decayed; ff = Gamma^T c, slow = Omega_s-part + kappa r, per neuron)."""
+    yet decayed; ff = Gamma^T c, slow = Omega_s-part + kappa r, per neuron). ``G``:
+    columns of Gamma for a subset of neurons (V, r of that subset); default all."""
+    G = net.Gamma if G is None else G
     M = net.slow_matrix
     Mx = M[:, 0] * xh[..., 0, None]
     for d in range(1, M.shape[1]):
         Mx = Mx + M[:, d] * xh[..., d, None]
-    ff = mat_vec(c, net.Gamma)
-    slow = mat_vec(Mx, net.Gamma) + net.kappa * r
+    ff = mat_vec(c, G)
+    slow = mat_vec(Mx, G) + net.kappa * r
     return V + net.dt * (-net.lambda_v * V + ff + slow), r, xh, ff, slow
 
 

@@ -249,7 +249,7 @@ def _run(net: SCNParams, c, key, pert, state0: SCNState, *, opts: SimOptions, ca
         rate_neurons=sel_r, final=state)
 
 
-BLOCK_STEPS = 16  # steps integrated ahead per iteration of the multi-step kernel
+BLOCK_STEPS = 32  # steps integrated ahead per iteration of the multi-step kernel
 
 
 def multistep_applies(opts: SimOptions, pert, noisy: bool) -> bool:
@@ -266,16 +266,21 @@ def _run_multistep(net: SCNParams, c, key, state0: SCNState, *, opts: SimOptions
     """One trial (traceable), the same result as :func:`_run` bit for bit, with far
     fewer loop iterations.
 
-    Without noise, a step with no spike is an elementwise map of (V, r~, x_hat). Each
-    iteration integrates ``block`` steps ahead without spikes (the step's own
-    arithmetic, :func:`integrate`, unrolled), finds the first step where some
-    ``V - T > 0`` (one reduction over the block), keeps the state of that step, applies
-    its spike with the step's own rule (:func:`pick_max` with that step's random
-    offset, :func:`fire_instant`) and continues after it; the steps computed past the
-    spike are discarded. Iterations: about spikes + T / block instead of T, so the
-    per-iteration overhead of the XLA loop (op dispatch, the spike pick, record and
-    event updates: ~4 us on CPU, 10-100x the O(N D) arithmetic at N = 400) is paid
-    once per spike or block. Memory as in :func:`_run`: records and events only."""
+    Without noise, a step with no spike is an elementwise map of (V, r~) plus a D-vector
+    update of x_hat. Each iteration (1) integrates ``block`` steps ahead without spikes
+    (the step's own arithmetic, :func:`integrate`, unrolled into one fused elementwise
+    chain per neuron) and finds the first step where some ``V - T > 0`` (one
+    reduction); (2) recomputes the state just before that step (a second chain, so no
+    (block, N) trajectory is stored); (3) runs the public :func:`step` on it (the spike
+    pick with that step's random offset, the reset, the event) and continues after
+    it. Steps computed past the first candidate are discarded. Loop iterations: about
+    spikes + T / block instead of T, so the per-iteration overhead of the XLA loop (op
+    dispatch, spike pick, event and record updates: ~4 us per step on CPU, far more
+    than the O(N D) arithmetic at N = 400) is paid once per spike or block. Memory as
+    in :func:`_run`: records and events only (plus (block, K) rows of the recorded
+    neurons). XLA contracts multiply-adds (FMA) inside a fusion; both passes and the
+    step contain the same fused expressions, and ``tests/test_scn_kernel_equivalence``
+    holds the results to :func:`_run` bit for bit."""
     G = net.Gamma
     D, N = G.shape
     f = state0.V.dtype
@@ -292,25 +297,41 @@ def _run_multistep(net: SCNParams, c, key, state0: SCNState, *, opts: SimOptions
     def cond(carry):
         return carry[0] < n_steps
 
-    def ahead(s, c_j):  # a step without spike: integrate, decay (as in step)
-        V, r, xh, _, _ = integrate(net, *s, c_j)
-        s = (V, r * decay, xh * decay)
-        return s, s
+    G_v = G[:, sel_v]
 
     def body(carry):
         i, state, spikes, margins, counts, max_n, recs = carry
         cs = jax.lax.dynamic_slice(c_pad, (i, jnp.zeros((), jnp.int32)), (block, D))
-        _, (Vs, rs, xs) = jax.lax.scan(ahead, (state.V, state.rates, state.readout), cs)
         n_valid = jnp.minimum(block, n_steps - i).astype(jnp.int32)
-        hit = (jnp.max(Vs - T, axis=1) > 0) & (rows < n_valid)
-        last = jnp.min(jnp.where(hit, rows, n_valid - 1)).astype(jnp.int32)
-        # step ``last`` (the first with a candidate, else the block's last) is run by
-        # the public step itself, from the state before it
-        before = jnp.maximum(last - 1, 0)
+        xs = [state.readout]                      # x_hat before each step's decay
+        for j in range(block):
+            xs.append(xs[-1] * decay)
+
+        def ahead(V, r, j, G_sub=None):           # step j without spike (as in step)
+            return integrate(net, V, r, xs[j], cs[j], G_sub)[0], r * decay
+
+        # pass 1, one fused elementwise chain and a reduction: the first step of the
+        # block where some V - T > 0 (else the block's last valid step)
+        V, r, first = state.V, state.rates, jnp.full((N,), block, jnp.int32)
+        for j in range(block):
+            V, r = ahead(V, r, j)
+            first = jnp.where((first == block) & (V - T > 0), j, first)
+        last = jnp.minimum(jnp.min(first), n_valid - 1).astype(jnp.int32)
+        # pass 2: the state before step ``last``, which the public step itself then runs
+        V, r = state.V, state.rates
+        V_prev, r_prev = V, r
+        for j in range(block - 1):
+            V, r = ahead(V, r, j)
+            V_prev, r_prev = jnp.where(j < last, V, V_prev), jnp.where(j < last, r, r_prev)
+        # the recorded neurons' trajectories (records of the steps before ``last``)
+        Vv, rv, rr, Vs, rs = state.V[sel_v], state.rates[sel_v], state.rates[sel_r], [], []
+        for j in range(block):
+            Vv, rv = ahead(Vv, rv, j, G_v)
+            rr = rr * decay
+            Vs.append(Vv), rs.append(rr)
+        Vs, rs, xs = jnp.stack(Vs), jnp.stack(rs), jnp.stack(xs)
         k = step0 + i + last                             # its absolute index
-        pick = lambda trajectory, initial: jnp.where(last == 0, initial, trajectory[before])
-        prev = state._replace(V=pick(Vs, state.V), rates=pick(rs, state.rates),
-                              readout=pick(xs, state.readout), step=k)
+        prev = state._replace(V=V_prev, rates=r_prev, readout=xs[last], step=k)
         _, offsets = K.draw_randomness(key, k, 1, 0, (N,), f)
         state, rec = step(net, prev, K.StepInputs(cs[last], jnp.zeros((0,), f), offsets[0]),
                           options=opts)
@@ -322,9 +343,9 @@ def _run_multistep(net: SCNParams, c, key, state0: SCNState, *, opts: SimOptions
         end = (rows == last)[:, None]
         local = i + rows + 1
         target = jnp.where((rows <= last) & (local % every == 0), local // every - 1, n_rec)
-        new = {"readout": jnp.where(end, rec.readout, xs),
-               "voltages": jnp.where(end, rec.voltages[sel_v], Vs[:, sel_v]),
-               "rates": jnp.where(end, rec.rates[sel_r], rs[:, sel_r])}
+        new = {"readout": jnp.where(end, rec.readout, xs[1:]),
+               "voltages": jnp.where(end, rec.voltages[sel_v], Vs),
+               "rates": jnp.where(end, rec.rates[sel_r], rs)}
         recs = {name: recs[name].at[target].set(new[name], mode="drop") for name in recs}
         return (i + last + 1, state, spikes, margins, counts, jnp.maximum(max_n, rec.n_spikes),
                 recs)
