@@ -49,6 +49,29 @@ def _load_config(path: Path | None) -> dict:
         return tomllib.load(handle)
 
 
+def _fixed_hash_seed_for_cache(argv: Sequence[str] | None) -> None:
+    """With the persistent compilation cache on, run validate under a fixed
+    ``PYTHONHASHSEED`` (re-executing the same command line once, before JAX starts).
+
+    funsor, which eliminates the NumPyro models' hidden states, orders some operations
+    by iterating sets of variable names, so the enumerated model's XLA program (and with
+    it its cache key) changes with Python's per-process string-hash seed: the NumPyro
+    stage missed the cache on every run. Only for the ``bayesnn`` command itself
+    (``argv`` None), only when ``BAYESNN_JAX_CACHE`` is set and the caller has not chosen
+    a seed; string hashing has no effect on any result of validate.
+    """
+    if (argv is not None or not os.environ.get("BAYESNN_JAX_CACHE")
+            or "PYTHONHASHSEED" in os.environ or not hasattr(os, "execve")):
+        return
+    command = list(getattr(sys, "orig_argv", []))
+    if not command or not sys.argv or sys.argv[0] in ("", "-c"):
+        return  # not a re-runnable command line (python -c, interactive)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *command[1:]],
+              dict(os.environ, PYTHONHASHSEED="0"))
+
+
 def _setup_jax() -> None:
     from bayesnn.core.precision import enable_x64
     import jax
@@ -102,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sweep":  # sets up JAX itself (float64, compilation cache)
         from bayesnn.sweep.cli import run_sweep_command
         return run_sweep_command(args)
+    _fixed_hash_seed_for_cache(argv)
     _setup_jax()
     import json
 
@@ -115,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                seed=args.seed, duration=args.duration,
                                progress=(lambda message: None) if args.quiet else timer,
                                figures=not args.no_figures)
+        if not args.quiet:
+            timer.finish()
     except (ValueError, tomllib.TOMLDecodeError) as error:
         print(f"bayesnn validate: error: {error}", file=sys.stderr)
         return 2

@@ -206,19 +206,122 @@ def run(names: list[str] | tuple[str, ...] = (DEFAULT_SCENARIO,),
     return results
 
 
+_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
+                   "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                   "/jax/core/compile/backend_compile_duration")
+
+
+class CompileMeter:
+    """JAX compilation as seen through ``jax.monitoring`` (one listener per process).
+
+    Records the wall-clock spans of tracing, lowering and XLA compilation (which
+    includes reading the persistent compilation cache) and counts XLA compilations and
+    persistent-cache hits and misses. Nested spans (a jit traced inside another) are
+    merged, so :meth:`since` never counts a second twice.
+    """
+
+    _instance: "CompileMeter | None" = None
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+        self.events: list[tuple[float, str]] = []
+
+    @classmethod
+    def get(cls) -> "CompileMeter":
+        """The process's meter, its listeners registered on first use."""
+        if cls._instance is None:
+            import jax.monitoring
+
+            meter = cls()
+            jax.monitoring.register_event_time_span_listener(meter._on_span)
+            jax.monitoring.register_event_listener(meter._on_event)
+            cls._instance = meter
+        return cls._instance
+
+    def _on_span(self, event: str, start: float, end: float, **_) -> None:
+        if event in _COMPILE_EVENTS:
+            self.spans.append((start, end))
+            if event == _COMPILE_EVENTS[-1]:
+                self.events.append((end, "compiled"))
+
+    def _on_event(self, event: str, **_) -> None:
+        if event.endswith("/cache_hits"):
+            self.events.append((time.time(), "hit"))
+        elif event.endswith("/cache_misses"):
+            self.events.append((time.time(), "miss"))
+
+    def since(self, start: float, end: float | None = None) -> dict:
+        """Compile seconds (merged spans), programs compiled (``programs``, persistent
+        cache reads included) and cache ``hits`` / ``misses`` between the ``time.time()``
+        instants ``start`` and ``end`` (default now)."""
+        end = time.time() if end is None else end
+        spans = sorted((max(a, start), min(b, end)) for a, b in self.spans
+                       if b > start and a < end)
+        seconds, low, high = 0.0, None, None
+        for a, b in spans:
+            if high is None or a > high:
+                seconds += 0.0 if high is None else high - low
+                low, high = a, b
+            else:
+                high = max(high, b)
+        seconds += 0.0 if high is None else high - low
+        kinds = [kind for when, kind in self.events if start <= when <= end]
+        return {"compile_s": seconds, "programs": kinds.count("compiled"),
+                "hits": kinds.count("hit"), "misses": kinds.count("miss")}
+
+
 class StageTimer:
-    """Progress printer: numbered stages with elapsed wall time, for runs of seconds."""
+    """Progress printer: numbered stages with elapsed wall time, for runs of seconds.
+
+    Each line after the first also reports the stage that just ended: wall and CPU
+    seconds of this process, and how much of the wall time was JAX compilation
+    (tracing, lowering, XLA; :class:`CompileMeter`), with the number of programs compiled
+    and the persistent compilation cache's hits and misses (only counted when the cache
+    is on, ``BAYESNN_JAX_CACHE``). :meth:`finish` reports the last stage and the totals.
+    ``stages`` keeps the numbers (one dict per finished stage).
+    """
 
     def __init__(self, write: Callable[[str], None]):
         self.write = write
         self.start = time.perf_counter()
         self.stage = 0
+        self.stages: list[dict] = []
+        self._meter = CompileMeter.get()
+        self._open = None  # (message, wall clock, perf counter, process time)
+
+    def _close(self) -> None:
+        if self._open is None:
+            return
+        message, wall_start, perf_start, cpu_start = self._open
+        record = {"stage": self.stage, "message": message,
+                  "wall_s": time.perf_counter() - perf_start,
+                  "cpu_s": time.process_time() - cpu_start,
+                  **self._meter.since(wall_start)}
+        self.stages.append(record)
+        self._open = None
+        self.write(f"     ^ {_describe(record)}")
 
     def __call__(self, message: str) -> None:
+        self._close()
         self.stage += 1
         self.write(f"[{self.stage:2d}] {time.perf_counter() - self.start:6.1f} s  {message}")
+        self._open = (message, time.time(), time.perf_counter(), time.process_time())
+
+    def finish(self) -> None:
+        """Report the last stage and the totals over all stages."""
+        self._close()
+        if self.stages:
+            total = {key: sum(stage[key] for stage in self.stages)
+                     for key in ("wall_s", "cpu_s", "compile_s", "programs", "hits", "misses")}
+            self.write(f"all stages: {_describe(total)}")
+
+
+def _describe(record: dict) -> str:
+    return (f"{record['wall_s']:.1f} s wall, {record['cpu_s']:.1f} s CPU, compile "
+            f"{record['compile_s']:.1f} s ({record['programs']} XLA programs; persistent "
+            f"cache {record['hits']} hits, {record['misses']} misses)")
 
 
 __all__ = ["REGISTRY", "SCENARIOS", "DEFAULT_SCENARIO", "Scenario",
            "available", "available_scenarios", "resolve", "run", "scenario_function",
-           "settings_of", "StageTimer"]
+           "settings_of", "StageTimer", "CompileMeter"]
