@@ -172,7 +172,8 @@ def _step(params, lane: _Lane, table, base, duration, rate_bound, cumulative, pa
     # Switches and null candidates leave the neuron alone: advancing to its own time is
     # an exact no-op. A sample advances to its time and records, as in event_kernel.
     moves = take_sample | is_input
-    until = jnp.where(take_sample, sample_time, jnp.where(is_input, lane.clock, lane.state.time))
+    until = jnp.where(take_sample, sample_time,
+                      jnp.where(is_input, lane.clock, lane.state.time))
     scratch = empty_spikes(scratch_size, lane.clock.dtype)
     state, scratch = advance(params, lane.state, until, scratch, drift_spikes=drift_spikes)
     state, scratch = receive(params, state, channel, scratch, active=is_input)
@@ -195,7 +196,8 @@ def _step(params, lane: _Lane, table, base, duration, rate_bound, cumulative, pa
     new_x = jnp.where(switch, 1 - x, x)
     return lane._replace(
         state=state, spikes=_merge(lane.spikes, scratch),
-        samples=jax.lax.dynamic_update_slice(lane.samples, row[None], (slot, jnp.zeros_like(slot))),
+        samples=jax.lax.dynamic_update_slice(lane.samples, row[None],
+                                             (slot, jnp.zeros_like(slot))),
         sample_index=lane.sample_index + take_sample.astype(jnp.int32),
         x=new_x,
         clock=jnp.where(candidate, next_clock, lane.clock),
@@ -282,7 +284,7 @@ def _generative(params, keys, initial_state, sample_times, duration, *, capacity
 
 
 def _check_sample_inputs(params, key, duration, n_trials, dt, sample_times, chunk_events,
-                         capacity, initial_state, record_inputs):
+                         capacity, initial_state, record_inputs, batch_trials):
     params = check_params(params)
     duration = float(require_positive("duration", duration, ndim=0))
     if n_trials is not None:
@@ -291,6 +293,7 @@ def _check_sample_inputs(params, key, duration, n_trials, dt, sample_times, chun
     if capacity is not None:
         capacity = require_int("capacity", capacity, minimum=1)
     record_inputs = require_int("record_inputs", record_inputs, minimum=0)
+    require_int("batch_trials", batch_trials, minimum=1)
     if initial_state not in (None, 0, 1) or isinstance(initial_state, bool):
         raise ValueError(f"initial_state must be None, 0 or 1, got {initial_state!r}")
     times = record_times(duration, dt, sample_times, 1)
@@ -309,7 +312,7 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
                         n_trials: int | None = None, dt: float | None = None,
                         sample_times=None, chunk_events: int = 256,
                         capacity: int | None = None, initial_state: int | None = None,
-                        record_inputs: int = 0) -> GenerativeRun:
+                        record_inputs: int = 0, batch_trials: int = 1024) -> GenerativeRun:
     r"""Sample the hidden chain and the input spikes inside the exact event-driven run.
 
     Equations, sampling scheme and random-number scheme: module docstring
@@ -337,6 +340,9 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
         record_inputs: if > 0, also return the generated input spikes and switch times
             in buffers of this many slots (grown on overflow): for tests and plots of
             short runs. 0 (default) keeps only counts.
+        batch_trials: trials per compiled call (memory and speed only: results are
+            bit-identical for every value); memory holds one batch's working set plus
+            the kept results of all trials.
 
     Returns:
         :class:`GenerativeRun`: L, G and the true x at the sample times, output spikes,
@@ -352,7 +358,7 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
     (params, base, duration, n_trials, times, chunk_events, capacity,
      record_inputs) = _check_sample_inputs(params, key, duration, n_trials, dt, sample_times,
                                            chunk_events, capacity, initial_state,
-                                           record_inputs)
+                                           record_inputs, batch_trials)
     warn_if_float32("bayesnn.neuron.simulate_generative")
     q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
     fastest = float(params.r_on) + float(params.r_off) + float(np.maximum(q_on, q_off).sum())
@@ -360,47 +366,75 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
 
     keys = (trial_keys(base, n_trials) if n_trials is not None else base[None])
     n_run = keys.shape[0]
-    if n_run == 1:
-        keys = jnp.concatenate([keys, keys])  # lane 1 dropped (see _generative)
-    p_on = float(params.stationary_prob_on)
-    expected_inputs = (p_on * q_on.sum() + (1 - p_on) * q_off.sum()) * duration
+    # Lanes per compiled call: at least two (a batch of one fuses differently, see
+    # _generative); the last batch is padded with copies (dropped), so every batch runs
+    # one program and memory is bounded by one batch plus the kept results.
+    width = max(2, min(batch_trials, n_run))
+    n_batches = -(-n_run // width)
+    padded = jnp.concatenate([keys, jnp.broadcast_to(keys[-1:], (n_batches * width - n_run,)
+                                                     + keys.shape[1:])])
     # Output events: about (evidence rate in state 1 / g0 + 10 Hz) x duration, plus drift
     # spikes; bucketed, grown and rerun on overflow (identical results).
     rate = (1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
             + _drift_rate(params))
-    output_capacity = capacity or bucket_capacity(rate * duration)
-    record_capacity = (max(bucket_capacity(max(q_on.sum(), q_off.sum()) * duration),
-                           record_inputs) if record_inputs else 0)
-    scratch_size = 4
+    sizes = {"capacity": capacity or bucket_capacity(rate * duration),
+             "record_inputs": (max(bucket_capacity(max(q_on.sum(), q_off.sum()) * duration),
+                                   record_inputs) if record_inputs else 0),
+             "scratch_size": 4}
     drift = drift_can_fire(params)
     x0 = -1 if initial_state is None else int(initial_state)
-    while True:
-        lanes, initial = _generative(params, keys, jnp.asarray(x0), jnp.asarray(times),
-                                     duration, capacity=output_capacity,
-                                     chunk_events=chunk_events, drift_spikes=drift,
-                                     record_inputs=record_capacity, scratch_size=scratch_size)
-        needed = int(np.max(np.asarray(lanes.spikes.n_events)))
-        needed_scratch = int(np.max(np.asarray(lanes.scratch_peak)))
-        needed_record = (int(np.max(np.asarray(jnp.maximum(lanes.inputs.n_events,
-                                                           lanes.switches.n_events))))
-                         if record_capacity else 0)
-        if (needed <= output_capacity and needed_record <= record_capacity
-                and needed_scratch <= scratch_size):
-            break
-        output_capacity = max(output_capacity, _next_power(needed))
-        record_capacity = max(record_capacity, _next_power(needed_record))
-        scratch_size = max(scratch_size, _next_power(needed_scratch))
-
-    keep = (lambda a: a[:n_run]) if n_trials is not None else (lambda a: a[0])
-    lanes, initial = jax.tree_util.tree_map(keep, (lanes, initial))
+    pieces = []
+    for batch in range(n_batches):
+        batch_keys = padded[batch * width:(batch + 1) * width]
+        while True:
+            lanes, initial = _generative(params, batch_keys, jnp.asarray(x0),
+                                         jnp.asarray(times), duration,
+                                         chunk_events=chunk_events, drift_spikes=drift,
+                                         **sizes)
+            needed = {"capacity": int(np.max(np.asarray(lanes.spikes.n_events))),
+                      "scratch_size": int(np.max(np.asarray(lanes.scratch_peak))),
+                      "record_inputs": (int(np.max(np.asarray(jnp.maximum(
+                          lanes.inputs.n_events, lanes.switches.n_events))))
+                          if sizes["record_inputs"] else 0)}
+            if all(needed[name] <= sizes[name] for name in sizes):
+                break
+            sizes = {name: max(sizes[name], _next_power(needed[name])) for name in sizes}
+        real = min(width, n_run - batch * width)
+        pieces.append(jax.tree_util.tree_map(lambda a: a[:real], (lanes, initial)))
+    lanes, initial = _concatenate(pieces)
+    if n_trials is None:
+        lanes, initial = jax.tree_util.tree_map(lambda a: a[0], (lanes, initial))
     n_samples = times.shape[0]
     samples = lanes.samples[..., :n_samples, :]
+    recorded = bool(sizes["record_inputs"])
     return GenerativeRun(
         times, samples[..., 0], samples[..., 1], samples[..., 2].astype(jnp.int32),
         lanes.spikes, lanes.counts.sum(-2), lanes.counts[..., 1, :], lanes.time_on,
         lanes.n_switches, initial, lanes.n_candidates, lanes.state,
-        lanes.inputs if record_capacity else None,
-        lanes.switches if record_capacity else None)
+        lanes.inputs if recorded else None, lanes.switches if recorded else None)
+
+
+def _pad_spikes(spikes: Spikes, capacity: int) -> Spikes:
+    extra = capacity - spikes.capacity
+    if extra == 0:
+        return spikes
+    pad = lambda a, value: jnp.pad(a, ((0, 0), (0, extra)), constant_values=value)
+    return Spikes(pad(spikes.times, jnp.inf), pad(spikes.senders, -1), pad(spikes.counts, 0),
+                  spikes.n_events)
+
+
+def _concatenate(pieces):
+    """Join the batches' results along the trial axis (spike buffers padded to the
+    largest capacity, which grows only if a later batch overflowed)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    lanes = [lane for lane, _ in pieces]
+    widest = {name: max(getattr(lane, name).capacity for lane in lanes)
+              for name in ("spikes", "inputs", "switches")}
+    lanes = [lane._replace(**{name: _pad_spikes(getattr(lane, name), size)
+                              for name, size in widest.items()}) for lane in lanes]
+    joined = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *lanes)
+    return joined, jnp.concatenate([initial for _, initial in pieces])
 
 
 def _drift_rate(params) -> float:
