@@ -25,10 +25,20 @@ the mode runs; JAX buffers are invisible to tracemalloc). The JAX modes start fr
 pre-sampled events, so their rows are also given "with inputs" (run + event sampling)
 for the comparison with NumPy, whose loop draws its random numbers itself.
 
+``--counts`` runs a separate comparison instead: the time-stepped exact filter on dense
+counts (:func:`bayesnn.neuron.filter_counts`, "discrete", with per-bin log normalisers)
+against :func:`bayesnn.exact.hmm_forward` on the same counts (one trial of the model
+binned at ``--counts-dt``), one process, the two sides alternated ``--repeats`` times
+after a warm-up call each (compile apart), medians in ns per bin; hmm_forward is timed
+on precomputed log-likelihoods and, separately, with
+:func:`bayesnn.exact.hmm.poisson_log_likelihoods` from the counts. Outputs are checked
+to agree (posterior, log normalisers, log-likelihood).
+
 The script only reports: the goal checks print PASS/FAIL, nothing is asserted.
 
     python benchmarks/bench_neuron.py                     # full workload
     python benchmarks/bench_neuron.py --numpy-duration 1  # NumPy loop on 1 s, scaled
+    python benchmarks/bench_neuron.py --counts            # filter_counts vs hmm_forward
 """
 from __future__ import annotations
 
@@ -260,6 +270,68 @@ def correctness(args, n_check: int = 8) -> dict:
     return out
 
 
+def counts_comparison(args) -> list[str]:
+    """filter_counts ("discrete") vs exact.hmm_forward on the same dense counts."""
+    from bayesnn.core import bin_counts
+    from bayesnn.exact import hmm_forward
+    from bayesnn.exact.hmm import ctmc_transition_matrix, poisson_log_likelihoods
+    from bayesnn.neuron import filter_counts
+    from bayesnn.processes import sample_trial
+
+    params = make_params(args.inputs)
+    dt, n_bins = args.counts_dt, args.counts_bins
+    trial = sample_trial(params, key=SEED, duration=n_bins * dt)
+    counts = np.asarray(bin_counts(trial.inputs, args.inputs, dt, n_bins))
+    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
+    prior_on = float(params.r_on / (params.r_on + params.r_off))
+    initial = jnp.array([1.0 - prior_on, prior_on])
+    transition = ctmc_transition_matrix(float(params.r_on), float(params.r_off), dt)
+    log_lik = jax.block_until_ready(poisson_log_likelihoods(counts, q_on, q_off, dt))
+    sides = {
+        "filter_counts": lambda: filter_counts(params, counts, dt=dt, method="discrete"),
+        "hmm_forward": lambda: hmm_forward(initial, transition, log_lik),
+        "ll+hmm_forward": lambda: hmm_forward(
+            initial, transition, poisson_log_likelihoods(counts, q_on, q_off, dt)),
+    }
+    compile_s, runs = {}, {name: [] for name in sides}
+    for name, fn in sides.items():
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        compile_s[name] = time.perf_counter() - start
+    for _ in range(args.repeats):  # alternate the sides
+        for name, fn in sides.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            runs[name].append(time.perf_counter() - start)
+    run = filter_counts(params, counts, dt=dt, method="discrete")
+    reference = hmm_forward(initial, transition, log_lik)
+    d_posterior = float(np.max(np.abs(np.asarray(run.posterior)
+                                      - np.asarray(reference.filtered[:, 1]))))
+    d_norm = float(np.max(np.abs(np.asarray(run.log_normalizers)
+                                 - np.asarray(reference.log_normalizers))))
+    d_ll = float(jnp.sum(run.log_normalizers) - reference.log_marginal_likelihood)
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    per_bin = {name: value / n_bins * 1e9 for name, value in median.items()}
+    load = os.getloadavg()
+    lines = [f"counts: one neuron, {args.inputs} inputs, {n_bins} bins of {dt:g} s "
+             f"({int(counts.sum())} input spikes, {int(run.spikes.n_spikes)} output spikes); "
+             f"jax {jax.__version__} on {jax.default_backend()} ({os.cpu_count()} CPUs); "
+             f"{args.repeats} alternating repeats; load average "
+             f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+             f"{'side':<15} {'first call s':>12} {'median s':>9} {'ns/bin':>8} {'x hmm_forward':>13}",
+             "-" * 61]
+    for name in sides:
+        lines.append(f"{name:<15} {compile_s[name]:>12.3f} {median[name]:>9.4f} "
+                     f"{per_bin[name]:>8.1f} {median[name] / median['hmm_forward']:>13.2f}")
+    ratio = median["filter_counts"] / median["hmm_forward"]
+    lines.append(f"agreement: max |P_on - filtered| = {d_posterior:.2g}, max |log Z_k diff| = "
+                 f"{d_norm:.2g}, sum log Z_k - log-likelihood = {d_ll:.2g}")
+    lines.append(f"GOAL filter_counts <= 2x hmm_forward (ns/bin): {ratio:.2f}x -> "
+                 f"{'PASS' if ratio <= 2 else 'FAIL'} (with log-likelihoods from the counts: "
+                 f"{median['filter_counts'] / median['ll+hmm_forward']:.2f}x)")
+    return lines
+
+
 # ------------------------------------------------------------------------ driver
 
 def _spawn(mode: str, args) -> dict:
@@ -386,6 +458,13 @@ def parse(argv=None):
     parser.add_argument("--json", default=None, help="save the results to this path")
     parser.add_argument("--in-process", action="store_true",
                         help="run every mode in this process (no subprocesses)")
+    parser.add_argument("--counts", action="store_true",
+                        help="compare filter_counts with exact.hmm_forward on dense counts "
+                             "(instead of the event workload)")
+    parser.add_argument("--counts-bins", type=int, default=200_000,
+                        help="bins of the --counts comparison")
+    parser.add_argument("--counts-dt", type=float, default=1e-3,
+                        help="bin width of the --counts comparison, s")
     parser.add_argument("--mode", choices=MODES, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--events", default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -396,6 +475,13 @@ def main(argv=None) -> dict:
     if args.mode is not None:  # child: one mode, one JSON line on stdout
         print(json.dumps(run_mode(args.mode, args)))
         return {}
+    if args.counts:
+        lines = counts_comparison(args)
+        print("\n".join(lines))
+        if args.json:
+            with open(args.json, "w") as handle:
+                json.dump({"args": vars(args), "report": lines}, handle, indent=2)
+        return {"report": lines}
     rows = {}
     with tempfile.TemporaryDirectory() as scratch:
         if not args.in_process:  # the inputs are sampled once, then loaded by each JAX mode

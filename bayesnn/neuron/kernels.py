@@ -20,7 +20,13 @@ from bayesnn.core.spikes import Spikes, empty_spikes
 from bayesnn.core.stepping import scan_chunked, scan_steps
 from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.stepped import collect_spikes, make_step
+from bayesnn.neuron.stepped import (
+    collect_spikes,
+    discrete_normalizer,
+    discrete_predict,
+    make_step,
+    transition_probabilities,
+)
 
 _SAMPLE = -2  # channel code of a sample time in the merged event stream
 
@@ -183,14 +189,23 @@ def chunk_window(times, dt: float, n_steps: int, chunk: int) -> int:
 def stepped_counts_kernel(params: NeuronParams, evidence, log_lik_off, dt, bias,
                           initial_log_odds, initial_prediction, *, method: str,
                           record_every: int, capacity: int) -> KernelOutput:
-    """Time-stepped run on dense per-bin evidence (T,), keeping log Z for every bin."""
-    step = make_step(method, params, dt, bias, with_normalizer=method == "discrete")
+    """Time-stepped run on dense per-bin evidence (T,), keeping log Z for every bin.
+
+    log Z_k depends only on L_{k-1} and bin k, so it is computed after the scan for all
+    bins at once (vectorised, the same elementwise formulas as in the step) instead of
+    inside the sequential loop."""
+    step = make_step(method, params, dt, bias)
     dtype = jnp.result_type(float)
-    state, records = scan_steps(step, init_state(params, initial_log_odds,
-                                                 initial_prediction, dtype),
-                                (evidence, log_lik_off), record_every=1)
+    start = init_state(params, initial_log_odds, initial_prediction, dtype)
+    state, records = scan_steps(step, start, (evidence, log_lik_off), record_every=1)
     buffer = collect_spikes(empty_spikes(capacity, dtype), records.n_spikes, 0, dt)
-    normalizers = records.log_normalizer if method == "discrete" else jnp.zeros(0, dtype)
+    if method == "discrete":
+        previous = jnp.concatenate([start.log_odds[None], records.log_odds[:-1]])
+        a_on, a_off = transition_probabilities(params, dt)
+        normalizers = discrete_normalizer(discrete_predict(previous, a_on, a_off),
+                                          evidence, log_lik_off, bias)
+    else:
+        normalizers = jnp.zeros(0, dtype)
     return KernelOutput(records.log_odds[record_every - 1::record_every],
                         records.prediction[record_every - 1::record_every],
                         buffer, normalizers, state)

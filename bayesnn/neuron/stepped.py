@@ -56,6 +56,28 @@ class StepRecord(NamedTuple):
     n_spikes: jax.Array
 
 
+def transition_probabilities(params, dt):
+    """(a_on, a_off): exact one-bin switching probabilities of the hidden chain."""
+    total = params.r_on + params.r_off
+    relaxed = -jnp.expm1(-total * dt)
+    return params.r_on / total * relaxed, params.r_off / total * relaxed
+
+
+def discrete_predict(log_odds, a_on, a_off):
+    """L^-_k from L_{k-1}: log[(1 - a_off) e^L + a_on] - log[a_off e^L + 1 - a_on].
+    Elementwise, so it also maps a whole array of L_{k-1} at once."""
+    # Clipping L where e^L would overflow changes the result by less than one ulp.
+    limit = 0.9 * jnp.log(jnp.finfo(log_odds.dtype).max)
+    odds = jnp.exp(jnp.clip(log_odds, -limit, limit))
+    return jnp.log(((1.0 - a_off) * odds + a_on) / (a_off * odds + (1.0 - a_on)))
+
+
+def discrete_normalizer(predicted, evidence, log_lik_off, bias):
+    """log Z_k from L^-_k (elementwise)."""
+    return log_lik_off + jnp.logaddexp(jax.nn.log_sigmoid(predicted) + evidence + bias,
+                                       jax.nn.log_sigmoid(-predicted))
+
+
 def make_step(method: str, params, dt, bias, with_normalizer: bool = False):
     """Step function ``(NeuronState, (evidence_k, log_lik_off_k)) -> (NeuronState,
     StepRecord)`` for ``params`` (a :class:`bayesnn.neuron.NeuronParams`).
@@ -66,24 +88,16 @@ def make_step(method: str, params, dt, bias, with_normalizer: bool = False):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     r_on, r_off, theta, g0 = params.r_on, params.r_off, params.theta, params.g0
-    total = r_on + r_off
-    relaxed = -jnp.expm1(-total * dt)
-    a_on, a_off = r_on / total * relaxed, r_off / total * relaxed
+    a_on, a_off = transition_probabilities(params, dt)
 
     def step(state, inputs):
         evidence, log_lik_off = inputs
         log_odds, n_guarded = state.log_odds, state.n_guarded
         log_normalizer = jnp.zeros_like(log_odds)
         if method == "discrete":
-            # log[(1 - a_off) e^L + a_on] - log[a_off e^L + 1 - a_on]; clipping L where
-            # e^L would overflow changes the result by less than one ulp.
-            limit = 0.9 * jnp.log(jnp.finfo(log_odds.dtype).max)
-            odds = jnp.exp(jnp.clip(log_odds, -limit, limit))
-            predicted = jnp.log(((1.0 - a_off) * odds + a_on) / (a_off * odds + (1.0 - a_on)))
+            predicted = discrete_predict(log_odds, a_on, a_off)
             if with_normalizer:
-                log_normalizer = log_lik_off + jnp.logaddexp(
-                    jax.nn.log_sigmoid(predicted) + evidence + bias,
-                    jax.nn.log_sigmoid(-predicted))
+                log_normalizer = discrete_normalizer(predicted, evidence, log_lik_off, bias)
             log_odds = predicted + evidence + bias
         else:
             # Past |L| ~ 709 e^L overflows; there the drift is -sign(L) * k(L) to within
