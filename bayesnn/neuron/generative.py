@@ -59,6 +59,9 @@ from bayesnn.neuron.simulate import NeuronRun, check_params, default_capacity, r
 
 _MAX_DRAWS = 2**31 - 1  # int32 candidate counter
 _UNROLL = 2
+# Output-buffer slots of one compiled call (lanes x capacity) at most: bounds the working
+# set of long runs (the kept results are trimmed to the spikes emitted).
+_LANE_SLOTS = 2**23
 
 
 class GenerativeRun(NamedTuple):
@@ -340,9 +343,11 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
         record_inputs: if > 0, also return the generated input spikes and switch times
             in buffers of this many slots (grown on overflow): for tests and plots of
             short runs. 0 (default) keeps only counts.
-        batch_trials: trials per compiled call (memory and speed only: results are
+        batch_trials: at most this many trials per compiled call, and at most 2^23
+            output-buffer slots per call (memory and speed only: results are
             bit-identical for every value); memory holds one batch's working set plus
-            the kept results of all trials.
+            the kept results of all trials (output buffers trimmed to the spikes
+            emitted).
 
     Returns:
         :class:`GenerativeRun`: L, G and the true x at the sample times, output spikes,
@@ -369,15 +374,16 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
     # Lanes per compiled call: at least two (a batch of one fuses differently, see
     # _generative); the last batch is padded with copies (dropped), so every batch runs
     # one program and memory is bounded by one batch plus the kept results.
-    width = max(2, min(batch_trials, n_run))
+    # Output events: about (evidence rate in state 1 / g0 + 10 Hz) x duration, plus drift
+    # spikes; bucketed, grown and rerun on overflow (identical results).
+    output_capacity = capacity or bucket_capacity(
+        (1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
+         + _drift_rate(params)) * duration)
+    width = max(2, min(batch_trials, n_run, _LANE_SLOTS // output_capacity))
     n_batches = -(-n_run // width)
     padded = jnp.concatenate([keys, jnp.broadcast_to(keys[-1:], (n_batches * width - n_run,)
                                                      + keys.shape[1:])])
-    # Output events: about (evidence rate in state 1 / g0 + 10 Hz) x duration, plus drift
-    # spikes; bucketed, grown and rerun on overflow (identical results).
-    rate = (1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
-            + _drift_rate(params))
-    sizes = {"capacity": capacity or bucket_capacity(rate * duration),
+    sizes = {"capacity": output_capacity,
              "record_inputs": (max(bucket_capacity(max(q_on.sum(), q_off.sum()) * duration),
                                    record_inputs) if record_inputs else 0),
              "scratch_size": 4}
@@ -400,7 +406,13 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
                 break
             sizes = {name: max(sizes[name], _next_power(needed[name])) for name in sizes}
         real = min(width, n_run - batch * width)
-        pieces.append(jax.tree_util.tree_map(lambda a: a[:real], (lanes, initial)))
+        lanes, initial = jax.tree_util.tree_map(lambda a: a[:real], (lanes, initial))
+        # keep only the used part of the output buffer (a power of two)
+        used = _next_power(max(int(np.max(np.asarray(lanes.spikes.n_events))), 16))
+        if used < lanes.spikes.capacity:
+            lanes = lanes._replace(spikes=Spikes(*(a[:, :used] for a in lanes.spikes[:3]),
+                                                 lanes.spikes.n_events))
+        pieces.append((lanes, initial))
     lanes, initial = _concatenate(pieces)
     if n_trials is None:
         lanes, initial = jax.tree_util.tree_map(lambda a: a[0], (lanes, initial))
