@@ -24,6 +24,7 @@ within 5 standard errors (per-trial spread; one-day run: 10 s batch means).
 
     python benchmarks/bench_w1.py                     # everything (~15 min on 2 cores)
     python benchmarks/bench_w1.py --configs 1000x10   # one configuration
+    python benchmarks/bench_w1.py --modes generative --previous old.json  # rerun one mode
 """
 from __future__ import annotations
 
@@ -191,7 +192,9 @@ def _fmt(value, digits=3):
 
 
 def report(rows: list[dict]) -> list[str]:
-    lines = [f"load average at start: {rows[0]['load']}; at end: {os.getloadavg()}", "",
+    loads = sorted({tuple(round(v, 1) for v in r["load"]) for r in rows if "load" in r})
+    lines = [f"load average (1, 5, 15 min) at the start of each run: {loads}; at the end: "
+             f"{tuple(round(v, 1) for v in os.getloadavg())} (2 cores)", "",
              "| neurons x s | mode | sampling s | integration s | run s | compile s "
              "| peak RSS MiB: process / run phase (growth in run) | output rate Hz |",
              "|---|---|---|---|---|---|---|---|"]
@@ -267,6 +270,9 @@ def main(argv=None):
                         help="also run today's path on the one-day run")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None, help="save the rows to this path")
+    parser.add_argument("--previous", default=None,
+                        help="rows of an earlier --json run: this run's rows replace those "
+                             "of the same mode and configuration, the table shows all")
     args = parser.parse_args(argv)
     if args.child:
         n, duration = args.configs[0].split("x")
@@ -284,6 +290,14 @@ def main(argv=None):
             row["load"] = load
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
+    if args.previous:
+        with open(args.previous) as handle:
+            earlier = json.load(handle)
+        fresh = {(r["mode"], r["n"], r["duration"]) for r in rows}
+        rows = [r for r in earlier if (r["mode"], r["n"], r["duration"]) not in fresh] + rows
+        rows.sort(key=lambda r: (CONFIGS.index(f"{r['n']}x{r['duration']:g}")
+                                 if f"{r['n']}x{r['duration']:g}" in CONFIGS else 99,
+                                 r["mode"] != "today"))
     print("\n".join(report(rows)))
     if args.json:
         with open(args.json, "w") as handle:
