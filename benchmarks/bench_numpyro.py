@@ -1,6 +1,6 @@
 """Benchmark the NumPyro references.
 
-Run: ``python benchmarks/bench_numpyro.py [--parallel] [--validate] [--json FILE]``
+Run: ``python benchmarks/bench_numpyro.py [--repeats K] [--parallel] [--validate] [--json FILE]``
 
 Measures, on T = 2000 bins of N = 10 inputs (dt = 10 ms, r_on = r_off = 2 Hz, q_on and
 q_off drawn from U(5, 30) Hz, seed 0):
@@ -9,6 +9,11 @@ q_off drawn from U(5, 30) Hz, seed 0):
   mean time per call afterwards;
 * the gradient of the hand-written forward scan that NUTS differentiates: first call
   and per call;
+* NUTS, 500 warm-up + 500 draws, **one chain** (``run_nuts(..., num_chains=1)``), the
+  first call in a fresh process (what a user waits for): wall and CPU seconds, and the
+  part of the wall time spent compiling (tracing, lowering, XLA; measured with
+  ``bayesnn.validate.CompileMeter``); with ``--repeats K`` the median over K fresh
+  subprocesses;
 * NUTS, 500 warm-up + 500 draws, 2 chains, run_nuts defaults: wall time (compile
   included), divergences, R-hat, bulk ESS. ``--parallel`` calls
   ``numpyro.set_host_device_count(2)`` *before JAX starts* so the two chains run in
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo root
 
 def _parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -38,8 +44,56 @@ def _parse(argv):
     parser.add_argument("--inputs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="one-chain NUTS: median over this many fresh subprocesses")
+    parser.add_argument("--one-chain-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=str, default=None, help="write the numbers here")
     return parser.parse_args(argv)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (``uptime``), to print next to timings."""
+    try:
+        return "load average %.2f, %.2f, %.2f (%d CPUs)" % (*os.getloadavg(), os.cpu_count())
+    except OSError:
+        return "load average unavailable"
+
+
+def _one_chain(nuts, counts, dt, args) -> dict:
+    """One NUTS chain, timed: wall, CPU, compile (first call in this process)."""
+    from bayesnn.validate import CompileMeter
+
+    meter = CompileMeter.get()
+    import arviz  # noqa: F401  (imported by run_nuts; not part of the sampler's time)
+
+    wall0, start, cpu = time.time(), time.perf_counter(), time.process_time()
+    result = nuts.run_nuts(counts, dt, num_warmup=args.warmup, num_samples=args.samples,
+                           num_chains=1, chain_method="sequential")
+    wall = time.perf_counter() - start
+    compiled = meter.since(wall0)
+    return {"nuts1_wall_s": wall, "nuts1_cpu_s": time.process_time() - cpu,
+            "nuts1_compile_s": compiled["compile_s"], "nuts1_programs": compiled["programs"],
+            "nuts1_run_s": wall - compiled["compile_s"],
+            "nuts1_divergences": result.num_divergences,
+            "nuts1_min_ess_bulk": result.min_ess_bulk}
+
+
+def _one_chain_medians(args) -> dict:
+    """Medians of one-chain NUTS over ``args.repeats`` fresh subprocesses."""
+    import statistics
+
+    runs = []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            out = os.path.join(folder, "one.json")
+            command = [sys.executable, os.path.abspath(__file__), "--one-chain-only",
+                       "--bins", str(args.bins), "--inputs", str(args.inputs), "--warmup",
+                       str(args.warmup), "--samples", str(args.samples), "--json", out]
+            subprocess.run(command, check=True, capture_output=True)
+            with open(out) as handle:
+                runs.append(json.load(handle))
+    keys = [key for key in runs[0] if key.startswith("nuts1_")]
+    return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 
 def _time_validate() -> dict:
@@ -73,6 +127,8 @@ def main(argv=None) -> dict:
     from bayesnn.processes import MMPPParams
 
     results: dict = {"bins": args.bins, "inputs": args.inputs, "devices": jax.device_count()}
+    if not args.one_chain_only:
+        print(load_average())
     rng = np.random.default_rng(0)
     n_inputs, n_bins, dt = args.inputs, args.bins, 1e-2
     q_on, q_off = rng.uniform(5, 30, n_inputs), rng.uniform(5, 30, n_inputs)
@@ -83,6 +139,24 @@ def main(argv=None) -> dict:
         states.append(x)
     counts = rng.poisson(np.where(np.array(states)[:, None], q_on, q_off) * dt).astype(float)
     params = MMPPParams(2.0, 2.0, q_on, q_off)
+
+    # first, so that it is the first sampler this process compiles (as for a user)
+    if args.one_chain_only:
+        results.update(_one_chain(nuts, counts, dt, args))
+        with open(args.json, "w") as handle:
+            json.dump(results, handle)
+        return results
+    if args.repeats > 1:
+        results.update(_one_chain_medians(args))
+        label = f"median of {args.repeats} fresh processes"
+    else:
+        results.update(_one_chain(nuts, counts, dt, args))
+        label = "first call in this process"
+    print(f"NUTS {args.warmup}+{args.samples} x 1 chain ({label}): "
+          f"{results['nuts1_wall_s']:.1f} s wall = {results['nuts1_compile_s']:.1f} s compile "
+          f"({results['nuts1_programs']:.0f} XLA programs) + {results['nuts1_run_s']:.1f} s "
+          f"run; {results['nuts1_cpu_s']:.1f} s CPU; divergences "
+          f"{results['nuts1_divergences']:.0f}; {load_average()}")
 
     start = time.perf_counter()
     jax.block_until_ready(mmpp_binned.enumerated_log_likelihood(params, counts, dt=dt))
