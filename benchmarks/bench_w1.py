@@ -134,9 +134,9 @@ def run_mode(mode: str, n: int, duration: float, repeats: int) -> dict:
         out["run_peak_includes_compile"] = first is None
         out["input_events"] = float(np.mean(np.asarray(events)))
     else:
-        from bayesnn.core.spikes import bucket_capacity
-        rate = 1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
-        capacity = bucket_capacity(rate * duration)  # the default, fixed for the warm-up
+        from bayesnn.neuron.generative import segment_plan
+        # the default output slots of this run, fixed so that the warm-up shares its program
+        capacity = segment_plan(params, duration, CHUNK)[1]
 
         def call(length):
             return jax.block_until_ready(simulate_generative(

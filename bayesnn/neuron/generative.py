@@ -31,8 +31,11 @@ fixed) and the event key; candidate j's two uniforms come from ``fold_in(event k
 j)`` (a counter), and times accumulate one gap at a time in the scan. The scan runs over
 chunks of ``chunk_events`` candidates until every trial passes ``duration``, so only
 O(chunk) candidates ever exist, and the results are bit-identical whatever
-``chunk_events`` (candidates past the end change nothing). Memory is O(trials x (output
-events + samples + N)), flat in duration for a fixed number of samples.
+``chunk_events`` (candidates past the end change nothing). Trials run in batches of
+lanes, and each batch in segments of chunks: after a segment its output spikes move to
+host memory and the device buffer starts empty again (pausing between chunks changes
+nothing). Working memory is O(batch x (segment's output spikes + samples + N)), flat in
+duration; the result holds the output spikes, the samples and the counts.
 
 Ties: candidate times are continuous; two that round to the same float64 time (chance
 about :math:`\Lambda \cdot` ulp(t) per event, 1e-9 at one day) are processed one after
@@ -62,6 +65,8 @@ _UNROLL = 2
 # Output-buffer slots of one compiled call (lanes x capacity) at most: bounds the working
 # set of long runs (the kept results are trimmed to the spikes emitted).
 _LANE_SLOTS = 2**23
+# Expected output spikes per lane in one segment of the run (see _run_batch).
+_SEGMENT_SPIKES = 2**14
 
 
 class GenerativeRun(NamedTuple):
@@ -219,21 +224,22 @@ def _append(buffer: Spikes, time, sender, mask) -> Spikes:
     return append_spikes(buffer, time[None], sender[None], jnp.ones(1, jnp.int32), mask[None])
 
 
-@partial(jax.jit, static_argnames=("capacity", "chunk_events", "drift_spikes",
-                                   "record_inputs", "scratch_size"))
-def _generative(params, keys, initial_state, sample_times, duration, *, capacity,
-                chunk_events, drift_spikes, record_inputs, scratch_size):
-    """Batched kernel: keys (B,), B >= 2 (a batch of one fuses differently on XLA:CPU,
-    see :mod:`bayesnn.neuron.simulate`)."""
+def _constants(params, sample_times, duration):
     dtype = jnp.result_type(float)
-    n_samples = sample_times.shape[0]
     # the last slot is +inf (no sample pending) and receives the writes of non-samples
     padded_times = jnp.concatenate([sample_times.astype(dtype), jnp.full(1, jnp.inf, dtype)])
-    q = jnp.stack([params.q_off, params.q_on])  # row x
-    cumulative = jnp.cumsum(q, axis=1)
+    cumulative = jnp.cumsum(jnp.stack([params.q_off, params.q_on]), axis=1)  # row x
     rate_bound = jnp.maximum(params.r_on, params.r_off) + jnp.max(cumulative[:, -1])
+    return dtype, padded_times, cumulative, rate_bound, jnp.asarray(duration, dtype)
+
+
+@partial(jax.jit, static_argnames=("record_inputs",))
+def _begin(params, keys, initial_state, sample_times, duration, *, record_inputs):
+    """Initial lanes of a batch: keys (B,), B >= 2 (a batch of one fuses differently on
+    XLA:CPU, see :mod:`bayesnn.neuron.simulate`)."""
+    dtype, _, _, rate_bound, duration = _constants(params, sample_times, duration)
+    n_samples = sample_times.shape[0]
     p_on = params.r_on / (params.r_on + params.r_off)
-    duration = jnp.asarray(duration, dtype)
     record_size = max(int(record_inputs), 1)
 
     def start(key):
@@ -242,8 +248,7 @@ def _generative(params, keys, initial_state, sample_times, duration, *, capacity
         x0 = jnp.where(initial_state < 0, drawn, initial_state).astype(jnp.int32)
         first = _uniforms(event_key, jnp.zeros(1, jnp.int32), dtype)[0]
         clock, level = _next_time(jnp.zeros((), dtype), first[0], rate_bound), first[1]
-        lane = _Lane(init_state(params, None, None, dtype),
-                     empty_spikes(capacity + scratch_size, dtype),
+        lane = _Lane(init_state(params, None, None, dtype), empty_spikes(1, dtype),
                      jnp.zeros((n_samples + 1, 3), dtype), jnp.zeros((), jnp.int32), x0,
                      clock, level, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                      jnp.zeros((2, params.n_inputs), jnp.int32),
@@ -253,7 +258,27 @@ def _generative(params, keys, initial_state, sample_times, duration, *, capacity
                      empty_spikes(record_size, dtype))
         return lane, event_key, x0
 
-    lanes, event_keys, x0 = jax.vmap(start)(keys)
+    return jax.vmap(start)(keys)
+
+
+def _fresh_spikes(lanes: _Lane, slots: int) -> _Lane:
+    """The lanes with an empty output buffer of ``slots`` slots each."""
+    width = lanes.x.shape[0]
+    empty = empty_spikes(slots, lanes.clock.dtype)
+    return lanes._replace(spikes=jax.tree_util.tree_map(
+        lambda a: jnp.broadcast_to(a, (width,) + a.shape), empty))
+
+
+@partial(jax.jit, static_argnames=("chunk_events", "drift_spikes", "record_inputs",
+                                   "scratch_size", "max_chunks"))
+def _segment(params, lanes, event_keys, sample_times, duration, *, chunk_events,
+             drift_spikes, record_inputs, scratch_size, max_chunks):
+    """Up to ``max_chunks`` chunks of every lane (the output buffer in ``lanes`` has
+    ``scratch_size`` spare slots). Pausing between chunks changes nothing: the next
+    call continues the same sequence of steps."""
+    dtype, padded_times, cumulative, rate_bound, duration = _constants(params, sample_times,
+                                                                       duration)
+    n_samples = sample_times.shape[0]
 
     def chunk(lane, event_key):
         # At most chunk_events candidates are consumed per chunk: draw their uniforms at
@@ -266,24 +291,84 @@ def _generative(params, keys, initial_state, sample_times, duration, *, capacity
                          padded_times, drift_spikes, record_inputs, scratch_size), None
         return jax.lax.scan(body, lane, None, length=chunk_events, unroll=_UNROLL)[0]
 
-    def running(lanes):
-        return jnp.any((lanes.clock < duration) | (lanes.sample_index < n_samples))
+    def going(loop):
+        lanes, done = loop
+        return (done < max_chunks) & _running(lanes, duration, n_samples)
 
-    lanes = jax.lax.while_loop(running, lambda lanes: jax.vmap(chunk)(lanes, event_keys),
-                               lanes)
+    def more(loop):
+        lanes, done = loop
+        return jax.vmap(chunk)(lanes, event_keys), done + 1
 
+    return jax.lax.while_loop(going, more, (lanes, jnp.zeros((), jnp.int32)))[0]
+
+
+def _running(lanes, duration, n_samples):
+    return jnp.any((lanes.clock < duration) | (lanes.sample_index < n_samples))
+
+
+@partial(jax.jit, static_argnames=("drift_spikes", "scratch_size"))
+def _end(params, lanes, duration, *, drift_spikes, scratch_size):
+    """Drift of every lane from its last event to ``duration``."""
     def finish(lane):
-        scratch = empty_spikes(scratch_size, dtype)
-        state, scratch = advance(params, lane.state, jnp.maximum(duration, lane.state.time),
+        scratch = empty_spikes(scratch_size, lane.clock.dtype)
+        state, scratch = advance(params, lane.state,
+                                 jnp.maximum(jnp.asarray(duration, lane.clock.dtype),
+                                             lane.state.time),
                                  scratch, drift_spikes=drift_spikes)
-        spikes = _merge(lane.spikes, scratch)
-        return lane._replace(state=state, scratch_peak=jnp.maximum(lane.scratch_peak,
-                                                                   scratch.n_events),
-                             spikes=Spikes(*(a[:capacity] for a in spikes[:3]),
-                                           spikes.n_events))
+        return lane._replace(state=state, spikes=_merge(lane.spikes, scratch),
+                             scratch_peak=jnp.maximum(lane.scratch_peak, scratch.n_events))
 
-    lanes = jax.vmap(finish)(lanes)
-    return lanes, x0
+    return jax.vmap(finish)(lanes)
+
+
+class _Overflow(Exception):
+    """A buffer of the batch was too small: rerun it with ``sizes``."""
+
+    def __init__(self, sizes):
+        super().__init__()
+        self.sizes = sizes
+
+
+def _run_batch(params, keys, x0, times, duration, *, chunk_events, drift, sizes,
+               max_chunks):
+    """One batch of lanes, segment by segment: after each segment its output spikes go to
+    host memory and the device buffer starts empty again, so device memory does not grow
+    with the duration. Returns (lanes, initial states, per-lane spike times, counts)."""
+    lanes, event_keys, initial = _begin(params, keys, jnp.asarray(x0), jnp.asarray(times),
+                                        duration, record_inputs=sizes["record_inputs"])
+    width = keys.shape[0]
+    harvested_times = [[] for _ in range(width)]
+    harvested_counts = [[] for _ in range(width)]
+    slots = sizes["capacity"] + sizes["scratch_size"]
+    n_samples = len(times)
+
+    def harvest(lanes):
+        events = np.asarray(lanes.spikes.n_events)
+        needed = {"capacity": int(events.max(initial=0)),
+                  "scratch_size": int(np.max(np.asarray(lanes.scratch_peak))),
+                  "record_inputs": (int(np.max(np.asarray(jnp.maximum(
+                      lanes.inputs.n_events, lanes.switches.n_events))))
+                      if sizes["record_inputs"] else 0)}
+        if any(needed[name] > sizes[name] for name in sizes):
+            raise _Overflow({name: max(sizes[name], _next_power(needed[name]))
+                             for name in sizes})
+        spike_times = np.asarray(lanes.spikes.times)
+        spike_counts = np.asarray(lanes.spikes.counts)
+        for lane in range(width):
+            harvested_times[lane].append(spike_times[lane, :events[lane]])
+            harvested_counts[lane].append(spike_counts[lane, :events[lane]])
+
+    while bool(_running(lanes, duration, n_samples)):
+        lanes = _segment(params, _fresh_spikes(lanes, slots), event_keys, jnp.asarray(times),
+                         duration, chunk_events=chunk_events, drift_spikes=drift,
+                         record_inputs=sizes["record_inputs"],
+                         scratch_size=sizes["scratch_size"], max_chunks=max_chunks)
+        harvest(lanes)
+    lanes = _end(params, _fresh_spikes(lanes, slots), duration, drift_spikes=drift,
+                 scratch_size=sizes["scratch_size"])
+    harvest(lanes)
+    return (lanes, initial, [np.concatenate(t) for t in harvested_times],
+            [np.concatenate(c) for c in harvested_counts])
 
 
 def _check_sample_inputs(params, key, duration, n_trials, dt, sample_times, chunk_events,
@@ -337,8 +422,9 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
             Memory grows with S: for long runs give a few.
         chunk_events: candidate events drawn and processed per scan chunk (memory and
             speed only: results are bit-identical for every value).
-        capacity: output-event slots per trial (default from the expected rate; grown and
-            rerun on overflow, results unchanged).
+        capacity: output-event slots per trial and segment of the run (default from the
+            expected rate, :func:`segment_plan`; grown and rerun on overflow, results
+            unchanged).
         initial_state: 0 or 1 to fix x(0); None draws it from the stationary law.
         record_inputs: if > 0, also return the generated input spikes and switch times
             in buffers of this many slots (grown on overflow): for tests and plots of
@@ -371,14 +457,15 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
 
     keys = (trial_keys(base, n_trials) if n_trials is not None else base[None])
     n_run = keys.shape[0]
-    # Lanes per compiled call: at least two (a batch of one fuses differently, see
-    # _generative); the last batch is padded with copies (dropped), so every batch runs
-    # one program and memory is bounded by one batch plus the kept results.
     # Output events: about (evidence rate in state 1 / g0 + 10 Hz) x duration, plus drift
-    # spikes; bucketed, grown and rerun on overflow (identical results).
-    output_capacity = capacity or bucket_capacity(
-        (1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
-         + _drift_rate(params)) * duration)
+    # spikes. The run goes in segments of max_chunks chunks (about _SEGMENT_SPIKES
+    # expected output spikes per lane each); a buffer holds one segment's spikes, and is
+    # grown and the batch rerun on overflow (identical results).
+    max_chunks, default = segment_plan(params, duration, chunk_events)
+    output_capacity = capacity or default
+    # Lanes per compiled call: at least two (a batch of one fuses differently, see
+    # _begin); the last batch is padded with copies (dropped), so every batch runs one
+    # program and memory is bounded by one batch plus the kept results.
     width = max(2, min(batch_trials, n_run, _LANE_SLOTS // output_capacity))
     n_batches = -(-n_run // width)
     padded = jnp.concatenate([keys, jnp.broadcast_to(keys[-1:], (n_batches * width - n_run,)
@@ -389,41 +476,66 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
              "scratch_size": 4}
     drift = drift_can_fire(params)
     x0 = -1 if initial_state is None else int(initial_state)
-    pieces = []
+    pieces, spike_times, spike_counts = [], [], []
     for batch in range(n_batches):
         batch_keys = padded[batch * width:(batch + 1) * width]
         while True:
-            lanes, initial = _generative(params, batch_keys, jnp.asarray(x0),
-                                         jnp.asarray(times), duration,
-                                         chunk_events=chunk_events, drift_spikes=drift,
-                                         **sizes)
-            needed = {"capacity": int(np.max(np.asarray(lanes.spikes.n_events))),
-                      "scratch_size": int(np.max(np.asarray(lanes.scratch_peak))),
-                      "record_inputs": (int(np.max(np.asarray(jnp.maximum(
-                          lanes.inputs.n_events, lanes.switches.n_events))))
-                          if sizes["record_inputs"] else 0)}
-            if all(needed[name] <= sizes[name] for name in sizes):
+            try:
+                lanes, initial, times_k, counts_k = _run_batch(
+                    params, batch_keys, x0, times, duration, chunk_events=chunk_events,
+                    drift=drift, sizes=sizes, max_chunks=max_chunks)
                 break
-            sizes = {name: max(sizes[name], _next_power(needed[name])) for name in sizes}
+            except _Overflow as overflow:
+                sizes = overflow.sizes
         real = min(width, n_run - batch * width)
         lanes, initial = jax.tree_util.tree_map(lambda a: a[:real], (lanes, initial))
-        # keep only the used part of the output buffer (a power of two)
-        used = _next_power(max(int(np.max(np.asarray(lanes.spikes.n_events))), 16))
-        if used < lanes.spikes.capacity:
-            lanes = lanes._replace(spikes=Spikes(*(a[:, :used] for a in lanes.spikes[:3]),
-                                                 lanes.spikes.n_events))
-        pieces.append((lanes, initial))
+        pieces.append((lanes._replace(spikes=None), initial))
+        spike_times += times_k[:real]
+        spike_counts += counts_k[:real]
     lanes, initial = _concatenate(pieces)
+    spikes = _to_spikes(spike_times, spike_counts)
     if n_trials is None:
-        lanes, initial = jax.tree_util.tree_map(lambda a: a[0], (lanes, initial))
+        lanes, initial, spikes = jax.tree_util.tree_map(lambda a: a[0],
+                                                        (lanes, initial, spikes))
     n_samples = times.shape[0]
     samples = lanes.samples[..., :n_samples, :]
     recorded = bool(sizes["record_inputs"])
     return GenerativeRun(
         times, samples[..., 0], samples[..., 1], samples[..., 2].astype(jnp.int32),
-        lanes.spikes, lanes.counts.sum(-2), lanes.counts[..., 1, :], lanes.time_on,
+        spikes, lanes.counts.sum(-2), lanes.counts[..., 1, :], lanes.time_on,
         lanes.n_switches, initial, lanes.n_candidates, lanes.state,
         lanes.inputs if recorded else None, lanes.switches if recorded else None)
+
+
+def segment_plan(params: NeuronParams, duration: float, chunk_events: int) -> tuple[int, int]:
+    """(chunks per segment, default output slots per lane and segment) of
+    :func:`simulate_generative`: segments of about 2^14 expected output spikes per lane
+    (rate bound (1.5 x evidence rate in state 1 / g0 + 10 Hz) plus drift spikes)."""
+    rate = (1.5 * max(float(params.evidence_rate_on), 1.0) / float(params.g0) + 10.0
+            + _drift_rate(params))
+    rate_bound = (max(float(params.r_on), float(params.r_off))
+                  + max(float(np.sum(params.q_on)), float(np.sum(params.q_off))))
+    chunk_seconds = chunk_events / rate_bound
+    max_chunks = max(1, int(_SEGMENT_SPIKES / (rate * chunk_seconds)))
+    segment = min(float(duration), max_chunks * chunk_seconds * 1.5)
+    return max_chunks, bucket_capacity(rate * segment)
+
+
+def _to_spikes(times: list, counts: list) -> Spikes:
+    """(trials, capacity) output spikes from per-trial event arrays (capacity: the next
+    power of two >= the largest count, at least 16)."""
+    capacity = _next_power(max(max((t.size for t in times), default=0), 16))
+    n = len(times)
+    all_times = np.full((n, capacity), np.inf)
+    senders = np.full((n, capacity), -1, np.int32)
+    all_counts = np.zeros((n, capacity), np.int32)
+    for k, (t, c) in enumerate(zip(times, counts)):
+        all_times[k, :t.size] = t
+        senders[k, :t.size] = 0
+        all_counts[k, :t.size] = c
+    dtype = jnp.result_type(float)
+    return Spikes(jnp.asarray(all_times, dtype), jnp.asarray(senders),
+                  jnp.asarray(all_counts), jnp.asarray([t.size for t in times], jnp.int32))
 
 
 def _pad_spikes(spikes: Spikes, capacity: int) -> Spikes:
@@ -442,7 +554,7 @@ def _concatenate(pieces):
         return pieces[0]
     lanes = [lane for lane, _ in pieces]
     widest = {name: max(getattr(lane, name).capacity for lane in lanes)
-              for name in ("spikes", "inputs", "switches")}
+              for name in ("inputs", "switches")}
     lanes = [lane._replace(**{name: _pad_spikes(getattr(lane, name), size)
                               for name, size in widest.items()}) for lane in lanes]
     joined = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *lanes)
@@ -460,4 +572,4 @@ def _next_power(n: int) -> int:
     return 1 << int(np.ceil(np.log2(max(n, 1))))
 
 
-__all__ = ["GenerativeRun", "simulate_generative"]
+__all__ = ["GenerativeRun", "simulate_generative", "segment_plan"]
