@@ -8,8 +8,9 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-# No persistent compilation cache in tests: JAX 0.10's CPU cache segfaulted the suite both
-# when loading executables other processes had left and when writing new ones.
+# No persistent compilation cache in tests: each test must compile what it runs (a stale
+# cache entry must not hide a compile-time problem), and the suite's processes share
+# nothing on disk.
 os.environ["BAYESNN_JAX_CACHE"] = ""
 
 

@@ -79,8 +79,9 @@ def _setup_jax() -> str | None:
     jax.config.update("jax_enable_x64", True)
     # The same persistent compilation cache as `bayesnn validate`; embedded workers share
     # it, so a later sweep's workers load the compiled program instead of compiling it.
-    # Opt-in (set BAYESNN_JAX_CACHE=DIR): JAX 0.10's persistent CPU cache has crashed
-    # (segfault) while writing or reading some executables in our test runs.
+    # Opt-in (set BAYESNN_JAX_CACHE=DIR), so nothing is written to a user's disk unasked.
+    # (Segfaults once blamed on the cache were the test process passing Linux's limit on
+    # memory mappings after thousands of compilations: see tests/conftest.py.)
     cache = os.environ.get("BAYESNN_JAX_CACHE", "")
     if cache:
         jax.config.update("jax_compilation_cache_dir", cache)
