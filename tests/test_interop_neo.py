@@ -141,6 +141,6 @@ def test_nest_spike_file_read_by_neo_drives_the_bayesian_neuron(tmp_path):
     grid = np.linspace(0.01, 4.0, 400)
     run = neuron.simulate(params, spikes, duration=duration, sample_times=grid)
     exact = mmpp_filter(params, spikes, duration=duration, query_times=grid).log_odds
-    assert np.max(np.abs(np.asarray(run.log_odds) - np.asarray(exact))) < 1e-14
+    assert np.max(np.abs(np.asarray(run.log_odds) - np.asarray(exact))) < 1e-13
     back = to_neo(run.spikes, duration=duration)  # the neuron's output goes back to Neo
     assert sum(len(train) for train in back) == int(np.sum(spike_arrays(run.spikes)[2]))
