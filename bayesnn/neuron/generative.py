@@ -355,8 +355,9 @@ def _run_batch(params, keys, x0, times, duration, *, chunk_events, drift, sizes,
         spike_times = np.asarray(lanes.spikes.times)
         spike_counts = np.asarray(lanes.spikes.counts)
         for lane in range(width):
-            harvested_times[lane].append(spike_times[lane, :events[lane]])
-            harvested_counts[lane].append(spike_counts[lane, :events[lane]])
+            # copies: a view would keep the whole segment buffer alive
+            harvested_times[lane].append(spike_times[lane, :events[lane]].copy())
+            harvested_counts[lane].append(spike_counts[lane, :events[lane]].copy())
 
     while bool(_running(lanes, duration, n_samples)):
         lanes = _segment(params, _fresh_spikes(lanes, slots), event_keys, jnp.asarray(times),
