@@ -90,3 +90,27 @@ def test_bench_log_odds_smoke(capsys):
                                                     "--repeats", "1"])
     assert "GOAL tracking population" in capsys.readouterr().out
     assert all(row["run_s"] > 0 for row in rows.values())
+
+
+@pytest.mark.timeout(300)
+def test_bench_w1_smoke(tmp_path, capsys):
+    """Both W1 paths (sample-then-run and inputs drawn inside the run) on 4 neurons x
+    0.5 s, each in its own subprocess, with their rows saved."""
+    bench = _load("bench_w1")
+    bench.main(["--configs", "4x0.5", "--repeats", "1", "--json", str(tmp_path / "w1.json")])
+    import json
+    rows = json.loads((tmp_path / "w1.json").read_text())
+    assert sorted(row["mode"] for row in rows) == ["generative", "today"]
+    for row in rows:
+        assert row["n"] == 4 and row["duration"] == 0.5
+    assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.timeout(300)
+def test_bench_memory_stepped_smoke(tmp_path, capsys):
+    bench = _load("bench_memory_stepped")
+    result = bench.main(["--steps", "2000", "20000", "--record-every", "1000",
+                         "--chunk-steps", "1000", "--json", str(tmp_path / "memory.json")])
+    assert [row["n_steps"] for row in result["rows"]] == [2000, 20000]
+    assert all(row["records"] == row["n_steps"] // 1000 for row in result["rows"])
+    assert result["verdict"] in ("FLAT", "GROWS") and "peak RSS" in capsys.readouterr().out
