@@ -33,15 +33,18 @@ def test_gap_never_exceeds_half_jump_and_decoder_rebuilds_prediction(trial, meth
     params = default_params(g0=g0)
     run = simulate(params, trial.inputs, method=method, dt=1e-4, duration=20.0)
     gap = np.asarray(run.log_odds) - np.asarray(run.prediction)
+    # The rule makes gap <= g0/2 exactly; 1e-12 only absorbs float64 rounding of L - G
+    # (|L| ~ 10, ulp ~ 2e-15). Measured (key 11): max gap stays 3.8e-5..9.2e-3 below g0/2.
     assert np.max(gap) <= 0.5 * g0 + 1e-12
     times, senders, counts = spike_arrays(run.spikes)
     assert np.all(senders == 0)
-    assert counts.sum() > 100
+    assert counts.sum() > 100  # measured 242..960 output spikes (key 11): a non-trivial run
     if g0 < 1:  # a jump of up to max w = 1.6 nats needs several spikes (345 such bins)
         assert np.any(counts > 1)
     elif method == "exact":  # L - G <= g0/2 before a jump w < g0: never two spikes at once
         assert np.max(np.abs(np.asarray(params.weights))) < g0 and counts.max() == 1
     decoded = decode_prediction(params, run.spikes, run.times)
+    # Two float64 paths for the same exact G; measured 2.7e-15 (all six cases), margin 400x.
     assert np.max(np.abs(decoded - np.asarray(run.prediction))) < 1e-12
 
 
@@ -56,16 +59,19 @@ def test_drift_driven_spikes_fall_on_exact_crossings():
     times, _, _ = spike_arrays(coarse.spikes)
     input_times, _, _ = spike_arrays(trial.inputs)
     drift_spikes = times[~np.isin(times, input_times)]
-    assert drift_spikes.size > 10
+    assert drift_spikes.size > 10  # measured 26 (key 12): enough crossings to test
     # Sampled exactly at its spike times, the neuron sits on the threshold: L - G is
     # +g0/2 just before the spike or -g0/2 just after (which one a sample at the very
     # crossing time sees depends on rounding of the crossing time; both are exact).
     run = simulate(params, trial.inputs, duration=20.0, sample_times=drift_spikes)
     gap = np.asarray(run.log_odds) - np.asarray(run.prediction)
+    # The crossing time is a float64 root; the gap error is its rounding times dL/dt.
+    # Measured 3.6e-14 (key 12); 1e-9 also covers a root-finder's stopping tolerance.
     assert np.max(np.abs(np.abs(gap) - 0.5 * float(params.g0))) < 1e-9
     # And no crossing is missed: densely sampled, L - G stays <= g0/2.
     dense = simulate(params, trial.inputs, duration=20.0, sample_times=np.arange(1, 200_001) * 1e-4)
     gap = np.asarray(dense.log_odds) - np.asarray(dense.prediction)
+    # Exact bound g0/2 plus float64 rounding of L - G; measured max gap 1.2e-4 below g0/2.
     assert np.max(gap) <= 0.5 * float(params.g0) + 1e-12
 
 
@@ -74,7 +80,10 @@ def test_prediction_relaxes_to_prior_without_output_spikes():
     times = np.linspace(0.0, 5.0, 51)
     start = float(params.prior_log_odds) + 3.0
     decoded = decode_prediction(params, make_spikes(np.zeros(0)), times, initial=start)
+    # Same closed form both ways: measured difference 0 (bit-identical); 1e-14 = rounding.
     assert np.allclose(decoded, prior_flow(start, times, params.r_on, params.r_off), atol=1e-14)
+    # Theory: the offset relaxes like exp(-(r_on + r_off) t) = e^-25 ~ 1.4e-11 after 5 s
+    # (measured 5.5e-11 from offset 3); 1e-6 only rules out a missing or slower relaxation.
     assert abs(decoded[-1] - float(params.prior_log_odds)) < 1e-6
 
 
@@ -90,6 +99,7 @@ def test_flows_compose_exactly():
     once = log_odds_flow(0.7, 0.3, params.r_on, params.r_off, params.theta)
     twice = log_odds_flow(log_odds_flow(0.7, 0.1, params.r_on, params.r_off, params.theta),
                           0.2, params.r_on, params.r_off, params.theta)
+    # Float64 rounding of two flows of |L| ~ 3.9: measured 4.4e-16 (2 ulp); 1e-14 ~ 20 ulp.
     assert abs(float(once - twice)) < 1e-14
     # Zero elapsed time is the identity, bit for bit (no-op events change nothing).
     values = np.linspace(-30.0, 30.0, 601)
@@ -110,11 +120,18 @@ def test_rate_times_g0_is_constant_and_near_denève_prediction():
         rate = float(run.spikes.n_spikes) / 200.0
         rates.append(rate)
         products.append(rate * g0)
-        # Rate within [1.0, 1.5] x the rectified-linear prediction I_on / g0.
+        # Rate within [1.0, 1.5] x the rectified-linear prediction I_on / g0 (Denève
+        # 2004: the approximation neglects the prediction's leak toward the prior, which
+        # only adds spikes, hence the lower edge 1.0; the upper edge 1.5 is a modelling
+        # margin, not measured here). Counting noise: 200 s of a regular train, < 2%.
         assert 1.0 <= rate / (float(p.evidence_rate_on) / g0) <= 1.5
     products = np.array(products)
+    # Theory: rate ~ 1/g0 on the same clamped input (common noise cancels); 5% covers the
+    # +-1-spike quantisation of each count and the leak's g0-dependent share.
     assert np.max(np.abs(products / products.mean() - 1)) < 0.05
     off = simulate(params, clamped_off.inputs, duration=200.0, sample_times=[200.0])
+    # x clamped to 0: the log-odds sit below the prior, so spikes are rare fluctuations;
+    # 5% of the on-rate separates "silent" from "rate-coding" (a qualitative bound).
     assert float(off.spikes.n_spikes) / 200.0 < 0.05 * rates[1]
 
 
@@ -127,6 +144,9 @@ def test_spiking_is_irregular_when_weights_are_small():
     clamped = processes.sample_clamped(params, 1, key=23, duration=100.0)
     run = simulate(params, clamped.inputs, duration=100.0, sample_times=[100.0])
     spike_times = spike_times_of(run.spikes, 0)
+    # Bands around the references: a Fano factor from 100 one-second windows has sd
+    # ~ F sqrt(2 / 99) = 0.13 (F = 0.88), so [0.5, 1.5] is ~3 sd below and ~5 sd above;
+    # the CV estimate from hundreds of ISIs has sd < 0.05, so [0.7, 1.5] is wider still.
     assert 0.7 <= isi_cv(spike_times) <= 1.5
     assert 0.5 <= fano_factor(spike_times, 100.0, 1.0) <= 1.5
 
@@ -156,7 +176,7 @@ def test_drift_spike_runs_agree_bit_for_bit_alone_and_batched():
     assert float(params.theta) < 0
     batch = processes.sample_trials(params, key=8, n_trials=8, duration=2.0)
     batch_run = simulate_trials(params, batch.inputs, duration=2.0)
-    assert int(np.sum(np.asarray(batch_run.spikes.n_events))) > 8
+    assert int(np.sum(np.asarray(batch_run.spikes.n_events))) > 8  # spikes exist to compare
     for index in range(8):
         alone = jax.tree_util.tree_map(lambda a: a[index], batch.inputs)
         run = simulate(params, alone, duration=2.0)
@@ -217,5 +237,7 @@ def test_cheap_prediction_formula_equals_the_prior_flow():
                 reference = float(prior_flow(anchor, elapsed, r_on, r_off))
                 value = float(prediction_at(0.0, anchor, elapsed, r_on, r_off))
                 worst = max(worst, abs(value - reference) / max(1.0, abs(reference)))
+    # Two closed forms of one ODE in float64 (project floor 1e-13); measured 4.3e-14
+    # (relative to max(1, |G|), over anchors to +-800).
     assert worst < 1e-13
     assert float(prediction_at(0.5, 800.0, 0.5, 2.0, 2.0)) == 800.0
