@@ -120,10 +120,9 @@ def test_rate_times_g0_is_constant_and_near_denève_prediction():
         rate = float(run.spikes.n_spikes) / 200.0
         rates.append(rate)
         products.append(rate * g0)
-        # Rate within [1.0, 1.5] x the rectified-linear prediction I_on / g0 (Denève
-        # 2004: the approximation neglects the prediction's leak toward the prior, which
-        # only adds spikes, hence the lower edge 1.0; the upper edge 1.5 is a modelling
-        # margin, not measured here). Counting noise: 200 s of a regular train, < 2%.
+        # Rate within [1.0, 1.5] x the rectified-linear prediction I_on / g0: a band for
+        # a modelling approximation (Denève 2004), not a statistical bound and not
+        # measured here; counting noise is small (200 s, a regular train: < 2%).
         assert 1.0 <= rate / (float(p.evidence_rate_on) / g0) <= 1.5
     products = np.array(products)
     # Theory: rate ~ 1/g0 on the same clamped input (common noise cancels); 5% covers the
