@@ -92,7 +92,7 @@ def test_frozen_step_equals_public_b13_autoencoder_step():
     np.testing.assert_array_equal(np.asarray(rm.sender)[fired_b],
                                   np.asarray(rb.spike_senders)[fired_b, 0])
     # same arithmetic in two codes: measured 1.9e-17 after 3000 steps (|V| <= 0.053,
-    # ulp 7e-18); atol 1e-16 is ~5x (was 1e-10)
+    # ulp 7e-18); atol 1e-13 is the project's float64 path-vs-path floor (conftest)
     np.testing.assert_allclose(np.asarray(fin.V), np.asarray(rb.voltages[-1]), rtol=0, atol=1e-13)
     np.testing.assert_array_equal(np.asarray(fin.Omega), Om)  # frozen
 
