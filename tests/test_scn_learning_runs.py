@@ -37,7 +37,10 @@ def test_reduced_fig2_converges(fig2_run, tmp_path):
     d = np.asarray(weight_distance(np.asarray(r.F_snapshots), np.asarray(r.Omega_snapshots)))
     # Seed 0/1 measured: 0.94 -> 0.10 in 16 s; 0.3 leaves a 3x margin for other seeds.
     assert d[-1] < 0.3 * d[0]
-    assert np.all(np.diff(d[2:]) < 0.05)                 # no relapse after 2 s
+    # no relapse after 2 s: measured largest step -0.028 (d falls every record); 0.05
+    # allows a small rise
+    assert np.all(np.diff(d[2:]) < 0.05)
+    # measured (keys 0/1): rate ratio 0.73, error ratio 0.37; margins 1.16x / 1.34x
     assert np.mean(r.rate[-4:]) < 0.85 * np.mean(r.rate[:4])
     assert np.mean(r.error[-4:]) < 0.5 * np.mean(r.error[:4])
     ds = r.to_xarray()
@@ -66,6 +69,7 @@ def test_large_learning_rates_keep_weights_bounded():
     F, Om = brendel_fig2_weights(2, 20, key=0)
     p = brendel_fig2_params(eps_r=0.9, eps_f=0.9)
     r = learn(p, SmoothedNoise(2), F=F, Omega=Om, key=1, duration=3.0, snapshots=None)
+    # measured max |w| 2.04 (keys 0/1); 10 = ~5x, far below any divergence
     assert np.all(np.isfinite(np.asarray(r.max_weight))) and float(np.max(r.max_weight)) < 10
 
 
@@ -112,9 +116,12 @@ def test_gated_gradient_equals_finite_differences():
     w = {"F": F, "Omega": Om, "D": 0.2 * F}
     c = 300 * np.random.default_rng(0).standard_normal((200, 2))
     check = gradient_check(GateParams(width=1.0, burn_in=20), w, c, n_directions=3)
+    # measured 1.5e-9 (key 4, seed 0), margin ~650x; |derivative| measured 0.069 (> 1e-4:
+    # a zero gradient would pass the relative check trivially)
     assert check["max_rel_error"] < 1e-6
     assert np.max(np.abs(check["autodiff"])) > 1e-4            # non-trivial derivative
     run = gated_run(GateParams(width=1.0), {k: np.asarray(v) for k, v in w.items()}, c)
+    # measured 50.4 (soft) spikes: > 5 checks the gate lets the network fire at all
     assert np.all(np.asarray(run.spikes) >= 0) and float(np.sum(run.spikes)) > 5
 
 
@@ -123,6 +130,7 @@ def test_train_gated_lowers_the_loss_and_refuses_bad_input():
     w = {"F": F, "Omega": Om, "D": 0.1 * F}
     out = train_gated(GateParams(width=1.0), w, train=("D",), n_iterations=30,
                       sequence_steps=200, learning_rate=0.02)
+    # measured loss ratio 0.147 (deterministic), margin 3.4x
     assert np.mean(out.loss[-5:]) < 0.5 * np.mean(out.loss[:5])
     np.testing.assert_array_equal(np.asarray(out.weights["F"]), F)   # not trained
     with pytest.raises(ValueError, match="train"):
@@ -142,6 +150,7 @@ def test_train_gated_to_a_rotated_readout():
     w = {"F": F, "Omega": Om, "D": 0.1 * F}
     out = train_gated(GateParams(width=1.0), w, train=("D",), n_iterations=30,
                       sequence_steps=200, learning_rate=0.02, readout_map=R)
+    # measured loss ratio 0.113 (deterministic), margin 4.4x
     assert np.mean(out.loss[-5:]) < 0.5 * np.mean(out.loss[:5])
 
 
@@ -176,6 +185,7 @@ def test_bench_scn_learning_smoke(capsys):
     printed = capsys.readouterr().out
     assert "GOAL" in printed
     row = results["rows"]["N=20"]
+    # smoke check only: the benchmark produced positive speeds (no performance bound here)
     assert row["plastic_sim_s_per_s"] > 0 and row["frozen_sim_s_per_s"] > 0
     if results["numba"]:
         assert results["agreement"]["N=20"]["same_spikes"]
