@@ -24,6 +24,7 @@ def test_hierarchy_example(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "exact log-loss" in printed and "fed" in printed
     assert set(out["candidates"]) == {"L", "G", "fed", "decoded_fed", "not_y_G", "prior"}
+    # KL >= 0 is exact (Gibbs' inequality), not a tolerance
     assert all(math.isfinite(row["kl"]) and row["kl"] >= 0 for row in out["candidates"].values())
     assert (tmp_path / "trial.png").stat().st_size > 10_000
 
@@ -36,6 +37,7 @@ def test_hierarchy_benchmark(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert len(results["rows"]) == 4
     for row in results["rows"]:
+        # smoke check only: the benchmark measured something (no performance bound here)
         assert row["run_s"] > 0 and row["compile_s"] >= 0 and row["peak_rss_mib"] > 0
     assert "GOAL time" in printed and "2->3" in results["exact_growth"]
     assert (tmp_path / "b.json").exists()

@@ -11,7 +11,7 @@ from bayesnn.hierarchy.validation import exactness_checks, hierarchy_scenario
 def test_exactness_checks_pass():
     checks, numbers = exactness_checks(seed=3)
     assert all(check.passed for check in checks), [c for c in checks if not c.passed]
-    assert numbers["brute_force_events"] > 50
+    assert numbers["brute_force_events"] > 50  # the brute-force comparison saw real data
 
 
 @pytest.mark.slow

@@ -111,6 +111,7 @@ def test_random_design_is_reproducible_and_inside_its_ranges():
     assert points == load_config(raw).points()
     g0 = np.array([p["g0"] for p in points])
     n = np.array([p["n_inputs"] for p in points])
+    # the design's own ranges (exact); 50 draws of 4 values all equal: probability 4^-49
     assert np.all((g0 >= 0.25) & (g0 <= 4.0)) and set(n) <= {2, 3, 4, 5} and len(set(n)) > 1
     assert config.shape == (50,)
     raw["random"]["seed"] = 4
