@@ -39,7 +39,8 @@ def test_scenario_numbers_match_independent_code(g0=1.0, k=1):
     matrix-exponential filter (exact.mmpp_filter, code shared with nothing here), G from
     the public simulate, metrics from bayesnn.metrics (NumPy). Tolerance 1e-9 nats: L
     from the filter and the neuron agree to ~1e-12 (tests/test_neuron_exactness.py) and
-    KL, log-loss are Lipschitz in L on these bounded traces."""
+    KL, log-loss are Lipschitz in L on these bounded traces. Measured (g0 = 1, seed 1):
+    5.6e-17, 0, 2.1e-17 nats; 1e-9 is kept (wider than the 1e-13 floor, not tightened)."""
     result = serial_reference().sel(g0=g0, seed=k)
     point = {**TINY["fixed"], "g0": g0, "rate_spread": 0.0}
     params = neuron_params(**point)
