@@ -29,4 +29,5 @@ def test_neuron_vs_exact_example(tmp_path, capsys):
     assert set(rows) == {"exact", "discrete", "euler"}
     assert all(np.isfinite(row["kl_G"]) and row["rate_hz"] >= 0 for row in rows.values())
     assert "exact log-loss" in capsys.readouterr().out
+    # > 10 kB: more than a blank default figure (2.4 kB measured, matplotlib Agg)
     assert (tmp_path / "figure.png").stat().st_size > 10_000

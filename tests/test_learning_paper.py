@@ -14,6 +14,7 @@ def test_deneve2008_learning_reduced_run(tmp_path):
     spec.loader.exec_module(module)
     results = module.main(["--out", str(tmp_path), "--small"])
     for name in ("learning_curves", "weights"):
+        # > 1000 B: a written, untruncated PNG (file check only; a blank figure is 2.4 kB)
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved == json.loads(json.dumps(results))

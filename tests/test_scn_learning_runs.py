@@ -162,6 +162,7 @@ def test_brendel2020_reduced_reproduction(tmp_path):
     spec.loader.exec_module(module)
     module.main(["--out", str(tmp_path), "--small"])
     for name in ("convergence", "weights", "dale", "gradient"):
+        # > 1000 B: a written, untruncated PNG (file check only; a blank figure is 2.4 kB)
         assert (tmp_path / f"scn_learning_{name}.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "results.json").read_text())
     checks = {c["name"]: c for c in saved["checks"]}

@@ -18,6 +18,7 @@ def test_boerlin2013_reproduction_small(tmp_path):
     results = module.main(["--out", str(tmp_path), "--small"])
     for name in ("integrator", "autoencoder_2d", "damped_oscillator", "neuron_loss",
                  "ei_balance", "error_scaling", "dale_ei"):
+        # > 1000 B: a written, untruncated PNG (file check only; a blank figure is 2.4 kB)
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     for name in ("integrator", "dale_ei"):  # result.to_xarray() files reload
         assert "time" in io.load_dataset(tmp_path / f"{name}.nc").coords
