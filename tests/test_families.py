@@ -71,6 +71,7 @@ def test_overflow_is_rerun_never_truncated(family):
     fam, params, inputs = family
     roomy = fam.run(params, trial_of(inputs, 0), KEY, capacity=1 << 14)
     n_events = int(_spikes(roomy).n_events)
+    # 16 = the tight buffer below: the rerun path must actually be exercised
     assert n_events > 16, "the setting must emit more events than the tiny buffer holds"
     tight = fam.run(params, trial_of(inputs, 0), KEY, capacity=16)
     assert _spikes(tight).capacity >= n_events

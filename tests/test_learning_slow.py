@@ -23,7 +23,7 @@ def test_learning_scenario_passes():
                      "gradient_optimum_equals_em", "ml_inside_nuts_hdi90",
                      "filtered_only_r_does_not_move", "error_vs_duration_slope"):
         assert required in names
-    assert numbers["coverage"]["n_datasets"] >= 5
+    assert numbers["coverage"]["n_datasets"] >= 5  # the acceptance's 5 data sets (a count)
     assert set(figures) == {"em_log_likelihood", "learned_over_time", "tracking",
                             "error_vs_duration", "coverage"}
 
