@@ -34,7 +34,7 @@ def test_gap_never_exceeds_half_jump_and_decoder_rebuilds_prediction(trial, meth
     run = simulate(params, trial.inputs, method=method, dt=1e-4, duration=20.0)
     gap = np.asarray(run.log_odds) - np.asarray(run.prediction)
     # The rule makes gap <= g0/2 exactly; 1e-12 only absorbs float64 rounding of L - G
-    # (|L| ~ 10, ulp ~ 2e-15). Measured (key 11): max gap stays 3.8e-5..9.2e-3 below g0/2.
+    # (a few ulp of |L|). Measured (key 11): max gap stays 3.8e-5..9.2e-3 below g0/2.
     assert np.max(gap) <= 0.5 * g0 + 1e-12
     times, senders, counts = spike_arrays(run.spikes)
     assert np.all(senders == 0)
