@@ -2,12 +2,19 @@
 save every result leaf to an .npz file. tests/test_thread_invariance.py runs it under
 one and two XLA CPU threads and compares the files bit for bit.
 
-    python tests/thread_probe.py OUT.npz
+    BAYESNN_PROBE_CORES=0 python tests/thread_probe.py OUT.npz
+
+``BAYESNN_PROBE_CORES`` (comma-separated CPU indices) pins the process before JAX starts
+(set here rather than in a ``preexec_fn``, which would fork a process whose parent runs
+JAX's threads).
 """
 from __future__ import annotations
 
 import os
 import sys
+
+if os.environ.get("BAYESNN_PROBE_CORES"):
+    os.sched_setaffinity(0, {int(core) for core in os.environ["BAYESNN_PROBE_CORES"].split(",")})
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo root
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/

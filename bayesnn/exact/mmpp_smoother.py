@@ -261,7 +261,8 @@ def _check(params, inputs, duration, initial_prob_on):
     if np.any(valid & ((times < 0) | (times > duration))):
         raise ValueError(f"inputs times must lie in [0, duration = {duration}] s")
     ordered = np.where(valid, times, np.inf)
-    if np.any(np.diff(ordered, axis=-1) < 0):
+    # Adjacent comparison, not np.diff: inf - inf (two padding slots) is NaN and warns.
+    if np.any(ordered[..., 1:] < ordered[..., :-1]):
         raise ValueError("inputs times must be sorted in time, with padding at the end")
     as_float = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
     return (as_float(r_on), as_float(r_off), as_float(q_on), as_float(q_off), as_float(p0),
