@@ -1,10 +1,11 @@
 """Shared pytest fixtures. The whole suite runs in float64.
 
 Tolerances state their basis. Where two float64 code paths compute the same exact
-quantity, the bound is 1e-13 (relative, or absolute on quantities of order one) unless a
-wider one is derived: the errors measured here are 1e-16..1e-14, a modelling or indexing
-error is >= 1e-9, and the margin absorbs other CPUs' vector widths and FMA contraction,
-which reorder float64 roundings without changing any result beyond that.
+quantity over many operations, tightening stops at 1e-13 (relative, or absolute on
+quantities of order one): the errors measured here are 1e-16..1e-14, a modelling or
+indexing error is >= 1e-9, and the margin absorbs other CPUs' vector widths and FMA
+contraction, which reorder float64 roundings. Older bounds that were already tighter, on
+closed forms of a few operations, stay as they were.
 """
 import gc
 import os

@@ -95,7 +95,7 @@ def test_no_input_relaxes_to_prior(p0):
                       initial_prob_on=p0)
     p_inf = r_on / (r_on + r_off)
     want = p_inf + (p0 - p_inf) * np.exp(-(r_on + r_off) * t)
-    # float64 rounding only: measured <= 1.7e-16 (prob) and 1.1e-16 (log density).
+    # float64 rounding only: measured <= 1.7e-16 (prob) and 1.1e-16 (log density); bounds the suite's 1e-13 float64 floor (tests/conftest.py).
     np.testing.assert_allclose(res.prob_on, want, rtol=0, atol=1e-13)
     # theta = 0: the no-spike log density is -Q T exactly.
     np.testing.assert_allclose(res.log_likelihood, -q.sum() * 2.0, rtol=1e-13)
@@ -112,7 +112,7 @@ def test_no_spikes_with_theta_matches_riccati_closed_form(q_on, q_off, p0):
     res = mmpp_filter(model(r_on, r_off, q_on, q_off), no_spikes(2), duration=1.5,
                       query_times=t, initial_prob_on=p0)
     # float64 rounding only: measured <= 1.1e-16 (prob) and 8.9e-16 (log density vs a
-    # Pade expm) over the 6 cases; 1e-15 and 1e-14 are ~10x that.
+    # Pade expm) over the 6 cases; bounds 1e-13 (the conftest floor).
     np.testing.assert_allclose(res.prob_on, riccati_closed_form(r_on, r_off, theta, p0, t),
                                rtol=0, atol=1e-13)
     # The no-spike density is the total mass of the Zakai filter, here by plain scipy expm.
@@ -128,7 +128,7 @@ def test_stiffness_case_is_exact():
                       query_times=[1e-3], initial_prob_on=p0)
     p_inf = 0.5
     p = p_inf + (p0 - p_inf) * np.exp(-20.0 * 1e-3)
-    # measured 3.6e-15 (log-odds of p = 1 - O(1e-2): rounding of 1 - p); 1e-14 ~ 3x.
+    # measured 3.6e-15 (log-odds of p = 1 - O(1e-2): rounding of 1 - p); bound 1e-13.
     np.testing.assert_allclose(res.log_odds[0], np.log(p / (1 - p)), rtol=0, atol=1e-13)
     assert abs(float(res.log_odds[0]) - 4.61) < 0.01  # the docstring's value (4.6046)
 
@@ -140,7 +140,7 @@ def test_long_quiet_period_does_not_underflow():
     theta = 200.0
     p_star = riccati_closed_form(1.0, 3.0, theta, 0.5, np.inf)
     assert np.isfinite(res.log_likelihood)
-    # measured 0 and 3.3e-16 relative (the swapped-rate p* differs by a factor 3).
+    # measured 0 and 3.3e-16 relative (the swapped-rate p* differs by a factor 3); bound the suite's 1e-13 float64 floor (tests/conftest.py).
     np.testing.assert_allclose(res.prob_on[0], p_star, rtol=1e-13)
     # Rate of the log density at stationarity: -(Q_off + theta p*) per second.
     short = mmpp_filter(params, no_spikes(1), duration=100.0, query_times=[100.0])
@@ -181,7 +181,7 @@ def test_log_likelihood_equals_innovations_route(default_setting, p0):
     res = mmpp_filter(**default_setting, query_times=[], initial_prob_on=p0)
     innov = mmpp_log_likelihood_innovations(**default_setting, initial_prob_on=p0)
     # Two exact routes, rounding only: measured 1.8e-15 relative (|log p| ~ 1.4e4, 7187
-    # events); 1e-14 is ~5x that (2x the negative-theta case's 4.7e-15).
+    # events); bound the suite's 1e-13 float64 floor (tests/conftest.py).
     np.testing.assert_allclose(res.log_likelihood, innov, rtol=1e-13)
     assert int(res.n_events) == int(default_setting["inputs"].n_events)
     # The likelihood-only entry point is the filter's normaliser.
@@ -206,7 +206,7 @@ def test_log_likelihood_is_invariant_to_relabelling_the_states(default_setting):
     swapped = MMPPParams(params.r_off, params.r_on, params.q_off, params.q_on)
     relabelled = mmpp_filter(swapped, inputs, duration=duration, query_times=[5.0],
                              initial_prob_on=0.7)
-    # measured 0 and 1.4e-16 relative (float64 rounding of mirrored arithmetic).
+    # measured 0 and 1.4e-16 relative (float64 rounding of mirrored arithmetic); bound the suite's 1e-13 float64 floor (tests/conftest.py).
     np.testing.assert_allclose(relabelled.log_likelihood, res.log_likelihood, rtol=1e-13)
     np.testing.assert_allclose(relabelled.log_odds, -res.log_odds, rtol=1e-13)
 

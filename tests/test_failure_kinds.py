@@ -111,7 +111,7 @@ def test_tree_brute_force_survives_a_long_gap():
     fast = tree_filter(params, spikes, duration=duration, sample_times=queries)
     assert np.all(np.isfinite(np.asarray(brute.log_odds)))
     # Basis: two float64 routes over ~1e4 uniformization substeps; measured 1.3e-15 abs
-    # (log-odds) and 2.4e-15 relative (log-likelihood ~ -2e4); bounds ~4x that.
+    # (log-odds) and 2.4e-15 relative (log-likelihood ~ -2e4); bounds 1e-13 (conftest floor).
     np.testing.assert_allclose(brute.log_odds, fast.log_odds, atol=1e-13, rtol=0)
     np.testing.assert_allclose(brute.log_likelihood, fast.log_likelihood, rtol=1e-13)
 
@@ -134,8 +134,8 @@ def test_exact_mmpp_filter_survives_a_day_of_quiet_drift(scale):
     neuron = simulate(params, spikes, duration=duration, sample_times=queries)
     assert np.all(np.isfinite(np.asarray(exact.log_odds)))
     # Basis: log p ~ -3e6 / -1e10 summed in float64; measured 2.2e-16 relative (1 ulp)
-    # for both scales, bound 1e-14 (45 ulp). Neuron vs filter log-odds (|L| ~ 2-3):
-    # measured 0 and 4.4e-16; bound 1e-14 (~10 ulp of L; a wrong flow is O(0.1)).
+    # for both scales, bound 1e-13 (conftest floor). Neuron vs filter log-odds (|L| ~ 2-3):
+    # measured 0 and 4.4e-16; bound 1e-13 (conftest floor; a wrong flow is O(0.1)).
     np.testing.assert_allclose(exact.log_likelihood, innovations, rtol=1e-13)
     np.testing.assert_allclose(neuron.log_odds, exact.log_odds, atol=1e-13, rtol=0)
 
@@ -204,7 +204,7 @@ def test_float32_refuses_day_long_times_instead_of_merging_them():
     spikes64 = make_spikes(times, senders, duration=86400.0)
     run64 = simulate(params, spikes64, duration=86400.0, sample_times=queries)
     reference = mmpp_filter(params, spikes64, duration=86400.0, query_times=queries)
-    # float64 near t = 1 day: measured 1.8e-15 (|L| <= 3.7); bound 5e-15 (~3x).
+    # float64 near t = 1 day: measured 1.8e-15 (|L| <= 3.7); bound 1e-13 (conftest floor).
     np.testing.assert_allclose(run64.log_odds, reference.log_odds, atol=1e-13)
     with jax.enable_x64(False):
         with pytest.raises(PrecisionError, match="spikes times: float32 cannot tell apart"):
@@ -264,7 +264,7 @@ def test_simultaneous_inputs_fire_once_in_any_order(order, n_out):
     queries = [0.1, 0.2]
     run = simulate(params, spikes, duration=0.5, sample_times=queries)
     reference = mmpp_filter(params, spikes, duration=0.5, query_times=queries)
-    # float64 rounding: measured <= 4.4e-16 (|L| ~ 1-3); bound 2e-15 (~5 ulp, 4.5x).
+    # float64 rounding: measured <= 4.4e-16 (|L| ~ 1-3); bound 1e-13 (conftest floor).
     np.testing.assert_allclose(run.log_odds, reference.log_odds, atol=1e-13)
     times, _, counts = spike_arrays(run.spikes)
     weight = float(np.sum(np.asarray(params.weights)[order]))

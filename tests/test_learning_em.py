@@ -71,7 +71,7 @@ def test_batched_trials_add_statistics(spikes):
     one = em_continuous(START, spikes, 60.0, max_iterations=3)
     # the same trial twice: same M-step, twice the log-likelihood. Float64 rounding over 3
     # iterations: measured 4.0e-15 (q_on) and 3.3e-16 (log-likelihoods) relative; bounds
-    # 1.2e-14 and 1e-15 (~3x; were 1e-12)
+    # 1e-13 (conftest floor; were 1e-12)
     np.testing.assert_allclose(np.asarray(two.params.q_on), np.asarray(one.params.q_on), rtol=1e-13)
     np.testing.assert_allclose(two.log_likelihoods, 2 * one.log_likelihoods, rtol=1e-13)
 

@@ -50,7 +50,7 @@ def test_discrete_neuron_equals_probability_forward_filter():
     q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
     reference = _forward_reference(params, poisson_log_likelihoods(binned.counts, q_on, q_off, dt), dt)
     # float64 rounding over 20,000 bins: measured 3.0e-15 (probability) and 0 (log p,
-    # |log p| ~ 3.5e4); bounds 1e-14 (~3x) and 1e-14 relative (45 ulp; were 1e-12, 1e-9)
+    # |log p| ~ 3.5e4); bounds 1e-13 absolute and relative (conftest floor; were 1e-12, 1e-9)
     assert np.max(np.abs(expit(np.asarray(run.log_odds)) - np.asarray(reference.filtered)[:, 1])) < 1e-13
     total = float(np.sum(run.log_normalizers))
     assert abs(total - float(reference.log_marginal_likelihood)) <= 1e-13 * abs(total)
@@ -78,7 +78,7 @@ def test_event_driven_equals_continuous_time_filter():
     sample_times = np.linspace(0.001, 20.0, 20_000)
     run = simulate(params, trial.inputs, duration=20.0, sample_times=sample_times)
     reference = mmpp_filter(params.model, trial.inputs, duration=20.0, query_times=sample_times)
-    # both exact: measured 8.7e-15 (|L| <= 7.9, 20 s); bound 3e-14 (~3.5x; was 1e-9)
+    # both exact: measured 8.7e-15 (|L| <= 7.9, 20 s); bound 1e-13 (conftest floor; was 1e-9)
     assert np.max(np.abs(np.asarray(run.log_odds) - np.asarray(reference.log_odds))) < 1e-13
 
 
@@ -90,7 +90,7 @@ def test_no_input_relaxation_matches_closed_form():
     p_inf = float(params.stationary_prob_on)
     p0 = expit(-4.0)
     expected = p_inf + (p0 - p_inf) * np.exp(-float(params.r_on + params.r_off) * times)
-    # float64 rounding: measured 6.7e-16; bound 2e-15 (~3x; was 1e-12)
+    # float64 rounding: measured 6.7e-16; bound 1e-13 (conftest floor; was 1e-12)
     assert np.max(np.abs(expit(np.asarray(run.log_odds)) - expected)) < 1e-13
 
 
@@ -119,7 +119,7 @@ def test_isolated_and_simultaneous_spikes_jump_by_weights():
     channels = np.array([1, 7, 12])
     three = simulate(params, input_spikes(params, np.full(3, spike_time), channels),
                      duration=1.0, sample_times=[spike_time])
-    # measured 1.7e-16 and 1.1e-16 (1 ulp); bounds 1e-14 (~45 ulp; the second was 1e-13)
+    # measured 1.7e-16 and 1.1e-16 (1 ulp); bounds 1e-13 (conftest floor)
     assert abs(float(three.log_odds[0] - quiet.log_odds[0]) - weights[channels].sum()) < 1e-13
 
 
@@ -130,7 +130,7 @@ def test_stiff_jump_is_stable_for_default_integrator():
     reference = _expm_log_odds(params, 12.0, [1e-3], 0.0)[0]
     assert abs(reference - 4.6046) < 1e-3  # an independent scipy expm value, about 4.61
     assert np.isfinite(float(run.log_odds[0]))
-    # exact closed form vs expm: measured 8.9e-16 (1 ulp of 4.6); bound 5e-15 (was 1e-6)
+    # exact closed form vs expm: measured 8.9e-16 (1 ulp of 4.6); bound 1e-13 (conftest floor; was 1e-6)
     assert abs(float(run.log_odds[0]) - reference) < 1e-13
 
 

@@ -41,7 +41,7 @@ def test_box_radius_closed_forms():
     assert kb.box_radius(pm_decoder(10, g), np.full(10, T)) == pytest.approx(T / g, rel=1e-12)
     for N in (8, 50):
         r = kb.box_radius(circular_decoder(N, g), np.full(N, T))
-        # float64 rounding: measured <= 6.7e-16 relative (was rel=1e-9)
+        # float64 rounding: measured <= 6.7e-16 relative; bound 1e-13 (conftest floor; was 1e-9)
         assert r == pytest.approx(T / g / math.cos(math.pi / N), rel=1e-13)
     with pytest.raises(ValueError, match="Gamma"):
         kb.box_radius(np.ones((1, 4)), np.full(4, T))
@@ -75,7 +75,7 @@ def test_network_target_is_exact_mean():
     for ck in c:
         x = x + DT * (A_net @ x + ck)
         out.append(x)
-    # measured 1.4e-15 over 2000 steps (|mean| <= 0.98); bound 5e-15 (~3.5x; was 1e-12)
+    # measured 1.4e-15 over 2000 steps (|mean| <= 0.98); bound 1e-13 (conftest floor; was 1e-12)
     assert np.max(np.abs(np.array(out) - ex.means)) <= 1e-13
 
 

@@ -237,7 +237,7 @@ def test_lds_exact_matches_analytic_solution():
     x = lds_exact(np.array([[-a]]), np.full((1000, 1), c0), dt)
     t = np.arange(1001) * dt
     # exact discretisation, so float64 rounding accumulated over the steps: measured
-    # 1.27e-14 (1000 steps) and 1.6e-15 (100 steps); bounds ~3x (were 1e-12)
+    # 1.27e-14 (1000 steps) and 1.6e-15 (100 steps); bounds 1e-13 (conftest floor; were 1e-12)
     np.testing.assert_allclose(x[:, 0], c0 / a * (1 - np.exp(-a * t)), rtol=0, atol=1e-13)
     osc = lds_exact(np.array([[0.0, -1.0], [1.0, 0.0]]), np.zeros((100, 2)), 0.01, x0=[1.0, 0.0])
     np.testing.assert_allclose(osc[-1], [np.cos(1.0), np.sin(1.0)], rtol=0, atol=1e-13)
