@@ -19,7 +19,7 @@ def _blocks(page: Path) -> list[str]:
 
 @pytest.mark.parametrize("page", [p for p in PAGES if _blocks(p)],
                          ids=lambda p: str(p.relative_to(ROOT)))
-def test_snippets_run(page, tmp_path):
+def test_snippets_run(page, tmp_path, capsys):
     # A page that needs an optional extra says so on its first line, e.g.
     # "<!-- needs: neo -->"; CI installs every extra, a plain test install skips it.
     needs = re.match(r"<!-- needs: (\w+) -->", page.read_text())
@@ -28,9 +28,17 @@ def test_snippets_run(page, tmp_path):
     namespace: dict = {"__name__": "__snippet__"}
     previous = os.getcwd()
     os.chdir(tmp_path)
+    idle = []
     try:
         for index, block in enumerate(_blocks(page)):
             code = compile(block, f"{page.name}[python block {index}]", "exec")
-            exec(code, namespace)  # noqa: S102 - the docs are ours
+            before = dict(namespace)
+            exec(code, namespace)  # noqa: S102 - the docs are ours (an exception fails)
+            changed = namespace.keys() != before.keys() or any(
+                namespace[name] is not before[name] for name in before)
+            if not changed and not capsys.readouterr().out:
+                idle.append(index)
     finally:
         os.chdir(previous)
+    # A block that neither defines, rebinds nor prints anything shows the reader nothing.
+    assert not idle, f"{page.name}: python blocks {idle} neither define nor print anything"
