@@ -224,7 +224,7 @@ class CompileMeter:
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float]] = []
-        self.events: list[tuple[float, str]] = []
+        self.events: list[tuple[float, str, str]] = []  # (time, kind, function name)
 
     @classmethod
     def get(cls) -> "CompileMeter":
@@ -238,22 +238,23 @@ class CompileMeter:
             cls._instance = meter
         return cls._instance
 
-    def _on_span(self, event: str, start: float, end: float, **_) -> None:
+    def _on_span(self, event: str, start: float, end: float, **kwargs) -> None:
         if event in _COMPILE_EVENTS:
             self.spans.append((start, end))
             if event == _COMPILE_EVENTS[-1]:
-                self.events.append((end, "compiled"))
+                self.events.append((end, "compiled", str(kwargs.get("fun_name", "?"))))
 
     def _on_event(self, event: str, **_) -> None:
         if event.endswith("/cache_hits"):
-            self.events.append((time.time(), "hit"))
+            self.events.append((time.time(), "hit", ""))
         elif event.endswith("/cache_misses"):
-            self.events.append((time.time(), "miss"))
+            self.events.append((time.time(), "miss", ""))
 
     def since(self, start: float, end: float | None = None) -> dict:
         """Compile seconds (merged spans), programs compiled (``programs``, persistent
-        cache reads included) and cache ``hits`` / ``misses`` between the ``time.time()``
-        instants ``start`` and ``end`` (default now)."""
+        cache reads included; their function names in ``program_names``) and cache
+        ``hits`` / ``misses`` between the ``time.time()`` instants ``start`` and ``end``
+        (default now)."""
         end = time.time() if end is None else end
         spans = sorted((max(a, start), min(b, end)) for a, b in self.spans
                        if b > start and a < end)
@@ -265,8 +266,10 @@ class CompileMeter:
             else:
                 high = max(high, b)
         seconds += 0.0 if high is None else high - low
-        kinds = [kind for when, kind in self.events if start <= when <= end]
+        inside = [(kind, name) for when, kind, name in self.events if start <= when <= end]
+        kinds = [kind for kind, _ in inside]
         return {"compile_s": seconds, "programs": kinds.count("compiled"),
+                "program_names": [name for kind, name in inside if kind == "compiled"],
                 "hits": kinds.count("hit"), "misses": kinds.count("miss")}
 
 

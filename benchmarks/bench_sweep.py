@@ -19,10 +19,10 @@ compilations counted are the mode's own):
                    value);
 * ``sweep``        :func:`bayesnn.neuron.sweep`: the whole grid x trials in one call.
 
-Per mode: XLA compilations (a ``jax.monitoring`` listener on
-``/jax/core/compile/backend_compile_duration``; "kernel" counts the neuron and sampler
-programs, "all" includes small eager helper ops), compile time (tracing + lowering +
-XLA compile, summed from the same listener), run time (total minus compile), total
+Per mode: XLA compilations (:class:`bayesnn.validate.CompileMeter`, the
+``jax.monitoring`` listener that ``bayesnn validate`` reports with; "kernel" counts the
+neuron and sampler programs, "all" includes small eager helper ops), compile time
+(tracing + lowering + XLA compile, overlapping spans merged), run time (total minus compile), total
 wall time, and the CPU time of the process (all threads; less sensitive than wall
 time to other jobs on the machine). The driver checks that the modes give the same L (exact posterior
 log-odds, independent of g0) and G (decoded prediction, depends on g0) at every value,
@@ -51,38 +51,12 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
 from bayesnn import neuron, processes  # noqa: E402
+from bayesnn.validate import CompileMeter  # noqa: E402
 
 MODES = ("per_value", "unbucketed", "sweep")
 SEED = 20261128
 KERNELS = ("_exact", "_sweep_kernel", "_sample_jit")  # jitted programs of the workload
-COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-                  "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                  "/jax/core/compile/backend_compile_duration")
 GOAL_TOTAL_S = 15.0
-
-
-class CompileCounter:
-    """Counts XLA compilations and sums compile-stage seconds while active."""
-
-    def __init__(self):
-        self.compiles: list[str] = []
-        self.seconds = 0.0
-        self.active = False
-        jax.monitoring.register_event_duration_secs_listener(self._listen)
-
-    def _listen(self, event: str, duration: float, **kwargs) -> None:
-        if not self.active or event not in COMPILE_EVENTS:
-            return
-        self.seconds += duration
-        if event == COMPILE_EVENTS[-1]:
-            self.compiles.append(str(kwargs.get("fun_name", "?")))
-
-    def close(self) -> None:
-        self.active = False
-        jax.monitoring.unregister_event_duration_listener(self._listen)
-
-    def kernel_compiles(self) -> int:
-        return sum(any(name.endswith(k) or k in name for k in KERNELS) for name in self.compiles)
 
 
 def make_base(n_inputs: int) -> neuron.NeuronParams:
@@ -108,8 +82,7 @@ def run_mode(mode: str, args) -> tuple[dict, dict]:
     base = make_base(args.inputs)
     values = g0_values(args.values)
     times = args.record_dt * np.arange(1, int(round(args.duration / args.record_dt)) + 1)
-    counter = CompileCounter()
-    counter.active = True
+    meter, wall_start = CompileMeter.get(), time.time()
     start, cpu_start = time.perf_counter(), time.process_time()
     if mode == "sweep":
         result = neuron.sweep(lambda g0: base.replace(g0=g0), {"g0": values}, key=SEED,
@@ -135,10 +108,12 @@ def run_mode(mode: str, args) -> tuple[dict, dict]:
     else:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    counter.close()
-    row = {"mode": mode, "total_s": total, "cpu_s": cpu, "compile_s": counter.seconds,
-           "run_s": max(total - counter.seconds, 0.0), "compilations": len(counter.compiles),
-           "kernel_compilations": counter.kernel_compiles(),
+    compiled = meter.since(wall_start)
+    names = compiled["program_names"]
+    row = {"mode": mode, "total_s": total, "cpu_s": cpu, "compile_s": compiled["compile_s"],
+           "run_s": max(total - compiled["compile_s"], 0.0), "compilations": len(names),
+           "kernel_compilations": sum(any(kernel in name for kernel in KERNELS)
+                                      for name in names),
            "mean_output_rate_hz": float(np.mean(n_spikes)) / args.duration}
     return row, {"log_odds": log_odds, "prediction": prediction, "n_spikes": n_spikes}
 

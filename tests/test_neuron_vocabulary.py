@@ -9,6 +9,7 @@ truncation O(h^4 f^(5)) and rounding ~ eps |f| / h are both below 1e-9 of the
 gradients here, so a relative 1e-6 leaves a wide margin.
 """
 import importlib
+import time
 from functools import partial
 
 import jax
@@ -22,6 +23,7 @@ from bayesnn.core.params import unchecked
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel, stepped_event_kernel
 from bayesnn.processes import MMPPParams
+from bayesnn.validate import CompileMeter
 from tests.neuron_setup import default_params, default_rates
 
 sweep_module = importlib.import_module("bayesnn.neuron.sweep")  # neuron.sweep is the function
@@ -189,18 +191,9 @@ def test_vmap_over_stacked_params_equals_one_by_one_bit_for_bit(setting):
 # ------------------------------------------------------------------------ (d) sweep
 def _compilations(run):
     """(result, number of XLA backend compilations during run())."""
-    events = []
-
-    def listener(event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            events.append(duration)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        result = run()
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-    return result, len(events)
+    meter, start = CompileMeter.get(), time.time()
+    result = run()
+    return result, meter.since(start)["programs"]
 
 
 SWEEP_SEED, SWEEP_TRIALS, SWEEP_DURATION, SWEEP_DT = 51, 4, 1.0, 1e-2
