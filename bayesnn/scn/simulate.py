@@ -393,6 +393,6 @@ def _trials_core(net, c, keys, pert, state0, *, opts, capacity, every, noisy, mu
                                                     block=BLOCK_STEPS), (c, keys, state0))
 
     def one(c_k, key_k, state_k):
-        return _run_any(net, c_k, key_k, pert, state_k, opts=opts, capacity=capacity,
-                        every=every, noisy=noisy, multistep=multistep)
+        return _run(net, c_k, key_k, pert, state_k, opts=opts, capacity=capacity,
+                    every=every, noisy=noisy)
     return jax.vmap(one)(c, keys, state0)
