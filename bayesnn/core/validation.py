@@ -56,8 +56,14 @@ def require_shape(name: str, array: np.ndarray, shape: Sequence[int | None]) -> 
     return array
 
 
-def require_integer_counts(name: str, value: Any) -> np.ndarray:
-    """Array of non-negative integer counts (given as ints or integral floats)."""
+def require_integer_counts(name: str, value: Any, *, keep_integer: bool = False) -> np.ndarray:
+    """Array of non-negative integer counts (given as ints or integral floats), float64;
+    with ``keep_integer`` an integer NumPy array is returned as it is after one pass for
+    the sign (no float copy: large count arrays on a hot path)."""
+    if keep_integer and isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.integer):
+        if value.size and value.min() < 0:
+            raise ValueError(f"{name} must hold non-negative integers")
+        return value
     array = as_array(name, value)
     if np.any(array < 0) or np.any(array != np.round(array)):
         raise ValueError(f"{name} must hold non-negative integers")

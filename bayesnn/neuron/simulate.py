@@ -352,16 +352,6 @@ def simulate_trials(params: NeuronParams, inputs: Spikes, *, duration: float,
 
 
 
-def _integer_counts(counts) -> np.ndarray:
-    """``require_integer_counts`` with a fast path for integer arrays (kept as they are:
-    one pass for the sign instead of a float copy and three passes)."""
-    if isinstance(counts, np.ndarray) and np.issubdtype(counts.dtype, np.integer):
-        if counts.size and counts.min() < 0:
-            raise ValueError("counts must hold non-negative integers")
-        return counts
-    return require_integer_counts("counts", counts)
-
-
 def _per_bin_sums(counts: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """``sum_i counts[..., i] * coefficients[k, i]`` per bin, for each row k.
 
@@ -416,7 +406,7 @@ def filter_counts(params: NeuronParams, counts, *, dt: float, method: str = "dis
     if observation not in ("poisson", "bernoulli"):
         raise ValueError(f"observation must be 'poisson' or 'bernoulli', got {observation!r}")
     dt = float(require_positive("dt", dt, ndim=0))
-    counts = _integer_counts(counts)
+    counts = require_integer_counts("counts", counts, keep_integer=True)
     if counts.ndim not in (2, 3):
         raise ValueError(f"counts must have shape (T, N) or (trials, T, N), got {counts.shape}")
     largest = int(counts.max()) if counts.size else 0
