@@ -351,7 +351,6 @@ def simulate_trials(params: NeuronParams, inputs: Spikes, *, duration: float,
                      capacity, initial_log_odds, initial_prediction, chunk_steps, True)
 
 
-
 def _per_bin_sums(counts: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """``sum_i counts[..., i] * coefficients[k, i]`` per bin, for each row k.
 
