@@ -58,7 +58,7 @@ class Scenario(NamedTuple):
 REGISTRY: dict[str, Scenario] = {
     "neuron": Scenario("bayesnn.neuron.validation", "neuron_scenario",
                        "Bayesian neuron vs exact continuous-time filter, HMM, NumPyro"),
-    "scn": Scenario("bayesnn.scn.validation", "scn_scenario",
+    "scn": Scenario("bayesnn.scn.network.validation", "scn_scenario",
                     "spike-coding networks: loss identity, voltage, box, ping-pong"),
     "log_odds": Scenario("bayesnn.posteriors.validation", "log_odds_scenario",
                          "posteriors carried by spiking populations, KL against N"),
@@ -70,7 +70,7 @@ REGISTRY: dict[str, Scenario] = {
                          "learning the generative model's rates from spikes"),
     "hierarchy": Scenario("bayesnn.hierarchy.validation", "hierarchy_scenario",
                           "hierarchical inference against its exact reference"),
-    "scn_learning": Scenario("bayesnn.scn.learning_validation", "scn_learning_scenario",
+    "scn_learning": Scenario("bayesnn.scn.learning.validation", "scn_learning_scenario",
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
 }
 SCENARIOS = tuple(REGISTRY)

@@ -5,7 +5,7 @@ Workload W2: D = 2, N = 400, dt = 0.1 ms, at most one spike per step, NO voltage
 rotating drive with a per-trial phase and speed); then N = 10,000 (peak memory).
 
 The numba reference does exactly bayesnn's work: the same model and the same
-arithmetic order per step (``bayesnn.scn.functional.integrate``: ``V + dt (-lambda_V V
+arithmetic order per step (``bayesnn.scn.network.functional.integrate``: ``V + dt (-lambda_V V
 + Gamma^T c + Gamma^T (M x_hat) + kappa r~)``, then decay, then the spike of the largest
 ``V - T > 0`` with bayesnn's tie rule, reading bayesnn's per-step tie-break offsets,
 drawn before timing), and it keeps the same outputs (spike times, senders and

@@ -9,7 +9,7 @@ offset per step; both keep, per 1-s block, the weight distance, the rate, the me
 CV, the voltage variance and the largest weight (learn's records; the in-sample decoder
 is off: decode_every = 0). Throughput = simulated s / wall s of the steady-state run
 (compile apart). Agreement: numba replays bayesnn's own random draws
-(bayesnn.scn.plasticity.learning_inputs) for --check-steps steps; spikes must be
+(bayesnn.scn.learning.plasticity.learning_inputs) for --check-steps steps; spikes must be
 identical and the weights equal to 1e-9.
 
     python benchmarks/bench_scn_learning.py [--duration 60] [--sizes 20,400] [--json out.json]
@@ -30,9 +30,9 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
-from bayesnn.scn.learning import learn  # noqa: E402
-from bayesnn.scn.learning_signals import SmoothedNoise, smoothed_noise  # noqa: E402
-from bayesnn.scn.plasticity import (  # noqa: E402
+from bayesnn.scn.learning.training import learn  # noqa: E402
+from bayesnn.scn.learning.signals import SmoothedNoise, smoothed_noise  # noqa: E402
+from bayesnn.scn.learning.plasticity import (  # noqa: E402
     brendel_fig2_params, brendel_fig2_weights, learning_inputs,
 )
 

@@ -83,7 +83,7 @@ def _figures():
     from bayesnn.plotting import plot_calibration, plot_neuron_trial
     from bayesnn.posteriors.compare import AccuracyRow, plot_accuracy_vs_spikes
     from bayesnn.posteriors.plotting import plot_kalman_run, plot_kl_vs_size, plot_log_odds_run
-    from bayesnn.scn.plotting import plot_autoencoder_run, plot_box_run
+    from bayesnn.scn.network.plotting import plot_autoencoder_run, plot_box_run
 
     rng = np.random.default_rng(0)
     times, exact, spikes, inputs = _neuron_arrays()

@@ -36,7 +36,7 @@ def _problems():
 
 # ----------------------------------------------------------------------------- bounds
 def test_box_radius_closed_forms():
-    from bayesnn.scn.network import circular_decoder, pm_decoder
+    from bayesnn.scn.network.params import circular_decoder, pm_decoder
     g, T = 0.1, 0.00505
     assert kb.box_radius(pm_decoder(10, g), np.full(10, T)) == pytest.approx(T / g, rel=1e-12)
     for N in (8, 50):
@@ -163,7 +163,7 @@ def test_trials_determinism_overflow_and_xarray(tmp_path):
 def test_bad_input_rejected_before_simulation(monkeypatch):
     import importlib
 
-    sim = importlib.import_module("bayesnn.scn.simulate")  # the module, not the function
+    sim = importlib.import_module("bayesnn.scn.network.simulation")
 
     def boom(*args, **kwargs):
         raise AssertionError("simulate must not run")

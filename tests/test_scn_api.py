@@ -15,7 +15,7 @@ import pytest
 from bayesnn import io
 from bayesnn.core import as_key, spike_arrays
 from bayesnn.scn import (
-    autoencoder_input, init_state, lds_euler, make_dale_network, make_network, make_perturbations,
+    autoencoder_input, dale_init_state, dale_step, dale_step_inputs, init_state, lds_euler, make_dale_network, make_network, make_perturbations,
     random_decoder, simulate, simulate_dale, simulate_dale_trials, simulate_trials, step,
     step_inputs, target_at,
 )
@@ -220,12 +220,12 @@ def test_dale_trials_and_knockouts(dale_runs):
 def test_dale_step_functions_reproduce_simulate(dale_runs):
     net, x, c, pert = dale_runs["net"], dale_runs["x"], dale_runs["c"], dale_runs["pert"]
     def run(params, perturbations, state, inputs):
-        one_step = functools.partial(step, params, perturbations=perturbations)
+        one_step = functools.partial(dale_step, params, perturbations=perturbations)
         return jax.lax.scan(one_step, state, inputs)
 
     key = jax.random.fold_in(as_key(3), 1)
-    final, rec = jax.jit(run)(net, pert, init_state(net, x[1, 0]),
-                              step_inputs(net, c[1], key=key, perturbations=pert))
+    final, rec = jax.jit(run)(net, pert, dale_init_state(net, x[1, 0]),
+                              dale_step_inputs(net, c[1], key=key, perturbations=pert))
     batch = dale_runs["batch"]
     np.testing.assert_array_equal(np.asarray(rec.readout_e)[9::10], np.asarray(batch.readout_e[1]))
     mask = np.asarray(rec.spike_mask)

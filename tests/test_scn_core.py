@@ -16,8 +16,8 @@ from bayesnn.scn import (
     make_integrator, make_network, make_perturbations, pm_decoder, random_decoder,
     simulate, target_at,
 )
-from bayesnn.scn import metrics
-from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
+from bayesnn.scn.network import metrics
+from bayesnn.scn.network.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
 
 DT = 1e-4
 # Steps per generated input chunk, a divisor of every run length below (2000-15000

@@ -14,9 +14,10 @@ import pytest
 from bayesnn.core import spike_arrays
 from bayesnn.scn import (
     DaleParams, autoencoder_input, barrett_signal, dale_closed_form_voltage, dale_rates,
-    dale_weights, default_dale_capacity, make_dale_network, make_perturbations, metrics,
+    dale_weights, default_dale_capacity, make_dale_network, make_perturbations,
     simulate_dale, target_at,
 )
+from bayesnn.scn.network import metrics
 
 DT = 5e-5  # Barrett's 0.005 units of 10 ms
 LAM = 5.0  # 0.05 per 10-ms unit

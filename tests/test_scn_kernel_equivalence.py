@@ -11,9 +11,9 @@ import pytest
 from bayesnn.core import spike_arrays, trial_keys
 from bayesnn.scn import (make_network, random_decoder, simulate, simulate_trials,
                          step_inputs)
-from bayesnn.scn.network import DriveMarginWarning
+from bayesnn.scn.network.params import DriveMarginWarning
 
-SIM = importlib.import_module("bayesnn.scn.simulate")
+from bayesnn.scn.network import simulation as SIM
 DT = 1e-4
 
 

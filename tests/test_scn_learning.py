@@ -1,4 +1,4 @@
-"""Brendel et al. 2020 plasticity (bayesnn.scn.plasticity, plasticity_dale): the rules
+"""Brendel et al. 2020 plasticity (bayesnn.scn.learning.plasticity, plasticity_dale): the rules
 against independent NumPy loops (1e-12, float64), the frozen network against the
 public B13 step, the distance measure, and bad input refused before any work."""
 import jax
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from bayesnn.scn import make_autoencoder, step, step_inputs
-from bayesnn.scn.functional import init_state
-from bayesnn.scn.learning_stats import add_moments, decoding_error, optimal_decoder, zero_moments
-from bayesnn.scn.learning_eval import best_fixed_point
-from bayesnn.scn.plasticity import (
+from bayesnn.scn.network.functional import init_state
+from bayesnn.scn.learning.statistics import add_moments, decoding_error, optimal_decoder, zero_moments
+from bayesnn.scn.learning.evaluation import best_fixed_point
+from bayesnn.scn.learning.plasticity import (
     LearningInputs, LearningParams, brendel_fig2_params, brendel_fig2_weights,
     init_learning_state, learning_inputs, plastic_step, weight_distance,
 )
-from bayesnn.scn.plasticity_dale import (
+from bayesnn.scn.learning.plasticity_dale import (
     DaleLearningParams, brendel_dale_weights, dale_learning_inputs, dale_plastic_step,
     init_dale_learning_state,
 )

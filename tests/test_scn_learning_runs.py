@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from bayesnn.io import load_dataset, write_netcdf
-from bayesnn.scn.learning import LearningDivergedError, learn
-from bayesnn.scn.learning_dale import learn_dale
-from bayesnn.scn.learning_eval import evaluate_weights
-from bayesnn.scn.learning_signals import SmoothedNoise
-from bayesnn.scn.plasticity import brendel_fig2_params, brendel_fig2_weights
-from bayesnn.scn.plasticity_dale import DaleLearningParams, brendel_dale_weights
-from bayesnn.scn.surrogate import GateParams, gated_run, gradient_check, train_gated
+from bayesnn.scn.learning.training import LearningDivergedError, learn
+from bayesnn.scn.learning.training_dale import learn_dale
+from bayesnn.scn.learning.evaluation import evaluate_weights
+from bayesnn.scn.learning.signals import SmoothedNoise
+from bayesnn.scn.learning.plasticity import brendel_fig2_params, brendel_fig2_weights
+from bayesnn.scn.learning.plasticity_dale import DaleLearningParams, brendel_dale_weights
+from bayesnn.scn.learning.surrogate import GateParams, gated_run, gradient_check, train_gated
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_reduced_fig2_converges(fig2_run, tmp_path):
     np.testing.assert_allclose(np.asarray(r.snapshot_times), [0, 1, 2, 4, 8, 16])
     assert r.weight_distance.shape == r.rate.shape == r.error.shape == (16,)
     assert r.Omega_snapshots.shape == (6, 20, 20)
-    from bayesnn.scn.plasticity import weight_distance
+    from bayesnn.scn.learning.plasticity import weight_distance
     d = np.asarray(weight_distance(np.asarray(r.F_snapshots), np.asarray(r.Omega_snapshots)))
     # Seed 0/1 measured: 0.94 -> 0.10 in 16 s; 0.3 leaves a 3x margin for other seeds.
     assert d[-1] < 0.3 * d[0]

@@ -2,8 +2,8 @@
 Calaim et al. 2022 (error scaling, ping-pong, neuron loss, E/I, irregularity, delays)."""
 import numpy as np
 
-from bayesnn.scn import experiments as ex
-from bayesnn.scn import metrics
+from bayesnn.scn.network import experiments as ex
+from bayesnn.scn.network import metrics
 
 
 def test_t4_quantisation_error_and_1_over_n_scaling():

@@ -3,7 +3,7 @@ kinds, "choices that ties hide": with the +/- decoders of the other SCN tests ev
 neuron of one sign is identical, so which neuron fires was never tested).
 
 Reference: a NumPy loop of the B13 autoencoder written from the equations of
-:mod:`bayesnn.scn.network` (``A = -lambda I``, ``lambda_V = lambda_d = lambda``, so the
+:mod:`bayesnn.scn.network.params` (``A = -lambda I``, ``lambda_V = lambda_d = lambda``, so the
 slow weights and kappa vanish): per step ``V <- V + dt (-lambda V + Gamma^T c_k)``, the
 traces decay, and in ``"one"`` mode the neuron with the largest ``V_i - T_i > 0`` fires
 (``numpy.argmax``), ``V <- V - Omega_f[:, i]``, ``Omega_f = Gamma^T Gamma + mu lambda^2 I``,
@@ -19,7 +19,7 @@ import numpy as np
 
 from bayesnn.core import spike_arrays
 from bayesnn.scn import DriveMarginWarning, make_autoencoder, random_decoder, simulate
-from bayesnn.scn.targets import autoencoder_input
+from bayesnn.scn.network.targets import autoencoder_input
 
 DT, LAM, MU, NU = 1e-4, 10.0, 1e-5, 1e-4
 

@@ -29,7 +29,7 @@ step, and cannot ping-pong (each spike lowers the loss by ``2 (V_i - T_i) > 0``)
 
 Call convention: :func:`make_spiking_kalman` builds a :class:`SpikingKalmanParams`;
 ``simulate(params, dy, *, key, ...)`` runs one trial, :func:`simulate_trials` a batch with
-per-trial increments. The step is :func:`bayesnn.scn.functional.step` on
+per-trial increments. The step is :func:`bayesnn.scn.network.functional.step` on
 ``params.network`` with input :func:`network_input`.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ class SpikingKalmanParams:
     gain: jax.Array
 
     def _validate(self) -> dict:
-        from bayesnn.scn.network import SCNParams
+        from bayesnn.scn.network.params import SCNParams
 
         if not isinstance(self.model, LinearGaussianParams):
             raise ValueError(f"model must be a LinearGaussianParams, got {type(self.model).__name__}")
@@ -156,7 +156,7 @@ def make_spiking_kalman(model: LinearGaussianParams, *, n_neurons: int = 100,
         ValueError: before any simulation: bad shapes, a gain that makes A - K C unstable
             (message names ``gain``), bad network parameters (via ``make_network``).
     """
-    from bayesnn.scn.network import circular_decoder, make_network, pm_decoder, random_decoder
+    from bayesnn.scn.network.params import circular_decoder, make_network, pm_decoder, random_decoder
 
     if not isinstance(model, LinearGaussianParams) or is_traced(model):
         raise ValueError(f"model must be a concrete LinearGaussianParams, got {type(model).__name__}")
@@ -261,7 +261,7 @@ def _result(res) -> SpikingKalmanResult:
 
 
 def _run(simulate_fn, params, c, **kwargs):
-    from bayesnn.scn.network import DriveMarginWarning
+    from bayesnn.scn.network.params import DriveMarginWarning
 
     with warnings.catch_warnings():
         if kwargs["spike_mode"] == "greedy":  # greedy absorbs large increments in the step
@@ -294,7 +294,7 @@ def simulate(params: SpikingKalmanParams, inputs, *, key: KeyLike = 0,
     Raises:
         ValueError: naming the argument, before any simulation.
     """
-    from bayesnn.scn.simulate import simulate as simulate_scn
+    from bayesnn.scn.network.simulation import simulate as simulate_scn
 
     c, x0 = _prepare(params, inputs, False, dt, spike_mode, x0)
     return _run(simulate_scn, params, c, key=key, duration=duration, record_every=record_every,
@@ -308,7 +308,7 @@ def simulate_trials(params: SpikingKalmanParams, inputs, *, key: KeyLike = 0,
     """:func:`simulate` over trials with per-trial increments ``inputs`` (trials, T, M),
     one vectorised program; trial k uses ``fold_in(as_key(key), k)`` and equals
     ``simulate(params, inputs[k], key=fold_in(as_key(key), k), ...)`` bit for bit."""
-    from bayesnn.scn.simulate import simulate_trials as simulate_scn_trials
+    from bayesnn.scn.network.simulation import simulate_trials as simulate_scn_trials
 
     c, x0 = _prepare(params, inputs, True, dt, spike_mode, x0)
     return _run(simulate_scn_trials, params, c, key=key, duration=duration,

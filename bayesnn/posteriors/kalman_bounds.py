@@ -2,7 +2,7 @@ r"""Error bound of the spiking Kalman filter: box radius and error amplification
 
 With ``mu = 0`` (no quadratic cost) and ``sigma_v = 0`` the B13 voltage stays
 ``V = Gamma^T delta`` for a unique ``delta`` (Gamma has rank D), and one network step
-(:func:`bayesnn.scn.functional.step`) gives exactly::
+(:func:`bayesnn.scn.network.functional.step`) gives exactly::
 
     x'_k = x_hat_k + delta_k,
     x'_{k+1} = x'_k + dt (A_net x'_k + c_k - B delta_k),      B = A_net + lambda_V I.

@@ -34,7 +34,7 @@ spikes per second grow as N.
 Call convention: ``simulate(params, inputs, *, key, duration, dt, mode, record_every,
 capacity)`` with ``inputs`` the population's input spikes (sender = k M + i);
 :func:`simulate_trials` with per-trial inputs. The step is
-:func:`bayesnn.scn.functional.step` on :func:`network_of` with input :func:`drive_of`.
+:func:`bayesnn.scn.network.functional.step` on :func:`network_of` with input :func:`drive_of`.
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ class LogOddsResult(NamedTuple):
 def network_of(params: LogOddsPopulationParams, mode: str, dt: float):
     """The :class:`bayesnn.scn.SCNParams` autoencoder of ``mode`` (leak ``params.leak``
     for tracking, ``r_on + r_off`` for implementing; ``nu = 1e-3 gamma^2 / leak``)."""
-    from bayesnn.scn.network import make_autoencoder
+    from bayesnn.scn.network.params import make_autoencoder
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -124,7 +124,7 @@ def drive_of(params: LogOddsPopulationParams, reference: LogOddsReference, mode:
     and the log-odds offset of the readout (0 tracking, L* implementing)."""
     dt = float(reference.times[1] - reference.times[0])
     if mode == "tracking":
-        from bayesnn.scn.targets import autoencoder_input
+        from bayesnn.scn.network.targets import autoencoder_input
 
         return autoencoder_input(reference.exact, dt, float(params.leak)), reference.exact[0], 0.0
     if mode == "implementing":
@@ -152,7 +152,7 @@ def _check(params, duration, dt, mode, record_every, reference, inputs):
 
 def _outputs(params, reference, mode, net, c, x0, offset, record_every):
     """(target, network_target, exact) at the record times."""
-    from bayesnn.scn.targets import lds_euler
+    from bayesnn.scn.network.targets import lds_euler
 
     dt = float(reference.times[1] - reference.times[0])
     recorded = slice(record_every, c.shape[0] + 1, record_every)  # record r is x_{(r+1) e}
@@ -162,7 +162,7 @@ def _outputs(params, reference, mode, net, c, x0, offset, record_every):
 
 
 def _run(simulate_fn, net, c, **kwargs):
-    from bayesnn.scn.network import DriveMarginWarning
+    from bayesnn.scn.network.params import DriveMarginWarning
 
     # Greedy resolution absorbs an input spike's jump within its step, so the per-step
     # drive may exceed the box margin by design: silence that warning.
@@ -195,7 +195,7 @@ def simulate(params: LogOddsPopulationParams, inputs: Spikes, *, key: KeyLike = 
     Raises:
         ValueError: naming the argument, before any simulation.
     """
-    from bayesnn.scn.simulate import simulate as simulate_scn
+    from bayesnn.scn.network.simulation import simulate as simulate_scn
 
     reference = _check(params, duration, dt, mode, record_every, reference, inputs)
     net = network_of(params, mode, dt)
@@ -218,7 +218,7 @@ def simulate_trials(params: LogOddsPopulationParams, inputs: Spikes, *, key: Key
     trial axis, e.g. ``sample_population_trials(...).inputs``), one vectorised network
     program; trial k uses ``fold_in(as_key(key), k)`` and equals ``simulate(params,
     inputs[k], key=fold_in(as_key(key), k), ...)`` bit for bit."""
-    from bayesnn.scn.simulate import simulate_trials as simulate_scn_trials
+    from bayesnn.scn.network.simulation import simulate_trials as simulate_scn_trials
 
     if not isinstance(inputs, Spikes) or np.ndim(inputs.times) != 2:
         raise ValueError("inputs must be a bayesnn.core.Spikes with a leading trial axis")

@@ -1,9 +1,9 @@
 """Balanced spike-coding networks (Boerlin, Machens & Denève 2013) on the bayesnn core.
 
 Rates are unit-increment traces r~ (a spike adds 1; x_hat = Gamma r~; B13's Hz rates
-are lambda_d r~). See :mod:`bayesnn.scn.network` for the equations,
+are lambda_d r~). See :mod:`bayesnn.scn.network.params` for the equations,
 :mod:`bayesnn.scn.dale` for the E/I (Dale's law) network of Barrett et al. 2016 and
-:mod:`bayesnn.scn.functional` for the public step functions.
+:mod:`bayesnn.scn.network.functional` for the public step functions.
 
 One call convention for both networks::
 
@@ -16,7 +16,7 @@ Spikes come back as :class:`bayesnn.core.Spikes` (extract with
 :func:`bayesnn.core.spike_arrays`), records align with a target through
 :func:`target_at`, and results convert with ``result.to_xarray()``.
 """
-from bayesnn.scn.dale import (
+from bayesnn.scn.dale.params import (
     DaleParams,
     barrett_signal,
     dale_closed_form_voltage,
@@ -24,10 +24,16 @@ from bayesnn.scn.dale import (
     dale_weights,
     make_dale_network,
 )
-from bayesnn.scn.dale_simulate import default_dale_capacity, simulate_dale, simulate_dale_trials
-from bayesnn.scn.functional import (
+from bayesnn.scn.dale.simulation import default_dale_capacity, simulate_dale, simulate_dale_trials
+from bayesnn.scn.dale.functional import (
     DaleState,
     DaleStepRecord,
+    dale_init_state,
+    dale_step,
+    dale_step_inputs,
+)
+from bayesnn.scn.dale.results import DaleResult
+from bayesnn.scn.network.functional import (
     SCNState,
     SCNStepRecord,
     SimOptions,
@@ -36,7 +42,7 @@ from bayesnn.scn.functional import (
     step,
     step_inputs,
 )
-from bayesnn.scn.network import (
+from bayesnn.scn.network.params import (
     DriveMarginWarning,
     SCNParams,
     box_margin,
@@ -51,10 +57,10 @@ from bayesnn.scn.network import (
     random_decoder,
     slow_weights,
 )
-from bayesnn.scn.perturbations import Perturbations, make_perturbations
-from bayesnn.scn.results import DaleResult, SCNResult, target_at
-from bayesnn.scn.simulate import default_capacity, simulate, simulate_trials
-from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
+from bayesnn.scn.network.perturbations import Perturbations, make_perturbations
+from bayesnn.scn.network.results import SCNResult, target_at
+from bayesnn.scn.network.simulation import default_capacity, simulate, simulate_trials
+from bayesnn.scn.network.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
 
 __all__ = [
     "DriveMarginWarning", "SCNParams", "box_margin", "circular_decoder", "closed_form_voltage",
@@ -63,7 +69,7 @@ __all__ = [
     "Perturbations", "make_perturbations",
     "SCNResult", "DaleResult", "target_at",
     "SimOptions", "SCNState", "SCNStepRecord", "DaleState", "DaleStepRecord", "StepInputs",
-    "init_state", "step", "step_inputs",
+    "init_state", "step", "step_inputs", "dale_init_state", "dale_step", "dale_step_inputs",
     "simulate", "simulate_trials", "default_capacity",
     "autoencoder_input", "lds_euler", "lds_exact", "pulse_input",
     "DaleParams", "barrett_signal", "dale_closed_form_voltage", "dale_rates", "dale_weights",

@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 
 from bayesnn import io  # noqa: E402
 from bayesnn.core import spike_arrays  # noqa: E402
-from bayesnn.scn import experiments as ex  # noqa: E402
-from bayesnn.scn import metrics, plotting  # noqa: E402
+from bayesnn.scn.network import experiments as ex  # noqa: E402
+from bayesnn.scn.network import metrics, plotting  # noqa: E402
 from bayesnn.scn import (  # noqa: E402
     DriveMarginWarning, autoencoder_input, barrett_signal, circular_decoder, dale_rates,
     make_autoencoder, make_dale_network, make_perturbations, simulate, simulate_dale,

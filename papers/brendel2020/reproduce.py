@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 
 from bayesnn.io import write_netcdf  # noqa: E402
 from bayesnn.report import format_table  # noqa: E402
-from bayesnn.scn.learning_validation import scn_learning_scenario  # noqa: E402
+from bayesnn.scn.learning.validation import scn_learning_scenario  # noqa: E402
 
 FULL = dict(duration=2048.0, eval_duration=5.0, cv_duration=2.0, dale_duration=128.0,
             train_iterations=300)

@@ -47,7 +47,7 @@ Off the diagonal, E columns are >= 0 and I columns are <= 0 whenever ``DI >= 0``
 (checked by :func:`make_dale_network`); the diagonal holds the self-resets. The
 feedforward input ``F_E c`` goes to E neurons only and has the sign of ``DE^T c``.
 
-**Discretisation** (step k, ``dt`` s; :func:`bayesnn.scn.functional.step`, run by
+**Discretisation** (step k, ``dt`` s; :func:`bayesnn.scn.network.functional.step`, run by
 :func:`bayesnn.scn.simulate_dale`)::
 
     1. V <- V + dt (-lambda V + [F_E; 0] c_k) + sigma_V sqrt(dt) xi_k
@@ -332,7 +332,7 @@ def dale_rates(result, params: DaleParams, t_start: float, t_stop: float,
     :class:`bayesnn.scn.DaleResult` (``trial``: index into a batched result):
     (NE,) E rates and (NI,) I rates."""
     from bayesnn.core import spike_arrays
-    from bayesnn.scn.metrics import firing_rates
+    from bayesnn.scn.network.metrics import firing_rates
 
     times, senders, _ = spike_arrays(result.spikes, trial)
     rates = firing_rates(times, senders, params.n_neurons, t_start, t_stop)

@@ -1,8 +1,8 @@
 r"""Simulating the E/I (Dale's law) network of Barrett, Denève & Machens 2016: one trial
 (:func:`simulate_dale`) or a batch with per-trial inputs (:func:`simulate_dale_trials`),
 with the call convention, event storage, overflow policy and random inputs of
-:func:`bayesnn.scn.simulate`. Equations: :mod:`bayesnn.scn.dale`; the step:
-:func:`bayesnn.scn.functional.step`. Knock-outs go through
+:func:`bayesnn.scn.simulate`. Equations: :mod:`bayesnn.scn.dale.params`; the step:
+:func:`bayesnn.scn.dale.functional.dale_step`. Knock-outs go through
 :func:`bayesnn.scn.make_perturbations` (``perturbations=``).
 """
 from __future__ import annotations
@@ -17,11 +17,11 @@ import numpy as np
 
 from bayesnn.core import bucket_capacity, empty_spikes, run_growing, trial_keys, warn_if_float32
 from bayesnn.core.validation import require_shape
-from bayesnn.scn import kernels as K
-from bayesnn.scn.dale import DaleParams
-from bayesnn.scn.functional import DaleState, init_state, step
-from bayesnn.scn.perturbations import Perturbations, check_perturbations
-from bayesnn.scn.results import DaleResult
+from bayesnn.scn.network import kernels as K
+from bayesnn.scn.dale.params import DaleParams
+from bayesnn.scn.dale.functional import DaleState, dale_init_state, dale_step
+from bayesnn.scn.network.perturbations import Perturbations, check_perturbations
+from bayesnn.scn.dale.results import DaleResult
 
 __all__ = ["simulate_dale", "simulate_dale_trials", "default_dale_capacity"]
 
@@ -64,7 +64,7 @@ def simulate_dale(params: DaleParams, c, *, key: Any = 0, duration: float | None
     x0 = K.check_x0(x0, p.n_dims, None)
     if x0 is not None and state0 is not None:
         raise ValueError("x0 and state0 are exclusive: give one of them")
-    state0 = init_state(p, x0) if state0 is None else _check_state(state0, p)
+    state0 = dale_init_state(p, x0) if state0 is None else _check_state(state0, p)
     key = K.run_key(key)
     noisy = K.any_positive(p.sigma_v, None if pert is None else pert.extra_sigma)
     f = jnp.result_type(float)
@@ -95,7 +95,7 @@ def simulate_dale_trials(params: DaleParams, c, *, key: Any, duration: float | N
     if x0 is not None and state0 is not None:
         raise ValueError("x0 and state0 are exclusive: give one of them")
     if state0 is None:
-        states = [init_state(p, None if x0 is None else x0[k]) for k in range(n_trials)]
+        states = [dale_init_state(p, None if x0 is None else x0[k]) for k in range(n_trials)]
         state0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
     else:
         _check_state(jax.tree_util.tree_map(lambda a: a[0], state0), p)
@@ -171,7 +171,7 @@ def _run(p: DaleParams, c, key, pert, state0: DaleState, sel, *, capacity: int, 
     def body(carry, inputs):
         state, spikes, margins, counts, cur = carry
         index = state.step - step0
-        state, rec = step(p, state, inputs, perturbations=pert)
+        state, rec = dale_step(p, state, inputs, perturbations=pert)
         spikes, margins = K.append_events(spikes, margins, rec.time, rec.spike_senders,
                                           rec.spike_margins, rec.spike_mask)
         counts = counts.at[rec.spike_senders].add(rec.spike_mask.astype(jnp.int32))

@@ -31,11 +31,11 @@ import numpy as np
 from bayesnn.core.validation import as_array
 from bayesnn.core import as_key
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block
-from bayesnn.scn.learning_stats import (
+from bayesnn.scn.learning.signals import SmoothedNoise, check_inputs, input_block
+from bayesnn.scn.learning.statistics import (
     _Acc, accumulate, add_moments, decoding_error, empty_acc, optimal_decoder, zero_moments,
 )
-from bayesnn.scn.plasticity import (
+from bayesnn.scn.learning.plasticity import (
     LearningParams, LearningState, _positive, check_weights, learning_inputs, plastic_step,
 )
 
@@ -135,7 +135,7 @@ def evaluate_weights(params: LearningParams, F, Omega, inputs=SmoothedNoise(), *
     """Measure frozen networks (module docstring).
 
     Args:
-        params: :class:`~bayesnn.scn.plasticity.LearningParams` (rates unused).
+        params: :class:`~bayesnn.scn.learning.plasticity.LearningParams` (rates unused).
         F: (..., D, N), Omega: (..., N, N) weights (e.g. ``result.F_snapshots``);
             every leading index is evaluated on the same inputs and random numbers.
         inputs: :class:`~bayesnn.scn.learning.SmoothedNoise` or an array (T, D) for

@@ -31,10 +31,10 @@ coding error, so driving it to zero after each spike makes the spike cancel the 
 it reported); the feedforward rule moves ``F[:, k]`` to the mean target seen when k
 spikes, which makes the optimal decoder proportional to F. At the joint fixed point
 ``Omega ~ -F^T F - mu I`` up to a scale (the B13 autoencoder of
-:mod:`bayesnn.scn.network` with decoder ``Gamma ~ F``).
+:mod:`bayesnn.scn.network.params` with decoder ``Gamma ~ F``).
 
 **Discretisation** (one step, :func:`plastic_step`; the B13 autoencoder's order, see
-:func:`bayesnn.scn.functional.step`)::
+:func:`bayesnn.scn.network.functional.step`)::
 
     1. V <- V + dt (-lambda V + F^T c_k) + sigma_V sqrt(dt) xi_k;  x <- x + dt (-lambda x + c_k)
     2. r~ <- (1 - lambda dt) r~
@@ -54,7 +54,7 @@ Parameters of Brendel et al. 2020 Fig. 2 (code ``Figure2/Learning.m``), the defa
 of :func:`brendel_fig2_params`: N = 20, D = 2, lambda = 50 s^-1, dt = 1 ms,
 eps_r = 1e-3, eps_f = 1e-4, alpha = 0.18, beta = 1/0.9, mu = 0.02/0.9, T = 0.5,
 voltage noise 0.001 per step (sigma_V = 0.001/sqrt(dt)), threshold jitter 0.01.
-The E/I (Dale's law) version: :mod:`bayesnn.scn.plasticity_dale`.
+The E/I (Dale's law) version: :mod:`bayesnn.scn.learning.plasticity_dale`.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ import numpy as np
 from bayesnn.core.params import as_leaf, params_record
 from bayesnn.core.validation import as_array, require_nonnegative, require_positive, require_shape
 from bayesnn.core import as_key
-from bayesnn.scn.kernels import pick_max
+from bayesnn.scn.network.kernels import pick_max
 
 __all__ = ["LearningParams", "LearningState", "LearningInputs", "LearningStepRecord",
            "brendel_fig2_params", "brendel_fig2_weights", "init_learning_state",

@@ -1,7 +1,7 @@
 r"""E/I (Dale's law) learning of Brendel et al. 2020 (PLoS Comput. Biol. 16(3):e1007692,
 Fig. 4; code ``Figure4/LearningDale.m`` and ``Learning.m``): an excitatory population
 (NE) receives the input, an inhibitory one (NI) only E spikes; the rules of
-:mod:`bayesnn.scn.plasticity` are applied per connection type and *clipped* so that
+:mod:`bayesnn.scn.learning.plasticity` are applied per connection type and *clipped* so that
 every synapse keeps its sign (E->E and E->I >= 0, I->I and I->E <= 0).
 
 Weights as applied to voltages (rows post, columns pre): ``FE`` (D, NE) feedforward,
@@ -44,8 +44,8 @@ import numpy as np
 from bayesnn.core import as_key
 from bayesnn.core.params import as_leaf, params_record
 from bayesnn.core.validation import as_array, require_nonnegative, require_positive, require_shape
-from bayesnn.scn.kernels import pick_max
-from bayesnn.scn.plasticity import _positive, check_rate, draw_step_normals
+from bayesnn.scn.network.kernels import pick_max
+from bayesnn.scn.learning.plasticity import _positive, check_rate, draw_step_normals
 
 __all__ = ["DaleLearningParams", "DaleLearningState", "DaleLearningInputs", "DaleStepRecord",
            "brendel_dale_weights", "init_dale_learning_state", "dale_learning_inputs",
@@ -210,7 +210,7 @@ def dale_learning_inputs(params: DaleLearningParams, c, n_e: int, n_i: int, *, k
                          start_step=0, noisy: bool | None = None,
                          jittery: bool | None = None) -> DaleLearningInputs:
     """Inputs of the steps ``start_step ..`` for ``c`` (T, D); draws as
-    :func:`bayesnn.scn.plasticity.learning_inputs` (step k from the key and k only)."""
+    :func:`bayesnn.scn.learning.plasticity.learning_inputs` (step k from the key and k only)."""
     c = jnp.asarray(c, jnp.result_type(float))
     noisy = _positive(params.sigma_v) if noisy is None else noisy
     jittery = _positive(params.jitter) if jittery is None else jittery

@@ -19,7 +19,7 @@ def _loglog(ax, t, y, *args, **kwargs):
 def plot_convergence(result, evaluation, optimal_error: float | None = None) -> Figure:
     """Weight distance, decoding error, rate and ISI CV against simulated time (s, log
     axes): per-block records of :func:`bayesnn.scn.learn` (lines) and the frozen
-    snapshots of :func:`~bayesnn.scn.learning_eval.evaluate_weights` (dots)."""
+    snapshots of :func:`~bayesnn.scn.learning.evaluation.evaluate_weights` (dots)."""
     fig = Figure(figsize=(10, 7), constrained_layout=True)
     axes = fig.subplots(2, 2).ravel()
     t, ts = np.asarray(result.times), np.asarray(result.snapshot_times)

@@ -1,6 +1,6 @@
 r"""Gradient descent through a spiking network: the differentiable gate of Huh &
 Sejnowski 2017 ("Gradient descent for spiking neural networks", NeurIPS 31, Sec. 2)
-applied to the spike-coding network of :mod:`bayesnn.scn.plasticity`.
+applied to the spike-coding network of :mod:`bayesnn.scn.learning.plasticity`.
 
 Huh & Sejnowski replace the threshold-triggered synaptic pulse by a *gate* g(v),
 non-zero only in an active zone of width ``Delta`` around threshold with
@@ -25,7 +25,7 @@ the model becomes the hard network with every supra-threshold neuron firing.
 after ``burn_in``; its gradient (``jax.grad`` through the scan) is exact for the
 smoothed model and is checked against central finite differences
 (:func:`gradient_check`). :func:`train_gated` runs optax's Adam on it, one new input
-sequence per iteration; :func:`bayesnn.scn.learning_eval.evaluate_weights` then
+sequence per iteration; :func:`bayesnn.scn.learning.evaluation.evaluate_weights` then
 measures the trained weights in the hard spiking network.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ from bayesnn.core import as_key
 from bayesnn.core.params import as_leaf, params_record
 from bayesnn.core.validation import as_array, require_positive
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning_signals import SmoothedNoise, _check_spec, noise_block
+from bayesnn.scn.learning.signals import SmoothedNoise, _check_spec, noise_block
 
 __all__ = ["GateParams", "gate_cdf", "gated_run", "gated_loss", "gradient_check",
            "TrainResult", "train_gated", "TRAINABLE"]

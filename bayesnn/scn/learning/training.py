@@ -1,7 +1,7 @@
 r"""The learning loop of the Brendel et al. 2020 network: :func:`learn` runs
-:func:`bayesnn.scn.plasticity.plastic_step` in a ``lax.scan`` over blocks of
+:func:`bayesnn.scn.learning.plasticity.plastic_step` in a ``lax.scan`` over blocks of
 ``record_every`` steps and keeps, per block, the weight distance to the best-scaled
-fixed point ``-F^T F`` (Brendel's measure, :func:`~bayesnn.scn.plasticity.
+fixed point ``-F^T F`` (Brendel's measure, :func:`~bayesnn.scn.learning.plasticity.
 weight_distance`), the population rate, the median ISI CV and the voltage variance,
 plus snapshots of the weights at log-spaced times (Brendel et al. 2020 Fig. 2 plots
 every quantity on log-time axes at t = 2^j). Memory is bounded: inputs are made block
@@ -10,10 +10,10 @@ by block (no T x N arrays), records cost O(T / record_every), snapshots O(log2(T
 The decoding error of the optimal linear decoder is recorded per block *in sample*
 (the decoder fitted on the block's samples of r~ and x, taken every ``decode_every``
 steps); the out-of-sample measure of Brendel's code (fit on one run, test on another,
-frozen weights) is :func:`bayesnn.scn.learning_eval.evaluate_weights`.
+frozen weights) is :func:`bayesnn.scn.learning.evaluation.evaluate_weights`.
 
 Inputs: an array ``c`` (T, D) (units of x per s) or
-:class:`~bayesnn.scn.learning_signals.SmoothedNoise` (Brendel's input).
+:class:`~bayesnn.scn.learning.signals.SmoothedNoise` (Brendel's input).
 """
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ import numpy as np
 
 from bayesnn.core import as_key, warn_if_float32
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block, is_aligned
-from bayesnn.scn.learning_stats import (
+from bayesnn.scn.learning.signals import SmoothedNoise, check_inputs, input_block, is_aligned
+from bayesnn.scn.learning.statistics import (
     accumulate, add_moments, block_summary, empty_acc, in_sample_error, reset_block,
     zero_moments,
 )
-from bayesnn.scn.plasticity import (
+from bayesnn.scn.learning.plasticity import (
     LearningParams, LearningState, _positive, check_weights, init_learning_state,
     learning_inputs, plastic_step, weight_distance,
 )
@@ -62,7 +62,7 @@ class LearningResult(NamedTuple):
     Fields:
         times: (R,) end of each record block, s.
         weight_distance: (R,) Brendel's normalised distance of Omega to the best-scaled
-            ``-F^T F`` at the block's end (:func:`~bayesnn.scn.plasticity.weight_distance`).
+            ``-F^T F`` at the block's end (:func:`~bayesnn.scn.learning.plasticity.weight_distance`).
         rate: (R,) population-mean firing rate over the block, Hz.
         cv: (R,) median over neurons of the ISI CV (std/mean, ddof 0) of the intervals
             ending in the block (neurons with >= 2 such intervals; NaN if none).
@@ -73,7 +73,7 @@ class LearningResult(NamedTuple):
         snapshot_times: (S,) s (0 = initial weights).
         F_snapshots: (S, D, N), Omega_snapshots: (S, N, N) weights at those times.
         spike_counts: (N,) spikes per neuron over the run.
-        final: :class:`~bayesnn.scn.plasticity.LearningState` (continue with ``state0=``).
+        final: :class:`~bayesnn.scn.learning.plasticity.LearningState` (continue with ``state0=``).
     """
 
     times: jax.Array
@@ -118,11 +118,11 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
     """Run the Brendel et al. 2020 learning network.
 
     Args:
-        params: :class:`~bayesnn.scn.plasticity.LearningParams`.
+        params: :class:`~bayesnn.scn.learning.plasticity.LearningParams`.
         inputs: (T, D) input per step (units of x per s) or :class:`SmoothedNoise`
             (then ``duration`` is required).
         F, Omega: initial weights (D, N) and (N, N) (e.g. from
-            :func:`~bayesnn.scn.plasticity.brendel_fig2_weights`), or ``state0``.
+            :func:`~bayesnn.scn.learning.plasticity.brendel_fig2_weights`), or ``state0``.
         key: int seed or JAX key (noise, jitter, tie-breaks; SmoothedNoise inputs).
         duration: s, a multiple of ``record_every * dt``.
         record_every: steps per record block (default 1000).
@@ -131,7 +131,7 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
         decode_every: sample r~ and x for the in-sample decoder every this many steps
             (costs O(N^2) per sample; 0: no decoding-error record; None: 1 for N <= 50,
             else 0, since an in-sample fit needs many more samples per block than
-            neurons; use :func:`~bayesnn.scn.learning_eval.evaluate_weights` there).
+            neurons; use :func:`~bayesnn.scn.learning.evaluation.evaluate_weights` there).
         x0: (D,) initial target (V starts at F^T x0).
         state0: continue from ``result.final`` (exclusive with F, Omega, x0).
 

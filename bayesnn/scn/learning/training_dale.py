@@ -1,5 +1,5 @@
 r"""Learning loop and frozen-network evaluation of the E/I (Dale's law) network of
-Brendel et al. 2020 Fig. 4 (:mod:`bayesnn.scn.plasticity_dale`), with the conventions
+Brendel et al. 2020 Fig. 4 (:mod:`bayesnn.scn.learning.plasticity_dale`), with the conventions
 of :func:`bayesnn.scn.learning.learn`: a ``lax.scan`` over blocks of ``record_every``
 steps, per-block records (E and I rates, median ISI CV of the E population, number of
 sign violations, largest weight), log2 snapshots of the five weight matrices; memory
@@ -21,14 +21,14 @@ import numpy as np
 from bayesnn.core import as_key, warn_if_float32
 from bayesnn.core.validation import as_array
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning import check_finite, drive_blocks, sample_moments, snapshot_blocks
-from bayesnn.scn.learning_signals import SmoothedNoise, check_inputs, input_block, is_aligned
-from bayesnn.scn.learning_stats import (
+from bayesnn.scn.learning.training import check_finite, drive_blocks, sample_moments, snapshot_blocks
+from bayesnn.scn.learning.signals import SmoothedNoise, check_inputs, input_block, is_aligned
+from bayesnn.scn.learning.statistics import (
     accumulate, add_moments, add_spike, block_summary, decoding_error, empty_acc,
     in_sample_error, optimal_decoder, reset_block, zero_moments,
 )
-from bayesnn.scn.plasticity import _positive
-from bayesnn.scn.plasticity_dale import (
+from bayesnn.scn.learning.plasticity import _positive
+from bayesnn.scn.learning.plasticity_dale import (
     DALE_WEIGHTS, DaleLearningParams, DaleLearningState, _check_dale_weights,
     dale_learning_inputs, dale_plastic_step, init_dale_learning_state, sign_violations,
 )
@@ -45,7 +45,7 @@ class DaleLearningResult(NamedTuple):
     (NaN when ``decode_every = 0``); violations (R,) synapses
     with the wrong sign (0 under Dale's law); max_weight (R,) largest |weight|;
     snapshot_times (S,) s (0: initial); snapshots: dict name -> (S, ...) for
-    DALE_WEIGHTS; final :class:`~bayesnn.scn.plasticity_dale.DaleLearningState`.
+    DALE_WEIGHTS; final :class:`~bayesnn.scn.learning.plasticity_dale.DaleLearningState`.
     """
 
     times: jax.Array
@@ -67,7 +67,7 @@ def learn_dale(params: DaleLearningParams, inputs=SmoothedNoise(3), *, weights: 
                state0: DaleLearningState | None = None) -> DaleLearningResult:
     """Run the E/I learning network (arguments as :func:`bayesnn.scn.learn`;
     ``weights``: dict of the initial DALE_WEIGHTS, e.g. from
-    :func:`~bayesnn.scn.plasticity_dale.brendel_dale_weights`; ``decode_every``: steps
+    :func:`~bayesnn.scn.learning.plasticity_dale.brendel_dale_weights`; ``decode_every``: steps
     between samples of the in-sample decoders, default 10 = 1 ms at dt = 0.1 ms, 0: off). ``ValueError`` naming the
     argument before any simulation; :class:`~bayesnn.scn.learning.LearningDivergedError`
     if a weight or voltage became non-finite."""

@@ -4,7 +4,7 @@ known optimum.
 1. **Local rules** (Brendel et al. 2020 Fig. 2 setting, reduced duration): from the
    random initialisation, learn F and Omega with :func:`bayesnn.scn.learning.learn`;
    evaluate the log2 snapshots with frozen weights
-   (:func:`~bayesnn.scn.learning_eval.evaluate_weights`). Checks: the distance of
+   (:func:`~bayesnn.scn.learning.evaluation.evaluate_weights`). Checks: the distance of
    Omega to the best-scaled ``-F^T F`` ends below ``DISTANCE_MAX`` and falls 10x
    (a proposed bound, not a number from Brendel et al. 2020); the optimal decoder's
    test error falls 10x and ends within ``OPTIMUM_FACTOR`` of the optimal network's
@@ -17,7 +17,7 @@ known optimum.
    zero sign violations over the whole run, the E population's in-sample decoding
    error halves and its rate falls.
 3. **Gradient descent** through the Huh & Sejnowski 2017 gated network
-   (:mod:`bayesnn.scn.surrogate`): autodiff against central finite differences
+   (:mod:`bayesnn.scn.learning.surrogate`): autodiff against central finite differences
    (``GRADIENT_RTOL``); Adam on the decoder and feedforward weights from the same
    initial network lowers the gated model's loss 5x; its weights measured in the hard
    network are reported next to the local rule's (no pass/fail: a comparison).
@@ -49,10 +49,10 @@ GRADIENT_RTOL = 1e-6    # measured 7e-10 (central differences, h = 1e-6, float64
 def _local(seed, duration, n_neurons, eval_duration, cv_duration, progress):
     import jax
 
-    from bayesnn.scn.learning import learn
-    from bayesnn.scn.learning_eval import best_fixed_point, evaluate_weights
-    from bayesnn.scn.learning_signals import SmoothedNoise
-    from bayesnn.scn.plasticity import brendel_fig2_params, brendel_fig2_weights
+    from bayesnn.scn.learning.training import learn
+    from bayesnn.scn.learning.evaluation import best_fixed_point, evaluate_weights
+    from bayesnn.scn.learning.signals import SmoothedNoise
+    from bayesnn.scn.learning.plasticity import brendel_fig2_params, brendel_fig2_weights
 
     params = brendel_fig2_params()
     F0, Om0 = brendel_fig2_weights(2, n_neurons, key=seed)
@@ -71,9 +71,9 @@ def _local(seed, duration, n_neurons, eval_duration, cv_duration, progress):
 
 
 def _dale(seed, duration, n_i, progress):
-    from bayesnn.scn.learning_dale import learn_dale
-    from bayesnn.scn.learning_signals import SmoothedNoise
-    from bayesnn.scn.plasticity_dale import DaleLearningParams, brendel_dale_weights
+    from bayesnn.scn.learning.training_dale import learn_dale
+    from bayesnn.scn.learning.signals import SmoothedNoise
+    from bayesnn.scn.learning.plasticity_dale import DaleLearningParams, brendel_dale_weights
 
     progress(f"scn_learning: E/I rules, NE = {4 * n_i}, NI = {n_i}, {duration:g} s simulated")
     params = DaleLearningParams(eps_r=3e-4, eps_f=3e-5)
@@ -82,10 +82,10 @@ def _dale(seed, duration, n_i, progress):
 
 
 def _gradient(seed, n_neurons, iterations, local_params, eval_duration, progress):
-    from bayesnn.scn.learning_eval import evaluate_weights
-    from bayesnn.scn.learning_signals import SmoothedNoise, smoothed_noise
-    from bayesnn.scn.plasticity import brendel_fig2_weights
-    from bayesnn.scn.surrogate import GateParams, gradient_check, train_gated
+    from bayesnn.scn.learning.evaluation import evaluate_weights
+    from bayesnn.scn.learning.signals import SmoothedNoise, smoothed_noise
+    from bayesnn.scn.learning.plasticity import brendel_fig2_weights
+    from bayesnn.scn.learning.surrogate import GateParams, gradient_check, train_gated
 
     F0, Om0 = brendel_fig2_weights(2, n_neurons, key=seed)
     w0 = {"F": F0, "Omega": Om0, "D": 0.1 * F0}
@@ -119,7 +119,7 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
     started = time.perf_counter()
     params, res, ev, ref, (F0, Om0, F1, Om1), (s, m) = _local(
         seed, duration, n_neurons, eval_duration, cv_duration, progress)
-    from bayesnn.scn.plasticity import weight_distance
+    from bayesnn.scn.learning.plasticity import weight_distance
 
     dist = np.asarray(weight_distance(np.asarray(res.F_snapshots), np.asarray(res.Omega_snapshots)))
     err, err_f = np.asarray(ev.error), np.asarray(ev.error_f)
@@ -155,7 +155,7 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
     }
     figure_set = {}
     if figures:
-        from bayesnn.scn.learning_plotting import plot_convergence, plot_weights
+        from bayesnn.scn.learning.plotting import plot_convergence, plot_weights
 
         figure_set["scn_learning_convergence"] = plot_convergence(res, ev, err_opt)
         dec = np.asarray(ev.decoder)
@@ -177,7 +177,7 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
                            "rate_i_hz": np.asarray(d.rate_i).tolist(),
                            "max_violations": int(np.max(d.violations))}
         if figures:
-            from bayesnn.scn.learning_plotting import plot_dale
+            from bayesnn.scn.learning.plotting import plot_dale
             figure_set["scn_learning_dale"] = plot_dale(d)
     if gradient:
         check, trained, hard = _gradient(seed, n_neurons, train_iterations, params,
@@ -198,7 +198,7 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
             "hard_network_error_local_rule": float(err[-1]),
             "hard_network_rate_after_gd_hz": float(hard.rate)}
         if figures:
-            from bayesnn.scn.learning_plotting import plot_gradient
+            from bayesnn.scn.learning.plotting import plot_gradient
             figure_set["scn_learning_gradient"] = plot_gradient(losses, check)
     numbers["seconds"] = time.perf_counter() - started
     traces = res.to_xarray({"scenario": "scn_learning", "seed": seed})

@@ -11,18 +11,18 @@ import warnings
 import numpy as np
 
 from bayesnn.core import spike_arrays
-from bayesnn.scn import metrics
-from bayesnn.scn.network import (
+from bayesnn.scn.network import metrics
+from bayesnn.scn.network.params import (
     DriveMarginWarning,
     make_autoencoder,
     make_network,
     pm_decoder,
     random_decoder,
 )
-from bayesnn.scn.perturbations import make_perturbations
-from bayesnn.scn.results import target_at
-from bayesnn.scn.simulate import simulate
-from bayesnn.scn.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
+from bayesnn.scn.network.perturbations import make_perturbations
+from bayesnn.scn.network.results import target_at
+from bayesnn.scn.network.simulation import simulate
+from bayesnn.scn.network.targets import autoencoder_input, lds_euler, lds_exact, pulse_input
 
 FIG1C_PULSES = [(0.25, 0.55, 50.0), (0.8, 1.0, -100.0)]
 

@@ -35,8 +35,8 @@ step, the largest ``V - T > 0``, exact ties broken at random), ``"all"`` (every
 supra-threshold neuron fires: the ping-pong demonstration), ``"greedy"`` (sequential
 within the step: fire the max, apply its column, re-check; at most ``greedy_cap``).
 
-**E/I step** (:class:`DaleParams`, Barrett et al. 2016): see :mod:`bayesnn.scn.dale`;
-one spike per population and step, each spike of p adds column p of ``W``.
+The E/I network (Barrett et al. 2016) has its own step functions in
+:mod:`bayesnn.scn.dale.functional`.
 """
 from __future__ import annotations
 
@@ -46,13 +46,12 @@ import jax
 import jax.numpy as jnp
 
 from bayesnn.core.validation import as_array, require_shape
-from bayesnn.scn.dale import DaleParams
-from bayesnn.scn.kernels import StepInputs, any_positive, draw_randomness, pick_max, run_key
-from bayesnn.scn.network import SCNParams
-from bayesnn.scn.perturbations import Perturbations
+from bayesnn.scn.network.kernels import StepInputs, any_positive, draw_randomness, pick_max, run_key
+from bayesnn.scn.network.params import SCNParams
+from bayesnn.scn.network.perturbations import Perturbations
 
-__all__ = ["SimOptions", "SPIKE_MODES", "SCNState", "SCNStepRecord", "DaleState",
-           "DaleStepRecord", "StepInputs", "init_state", "step", "step_inputs"]
+__all__ = ["SimOptions", "SPIKE_MODES", "SCNState", "SCNStepRecord", "StepInputs",
+           "init_state", "step", "step_inputs"]
 
 SPIKE_MODES = ("one", "all", "greedy")
 _NO_SPIKE = -(10**6)  # last_spike of a neuron that has not spiked
@@ -131,59 +130,15 @@ class SCNStepRecord(NamedTuple):
     cap_hit: jax.Array
 
 
-class DaleState(NamedTuple):
-    """State of an E/I network: V (N,) voltages (units of x^2), traces (N,) r~ (E first),
-    step () int32 index of the next step."""
-
-    V: jax.Array
-    traces: jax.Array
-    step: jax.Array
-
-
-class DaleStepRecord(NamedTuple):
-    """What one E/I step reports.
-
-    Fields:
-        time: () s.   readout_e: (D,) DE rE.   readout_i: (D,) DE DI rI.
-        rate_error: () ||rE - DI rI||.   pop_rate_e, pop_rate_i: () lambda mean(r~), Hz.
-        voltages, traces: (N,) after the step.
-        spike_senders: (2,) int32 [E neuron, I neuron].   spike_margins: (2,) V - T.
-        spike_mask: (2,) bool (which of the two fired).
-        input_e, input_i: (N,) excitatory / inhibitory input during the step
-            (feedforward and recurrent, self-reset excluded), units of V.
-    """
-
-    time: jax.Array
-    readout_e: jax.Array
-    readout_i: jax.Array
-    rate_error: jax.Array
-    pop_rate_e: jax.Array
-    pop_rate_i: jax.Array
-    voltages: jax.Array
-    traces: jax.Array
-    spike_senders: jax.Array
-    spike_margins: jax.Array
-    spike_mask: jax.Array
-    input_e: jax.Array
-    input_i: jax.Array
-
-
-def init_state(params, x0=None, *, delay_steps: int = 0):
+def init_state(params: SCNParams, x0=None, *, delay_steps: int = 0) -> SCNState:
     """State at t = 0 with no spikes: voltages at their closed form for target ``x0``
-    (D,) (default 0) with r~ = 0, i.e. ``V = Gamma^T x0`` (B13) or ``V_E = DE^T x0``,
-    ``V_I = 0`` (E/I). ``delay_steps`` (B13 only) sizes the ring of delayed spikes.
+    (D,) (default 0) with r~ = 0, i.e. ``V = Gamma^T x0``. ``delay_steps`` sizes the
+    ring of delayed spikes.
 
-    Returns :class:`SCNState` or :class:`DaleState`; ValueError for a bad ``x0``.
+    Returns :class:`SCNState`; ValueError for a bad ``x0`` or params that are not an
+    :class:`SCNParams` (the E/I network: :func:`bayesnn.scn.dale_init_state`).
     """
     f = jnp.result_type(float)
-    if isinstance(params, DaleParams):
-        if delay_steps:
-            raise ValueError("delay_steps must be 0 for the E/I network")
-        V = jnp.zeros(params.n_neurons, f)
-        if x0 is not None:
-            x0 = require_shape("x0", as_array("x0", x0, ndim=1), (params.n_dims,))
-            V = V.at[: params.n_e].set(jnp.asarray(x0, f) @ params.DE)
-        return DaleState(V=V, traces=jnp.zeros(params.n_neurons, f), step=jnp.zeros((), jnp.int32))
     _check_params(params)
     D, N = params.n_dims, params.n_neurons
     V = jnp.zeros(N, f)
@@ -195,7 +150,7 @@ def init_state(params, x0=None, *, delay_steps: int = 0):
                     ring=jnp.zeros((max(int(delay_steps), 0), N), f))
 
 
-def step_inputs(params, c, *, key: Any = 0, start_step: int = 0,
+def step_inputs(params: SCNParams, c, *, key: Any = 0, start_step: int = 0,
                 perturbations: Perturbations | None = None) -> StepInputs:
     """The inputs :func:`bayesnn.scn.simulate` / :func:`~bayesnn.scn.simulate_dale`
     feed to :func:`step` for input ``c`` (T, D) and ``key`` (int seed or JAX key):
@@ -205,41 +160,41 @@ def step_inputs(params, c, *, key: Any = 0, start_step: int = 0,
     _check_params(params)
     c = jnp.asarray(as_array("c", c, ndim=2), jnp.result_type(float))
     noisy = any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma)
-    sizes = (params.n_e, params.n_i) if isinstance(params, DaleParams) else (params.n_neurons,)
+    sizes = (params.n_neurons,)
     noise, offsets = draw_randomness(run_key(key), jnp.asarray(start_step, jnp.int32),
                                      int(c.shape[0]), params.n_neurons if noisy else 0,
                                      sizes, c.dtype)
     return StepInputs(c, noise, offsets)
 
 
-def step(params, state, inputs: StepInputs, *, options: SimOptions = SimOptions(),
-         perturbations: Perturbations | None = None):
-    """Advance one time step (pure; jit-, scan- and vmap-friendly).
+def step(params: SCNParams, state: SCNState, inputs: StepInputs, *,
+         options: SimOptions = SimOptions(), perturbations: Perturbations | None = None
+         ) -> tuple[SCNState, SCNStepRecord]:
+    """Advance the B13 network one time step (pure; jit-, scan- and vmap-friendly);
+    the E/I network's step is :func:`bayesnn.scn.dale_step`.
 
     Args:
-        params: :class:`SCNParams` (B13) or :class:`DaleParams` (E/I network).
-        state: :class:`SCNState` or :class:`DaleState` (from :func:`init_state`).
-        inputs: one :class:`StepInputs` (c (D,), noise (N,) or (0,), offsets (P,)).
-        options: :class:`SimOptions` (B13: spike_mode, greedy_cap, delay_steps,
-            refractory_steps; ignored by the E/I network, which fires one spike per
-            population and step).
+        params: :class:`SCNParams`.
+        state: :class:`SCNState` (from :func:`init_state`).
+        inputs: one :class:`StepInputs` (c (D,), noise (N,) or (0,), offsets (1,)).
+        options: :class:`SimOptions` (spike_mode, greedy_cap, delay_steps,
+            refractory_steps).
         perturbations: optional :class:`Perturbations` (knock-outs, thresholds, noise).
 
     Returns:
-        ``(new_state, record)`` with :class:`SCNStepRecord` or :class:`DaleStepRecord`.
+        ``(new_state, record)`` with :class:`SCNStepRecord`.
     """
-    if isinstance(params, DaleParams):
-        return _dale_step(params, state, inputs, perturbations)
     return _b13_step(params, state, inputs, options, perturbations)
 
 
 def _check_params(params) -> None:
-    if not isinstance(params, (SCNParams, DaleParams)):
-        raise ValueError(f"params must be an SCNParams (see make_network) or a DaleParams "
-                         f"(see make_dale_network), got {type(params).__name__}")
+    if not isinstance(params, SCNParams):
+        raise ValueError(f"params must be an SCNParams (see make_network; the E/I network's "
+                         f"step functions are dale_init_state, dale_step_inputs, dale_step), "
+                         f"got {type(params).__name__}")
 
 
-def _perturbed(params, k, sigma, pert):
+def perturbed(params, k, sigma, pert):
     """(thresholds, alive mask or True, noise amplitude) at step k."""
     if pert is None:
         return params.thresholds, True, sigma
@@ -284,7 +239,7 @@ def fire_instant(net: SCNParams, V, r, xh, idx, fire):
     return V, r.at[idx].add(firef), xh + firef * g
 
 
-def _split(parts):
+def split_inputs(parts):
     """Excitatory and inhibitory totals of a tuple of signed inputs."""
     return (sum(jnp.maximum(p, 0) for p in parts), sum(jnp.maximum(-p, 0) for p in parts))
 
@@ -302,7 +257,7 @@ def _b13_step(net: SCNParams, state: SCNState, inputs: StepInputs, opts: SimOpti
         raise ValueError(f"state.ring must have {delay} rows (delay_steps), got {state.ring.shape[0]}")
     k = state.step
     t = (k + 1).astype(dt.dtype) * dt
-    T, alive, sigma = _perturbed(net, k, net.sigma_v, pert)
+    T, alive, sigma = perturbed(net, k, net.sigma_v, pert)
     V, r, xh, ff, slow = integrate(net, state.V, state.rates, state.readout, inputs.c)
     if inputs.noise.shape[-1]:
         V = V + sigma * jnp.sqrt(dt) * inputs.noise
@@ -377,46 +332,9 @@ def _b13_step(net: SCNParams, state: SCNState, inputs: StepInputs, opts: SimOpti
         ring = ring.at[k % delay].set(s)
     else:
         lateral = -(G @ s) @ G + gsq * s
-    input_e, input_i = _split((ff * dt, slow * dt, lateral))
+    input_e, input_i = split_inputs((ff * dt, slow * dt, lateral))
     new_state = SCNState(V=V, rates=r, readout=xh, step=k + 1, last_spike=last, ring=ring)
     return new_state, SCNStepRecord(
         time=t, readout=xh, voltages=V, rates=r, spike_senders=senders,
         spike_margins=margins, spike_mask=mask, n_spikes=n_step, input_e=input_e,
         input_i=input_i, burst=burst, cap_hit=cap_hit)
-
-
-def _dale_step(p: DaleParams, state: DaleState, inputs: StepInputs, pert):
-    NE, N = p.n_e, p.n_neurons
-    dt = p.dt
-    k = state.step
-    t = (k + 1).astype(dt.dtype) * dt
-    T, alive, sigma = _perturbed(p, k, p.sigma_v, pert)
-    W = p.W
-    feed = jnp.zeros(N, state.V.dtype).at[:NE].set(dt * (p.F_E @ inputs.c))
-    V = state.V + dt * (-p.lambda_ * state.V) + feed
-    if inputs.noise.shape[-1]:
-        V = V + sigma * jnp.sqrt(dt) * inputs.noise
-    r = state.traces * (1.0 - p.lambda_ * dt)
-    z = jnp.where(alive, V - T, -jnp.inf)
-    ie, me = pick_max(z[:NE], inputs.offsets[0])
-    ii, mi = pick_max(z[NE:], inputs.offsets[1])
-    ii = ii + NE
-    fire_e, fire_i = me > 0, mi > 0
-    fe, fi = fire_e.astype(V.dtype), fire_i.astype(V.dtype)
-    col_e, col_i = fe * W[:, ie], fi * W[:, ii]
-    V = V + col_e + col_i
-    r = r.at[ie].add(fe).at[ii].add(fi)
-    arange = jnp.arange(N)
-    input_e, input_i = _split((feed, jnp.where(arange == ie, 0.0, col_e),
-                               jnp.where(arange == ii, 0.0, col_i)))
-    rE, rI = r[:NE], r[NE:]
-    # Products as multiply-then-sum: a batched matrix-vector product (under vmap) sums in
-    # another order than the single-trial one, which made records depend on batch size.
-    rE_hat = jnp.sum(p.DI * rI[None, :], axis=-1)
-    return DaleState(V=V, traces=r, step=k + 1), DaleStepRecord(
-        time=t, readout_e=jnp.sum(p.DE * rE[None, :], axis=-1),
-        readout_i=jnp.sum(p.DE * rE_hat[None, :], axis=-1),
-        rate_error=jnp.linalg.norm(rE - rE_hat), pop_rate_e=p.lambda_ * jnp.mean(rE),
-        pop_rate_i=p.lambda_ * jnp.mean(rI), voltages=V, traces=r,
-        spike_senders=jnp.stack([ie, ii]), spike_margins=jnp.stack([me, mi]),
-        spike_mask=jnp.stack([fire_e, fire_i]), input_e=input_e, input_i=input_i)

@@ -254,7 +254,7 @@ def make_autoencoder(Gamma, lambda_: float = 10.0, mu: float = 0.0, nu: float = 
     """Autoencoder network (track a given x(t)): ``A = -lambda I``,
     ``lambda_v = lambda_d = lambda``; then ``Omega_s = 0`` and the voltage equation
     ``dV/dt = -lambda V + Gamma^T c - Omega_f o`` is exact. Drive it with
-    :func:`bayesnn.scn.targets.autoencoder_input` (``c = dx/dt + lambda x``)."""
+    :func:`bayesnn.scn.network.targets.autoencoder_input` (``c = dx/dt + lambda x``)."""
     lam = float(require_positive("lambda_", lambda_, ndim=0))
     D = np.shape(Gamma)[0] if np.ndim(Gamma) == 2 else 0
     return make_network(Gamma, A=-lam * np.eye(D) if D else None, lambda_d=lam,

@@ -1,7 +1,7 @@
 r"""Simulating B13 spike-coding networks: one trial (:func:`simulate`) or a batch of
 trials with per-trial inputs (:func:`simulate_trials`).
 
-Both run the public step :func:`bayesnn.scn.functional.step` (equations there) through
+Both run the public step :func:`bayesnn.scn.network.functional.step` (equations there) through
 :func:`bayesnn.core.scan_steps_chunked`. Recording scales with spikes, not N x T:
 spikes are events in a :class:`bayesnn.core.Spikes` buffer (plus the per-event
 margins), the readout and chosen neurons' voltages / traces / currents are kept every
@@ -12,6 +12,16 @@ run whose spikes do not fit is rerun with a larger buffer (identical spikes, the
 draws depend on the key only), never truncated. The default capacity
 (:func:`default_capacity`) is a power of two above the spike count a tracking network
 needs, so nearby parameter values share one compiled program.
+
+Call path (one direction, simulation -> functional -> kernels -> core)::
+
+    simulate / simulate_trials          argument checks, capacity, run_growing
+      -> _simulate_core / _trials_core  the one jitted program per setting
+        -> _run                         event storage and records around the step
+          -> kernels.scan_network       bayesnn.core.scan_steps_chunked over input chunks
+            -> functional.step          the public step (equations there)
+        -> _run_multistep               (noise-free "one" mode only) the same steps
+                                        blocked 32 at a time, bit for bit equal
 """
 from __future__ import annotations
 
@@ -25,11 +35,11 @@ import numpy as np
 
 from bayesnn.core import bucket_capacity, empty_spikes, run_growing, trial_keys, warn_if_float32
 from bayesnn.core.validation import require_shape
-from bayesnn.scn import kernels as K
-from bayesnn.scn.functional import SPIKE_MODES, SCNState, SimOptions, init_state, integrate, step
-from bayesnn.scn.network import SCNParams, check_drive_margin
-from bayesnn.scn.perturbations import Perturbations, check_perturbations
-from bayesnn.scn.results import SCNResult
+from bayesnn.scn.network import kernels as K
+from bayesnn.scn.network.functional import SPIKE_MODES, SCNState, SimOptions, init_state, integrate, step
+from bayesnn.scn.network.params import SCNParams, check_drive_margin
+from bayesnn.scn.network.perturbations import Perturbations, check_perturbations
+from bayesnn.scn.network.results import SCNResult
 
 __all__ = ["simulate", "simulate_trials", "default_capacity"]
 
@@ -140,7 +150,7 @@ def default_capacity(params: SCNParams, c, *, x0=None, spike_mode: str = "one",
     """Default event capacity for input ``c`` (T, D): a power of two
     (:func:`bayesnn.core.bucket_capacity`) above twice the spike count a network
     tracking its target needs, ``sum_k ||(A + lambda_d I) x_k + c_k||_1 dt /
-    min_i ||Gamma_i||`` (:func:`bayesnn.scn.kernels.expected_demand`). Voltage noise
+    min_i ||Gamma_i||`` (:func:`bayesnn.scn.network.kernels.expected_demand`). Voltage noise
     adds spikes the target does not predict (measured: 0.05 per step at N = 400,
     sigma_v = 1e-3, 5x the tracking count), so noisy runs get at least T / 8 slots;
     at most T slots when one spike per step. A heuristic: more spikes (e.g. ping-pong

@@ -13,14 +13,14 @@ import numpy as np
 
 from bayesnn.core import spike_arrays
 from bayesnn.report import Check, Progress, ScenarioResult, silent
-from bayesnn.scn import experiments as ex
-from bayesnn.scn.network import (
+from bayesnn.scn.network import experiments as ex
+from bayesnn.scn.network.params import (
     DriveMarginWarning, closed_form_voltage, instantaneous_loss, make_autoencoder,
     random_decoder,
 )
-from bayesnn.scn.results import target_at
-from bayesnn.scn.simulate import simulate
-from bayesnn.scn.targets import autoencoder_input
+from bayesnn.scn.network.results import target_at
+from bayesnn.scn.network.simulation import simulate
+from bayesnn.scn.network.targets import autoencoder_input
 
 
 def _loss_and_voltage(seed: int, n: int) -> tuple[float, float, int, dict]:
@@ -110,7 +110,7 @@ def _traces(data: dict, seed: int, quick: bool):
 
 
 def _figures(data: dict, seed: int, quick: bool) -> dict:
-    from bayesnn.scn.plotting import plot_autoencoder_run, plot_box_run
+    from bayesnn.scn.network.plotting import plot_autoencoder_run, plot_box_run
     from bayesnn.style import describe
 
     box, auto = data["box"], data["autoencoder"]
