@@ -20,7 +20,7 @@ from bayesnn.posteriors.log_odds_params import (
     make_log_odds_population,
     with_population_size,
 )
-from bayesnn.posteriors.validation import population_accuracy
+from bayesnn.posteriors.accuracy import population_accuracy
 
 SIZES = (40, 80, 160, 320)
 DURATION = 4.0

@@ -8,8 +8,10 @@ Log-odds populations (K binary hidden variables):
   the exact references on a grid (:func:`reference_log_odds`);
 - :mod:`~bayesnn.posteriors.log_odds`: ``simulate`` / ``simulate_trials`` in tracking or
   implementing mode -> :class:`LogOddsResult`;
-- :mod:`~bayesnn.posteriors.validation`: :func:`population_accuracy` and the
-  ``log_odds`` / ``accuracy`` scenarios of ``bayesnn validate``;
+- :mod:`~bayesnn.posteriors.accuracy`: :func:`population_accuracy`, one run against
+  exact Bayes;
+- :mod:`~bayesnn.posteriors.validation`: the ``log_odds`` / ``accuracy`` scenarios of
+  ``bayesnn validate``;
 - :mod:`~bayesnn.posteriors.compare`: accuracy against spikes (single Bayesian neuron vs
   populations) on the same input spikes.
 

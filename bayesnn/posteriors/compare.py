@@ -56,7 +56,7 @@ def accuracy_vs_spikes(params: LogOddsPopulationParams, trial: PopulationTrial, 
     """
     from bayesnn.neuron import NeuronParams, simulate as simulate_neuron
     from bayesnn.posteriors.log_odds import simulate
-    from bayesnn.posteriors.validation import population_accuracy
+    from bayesnn.posteriors.accuracy import population_accuracy
 
     if params.n_variables != 1:
         raise ValueError(f"params must have one hidden variable (K = 1), got K = {params.n_variables}")
