@@ -87,11 +87,10 @@ def _setup_jax() -> None:
 
 
 def _list_scenarios() -> int:
-    from bayesnn.validate import REGISTRY, available
+    from bayesnn.validate import REGISTRY
     width = max(len(name) for name in REGISTRY)
     for name, entry in REGISTRY.items():
-        where = f"{entry.module}.{entry.function}" if available(name) else "not installed"
-        print(f"{name:{width}s}  {entry.description} ({where})")
+        print(f"{name:{width}s}  {entry.description} ({entry.where})")
     return 0
 
 
@@ -161,3 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+__all__ = ["main"]

@@ -152,3 +152,7 @@ def record_to_dataset(record: Any, spec: FieldSpec, coords: Mapping[str, Any] | 
                 dataset[name].attrs["units"] = "s"
     dataset.attrs.update(_plain_attrs(attrs))
     return dataset
+
+
+__all__ = ["jsonable", "write_atomic", "write_json", "write_netcdf", "load_dataset",
+           "FieldSpec", "spikes_to_dataset", "record_to_dataset"]

@@ -187,3 +187,7 @@ def fano_factor(spike_times, duration: float, window: float = 1.0) -> float:
     if mean == 0:
         raise ValueError("fano_factor is undefined for a silent spike train")
     return float(counts.var() / mean)
+
+
+__all__ = ["log_loss", "bernoulli_kl", "mean_kl", "CalibrationTable",
+           "calibration_table", "firing_rate", "expand_counts", "isi_cv", "fano_factor"]

@@ -99,3 +99,6 @@ def format_table(checks: list[Check]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+__all__ = ["Progress", "silent", "Check", "ScenarioResult", "format_table"]

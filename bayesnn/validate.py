@@ -5,7 +5,8 @@ exact references on the *same* spikes, and returns a :class:`bayesnn.report.
 ScenarioResult`: :class:`bayesnn.report.Check` rows (exact agreement where exactness
 is claimed, measured distances where it is not), reported numbers, figures and
 labelled traces. Each family owns its scenario, next to its code; this module only
-knows where they are (:data:`REGISTRY`), checks the settings and dispatches.
+registers them (:data:`REGISTRY`: name -> imported function), checks the settings
+and dispatches.
 
 A scenario function has the signature ``scenario(*, <settings>, progress=..., figures=
 ...) -> ScenarioResult`` (``progress`` and ``figures`` optional); its keyword
@@ -29,48 +30,56 @@ Scenarios (``bayesnn scenarios`` lists them):
 ``kalman``
     Spiking Kalman filters against the exact Kalman-Bucy posterior.
 ``learning``, ``hierarchy``, ``scn_learning``
-    Parameter learning and hierarchical inference scenarios (where installed).
+    Parameter learning and hierarchical inference scenarios.
 
 Validation is an exactness claim: it refuses to run in float32
 (:func:`bayesnn.core.require_x64`); the command line switches float64 on itself.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
 from bayesnn.core.precision import require_x64
+from bayesnn.hierarchy.validation import hierarchy_scenario
+from bayesnn.learning.validation import learning_scenario
+from bayesnn.neuron.validation import neuron_scenario
+from bayesnn.posteriors.kalman_validation import kalman_scenario
+from bayesnn.posteriors.validation import accuracy_scenario, log_odds_scenario
 from bayesnn.report import Check, Progress, ScenarioResult, silent
+from bayesnn.scn.learning.validation import scn_learning_scenario
+from bayesnn.scn.network.validation import scn_scenario
 
 class Scenario(NamedTuple):
-    """Where a family's scenario lives: ``module`` and ``function`` names, and one line
-    of description."""
+    """A family's scenario: the ``function`` itself (imported above, so static tools see
+    the dependency) and one line of description."""
 
-    module: str
-    function: str
+    function: Callable[..., Any]
     description: str
+
+    @property
+    def where(self) -> str:
+        """``module.function`` of the scenario (for ``bayesnn scenarios``)."""
+        return f"{self.function.__module__}.{self.function.__name__}"
 
 
 REGISTRY: dict[str, Scenario] = {
-    "neuron": Scenario("bayesnn.neuron.validation", "neuron_scenario",
+    "neuron": Scenario(neuron_scenario,
                        "Bayesian neuron vs exact continuous-time filter, HMM, NumPyro"),
-    "scn": Scenario("bayesnn.scn.network.validation", "scn_scenario",
+    "scn": Scenario(scn_scenario,
                     "spike-coding networks: loss identity, voltage, box, ping-pong"),
-    "log_odds": Scenario("bayesnn.posteriors.validation", "log_odds_scenario",
+    "log_odds": Scenario(log_odds_scenario,
                          "posteriors carried by spiking populations, KL against N"),
-    "accuracy": Scenario("bayesnn.posteriors.validation", "accuracy_scenario",
+    "accuracy": Scenario(accuracy_scenario,
                          "KL from the exact posterior against output spikes per second"),
-    "kalman": Scenario("bayesnn.posteriors.kalman_validation", "kalman_scenario",
+    "kalman": Scenario(kalman_scenario,
                        "spiking Kalman filters vs exact Kalman-Bucy"),
-    "learning": Scenario("bayesnn.learning.validation", "learning_scenario",
+    "learning": Scenario(learning_scenario,
                          "learning the generative model's rates from spikes"),
-    "hierarchy": Scenario("bayesnn.hierarchy.validation", "hierarchy_scenario",
+    "hierarchy": Scenario(hierarchy_scenario,
                           "hierarchical inference against its exact reference"),
-    "scn_learning": Scenario("bayesnn.scn.learning.validation", "scn_learning_scenario",
+    "scn_learning": Scenario(scn_learning_scenario,
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
 }
 SCENARIOS = tuple(REGISTRY)
@@ -78,41 +87,21 @@ DEFAULT_SCENARIO = "neuron"
 _CALL_OPTIONS = ("progress", "figures")  # passed by the driver, never settings
 
 
-def available(name: str) -> bool:
-    """Whether the family module of scenario ``name`` exists (it may be missing while a
-    family is being written). Looks for the file without importing anything, so a
-    family that exists but fails to import raises when its scenario runs."""
-    parts = REGISTRY[name].module.split(".")
-    root = Path(__file__).resolve().parent
-    if parts[0] != root.name:
-        return importlib.util.find_spec(parts[0]) is not None
-    folder = root.joinpath(*parts[1:-1])
-    return (folder / f"{parts[-1]}.py").is_file() or (folder / parts[-1] / "__init__.py").is_file()
-
-
 def available_scenarios() -> tuple[str, ...]:
-    """Registered scenarios whose family module exists, in registry order."""
-    return tuple(name for name in SCENARIOS if available(name))
+    """Registered scenarios, in registry order (every family's scenario is imported with
+    this module, so each registered one is available)."""
+    return tuple(REGISTRY)
 
 
 def scenario_function(name: str) -> Callable[..., Any]:
     """The family's scenario function for ``name``.
 
     Raises:
-        ValueError: for an unknown name, or a scenario whose module or function is
-            missing.
+        ValueError: for an unknown name.
     """
     if name not in REGISTRY:
         raise ValueError(f"scenario must be one of {SCENARIOS} or 'all', got {name!r}")
-    entry = REGISTRY[name]
-    if not available(name):
-        raise ValueError(f"scenario {name!r} is not available: module {entry.module} "
-                         "is not installed")
-    function = getattr(importlib.import_module(entry.module), entry.function, None)
-    if function is None:
-        raise ValueError(f"scenario {name!r} is not available: {entry.module} has no "
-                         f"{entry.function}")
-    return function
+    return REGISTRY[name].function
 
 
 def settings_of(function: Callable[..., Any]) -> dict[str, Any]:
@@ -326,5 +315,5 @@ def _describe(record: dict) -> str:
 
 
 __all__ = ["REGISTRY", "SCENARIOS", "DEFAULT_SCENARIO", "Scenario",
-           "available", "available_scenarios", "resolve", "run", "scenario_function",
+           "available_scenarios", "resolve", "run", "scenario_function",
            "settings_of", "StageTimer", "CompileMeter"]

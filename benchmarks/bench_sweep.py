@@ -17,7 +17,7 @@ compilations counted are the mode's own):
 * ``unbucketed``   the same, but with the output capacity derived from each value
                    without bucketing (what a per-value shape costs: one compilation per
                    value);
-* ``sweep``        :func:`bayesnn.neuron.sweep`: the whole grid x trials in one call.
+* ``sweep``        :func:`bayesnn.neuron.simulate_grid`: the whole grid x trials in one call.
 
 Per mode: XLA compilations (:class:`bayesnn.validate.CompileMeter`, the
 ``jax.monitoring`` listener that ``bayesnn validate`` reports with; "kernel" counts the
@@ -85,7 +85,7 @@ def run_mode(mode: str, args) -> tuple[dict, dict]:
     meter, wall_start = CompileMeter.get(), time.time()
     start, cpu_start = time.perf_counter(), time.process_time()
     if mode == "sweep":
-        result = neuron.sweep(lambda g0: base.replace(g0=g0), {"g0": values}, key=SEED,
+        result = neuron.simulate_grid(lambda g0: base.replace(g0=g0), {"g0": values}, key=SEED,
                               n_trials=args.trials, duration=args.duration, sample_times=times)
         log_odds, prediction = result["log_odds"].values, result["prediction"].values
         n_spikes = result["spikes_count"].values.sum(-1)

@@ -74,9 +74,11 @@ def stub_scenarios(monkeypatch, tmp_path):
             return [Check("fine", 1.0, 0.0, ">=")], {}, {"line": figure} if figures else {}
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
-    registry = {"good": validate.Scenario("stub_scenarios", "good", "passes"),
-                "bad": validate.Scenario("stub_scenarios", "bad", "fails"),
-                "triple": validate.Scenario("stub_scenarios", "triple", "figures")}
+    sys.modules.pop("stub_scenarios", None)  # a fresh import of this test's file
+    import stub_scenarios as stubs
+    registry = {"good": validate.Scenario(stubs.good, "passes"),
+                "bad": validate.Scenario(stubs.bad, "fails"),
+                "triple": validate.Scenario(stubs.triple, "figures")}
     monkeypatch.setattr(validate, "REGISTRY", registry)
     monkeypatch.setattr(validate, "SCENARIOS", tuple(registry))
     monkeypatch.setattr(validate, "DEFAULT_SCENARIO", "good")

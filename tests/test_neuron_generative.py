@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bayesnn.core import Spikes
-from bayesnn.neuron import GenerativeRun, NeuronParams, simulate_generative, simulate_trials
+from bayesnn.neuron import GenerativeResult, NeuronParams, simulate_generative, simulate_trials
 
 DURATION = 3.0
 SAMPLES = np.linspace(0.05, DURATION, 60)
@@ -22,7 +22,7 @@ def params_with_drift():
                         q_off=np.array([10.0, 30.0, 60.0]), g0=0.5)
 
 
-def leaves(run: GenerativeRun):
+def leaves(run: GenerativeResult):
     """Every field (output spikes as their valid events: the buffer's capacity is the
     next power of two over the largest count of the batch)."""
     spikes = run.spikes

@@ -26,7 +26,7 @@ from bayesnn.processes import MMPPParams
 from bayesnn.validate import CompileMeter
 from tests.neuron_setup import default_params, default_rates
 
-sweep_module = importlib.import_module("bayesnn.neuron.sweep")  # neuron.sweep is the function
+from bayesnn.neuron import grid as grid_module
 
 
 def central_difference(f, record, name, index=None, relative=1e-3):
@@ -206,7 +206,7 @@ def _sweep_params(g0, q_scale):
 
 
 def _run_sweep(g0_values, scales):
-    return neuron.sweep(_sweep_params, {"g0": g0_values, "q_scale": scales}, key=SWEEP_SEED,
+    return neuron.simulate_grid(_sweep_params, {"g0": g0_values, "q_scale": scales}, key=SWEEP_SEED,
                         n_trials=SWEEP_TRIALS, duration=SWEEP_DURATION, dt=SWEEP_DT)
 
 
@@ -214,9 +214,9 @@ def _run_sweep(g0_values, scales):
 def swept():
     """The 8 g0 x 8 q_on-scale x 4 trial sweep (1 s, 10 ms grid; the grid holds points
     with theta < 0, so the drift-spike search runs) and its kernel compilations."""
-    before = sweep_module._sweep_kernel._cache_size()
+    before = grid_module._grid_kernel._cache_size()
     dataset = _run_sweep(SWEEP_G0, SWEEP_SCALES)
-    return dataset, sweep_module._sweep_kernel._cache_size() - before
+    return dataset, grid_module._grid_kernel._cache_size() - before
 
 
 def test_sweep_compiles_once(swept):

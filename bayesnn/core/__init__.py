@@ -8,11 +8,14 @@
 - :mod:`bayesnn.core.keys`: the seed convention (int seed or JAX key; one key per trial).
 - :mod:`bayesnn.core.stepping`: the one time loop (``lax.scan``) with decimated
   recording and chunking, and trial batching.
+- :mod:`bayesnn.core.grid`: the in-process grid primitive (parameter grid x trials in
+  one compiled, vectorised program; the Dask study over grids is :mod:`bayesnn.sweep`).
 - :mod:`bayesnn.core.precision`: float64 policy (exact claims refuse float32).
 - :mod:`bayesnn.core.validation`: argument checks raising ``ValueError`` naming the
   parameter and the constraint, before any simulation work.
 """
 from bayesnn.core.binning import GRID_TOLERANCE, bin_counts, bin_index
+from bayesnn.core.grid import Grid, build_params, grid_coords, make_grid, reshape_points, run_grid
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
 from bayesnn.core.precision import (
@@ -32,6 +35,7 @@ from bayesnn.core.spikes import (
     bucket_capacity,
     empty_spikes,
     make_spikes,
+    next_power_of_two,
     run_growing,
     spike_arrays,
     spike_times_of,
@@ -47,12 +51,13 @@ from bayesnn.core.stepping import (
 
 __all__ = [
     "GRID_TOLERANCE", "bin_counts", "bin_index",
+    "Grid", "build_params", "grid_coords", "make_grid", "reshape_points", "run_grid",
     "KeyLike", "as_key", "trial_keys",
     "as_leaf", "is_traced", "params_record", "stack_params", "unstack_params",
     "TIME_RESOLUTION", "PrecisionError", "PrecisionWarning", "enable_x64",
     "require_distinct_in_float32", "require_time_resolution", "require_x64", "warn_if_float32",
     "x64_enabled",
-    "Spikes", "append_spikes", "bucket_capacity", "empty_spikes", "make_spikes",
+    "Spikes", "append_spikes", "bucket_capacity", "empty_spikes", "make_spikes", "next_power_of_two",
     "run_growing", "spike_arrays", "spike_times_of", "stack_spikes",
     "run_trials", "scan_chunked", "scan_steps", "scan_steps_chunked", "split_trial_keys",
 ]

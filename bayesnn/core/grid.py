@@ -1,4 +1,5 @@
-"""The sweep primitive: a grid of parameter values x trials in one compiled program.
+"""The grid primitive: a grid of parameter values x trials in one compiled program
+(in process; the Dask study over many such grids is :mod:`bayesnn.sweep`).
 
 A family supplies a pure, fixed-shape ``trial_fn(params, key) -> record`` (a pytree of
 arrays) and a function ``make_params(**point) -> record`` that builds a validated

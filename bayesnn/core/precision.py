@@ -117,3 +117,8 @@ def warn_if_float32(what: str) -> None:
             f"{what} runs in float32: results carry float32 rounding (~1e-7 relative "
             "per operation, which accumulates over long runs and large |L|); call "
             "bayesnn.enable_x64() for float64", PrecisionWarning, stacklevel=3)
+
+
+__all__ = ["PrecisionError", "PrecisionWarning", "enable_x64", "x64_enabled",
+           "require_x64", "TIME_RESOLUTION", "float32_time_error",
+           "require_time_resolution", "require_distinct_in_float32", "warn_if_float32"]

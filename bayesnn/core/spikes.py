@@ -68,12 +68,6 @@ class Spikes(NamedTuple):
         """(...) total number of spikes (events weighted by their counts)."""
         return jnp.sum(self.counts, axis=-1)
 
-    def to_xarray(self, trial_dim: str = "trial"):
-        """The events as an ``xarray.Dataset`` (dims (..., event)); see
-        :func:`bayesnn.io.spikes_to_dataset`."""
-        from bayesnn.io import spikes_to_dataset
-        return spikes_to_dataset(self, trial_dim=trial_dim)
-
 
 def empty_spikes(capacity: int, dtype: Any = None) -> Spikes:
     """An empty container with ``capacity`` slots (``dtype``: float type of times)."""
@@ -108,6 +102,12 @@ def append_spikes(spikes: Spikes, times: jax.Array, senders: jax.Array,
                   n_events=spikes.n_events + jnp.sum(mask, dtype=jnp.int32))
 
 
+def next_power_of_two(n: int, minimum: int = 1) -> int:
+    """The smallest power of two >= ``n`` and >= ``minimum``: bayesnn's one bucketing
+    of buffer sizes and padded lengths (few distinct shapes, so few compiled programs)."""
+    return max(int(minimum), 1 << max(int(n) - 1, 0).bit_length())
+
+
 def bucket_capacity(expected: float, sigmas: float = 10.0) -> int:
     """A power-of-two buffer size that a Poisson count of mean ``expected`` exceeds with
     negligible probability (mean + ``sigmas`` standard deviations + 16, rounded up).
@@ -133,7 +133,7 @@ def run_growing(run: Callable[[int], Any], capacity: int,
         largest = int(np.max(np.asarray(events_of(result)), initial=0))
         if largest <= capacity:
             return result
-        capacity = 1 << math.ceil(math.log2(largest))
+        capacity = next_power_of_two(largest)
 
 
 def make_spikes(times, senders=None, counts=None, *, n_senders: int | None = None,
@@ -244,3 +244,8 @@ def spike_times_of(spikes: Spikes, sender: int, trial: int | None = None) -> np.
     times, senders, counts = spike_arrays(spikes, trial)
     pick = senders == sender
     return np.repeat(times[pick], counts[pick])
+
+
+__all__ = ["MIN_CAPACITY", "Spikes", "empty_spikes", "append_spikes",
+           "next_power_of_two", "bucket_capacity", "run_growing", "make_spikes",
+           "stack_spikes", "spike_arrays", "spike_times_of"]

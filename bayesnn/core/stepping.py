@@ -139,3 +139,7 @@ def split_trial_keys(key, n_trials: int) -> jax.Array:
 def run_trials(trial_fn: Callable[..., PyTree], keys: jax.Array, *shared: Any) -> PyTree:
     """Vectorise ``trial_fn(key, *shared)`` over a batch of per-trial keys."""
     return jax.vmap(trial_fn, in_axes=(0,) + (None,) * len(shared))(keys, *shared)
+
+
+__all__ = ["scan_steps", "scan_chunked", "scan_steps_chunked", "split_trial_keys",
+           "run_trials"]

@@ -194,3 +194,9 @@ def _show(array: np.ndarray) -> str:
     if array.size <= 6:
         return repr(array.tolist())
     return f"array with min {array.min()!r}"
+
+
+__all__ = ["as_array", "require_positive", "require_nonnegative", "require_shape",
+           "require_integer_counts", "require_in_range", "SYMMETRY_TOL",
+           "require_matrix", "require_square", "require_symmetric", "require_psd",
+           "require_pd", "require_hurwitz", "require_int", "check_spikes"]

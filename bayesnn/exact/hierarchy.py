@@ -49,7 +49,7 @@ import numpy as np
 
 from bayesnn.core import validation as v
 from bayesnn.core.precision import require_x64
-from bayesnn.core.spikes import Spikes, spike_arrays
+from bayesnn.core.spikes import Spikes, next_power_of_two, spike_arrays
 
 __all__ = ["TreeFilter", "tree_filter", "tree_filter_trials", "tree_brute_force",
            "tree_filter_bytes", "DEFAULT_MAX_BYTES", "BRUTE_FORCE_MAX_CHILDREN"]
@@ -213,7 +213,7 @@ def _merge(times, senders, queries, duration):
 
 
 def _bucket(length: int) -> int:
-    return max(64, 1 << (int(length) - 1).bit_length())
+    return next_power_of_two(length, 64)
 
 
 def _uniformized(rho, gap, jump, rate):

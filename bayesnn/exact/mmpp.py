@@ -73,7 +73,7 @@ import numpy as np
 from bayesnn.core import validation as v
 from bayesnn.core.params import is_traced
 from bayesnn.core.precision import require_x64
-from bayesnn.core.spikes import Spikes
+from bayesnn.core.spikes import Spikes, next_power_of_two
 from bayesnn.processes.params import model_of
 
 __all__ = [
@@ -201,7 +201,7 @@ def _generator(model):
 
 def _bucket(length: int) -> int:
     """Padded length (next power of two, >= 64) so jit compiles once per size class."""
-    return max(64, 1 << (int(length) - 1).bit_length())
+    return next_power_of_two(length, 64)
 
 
 def _merge(trial: _Trial, queries: np.ndarray, duration: float, length: int):

@@ -31,7 +31,7 @@ from bayesnn.hierarchy.params import (
 )
 from bayesnn.hierarchy.sampling import TreeTrial, sample_tree, sample_trees, tree_states_at
 from bayesnn.hierarchy.spiking import (
-    HierarchyRun,
+    HierarchyResult,
     SpikingHierarchy,
     layer1_params,
     reader_params,
@@ -43,6 +43,6 @@ from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, meas
 
 __all__ = ["functional", "TreeParams", "make_tree", "child_effective_rates", "child_pair_stationary",
            "prob_child_given_top", "stationary_joint", "TreeTrial", "sample_tree",
-           "sample_trees", "tree_states_at", "HierarchyRun", "SpikingHierarchy",
+           "sample_trees", "tree_states_at", "HierarchyResult", "SpikingHierarchy",
            "layer1_params", "reader_params", "simulate", "simulate_trials", "split_inputs",
            "TrainingRates", "derived_reader_rates", "measure_rates"]

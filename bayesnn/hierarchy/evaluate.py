@@ -35,7 +35,7 @@ from bayesnn.exact.hierarchy import TreeFilter, tree_filter_trials
 from bayesnn.hierarchy.params import TreeParams, as_tree_params
 from bayesnn.hierarchy.sampling import TreeTrial, sample_trees
 from bayesnn.hierarchy.spiking import (
-    HierarchyRun,
+    HierarchyResult,
     SpikingHierarchy,
     layer1_params,
     reader_params,
@@ -57,7 +57,7 @@ class Evaluation(NamedTuple):
         network: the :class:`SpikingHierarchy` that was run.
         rates: the :class:`TrainingRates` of its training run.
         trials: test trials (:class:`TreeTrial`, batched).
-        run: the hierarchy's :class:`HierarchyRun` on them.
+        run: the hierarchy's :class:`HierarchyResult` on them.
         exact: the exact :class:`TreeFilter` on the same inputs and grid.
         top: (B, S) true y on the grid.
         per_trial: name -> (B,) measures (``kl_<candidate>``, ``log_loss_<candidate>``,
@@ -68,7 +68,7 @@ class Evaluation(NamedTuple):
     network: SpikingHierarchy
     rates: TrainingRates
     trials: TreeTrial
-    run: HierarchyRun
+    run: HierarchyResult
     exact: TreeFilter
     top: np.ndarray
     per_trial: dict[str, np.ndarray]
@@ -103,7 +103,7 @@ def build_network(tree: TreeParams, *, g0: float, key: KeyLike, duration: float,
                                                         tuple(readers))), rates
 
 
-def candidates_of(run: HierarchyRun, readers: Sequence[str], prior_log_odds: float
+def candidates_of(run: HierarchyResult, readers: Sequence[str], prior_log_odds: float
                   ) -> dict[str, np.ndarray]:
     """name -> (B, S) log-odds of y = 1 for every candidate posterior of a run."""
     out = {"L": np.asarray(run.layer2_log_odds[:, 0]),

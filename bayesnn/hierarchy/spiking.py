@@ -34,7 +34,7 @@ import numpy as np
 
 from bayesnn.core.params import params_record, stack_params
 from bayesnn.core.precision import warn_if_float32
-from bayesnn.core.spikes import Spikes, bucket_capacity, spike_arrays
+from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two, spike_arrays
 from bayesnn.core.validation import require_positive
 from bayesnn.hierarchy.fed import log_odds_fed
 from bayesnn.hierarchy.params import TreeParams, as_tree_params, child_effective_rates
@@ -43,7 +43,7 @@ from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel
 from bayesnn.neuron.simulate import default_capacity
 
-__all__ = ["SpikingHierarchy", "HierarchyRun", "layer1_params", "reader_params",
+__all__ = ["SpikingHierarchy", "HierarchyResult", "layer1_params", "reader_params",
            "split_inputs", "simulate", "simulate_trials"]
 
 
@@ -142,9 +142,9 @@ def reader_params(tree: TreeParams, rates_given_top, g0: float,
     return stack_params(records)
 
 
-class HierarchyRun(NamedTuple):
-    """Result of :func:`simulate` (a leading trial axis on every array field when
-    batched).
+class HierarchyResult(NamedTuple):
+    """Result of :func:`simulate`; :func:`simulate_trials` adds a leading trial axis to
+    every field except ``times`` (the record times are the same for every trial).
 
     Fields:
         times: (S,) record times k dt, k = 1..S, s.
@@ -280,7 +280,7 @@ def _merge_rows(spikes: Spikes) -> Spikes:
     return Spikes(times, senders, counts, jnp.sum(spikes.n_events, axis=-1))
 
 
-def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> HierarchyRun:
+def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> HierarchyResult:
     if not isinstance(net, SpikingHierarchy):
         raise ValueError(f"params must be a SpikingHierarchy, got {type(net).__name__}")
     if not isinstance(inputs, Spikes):
@@ -330,11 +330,11 @@ def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> Hie
                   int(jnp.max(out[6].n_events))]
         if all(n <= c for n, c in zip(needed, capacities)):
             break
-        capacities = [c if n <= c else 1 << int(np.ceil(np.log2(n)))
+        capacities = [c if n <= c else next_power_of_two(n)
                       for n, c in zip(needed, capacities)]
     l1_log_odds, l1_prediction, l1_spikes, _, l2_log_odds, l2_prediction, l2_spikes = out[:7]
     keep = slice(record_every - 1, None, record_every)
-    return HierarchyRun(np.asarray(grid[1:])[keep], l1_log_odds[..., keep],
+    return HierarchyResult(np.asarray(grid[1:])[keep], l1_log_odds[..., keep],
                         l1_prediction[..., keep], _merge_rows(l1_spikes),
                         l2_log_odds[..., keep], l2_prediction[..., keep],
                         _merge_rows(l2_spikes), out[7][..., keep], out[8][..., keep])
@@ -342,7 +342,7 @@ def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> Hie
 
 def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
              dt: float = 1e-3, record_every: int = 1,
-             capacity: int | None = None) -> HierarchyRun:
+             capacity: int | None = None) -> HierarchyResult:
     """Run the spiking hierarchy on one trial of the tree's input spikes.
 
     Args:
@@ -358,7 +358,7 @@ def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
             it only matters for compile reuse (equal capacities share one program).
 
     Returns:
-        :class:`HierarchyRun` on the grid k dt, k = record_every, 2 record_every, ..
+        :class:`HierarchyResult` on the grid k dt, k = record_every, 2 record_every, ..
 
     Raises:
         ValueError: naming the argument, for bad input, before any work.
@@ -368,7 +368,7 @@ def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
 
 def simulate_trials(params: SpikingHierarchy, inputs: Spikes, *, duration: float,
                     dt: float = 1e-3, record_every: int = 1,
-                    capacity: int | None = None) -> HierarchyRun:
+                    capacity: int | None = None) -> HierarchyResult:
     """:func:`simulate` over per-trial inputs (leading trial axis) in one compiled
     program; trial k equals ``simulate(params, inputs[k], ...)``."""
     return _simulate(params, inputs, duration, dt, record_every, capacity, batched=True)

@@ -6,5 +6,8 @@
   and bayesnn's go out. See docs/interop.md.
 
 Nothing here is imported by ``import bayesnn``; the extra is needed only when a
-function of a submodule is called.
+function is called (``neo`` is imported inside it).
 """
+from bayesnn.interop.neo import from_neo, to_neo
+
+__all__ = ["from_neo", "to_neo"]

@@ -106,3 +106,8 @@ def check_spikes(inputs, duration, n_inputs: int, name: str = "inputs"
         raise ValueError(f"{name} times must be sorted, valid events first")
     _require_enough(name, int(np.sum(np.where(valid, np.asarray(inputs.counts), 0))), n_inputs)
     return inputs, duration, times.ndim == 2
+
+
+__all__ = ["MIN_RATE", "MAX_RATE", "check_initial", "check_rate_bounds",
+           "check_learning_rate", "check_discount", "check_initial_prob_on",
+           "check_positive_int", "check_tolerance", "check_counts", "check_spikes"]

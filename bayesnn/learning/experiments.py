@@ -191,3 +191,8 @@ def nuts_coverage(true: MMPPParams, n_datasets: int = 5, duration: float = 20.0,
         rows["max_rhat"].append(nuts.max_rhat)
         rows["divergences"].append(nuts.num_divergences)
     return Coverage(truth=truth, **{name: np.asarray(value) for name, value in rows.items()})
+
+
+__all__ = ["PARAMETERS", "default_problem", "mis_initialised", "flat", "mirrored",
+           "is_mirrored", "aligned", "bin_counts", "sample_data", "DurationSweep",
+           "duration_sweep", "posterior_kl", "Coverage", "nuts_coverage"]

@@ -160,3 +160,8 @@ def continuous_e_step(params: MMPPParams, p0, times, senders, counts, duration, 
         counts=jnp.stack([jnp.sum(raw.counts_off, axis=0), jnp.sum(raw.counts_on, axis=0)]),
         switches=jnp.stack([jnp.sum(raw.switches_on), jnp.sum(raw.switches_off)]))
     return stats, jnp.sum(raw.log_likelihood)
+
+
+__all__ = ["ContinuousStatistics", "BinnedStatistics", "m_step_continuous",
+           "m_step_binned", "transition_matrix", "emission_log_likelihoods",
+           "binned_e_step", "continuous_e_step"]

@@ -108,3 +108,6 @@ def crossing_time(log_odds, prediction, upper, gap_upper, r_on, r_off, theta, g0
     state = (zero, upper, gap_lower, gap_upper, jnp.array(0), upper, gap_upper, jnp.array(0))
     state = jax.lax.while_loop(keep_going, step, state)
     return state[1]  # the upper end: h >= 0 there, so the spike is never early
+
+
+__all__ = ["drift_can_fire", "crossing_ahead", "crossing_time"]

@@ -66,3 +66,6 @@ def leak_stiffness(log_odds: jax.Array, r_on: float, r_off: float) -> jax.Array:
     """k(L) = r_on e^{-L} + r_off e^{L} = -phi'(L), Hz; computed as exp(log k), so it is
     +inf rather than NaN where it overflows."""
     return jnp.exp(jnp.logaddexp(jnp.log(r_on) - log_odds, jnp.log(r_off) + log_odds))
+
+
+__all__ = ["log_odds_flow", "prior_flow", "leak", "leak_stiffness"]

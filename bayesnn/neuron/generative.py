@@ -58,7 +58,7 @@ from bayesnn.core.validation import require_int, require_positive
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.simulate import NeuronRun, check_params, default_capacity, record_times
+from bayesnn.neuron.simulate import NeuronResult, check_params, default_capacity, record_times
 
 _MAX_DRAWS = 2**31 - 1  # int32 candidate counter
 _UNROLL = 2
@@ -69,7 +69,7 @@ _LANE_SLOTS = 2**23
 _SEGMENT_SPIKES = 2**14
 
 
-class GenerativeRun(NamedTuple):
+class GenerativeResult(NamedTuple):
     """Result of :func:`simulate_generative` (leading trial axis when ``n_trials`` is
     given).
 
@@ -112,9 +112,9 @@ class GenerativeRun(NamedTuple):
         """P(x = 1 | inputs so far) = sigmoid(L)."""
         return jax.nn.sigmoid(self.log_odds)
 
-    def to_neuron_run(self) -> NeuronRun:
-        """The neuron part as a :class:`bayesnn.neuron.NeuronRun`."""
-        return NeuronRun(self.times, self.log_odds, self.prediction, self.spikes, None,
+    def to_neuron_run(self) -> NeuronResult:
+        """The neuron part as a :class:`bayesnn.neuron.NeuronResult`."""
+        return NeuronResult(self.times, self.log_odds, self.prediction, self.spikes, None,
                          self.final.n_guarded, self.final)
 
 
@@ -401,7 +401,7 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
                         n_trials: int | None = None, dt: float | None = None,
                         sample_times=None, chunk_events: int = 256,
                         capacity: int | None = None, initial_state: int | None = None,
-                        record_inputs: int = 0, batch_trials: int = 1024) -> GenerativeRun:
+                        record_inputs: int = 0, batch_trials: int = 1024) -> GenerativeResult:
     r"""Sample the hidden chain and the input spikes inside the exact event-driven run.
 
     Equations, sampling scheme and random-number scheme: module docstring
@@ -437,7 +437,7 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
             emitted).
 
     Returns:
-        :class:`GenerativeRun`: L, G and the true x at the sample times, output spikes,
+        :class:`GenerativeResult`: L, G and the true x at the sample times, output spikes,
         input counts per channel (all and while x = 1), time with x = 1, switches.
 
     Raises:
@@ -501,7 +501,7 @@ def simulate_generative(params: NeuronParams, *, key: KeyLike, duration: float,
     n_samples = times.shape[0]
     samples = lanes.samples[..., :n_samples, :]
     recorded = bool(sizes["record_inputs"])
-    return GenerativeRun(
+    return GenerativeResult(
         times, samples[..., 0], samples[..., 1], samples[..., 2].astype(jnp.int32),
         spikes, lanes.counts.sum(-2), lanes.counts[..., 1, :], lanes.time_on,
         lanes.n_switches, initial, lanes.n_candidates, lanes.state,
@@ -573,4 +573,4 @@ def _next_power(n: int) -> int:
     return 1 << int(np.ceil(np.log2(max(n, 1))))
 
 
-__all__ = ["GenerativeRun", "simulate_generative", "segment_plan"]
+__all__ = ["GenerativeResult", "simulate_generative", "segment_plan"]

@@ -1,11 +1,12 @@
-"""Sweeps of the Bayesian neuron: parameter grid x trials in one compiled program.
+"""The Bayesian neuron over a parameter grid x trials in one compiled program
+(:func:`simulate_grid`, built on the grid primitive :mod:`bayesnn.core.grid`).
 
 Each (point, trial) samples its own inputs from the point's generative model
 (:func:`bayesnn.processes.sample_kernel`, key ``fold_in(key, trial)`` shared by all
 points: common random numbers) and runs the exact event-driven neuron on them
 (:func:`bayesnn.neuron.kernels.event_kernel`). Buffer sizes are the largest the grid
 needs (bucketed powers of two), so the whole grid compiles once; if any buffer
-overflows, the sweep is rerun once with larger buffers (results identical).
+overflows, the grid is rerun once with larger buffers (results identical).
 """
 from __future__ import annotations
 
@@ -19,18 +20,18 @@ import xarray as xr
 
 from bayesnn.core.keys import KeyLike, as_key
 from bayesnn.core.precision import warn_if_float32
-from bayesnn.core.spikes import Spikes
+from bayesnn.core.spikes import Spikes, next_power_of_two
 from bayesnn.core.validation import require_positive
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel
 from bayesnn.neuron.params import NeuronParams
 from bayesnn.neuron.simulate import default_capacity, record_times
 from bayesnn.processes.sampling import sample_capacities, sample_kernel, state_at
-from bayesnn.sweep.grid import build_params, grid_coords, make_grid, reshape_points, run_grid
+from bayesnn.core.grid import build_params, grid_coords, make_grid, reshape_points, run_grid
 
 
-class SweepTrial(NamedTuple):
-    """Per (point, trial) record of a neuron sweep.
+class NeuronGridResult(NamedTuple):
+    """Per (point, trial) record of :func:`simulate_grid`.
 
     Fields:
         state: (S,) hidden state x at the sample times.
@@ -53,7 +54,7 @@ class SweepTrial(NamedTuple):
 
 @partial(jax.jit, static_argnames=("switch_capacity", "spike_capacity", "capacity",
                                    "drift_spikes"))
-def _sweep_kernel(params: NeuronParams, keys, sample_times, duration, *, switch_capacity,
+def _grid_kernel(params: NeuronParams, keys, sample_times, duration, *, switch_capacity,
                   spike_capacity, capacity, drift_spikes):
     def one(params, key):
         trial, switches, candidates = sample_kernel(key, params, duration, -1,
@@ -61,16 +62,16 @@ def _sweep_kernel(params: NeuronParams, keys, sample_times, duration, *, switch_
         out = event_kernel(params, trial.inputs, sample_times, params.prior_log_odds,
                            params.prior_log_odds, capacity=capacity,
                            drift_spikes=drift_spikes)
-        return SweepTrial(state_at(trial.initial_state, trial.switch_times, sample_times),
+        return NeuronGridResult(state_at(trial.initial_state, trial.switch_times, sample_times),
                           out.log_odds, out.prediction, out.spikes, trial.inputs.n_events,
                           candidates, switches)
 
     return jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None))(params, keys)
 
 
-def sweep(make_params: Callable[..., NeuronParams], grid: Mapping[str, Sequence[float]], *,
-          key: KeyLike, n_trials: int, duration: float, dt: float | None = None,
-          sample_times=None, batch_size: int | None = None) -> xr.Dataset:
+def simulate_grid(make_params: Callable[..., NeuronParams], grid: Mapping[str, Sequence[float]],
+                  *, key: KeyLike, n_trials: int, duration: float, dt: float | None = None,
+                  sample_times=None, batch_size: int | None = None) -> xr.Dataset:
     """Run the exact Bayesian neuron over a parameter grid x ``n_trials`` trials.
 
     Args:
@@ -101,7 +102,7 @@ def sweep(make_params: Callable[..., NeuronParams], grid: Mapping[str, Sequence[
     if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
         raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
     times = record_times(duration, dt, sample_times, 1)
-    warn_if_float32("bayesnn.neuron.sweep")
+    warn_if_float32("bayesnn.neuron.simulate_grid")
     switch_capacity, spike_capacity = sample_capacities(params.model, duration)
     expected_inputs = float(np.max(np.asarray(params.max_input_rate))) * duration
     capacity = default_capacity(params, duration, int(expected_inputs))
@@ -113,7 +114,7 @@ def sweep(make_params: Callable[..., NeuronParams], grid: Mapping[str, Sequence[
     run_trials = max(n_trials, 2) if drift else n_trials
     compilations = 0
     while True:
-        compiled = partial(_sweep_kernel, sample_times=jnp.asarray(times), duration=duration,
+        compiled = partial(_grid_kernel, sample_times=jnp.asarray(times), duration=duration,
                            switch_capacity=switch_capacity, spike_capacity=spike_capacity,
                            capacity=capacity, drift_spikes=drift)
         compilations += 1
@@ -130,10 +131,10 @@ def sweep(make_params: Callable[..., NeuronParams], grid: Mapping[str, Sequence[
 
 def _grow(capacity: int, used: np.ndarray) -> int:
     largest = int(np.max(used))
-    return capacity if largest <= capacity else 1 << int(np.ceil(np.log2(largest)))
+    return capacity if largest <= capacity else next_power_of_two(largest)
 
 
-def _to_dataset(result: SweepTrial, spec, times, compilations: int, duration: float) -> xr.Dataset:
+def _to_dataset(result: NeuronGridResult, spec, times, compilations: int, duration: float) -> xr.Dataset:
     dims = spec.names + ("trial",)
     shaped = lambda a: reshape_points(np.asarray(a), spec)
     spike_times = shaped(result.spikes.times)
@@ -162,4 +163,4 @@ def _to_dataset(result: SweepTrial, spec, times, compilations: int, duration: fl
     return dataset
 
 
-__all__ = ["SweepTrial", "sweep"]
+__all__ = ["NeuronGridResult", "simulate_grid"]

@@ -209,3 +209,7 @@ def stepped_counts_kernel(params: NeuronParams, evidence, log_lik_off, dt, bias,
     return KernelOutput(records.log_odds[record_every - 1::record_every],
                         records.prediction[record_every - 1::record_every],
                         buffer, normalizers, state)
+
+
+__all__ = ["KernelOutput", "event_kernel", "stepped_event_kernel", "chunk_window",
+           "stepped_counts_kernel"]

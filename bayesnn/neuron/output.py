@@ -111,3 +111,6 @@ def _decode(spike_times, spike_counts, query_times, r_on, r_off, g0, start):
     anchor_values = jnp.concatenate([start_anchor[1][None], anchor_values])
     last = jnp.searchsorted(spike_times, query_times, side="right")
     return prior_flow(anchor_values[last], query_times - anchor_times[last], r_on, r_off)
+
+
+__all__ = ["prediction_at", "spikes_needed", "decode_prediction"]

@@ -55,3 +55,6 @@ class NeuronParams(_RatesMixin):
         """The generative model's parameters (:class:`bayesnn.processes.MMPPParams`)."""
         from bayesnn.processes.params import model_of
         return model_of(self)
+
+
+__all__ = ["NeuronParams"]

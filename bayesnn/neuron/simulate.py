@@ -3,7 +3,7 @@
 ``simulate(params, inputs, *, duration, method, dt, sample_times, record_every,
 capacity)`` runs one trial; ``simulate_trials`` runs a batch with per-trial inputs (a
 leading trial axis on ``inputs``); ``filter_counts`` runs the time-stepped methods on
-dense counts per bin. Three integrators, one result type (:class:`NeuronRun`):
+dense counts per bin. Three integrators, one result type (:class:`NeuronResult`):
 
 ========== ======================================= =================================
 method     what it integrates                      exact for
@@ -59,7 +59,7 @@ RUN_SPEC = {
 }
 
 
-class NeuronRun(NamedTuple):
+class NeuronResult(NamedTuple):
     """Result of running a Bayesian neuron (leading trial axis when batched).
 
     Fields:
@@ -108,7 +108,7 @@ def check_params(params) -> NeuronParams:
                          "use the kernels of bayesnn.neuron.kernels")
     if np.asarray(params.r_on).ndim != 0:
         raise ValueError("params must be one record, not a stacked batch (use "
-                         "bayesnn.neuron.sweep for batches of parameters)")
+                         "bayesnn.neuron.simulate_grid for batches of parameters)")
     return params
 
 
@@ -230,15 +230,15 @@ def _counts(params, evidence, log_lik_off, dt, bias, log_odds, prediction, *, me
     return jax.vmap(run)(evidence, log_lik_off) if batched else run(evidence, log_lik_off)
 
 
-def _as_run(times, out: KernelOutput, with_normalizers: bool) -> NeuronRun:
-    return NeuronRun(times, out.log_odds, out.prediction, out.spikes,
+def _as_run(times, out: KernelOutput, with_normalizers: bool) -> NeuronResult:
+    return NeuronResult(times, out.log_odds, out.prediction, out.spikes,
                      out.log_normalizers if with_normalizers else None,
                      out.final.n_guarded, out.final)
 
 
 # --------------------------------------------------------------------------- public
 def _simulate(params, inputs, duration, method, dt, sample_times, record_every, capacity,
-              initial_log_odds, initial_prediction, chunk_steps, batched) -> NeuronRun:
+              initial_log_odds, initial_prediction, chunk_steps, batched) -> NeuronResult:
     params = check_params(params)
     if method not in ALL_METHODS:
         raise ValueError(f"method must be one of {ALL_METHODS}, got {method!r}")
@@ -301,7 +301,7 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
 def simulate(params: NeuronParams, inputs: Spikes, *, duration: float, method: str = "exact",
              dt: float | None = None, sample_times=None, record_every: int = 1,
              capacity: int | None = None, initial_log_odds: float | None = None,
-             initial_prediction: float | None = None, chunk_steps: int = 2000) -> NeuronRun:
+             initial_prediction: float | None = None, chunk_steps: int = 2000) -> NeuronResult:
     """Run one Bayesian neuron on one trial's input spikes.
 
     Args:
@@ -326,7 +326,7 @@ def simulate(params: NeuronParams, inputs: Spikes, *, duration: float, method: s
     ``t = duration`` by the last.
 
     Returns:
-        :class:`NeuronRun`.
+        :class:`NeuronResult`.
 
     Raises:
         ValueError: naming the argument, for bad parameters, inputs or options (times
@@ -343,7 +343,7 @@ def simulate_trials(params: NeuronParams, inputs: Spikes, *, duration: float,
                     record_every: int = 1, capacity: int | None = None,
                     initial_log_odds: float | None = None,
                     initial_prediction: float | None = None,
-                    chunk_steps: int = 2000) -> NeuronRun:
+                    chunk_steps: int = 2000) -> NeuronResult:
     """:func:`simulate` over a batch of trials with per-trial inputs (``inputs`` fields
     have a leading trial axis, e.g. ``sample_trials(...).inputs``), in one compiled
     program. Trial k equals ``simulate(params, inputs[k], ...)`` bit for bit."""
@@ -386,7 +386,7 @@ def _log_factorial_sums(counts: np.ndarray, largest: int) -> np.ndarray:
 def filter_counts(params: NeuronParams, counts, *, dt: float, method: str = "discrete",
                   observation: str = "poisson", record_every: int = 1,
                   capacity: int | None = None, initial_log_odds: float | None = None,
-                  initial_prediction: float | None = None) -> NeuronRun:
+                  initial_prediction: float | None = None) -> NeuronResult:
     """Time-stepped run on dense counts per bin, with the per-bin normalisers.
 
     Args:
@@ -447,5 +447,5 @@ def filter_counts(params: NeuronParams, counts, *, dt: float, method: str = "dis
     return _as_run(times, out, method == "discrete")
 
 
-__all__ = ["NeuronRun", "simulate", "simulate_trials", "filter_counts", "ALL_METHODS",
+__all__ = ["NeuronResult", "simulate", "simulate_trials", "filter_counts", "ALL_METHODS",
            "default_capacity", "check_inputs"]

@@ -132,3 +132,7 @@ def collect_spikes(spikes: Spikes, n_spikes: jax.Array, first_step, dt) -> Spike
     (time, multiplicity) events, with one scatter for the whole block."""
     steps = first_step + 1 + jnp.arange(n_spikes.shape[0])
     return append_spikes(spikes, steps * dt, 0, n_spikes, n_spikes > 0)
+
+
+__all__ = ["METHODS", "StepRecord", "transition_probabilities", "discrete_predict",
+           "discrete_normalizer", "make_step", "collect_spikes"]

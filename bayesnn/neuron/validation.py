@@ -48,6 +48,7 @@ from bayesnn.core.validation import require_int
 from bayesnn.exact.hmm import ctmc_transition_matrix, hmm_forward, poisson_log_likelihoods
 from bayesnn.exact.mmpp import mmpp_filter, mmpp_filter_batch
 from bayesnn.metrics import calibration_table, fano_factor, firing_rate, isi_cv, log_loss, mean_kl
+from bayesnn.io import spikes_to_dataset
 from bayesnn.neuron.output import decode_prediction
 from bayesnn.neuron.params import NeuronParams
 from bayesnn.neuron.simulate import filter_counts, simulate, simulate_trials
@@ -296,7 +297,7 @@ def _seed_spread(params: NeuronParams, base_key, duration: float, grid) -> dict:
 
 def _traces(run, trial, states, exact_log_odds, scenario: NeuronScenario):
     """The main trial as an ``xarray.Dataset``: the run's L, G and output spikes
-    (:meth:`NeuronRun.to_xarray`) plus the hidden state, the exact log-odds and the
+    (:meth:`NeuronResult.to_xarray`) plus the hidden state, the exact log-odds and the
     input spikes (``input_*`` on ``input_event``)."""
     attrs = {"scenario": "neuron", **{key: (float(value) if isinstance(value, float) else value)
                                       for key, value in dataclasses.asdict(scenario).items()}}
@@ -306,7 +307,7 @@ def _traces(run, trial, states, exact_log_odds, scenario: NeuronScenario):
     dataset["exact_log_odds"] = ("time", exact_log_odds)
     dataset["exact_log_odds"].attrs.update(
         units="nats", description="exact posterior log-odds (bayesnn.exact.mmpp_filter)")
-    inputs = trial.inputs.to_xarray().rename({"event": "input_event"})
+    inputs = spikes_to_dataset(trial.inputs).rename({"event": "input_event"})
     inputs = inputs.rename({name: name.replace("spike_", "input_", 1) for name in inputs.data_vars})
     return dataset.merge(inputs)
 

@@ -16,3 +16,26 @@ spike trains as :class:`bayesnn.core.Spikes`; every exact claim refuses float32.
 here imports ``bayesnn.neuron`` or ``bayesnn.scn``; ``bayesnn.exact`` is only imported by
 ``checks`` to *compare* against (never to compute the NumPyro answers).
 """
+from bayesnn.numpyro_models.lgssm import LGSSMPosterior, lgssm_model, lgssm_posterior, rts_smoother
+from bayesnn.numpyro_models.mmpp_binned import (
+    MMPPMarginals,
+    bin_spikes,
+    enumerated_log_likelihood,
+    enumerated_marginals,
+    forward_log_likelihood,
+    mmpp_hmm_model,
+)
+from bayesnn.numpyro_models.mmpp_continuous import (
+    MMPPSpikeTrain,
+    continuous_filtered_prob_on,
+    continuous_log_likelihood,
+)
+from bayesnn.numpyro_models.nuts import MMPPPriors, NUTSResult, mmpp_parameter_model, run_nuts
+
+__all__ = [
+    "MMPPMarginals", "bin_spikes", "enumerated_log_likelihood", "enumerated_marginals",
+    "forward_log_likelihood", "mmpp_hmm_model",
+    "MMPPSpikeTrain", "continuous_filtered_prob_on", "continuous_log_likelihood",
+    "MMPPPriors", "NUTSResult", "mmpp_parameter_model", "run_nuts",
+    "LGSSMPosterior", "lgssm_model", "lgssm_posterior", "rts_smoother",
+]

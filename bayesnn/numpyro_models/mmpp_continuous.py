@@ -49,7 +49,7 @@ from numpyro.distributions import constraints
 
 from bayesnn.core.params import is_traced
 from bayesnn.core.precision import require_x64
-from bayesnn.core.spikes import Spikes
+from bayesnn.core.spikes import Spikes, next_power_of_two
 from bayesnn.core.validation import as_array, check_spikes, require_in_range, require_positive
 from bayesnn.numpyro_models.mmpp_binned import _as_model, _leaves
 
@@ -60,7 +60,7 @@ __all__ = ["MMPPSpikeTrain", "continuous_filtered_prob_on", "continuous_log_like
 def _bucket(size: int, minimum: int = 64) -> int:
     """Smallest power of two >= ``size`` (at least ``minimum``): padded lengths, so that
     inputs of similar size share one compiled function."""
-    return max(int(minimum), 1 << max(int(size) - 1, 0).bit_length())
+    return next_power_of_two(size, minimum)
 
 
 def _log_expm_2x2(matrix, tau):

@@ -25,6 +25,35 @@ Spiking Kalman filter (linear-Gaussian latent, :class:`bayesnn.processes.LinearG
 - :mod:`~bayesnn.posteriors.kalman_validation`: accuracy against the exact Kalman-Bucy
   posterior (:mod:`bayesnn.exact.kalman_bucy`), z-score calibration, ``kalman_checks``.
 
-Modules are imported by name (``from bayesnn.posteriors import kalman``); the package
-itself imports nothing, so using one family never loads the other.
+The package exports the records, builders and measures a user calls; each family's
+``simulate`` / ``simulate_trials`` is reached through its module
+(``from bayesnn.posteriors import kalman, log_odds``; ``kalman.simulate(...)``), since
+both families name their runner ``simulate``. Figures and studies (``compare``,
+``kalman_validation``, ``plotting``) are imported by module name (they load matplotlib).
 """
+from bayesnn.posteriors import kalman, log_odds
+from bayesnn.posteriors.accuracy import PopulationAccuracy, population_accuracy
+from bayesnn.posteriors.kalman import SpikingKalmanParams, SpikingKalmanResult, make_spiking_kalman
+from bayesnn.posteriors.kalman_bounds import KalmanBound, error_bound
+from bayesnn.posteriors.log_odds import LogOddsResult
+from bayesnn.posteriors.log_odds_data import (
+    LogOddsReference,
+    PopulationTrial,
+    reference_log_odds,
+    sample_population,
+    sample_population_trials,
+)
+from bayesnn.posteriors.log_odds_params import (
+    LogOddsPopulationParams,
+    default_population,
+    make_log_odds_population,
+)
+
+__all__ = [
+    "kalman", "log_odds",
+    "LogOddsPopulationParams", "make_log_odds_population", "default_population",
+    "PopulationTrial", "sample_population", "sample_population_trials", "LogOddsReference",
+    "reference_log_odds", "LogOddsResult", "PopulationAccuracy", "population_accuracy",
+    "SpikingKalmanParams", "make_spiking_kalman", "SpikingKalmanResult", "KalmanBound",
+    "error_bound",
+]

@@ -115,3 +115,6 @@ def model_of(params) -> MMPPParams:
                              f"NeuronParams...), got {type(params).__name__}")
     return unchecked(MMPPParams, r_on=params.r_on, r_off=params.r_off, q_on=params.q_on,
                      q_off=params.q_off)
+
+
+__all__ = ["check_mmpp_fields", "MMPPParams", "model_of"]

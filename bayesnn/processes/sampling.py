@@ -27,7 +27,7 @@ import numpy as np
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.params import is_traced
 from bayesnn.core.precision import require_time_resolution
-from bayesnn.core.spikes import Spikes, bucket_capacity, run_growing
+from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two, run_growing
 from bayesnn.core.validation import require_positive
 from bayesnn.processes.params import MMPPParams, model_of
 
@@ -176,7 +176,7 @@ def _sample(params, keys, duration, initial_state, batched) -> Trial:
         needed = [int(jnp.max(switches)), int(jnp.max(candidates))]
         if needed[0] <= capacities[0] and needed[1] <= capacities[1]:
             return trial
-        capacities = [max(c, 1 << int(np.ceil(np.log2(n)))) for c, n in zip(capacities, needed)]
+        capacities = [max(c, next_power_of_two(n)) for c, n in zip(capacities, needed)]
 
 
 def sample_trial(params, *, key: KeyLike, duration: float,
@@ -302,3 +302,6 @@ def _sample_homogeneous(key, rates, duration, capacity):
                  jnp.asarray(duration, dtype)), needed
 
 
+__all__ = ["Trial", "BinnedTrial", "state_at", "sample_kernel", "sample_capacities",
+           "sample_trial", "sample_trials", "transition_probabilities", "sample_binned",
+           "sample_clamped"]

@@ -39,7 +39,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from bayesnn.sweep.grid import make_grid
+from bayesnn.core.grid import make_grid
 from bayesnn.sweep.scenarios import ParamSpec, Scenario, get_scenario
 
 _TOP = ("scenario", "seed", "n_seeds", "batch_size", "fixed", "grid", "random")
@@ -121,7 +121,7 @@ class SweepConfig:
 
     def points(self) -> list[dict[str, float]]:
         """Every point of the design (all parameters), in design order (a grid in C
-        order via :func:`bayesnn.sweep.grid.make_grid`, the last name fastest)."""
+        order via :func:`bayesnn.core.grid.make_grid`, the last name fastest)."""
         spec = get_scenario(self.scenario).parameters
         if self.design == "grid":
             grid = make_grid({name: list(values) for name, values in self.axes.items()})

@@ -4,7 +4,7 @@ A :class:`Scenario` declares its parameters (with defaults, units and a check), 
 settings shared by every point (e.g. trial length), which parameters fix array shapes
 (``static``: points are grouped by them, since one compiled program needs one shape),
 its outputs, and how to run a task: a batch of points x seeds as ONE compiled,
-vectorised program through the sweep primitive :func:`bayesnn.sweep.grid.run_grid`.
+vectorised program through the sweep primitive :func:`bayesnn.core.grid.run_grid`.
 
 ``bayesian_neuron`` (Denève 2004; Denève 2008 I)
     Per point and seed k (key ``fold_in(PRNGKey(seed), k)``, shared by all points:
@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.keys import as_key
-from bayesnn.sweep.grid import Grid, build_params, run_grid
+from bayesnn.core.grid import Grid, build_params, run_grid
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,7 @@ def get_scenario(name: str) -> Scenario:
 
 def records_of(scenario: Scenario, points) -> Any:
     """Validated records at ``points`` (list of dicts of every parameter), stacked.
-    Uses :func:`bayesnn.sweep.grid.build_params` (names the bad point)."""
+    Uses :func:`bayesnn.core.grid.build_params` (names the bad point)."""
     return build_params(lambda **point: scenario.make_params(**point),
                         Grid(tuple(scenario.parameters), (), tuple(points)))
 

@@ -1,6 +1,6 @@
 """Sweep plans and tasks: the design's points grouped into tasks, each task run as one
 compiled, vectorised batch (:func:`bayesnn.sweep.scenarios.run_points`, built on the
-sweep primitive :func:`bayesnn.sweep.grid.run_grid`), and the tasks' Datasets combined.
+sweep primitive :func:`bayesnn.core.grid.run_grid`), and the tasks' Datasets combined.
 
 A plan depends on the config only: points keep their design order; points sharing the
 values of the scenario's ``static`` parameters (e.g. N) form a group; each group is cut

@@ -47,7 +47,7 @@ from bayesnn.core.validation import as_array, require_nonnegative, require_posit
 from bayesnn.scn.network.kernels import pick_max
 from bayesnn.scn.learning.plasticity import _positive, check_rate, draw_step_normals
 
-__all__ = ["DaleLearningParams", "DaleLearningState", "DaleLearningInputs", "DaleStepRecord",
+__all__ = ["DaleLearningParams", "DaleLearningState", "DaleLearningInputs", "DaleLearningStepRecord",
            "brendel_dale_weights", "init_dale_learning_state", "dale_learning_inputs",
            "dale_plastic_step", "sign_violations", "DALE_WEIGHTS"]
 
@@ -142,7 +142,7 @@ class DaleLearningInputs(NamedTuple):
     offsets: jax.Array
 
 
-class DaleStepRecord(NamedTuple):
+class DaleLearningStepRecord(NamedTuple):
     """senders (2,) int32 [E index, I index], fired (2,) bool."""
 
     senders: jax.Array
@@ -223,7 +223,7 @@ def dale_learning_inputs(params: DaleLearningParams, c, n_e: int, n_i: int, *, k
 def dale_plastic_step(params: DaleLearningParams, state: DaleLearningState,
                       inputs: DaleLearningInputs, *, plastic: bool = True):
     """One step of the E/I learning network (module docstring); ``plastic=False``
-    freezes the weights. Returns ``(new_state, DaleStepRecord)``."""
+    freezes the weights. Returns ``(new_state, DaleLearningStepRecord)``."""
     p, s = params, state
     dt, lam = p.dt, p.lambda_
     NE = s.VE.shape[0]
@@ -274,7 +274,7 @@ def dale_plastic_step(params: DaleLearningParams, state: DaleLearningState,
     lastI = s.lastI.at[kI].set(jnp.where(fI, k, s.lastI[kI]))
     new_state = DaleLearningState(VE, VI, rE, rI, x, ibarE, ibarI, FE, CEE, CEI, CII, CIE,
                                   lastE, lastI, k + 1)
-    return new_state, DaleStepRecord(jnp.stack([kE, kI]), jnp.stack([fE, fI]))
+    return new_state, DaleLearningStepRecord(jnp.stack([kE, kI]), jnp.stack([fE, fI]))
 
 
 def sign_violations(state_or_weights) -> jax.Array:

@@ -84,7 +84,7 @@ def gate_cdf(u: jax.Array) -> jax.Array:
     return v + 0.5 + jnp.sin(2 * jnp.pi * v) / (2 * jnp.pi)
 
 
-class GatedRun(NamedTuple):
+class GatedResult(NamedTuple):
     """readout (T, Dout) D r~;  spikes (T, N) graded spikes s_k;  target (T, D) x."""
 
     readout: jax.Array
@@ -92,7 +92,7 @@ class GatedRun(NamedTuple):
     target: jax.Array
 
 
-def gated_run(params: GateParams, weights: dict, c) -> GatedRun:
+def gated_run(params: GateParams, weights: dict, c) -> GatedResult:
     """Run the smoothed network (module docstring) on ``c`` (T, D) from rest.
     ``weights``: dict with F (D, N), Omega (N, N), D (Dout, N)."""
     F, Omega, D = weights["F"], weights["Omega"], weights["D"]
@@ -113,7 +113,7 @@ def gated_run(params: GateParams, weights: dict, c) -> GatedRun:
     zero = jnp.zeros(N, f)
     init = (zero, gate_cdf((zero - T) / p.width) * jnp.ones(N, f), zero, jnp.zeros(F.shape[0], f))
     _, (y, s, x) = jax.lax.scan(step, init, jnp.asarray(c, f))
-    return GatedRun(y, s, x)
+    return GatedResult(y, s, x)
 
 
 def gated_loss(trainable: dict, fixed: dict, params: GateParams, c, target=None,

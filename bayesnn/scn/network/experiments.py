@@ -194,3 +194,7 @@ def delay_explosion(threshold: float = 0.5, delay: float = 1e-3, M: int = 20, rh
                    delay_steps=int(round(delay / dt)), capacity=n)
     return {"rate": int(res.spikes.n_events) / N / (n * dt),
             "median_error": float(np.median(np.abs(target_at(res, x) - np.asarray(res.readout))[n_ramp:]))}
+
+
+__all__ = ["FIG1C_PULSES", "fig1c_integrator", "autoencoder_scaling", "biological",
+           "window_stats", "integrator_memory", "damped_oscillator", "delay_explosion"]

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from bayesnn.core import spike_arrays
+from bayesnn.core import next_power_of_two, spike_arrays
 from bayesnn.report import Check, Progress, ScenarioResult, silent
 from bayesnn.scn.network import experiments as ex
 from bayesnn.scn.network.params import (
@@ -68,7 +68,7 @@ def _scn_run(seed: int, quick: bool, progress: Progress = silent
         one = ex.fig1c_integrator("one", duration=duration, seed=seed)
         # "all" stores its ping-pong spikes (~1.7e6 per s): sized up front, no rerun
         allf = ex.fig1c_integrator("all", duration=duration, seed=seed,
-                                   capacity=1 << (int(duration * 1.7e6) - 1).bit_length())
+                                   capacity=next_power_of_two(int(duration * 1.7e6)))
     checks = [
         Check("scn_loss_identity_residual", loss_res, 1e-10, "<=",
               f"max |dE - 2(T_i - V_i)| over {n_spikes} spikes (2-D autoencoder)"),
@@ -139,3 +139,6 @@ def scn_scenario(*, seed: int = 0, quick: bool = True, progress: Progress = sile
     checks, numbers, data = _scn_run(seed, quick, progress)
     built = _figures(data, seed, quick) if figures else {}
     return ScenarioResult("scn", checks, numbers, built, _traces(data, seed, quick))
+
+
+__all__ = ["scn_checks", "scn_scenario"]

@@ -107,7 +107,7 @@ def clamped_statistics(duration: float) -> list[dict]:
 def decoding(duration: float, n_trials: int) -> list[dict]:
     """KL(exact || sigmoid(G)) and output rate per g0 on sampled (unclamped) trials."""
     base = setting_a(1.0)
-    data = neuron.sweep(lambda g0: base.replace(g0=g0), {"g0": list(G0_VALUES)}, key=SEED + 2,
+    data = neuron.simulate_grid(lambda g0: base.replace(g0=g0), {"g0": list(G0_VALUES)}, key=SEED + 2,
                         n_trials=n_trials, duration=duration, dt=1e-2)
     rows = []
     for g0 in G0_VALUES:
