@@ -22,7 +22,7 @@ import bayesnn
 bayesnn.enable_x64()  # the exact joint filter refuses float32
 
 from bayesnn.core import spike_arrays  # noqa: E402
-from bayesnn.hierarchy.evaluate import evaluate, frontier, paired_difference  # noqa: E402
+from bayesnn.hierarchy.evaluation import evaluate, frontier, paired_difference  # noqa: E402
 from bayesnn.hierarchy.validation import default_tree  # noqa: E402
 
 CANDIDATES = ("L", "G", "fed", "decoded_fed", "not_y_G", "prior")

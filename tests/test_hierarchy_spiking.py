@@ -17,6 +17,7 @@ from bayesnn.exact.hierarchy import tree_filter
 from bayesnn.hierarchy import (
     SpikingHierarchy,
     layer1_params,
+    make_hierarchy,
     make_tree,
     measure_rates,
     reader_params,
@@ -26,7 +27,7 @@ from bayesnn.hierarchy import (
     split_inputs,
 )
 from bayesnn.hierarchy import functional
-from bayesnn.hierarchy.evaluate import paired_difference, scores
+from bayesnn.hierarchy.evaluation import paired_difference, scores
 from bayesnn.hierarchy.poisson import delivered_spikes, top_epochs
 from bayesnn.hierarchy.training import derived_reader_rates, time_in_state
 from bayesnn.io import load_dataset, write_netcdf
@@ -243,3 +244,41 @@ def test_bad_inputs_name_the_argument(setting):
         reader_params(tree, np.ones((2, 2)), 1.0, ("z",))
     with pytest.raises(ValueError, match="g0 must be > 0"):
         layer1_params(tree, 0.0)
+
+
+# ----------------------------------------------------------------------- the builder
+def _same_records(a, b):
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_make_hierarchy_with_known_rates_is_the_hand_built_network():
+    tree = _tree()
+    built = make_hierarchy(tree, g0=0.4, reader_rates=np.array([[4.0, 30.0], [5.0, 25.0]]),
+                           readers=("y", "not_y"), reader_g0=1.0)
+    _same_records(built, _network(tree))
+
+
+def test_make_hierarchy_trained_and_derived_use_the_layer1_run():
+    # the rates measured from layer 1 alone (no reader given) equal those measured with
+    # a full network: readers do not change layer 1's spikes
+    jax.config.update("jax_enable_x64", True)
+    tree = _tree()
+    # 2 trials of 2 s: both values of y are visited (P(y = 1) = 1/4, 1 switch/s), so
+    # every measured rate is finite
+    run = dict(key=11, duration=DURATION, n_trials=2)
+    alone = measure_rates(tree, layer1_params(tree, 0.4), **run)
+    full = measure_rates(tree, _network(tree), **run)
+    _same_records(alone, full)
+    trained = make_hierarchy(tree, g0=0.4, reader_rates="trained", **run)
+    derived = make_hierarchy(tree, g0=0.4, reader_rates="derived", **run)
+    _same_records(trained.layer2, reader_params(tree, full.given_top, 0.4, ("y",)))
+    _same_records(derived.layer2, reader_params(
+        tree, derived_reader_rates(tree, full.given_child), 0.4, ("y",)))
+
+
+def test_make_hierarchy_rejects_missing_training_settings():
+    with pytest.raises(ValueError, match="key and duration"):
+        make_hierarchy(_tree(), g0=0.4, reader_rates="trained")
+    with pytest.raises(ValueError, match="reader_rates must be one of"):
+        make_hierarchy(_tree(), g0=0.4, reader_rates="measured")

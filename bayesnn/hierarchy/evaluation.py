@@ -41,6 +41,7 @@ from bayesnn.hierarchy.spiking import (
     reader_params,
     simulate_trials,
 )
+from bayesnn.hierarchy.builder import make_hierarchy
 from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, measure_rates
 from bayesnn.metrics import bernoulli_kl
 from bayesnn.neuron.simulate import default_capacity
@@ -93,14 +94,14 @@ def build_network(tree: TreeParams, *, g0: float, key: KeyLike, duration: float,
         raise ValueError(f"reader_rates must be 'trained' or 'derived', got {reader_rates!r}")
     reader_g0 = g0 if reader_g0 is None else reader_g0
     layer1 = layer1_params(tree, g0)
-    provisional = reader_params(tree, np.tile([1.0, 2.0], (tree.n_children, 1)), reader_g0,
-                                tuple(readers))
-    rates = measure_rates(tree, SpikingHierarchy(tree, layer1, provisional), key=key,
-                          duration=duration, n_trials=n_trials, dt=dt, capacity=capacity)
+    provisional = SpikingHierarchy(tree, layer1, reader_params(
+        tree, np.tile([1.0, 2.0], (tree.n_children, 1)), reader_g0, tuple(readers)))
+    rates = measure_rates(tree, provisional, key=key, duration=duration, n_trials=n_trials,
+                          dt=dt, capacity=capacity)
     given_top = rates.given_top if reader_rates == "trained" else derived_reader_rates(
         tree, rates.given_child)
-    return SpikingHierarchy(tree, layer1, reader_params(tree, given_top, reader_g0,
-                                                        tuple(readers))), rates
+    return make_hierarchy(tree, g0=g0, reader_rates=given_top, readers=readers,
+                          reader_g0=reader_g0), rates
 
 
 def candidates_of(run: HierarchyResult, readers: Sequence[str], prior_log_odds: float

@@ -92,15 +92,16 @@ def count_by_state(trial, spikes, n_children: int) -> tuple[np.ndarray, np.ndarr
     return by_child, by_top
 
 
-def measure_rates(tree: TreeParams, network, *, key: KeyLike, duration: float,
+def measure_rates(tree: TreeParams, layer1, *, key: KeyLike, duration: float,
                   n_trials: int = 1, dt: float = 1e-3,
                   capacity: int | None = None) -> TrainingRates:
     """Layer-1 output rates per state from a training run of ``n_trials`` x ``duration``.
 
     Args:
         tree: the generative tree.
-        network: a :class:`bayesnn.hierarchy.SpikingHierarchy` (its layer 1 is run; its
-            readers are ignored, any rates will do).
+        layer1: the layer-1 neurons (:func:`bayesnn.hierarchy.layer1_params`), or a
+            :class:`bayesnn.hierarchy.SpikingHierarchy` (only its layer 1's spikes are
+            used; its readers, run alongside, fix the compiled program's shapes).
         key: seed of the training trials (use a different one from the test trials).
         duration: length of each training trial, s.
         n_trials: number of trials.
@@ -108,9 +109,16 @@ def measure_rates(tree: TreeParams, network, *, key: KeyLike, duration: float,
             and ``capacity`` let both runs share one compiled program).
         capacity: layer-1 output-event slots (see :func:`simulate`).
     """
-    from bayesnn.hierarchy.spiking import simulate_trials
+    from bayesnn.hierarchy.spiking import SpikingHierarchy, reader_params, simulate_trials
 
     tree = as_tree_params(tree)
+    if isinstance(layer1, SpikingHierarchy):
+        network = layer1  # its readers' shapes match the test run's: one compiled program
+    else:
+        # The run computes readers too; their rates do not change layer 1's spikes, so
+        # any valid readers do (one "y" reader with unit rates).
+        network = SpikingHierarchy(tree, layer1, reader_params(
+            tree, np.ones((tree.n_children, 2)), 1.0, ("y",)))
     duration = float(require_positive("duration", duration, ndim=0))
     trials = sample_trees(tree, key=key, n_trials=int(n_trials), duration=duration)
     run = simulate_trials(network, trials.inputs, duration=duration, dt=dt, capacity=capacity)

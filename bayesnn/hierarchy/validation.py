@@ -39,7 +39,7 @@ from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import spike_arrays
 from bayesnn.exact.hierarchy import tree_brute_force, tree_filter
 from bayesnn.exact.mmpp import mmpp_filter
-from bayesnn.hierarchy.evaluate import Evaluation, evaluate, frontier as run_frontier, paired_difference
+from bayesnn.hierarchy.evaluation import Evaluation, evaluate, frontier as run_frontier, paired_difference
 from bayesnn.hierarchy.params import TreeParams, make_tree
 from bayesnn.hierarchy.poisson import delivered_spikes, fit_reader_ml, isi_statistics
 from bayesnn.hierarchy.sampling import sample_tree
