@@ -100,7 +100,8 @@ def test_tree_brute_force_survives_a_long_gap():
     """expm(M g) of the tree's sub-generator underflows to 0 once Lambda g > 745 (log 0, 0/0);
     the Perron shift keeps it bounded. Reference: the uniformized filter (no expm)."""
     from bayesnn.core import make_spikes
-    from bayesnn.exact.hierarchy import tree_brute_force, tree_filter
+    from bayesnn.exact.hierarchy import tree_filter
+    from bayesnn.exact.hierarchy_brute_force import tree_brute_force
     from bayesnn.hierarchy import make_tree
     params = make_tree(2, r_on=1.0, r_off=3.0, follow=8.0, stray=0.5,
                        q_on=[[20.0, 5.0], [3.0, 9.0]], q_off=[[4.0, 15.0], [12.0, 2.0]])

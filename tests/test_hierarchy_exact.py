@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from bayesnn.core import make_spikes, stack_spikes
+from bayesnn.exact.hierarchy_brute_force import tree_brute_force
 from bayesnn.exact.hierarchy import (
-    tree_brute_force,
     tree_filter,
     tree_filter_bytes,
     tree_filter_trials,

@@ -5,6 +5,7 @@ import pytest
 
 from bayesnn.exact import hmm as exact_hmm
 from bayesnn.numpyro_models import mmpp_binned as binned
+from bayesnn.numpyro_models.mmpp_forward import forward_log_likelihood
 from bayesnn.processes import MMPPParams
 from tests.simulators import binned_trial as _binned
 
@@ -59,7 +60,7 @@ def test_enumerated_loglik_and_marginals_equal_hmm(rng, r_on, r_off, n_inputs, d
     ref = float(exact.log_marginal_likelihood)
     assert abs(ll - ref) <= EXACT * abs(ref)
     # the hand-written forward scan used by NUTS is the same quantity
-    fwd = float(binned.forward_log_likelihood(params, counts[None], dt)[0])
+    fwd = float(forward_log_likelihood(params, counts[None], dt)[0])
     assert abs(fwd - ref) <= EXACT * abs(ref)
     if n_inputs != 10:
         return
@@ -97,7 +98,7 @@ def test_batched_trials_initial_state_and_gradient(rng):
         ref = float(_hmm(params, counts[b], 1e-2, 0.9).log_marginal_likelihood)
         assert abs(batch[b] - ref) <= EXACT * abs(ref)
     grad = jax.grad(lambda p: binned.enumerated_log_likelihood(p, counts[0], dt=1e-2))(params)
-    ref = jax.grad(lambda p: binned.forward_log_likelihood(p, counts[:1], 1e-2)[0])(params)
+    ref = jax.grad(lambda p: forward_log_likelihood(p, counts[:1], 1e-2)[0])(params)
     for name in MMPPParams.field_names:
         got, want = np.asarray(getattr(grad, name)), np.asarray(getattr(ref, name))
         np.testing.assert_allclose(got, want, rtol=EXACT, atol=EXACT * np.max(np.abs(want)))

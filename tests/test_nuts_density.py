@@ -25,7 +25,7 @@ from scipy import special, stats
 
 
 def _reference_log_density(u, counts, dt, priors):
-    from bayesnn.numpyro_models.mmpp_binned import forward_log_likelihood
+    from bayesnn.numpyro_models.mmpp_forward import forward_log_likelihood
     from bayesnn.processes import MMPPParams
     n_inputs = counts.shape[-1]
     total = 0.0

@@ -40,7 +40,8 @@ from bayesnn.exact.kalman import (
     steady_state_kalman_bucy,
 )
 from bayesnn.exact.kalman_bucy import KalmanBucyPosterior, kalman_bucy_posterior, sampled_lgssm
-from bayesnn.exact.hierarchy import TreeFilter, tree_brute_force, tree_filter, tree_filter_trials
+from bayesnn.exact.hierarchy import TreeFilter, tree_filter, tree_filter_trials
+from bayesnn.exact.hierarchy_brute_force import tree_brute_force
 from bayesnn.exact.mmpp_smoother import (
     MMPPExpectedStatistics,
     mmpp_expected_statistics,

@@ -37,7 +37,8 @@ import xarray as xr
 from bayesnn.core.params import unstack_params
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import spike_arrays
-from bayesnn.exact.hierarchy import tree_brute_force, tree_filter
+from bayesnn.exact.hierarchy import tree_filter
+from bayesnn.exact.hierarchy_brute_force import tree_brute_force
 from bayesnn.exact.mmpp import mmpp_filter
 from bayesnn.hierarchy.evaluation import Evaluation, evaluate, frontier as run_frontier, paired_difference
 from bayesnn.hierarchy.params import TreeParams, make_tree

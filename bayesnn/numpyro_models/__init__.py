@@ -1,8 +1,9 @@
 """NumPyro references: the generative models written in NumPyro, answered by NumPyro.
 
 * :mod:`~bayesnn.numpyro_models.mmpp_binned`: binned Markov-modulated Poisson model with
-  the hidden state enumerated (funsor), posterior marginals by differentiation, and the
-  hand-written forward scan NUTS differentiates.
+  the hidden state enumerated (funsor) and posterior marginals by differentiation.
+* :mod:`~bayesnn.numpyro_models.mmpp_forward`: the hand-written forward scan NUTS
+  differentiates (the same log-likelihood, without funsor).
 * :mod:`~bayesnn.numpyro_models.mmpp_continuous`: the exact continuous-time spike-train
   likelihood as a NumPyro ``Distribution`` and the filtered posterior from it.
 * :mod:`~bayesnn.numpyro_models.nuts`: NUTS over (r_on, r_off, q_on, q_off), ArviZ output.
@@ -22,9 +23,9 @@ from bayesnn.numpyro_models.mmpp_binned import (
     bin_spikes,
     enumerated_log_likelihood,
     enumerated_marginals,
-    forward_log_likelihood,
     mmpp_hmm_model,
 )
+from bayesnn.numpyro_models.mmpp_forward import forward_log_likelihood
 from bayesnn.numpyro_models.mmpp_continuous import (
     MMPPSpikeTrain,
     continuous_filtered_prob_on,

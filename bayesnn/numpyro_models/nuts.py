@@ -57,7 +57,8 @@ from bayesnn.core.keys import KeyLike, as_key
 from bayesnn.core.params import unchecked
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.validation import require_positive
-from bayesnn.numpyro_models.mmpp_binned import check_binned, forward_log_likelihood, mmpp_hmm_model
+from bayesnn.numpyro_models.mmpp_binned import check_binned, mmpp_hmm_model
+from bayesnn.numpyro_models.mmpp_forward import forward_log_likelihood
 from bayesnn.processes.params import MMPPParams
 
 __all__ = ["MMPPPriors", "NUTSResult", "mmpp_parameter_model", "relabel_truth", "run_nuts"]
@@ -115,7 +116,7 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
         dt: bin width (s).
         priors: :class:`MMPPPriors`.
         marginalize: ``"forward"`` adds the hidden-chain-marginalised likelihood
-            :func:`~bayesnn.numpyro_models.mmpp_binned.forward_log_likelihood` as a factor
+            :func:`~bayesnn.numpyro_models.mmpp_forward.forward_log_likelihood` as a factor
             (fast); ``"enumerate"`` uses :func:`mmpp_hmm_model` and lets NumPyro/funsor
             enumerate the chain (same density, tested to 1e-9; ~10x slower per gradient
             and ~30 s of eager initialisation at T = 2000).
