@@ -1,9 +1,20 @@
 """Balanced spike-coding networks (Boerlin, Machens & Denève 2013) on the bayesnn core.
 
 Rates are unit-increment traces r~ (a spike adds 1; x_hat = Gamma r~; B13's Hz rates
-are lambda_d r~). See :mod:`bayesnn.scn.network.params` for the equations,
-:mod:`bayesnn.scn.dale` for the E/I (Dale's law) network of Barrett et al. 2016 and
-:mod:`bayesnn.scn.network.functional` for the public step functions.
+are lambda_d r~). Three sub-packages, each readable without the others:
+
+- :mod:`bayesnn.scn.network`: the one-population network (equations in
+  :mod:`bayesnn.scn.network.params`, the public step in
+  :mod:`bayesnn.scn.network.functional`), its kernels, simulation, results,
+  perturbations, targets, metrics, experiments, scenario and plots;
+- :mod:`bayesnn.scn.dale`: the E/I (Dale's law) network of Barrett et al. 2016, built
+  on the network's kernels and perturbations;
+- :mod:`bayesnn.scn.learning`: learning in both networks (Brendel et al. 2020).
+
+This package exports what a user calls for the two networks; learning is imported as
+``bayesnn.scn.learning``. A :func:`simulate` call runs one way:
+``network.simulation`` (checks, capacity, one jitted program) -> ``network.kernels``
+(``scan_network``) -> ``network.functional.step`` (the public step).
 
 One call convention for both networks::
 
