@@ -74,7 +74,12 @@ def test_api_hook_lists_every_module_of_a_subpackage():
         if not package.is_dir():
             continue
         page = hook.expand((DOCS / "api" / f"{name}.md").read_text())
-        modules = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
+        # modules of the package and of its sub-packages (scn.network.kernels, ...)
+        modules = sorted(".".join(p.relative_to(package).with_suffix("").parts)
+                         .removesuffix(".__init__")
+                         for p in package.rglob("*.py")
+                         if not p.stem.startswith("_") or (p.name == "__init__.py"
+                                                           and p.parent != package))
         assert modules
         for module in modules:
             assert f"::: bayesnn.{name}.{module}\n" in page + "\n", (name, module)
