@@ -18,13 +18,8 @@ from bayesnn.neuron.functional import NeuronState, advance, init_state, predicti
 from bayesnn.neuron.output import decode_prediction, spikes_needed
 from bayesnn.neuron.params import NeuronParams
 from bayesnn.neuron.sweep import SweepTrial, sweep
-from bayesnn.neuron.simulate import (
-    ALL_METHODS,
-    NeuronRun,
-    filter_counts,
-    simulate,
-    simulate_trials,
-)
+from bayesnn.neuron.binned import filter_counts
+from bayesnn.neuron.runs import ALL_METHODS, NeuronRun, simulate, simulate_trials
 
 __all__ = [
     "ALL_METHODS", "NeuronParams", "NeuronRun", "NeuronState", "advance", "decode_prediction",

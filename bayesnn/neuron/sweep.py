@@ -24,7 +24,7 @@ from bayesnn.core.validation import require_positive
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.simulate import default_capacity, record_times
+from bayesnn.neuron.checks import default_capacity, record_times
 from bayesnn.processes.sampling import sample_capacities, sample_kernel, state_at
 from bayesnn.sweep.grid import build_params, grid_coords, make_grid, reshape_points, run_grid
 
@@ -108,7 +108,7 @@ def sweep(make_params: Callable[..., NeuronParams], grid: Mapping[str, Sequence[
     drift = drift_can_fire(params)
     base = as_key(key)
     # With drift spikes a trial axis of size one fuses differently from larger ones
-    # (XLA:CPU FMA contraction, see bayesnn.neuron.simulate), so one trial runs as two
+    # (XLA:CPU FMA contraction, see bayesnn.neuron.runs), so one trial runs as two
     # (trial 1 dropped): points then equal one-by-one runs bit for bit.
     run_trials = max(n_trials, 2) if drift else n_trials
     compilations = 0

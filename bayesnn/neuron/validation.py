@@ -50,7 +50,8 @@ from bayesnn.exact.mmpp import mmpp_filter, mmpp_filter_batch
 from bayesnn.metrics import calibration_table, fano_factor, firing_rate, isi_cv, log_loss, mean_kl
 from bayesnn.neuron.output import decode_prediction
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.simulate import filter_counts, simulate, simulate_trials
+from bayesnn.neuron.binned import filter_counts
+from bayesnn.neuron.runs import simulate, simulate_trials
 from bayesnn.report import Check, Progress, ScenarioResult, silent
 
 
