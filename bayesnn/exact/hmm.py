@@ -185,7 +185,11 @@ def ctmc_transition_matrix(r_on: float, r_off: float, dt: float) -> jax.Array:
         v.require_positive("r_on", r_on, ndim=0)
         v.require_positive("r_off", r_off, ndim=0)
         v.require_positive("dt", dt, ndim=0)
-    r_on, r_off, dt = (jnp.asarray(x, dtype=float) for x in (r_on, r_off, dt))
+    return _transition(*(jnp.asarray(x, dtype=float) for x in (r_on, r_off, dt)))
+
+
+@jax.jit
+def _transition(r_on, r_off, dt):
     s = r_on + r_off
     decay = jnp.exp(-s * dt)
     frac = -jnp.expm1(-s * dt) / s
@@ -275,10 +279,16 @@ def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
     initial = jnp.asarray(initial, dtype=float)
     transition = jnp.asarray(transition, dtype=float)
     log_likelihoods = jnp.asarray(log_likelihoods, dtype=float)
-    log_filtered, log_norms = _forward(initial, transition, log_likelihoods)
-    log_ml = jnp.sum(log_norms)
+    filtered, log_norms, log_ml = _forward_outputs(initial, transition, log_likelihoods)
     _refuse_impossible(log_ml)
-    return HMMForward(jnp.exp(log_filtered), log_norms, log_ml)
+    return HMMForward(filtered, log_norms, log_ml)
+
+
+@jax.jit
+def _forward_outputs(initial, transition, log_likelihoods):
+    """:func:`_forward` and its readouts, one compiled program."""
+    log_filtered, log_norms = _forward(initial, transition, log_likelihoods)
+    return jnp.exp(log_filtered), log_norms, jnp.sum(log_norms)
 
 
 def _refuse_impossible(log_ml) -> None:

@@ -51,15 +51,21 @@ def _per_bin_sums(counts: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
                      for row in coefficients]).reshape((len(coefficients),) + counts.shape[:-1])
 
 
+@jax.jit
+def _log_factorials(counts):
+    """log(n!) = gammaln(n + 1), one compiled program (eager: two)."""
+    return gammaln(counts + 1.0)
+
+
 def _log_factorial_sums(counts: np.ndarray, largest: int) -> np.ndarray:
     """sum_i log(n_i!) per bin. log 0! = log 1! = 0, so only counts >= 2 contribute:
     their values come from one table of ``gammaln`` (the same values as gammaln on the
     whole array) and are summed per bin, instead of gammaln on every count."""
     flat = counts.reshape(-1, counts.shape[-1])
     if largest >= 1 << 20:  # a table would be large: gammaln on every count
-        return np.asarray(gammaln(np.asarray(counts, np.float64) + 1.0)).sum(-1)
+        return np.asarray(_log_factorials(np.asarray(counts, np.float64))).sum(-1)
     size = 1 << int(largest).bit_length()  # bucketed: few compiled shapes of gammaln
-    table = np.asarray(gammaln(np.arange(size, dtype=np.float64) + 1.0))
+    table = np.asarray(_log_factorials(np.arange(size, dtype=np.float64)))
     where = np.flatnonzero(flat.reshape(-1) >= 2)
     values = table[flat.reshape(-1)[where].astype(np.int64)]
     rows = where // flat.shape[1]

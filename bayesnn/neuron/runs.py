@@ -29,7 +29,6 @@ from functools import partial
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.precision import require_time_resolution, warn_if_float32
@@ -125,6 +124,12 @@ def _stepped(params, inputs, dt, log_odds, prediction, *, method, n_steps, chunk
     return jax.vmap(lambda s: run(s))(inputs) if batched else run(inputs)
 
 
+@partial(jax.jit, static_argnames=("batched",))
+def _first_lane(out, *, batched):
+    """Lane 0 of a batch of two (with its trial axis when ``batched``)."""
+    return jax.tree_util.tree_map(lambda a: a[:1] if batched else a[0], out)
+
+
 def as_run(times, out: KernelOutput, with_normalizers: bool) -> NeuronRun:
     return NeuronRun(times, out.log_odds, out.prediction, out.spikes,
                      out.log_normalizers if with_normalizers else None,
@@ -169,14 +174,15 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
             # batched by more, which moves crossing times by an ulp. A lone trial
             # therefore runs as a batch of two copies (lane 0 kept), the program of
             # simulate_trials and of sweeps, so that results agree bit for bit.
-            one = inputs if not batched else jax.tree_util.tree_map(lambda a: a[0], inputs)
-            pair = jax.tree_util.tree_map(lambda a: jnp.stack([a, a]), one)
-            run = lambda c: _exact(params, pair, jnp.asarray(times), log_odds, prediction,
+            # (built on the host and cut by one jitted program: no eager XLA programs)
+            one = jax.tree_util.tree_map(lambda a: np.asarray(a)[0] if batched else np.asarray(a),
+                                         inputs)
+            pair = jax.tree_util.tree_map(lambda a: np.stack([a, a]), one)
+            run = lambda c: _exact(params, pair, times, log_odds, prediction,
                                    capacity=c, drift_spikes=True, batched=True)
-            keep = (lambda a: a[0]) if not batched else (lambda a: a[:1])
-            out = jax.tree_util.tree_map(keep, run_growing(run, capacity, events))
+            out = _first_lane(run_growing(run, capacity, events), batched=batched)
             return as_run(times, out, False)
-        run = lambda c: _exact(params, inputs, jnp.asarray(times), log_odds, prediction,
+        run = lambda c: _exact(params, inputs, times, log_odds, prediction,
                                capacity=c, drift_spikes=drift, batched=batched)
         return as_run(times, run_growing(run, capacity, events), False)
     if dt is None or sample_times is not None:

@@ -47,7 +47,7 @@ import numpy as np
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
-from bayesnn.core.params import is_traced
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes
 from bayesnn.core.validation import as_array, check_spikes, require_in_range, require_positive
@@ -180,7 +180,7 @@ def pack_spikes(spikes: Spikes, *, n_inputs: int, duration: float | None = None)
     """
     times, channels = _events(spikes, int(n_inputs), duration)
     dtype = jnp.result_type(float)
-    return jnp.stack([jnp.asarray(times, dtype), jnp.asarray(channels, dtype)], axis=1)
+    return to_device(np.stack([np.asarray(times, dtype), np.asarray(channels, dtype)], axis=1))
 
 
 def _initial(initial_prob_on):
@@ -249,5 +249,6 @@ def continuous_filtered_prob_on(params, spikes: Spikes, *, query_times,
     padded = np.concatenate([query_times, np.full(_bucket(n_queries, 32) - n_queries,
                                                   query_times[-1])])
     f = jnp.result_type(float)
-    return _filtered(_leaves(params), jnp.asarray(times, f), jnp.asarray(channels),
-                     jnp.asarray(p0, f), jnp.asarray(padded, f))[:n_queries]
+    filtered = _filtered(_leaves(params), to_device(times, f), to_device(channels),
+                         to_device(p0, f), to_device(padded, f))
+    return to_device(np.asarray(filtered)[:n_queries])  # cut on the host: no extra program
