@@ -48,3 +48,35 @@ def test_main_job_stays_under_its_program_budget():
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["passed"]
     assert report["programs"] <= MAIN_JOB_BUDGET, sorted(report["names"])
+
+
+def test_second_sweep_over_new_values_compiles_nothing():
+    """A sweep over other values of g0 (same grid size, trials, record grid and a given
+    output capacity) reuses the first sweep's program: 0 XLA programs compiled."""
+    import numpy as np
+
+    from bayesnn import neuron
+    from bayesnn.validate import CompileMeter
+    import time
+
+    base = neuron.NeuronParams(r_on=1.0, r_off=3.0, q_on=np.array([30.0, 12.0, 25.0]),
+                               q_off=np.array([10.0, 20.0, 5.0]), g0=1.0)
+    options = dict(key=7, n_trials=2, duration=0.5, dt=0.05, capacity=256)
+    # premise: without capacity= the two grids get different default buffers (a
+    # recompilation), so the test can fail
+    from bayesnn.neuron.checks import default_capacity
+    sizes = [default_capacity(base.replace(g0=min(values)), 0.5, int(75 * 0.5))
+             for values in ([1.0, 2.0], [0.3, 0.6])]
+    assert sizes[0] != sizes[1]
+    first = neuron.sweep(lambda g0: base.replace(g0=g0), {"g0": [1.0, 2.0]}, **options)
+    meter = CompileMeter.get()
+    start = time.time()
+    second = neuron.sweep(lambda g0: base.replace(g0=g0), {"g0": [0.3, 0.6]}, **options)
+    assert meter.since(start)["programs"] == 0, meter.since(start)["program_names"]
+    assert second.attrs["n_compilations"] == 1  # no overflow rerun either
+    # the capacity changes nothing but the buffer: same values as the default capacity
+    default = neuron.sweep(lambda g0: base.replace(g0=g0), {"g0": [0.3, 0.6]},
+                           **{**options, "capacity": None})
+    np.testing.assert_array_equal(second["log_odds"].values, default["log_odds"].values)
+    np.testing.assert_array_equal(second["prediction"].values, default["prediction"].values)
+    assert not np.array_equal(first["prediction"].values, second["prediction"].values)
