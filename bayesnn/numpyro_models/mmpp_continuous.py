@@ -208,8 +208,11 @@ def continuous_log_likelihood(params, spikes: Spikes, *, duration: float,
     params = _as_model(params)
     duration = float(require_positive("duration", duration, ndim=0))
     value = pack_spikes(spikes, n_inputs=params.n_inputs, duration=duration)
+    # duration and initial_prob_on are checked above (ValueError naming them); NumPyro's
+    # own argument validation would check them again with six eager XLA programs
     distribution = MMPPSpikeTrain(params, duration, _initial(initial_prob_on),
-                                  max_events=value.shape[0])
+                                  max_events=value.shape[0],
+                                  validate_args=None if is_traced(initial_prob_on) else False)
     return _jit_log_prob(distribution, value)
 
 

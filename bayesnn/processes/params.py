@@ -56,6 +56,11 @@ def _evidence_rate(q_on, q_off):
 
 
 @jax.jit
+def _share(a, b):
+    return a / (a + b)
+
+
+@jax.jit
 def _sum_maximum(q_on, q_off):
     return jnp.sum(jnp.maximum(q_on, q_off), axis=-1)
 
@@ -91,7 +96,7 @@ class _RatesMixin:
     @property
     def stationary_prob_on(self) -> jax.Array:
         """r_on / (r_on + r_off)."""
-        return self.r_on / (self.r_on + self.r_off)
+        return _share(self.r_on, self.r_off)
 
     @property
     def evidence_rate_on(self) -> jax.Array:
