@@ -34,7 +34,12 @@ def _parser() -> argparse.ArgumentParser:
                           help="print the results as JSON on stdout instead of the table")
     validate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     validate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    validate.add_argument("--no-jax-cache", action="store_true",
+                          help="do not use JAX's persistent compilation cache (same as "
+                               "BAYESNN_JAX_CACHE=off; see `bayesnn cache-dir`)")
     commands.add_parser("scenarios", help="list the validation scenarios")
+    commands.add_parser("cache-dir", help="print the persistent compilation cache's folder "
+                                          "(delete it to clear the cache)")
     from bayesnn.sweep.cli import add_sweep_parser
     add_sweep_parser(commands)
     return parser
@@ -57,10 +62,13 @@ def _fixed_hash_seed_for_cache(argv: Sequence[str] | None) -> None:
     by iterating sets of variable names, so the enumerated model's XLA program (and with
     it its cache key) changes with Python's per-process string-hash seed: the NumPyro
     stage missed the cache on every run. Only for the ``bayesnn`` command itself
-    (``argv`` None), only when ``BAYESNN_JAX_CACHE`` is set and the caller has not chosen
-    a seed; string hashing has no effect on any result of validate.
+    (``argv`` None), only when the cache is on (the default,
+    :func:`bayesnn.core.compilation_cache.cache_dir`) and the caller has not chosen a
+    seed; string hashing has no effect on any result of validate.
     """
-    if (argv is not None or not os.environ.get("BAYESNN_JAX_CACHE")
+    from bayesnn.core.compilation_cache import cache_dir
+
+    if (argv is not None or cache_dir() is None
             or "PYTHONHASHSEED" in os.environ or not hasattr(os, "execve")):
         return
     command = list(getattr(sys, "orig_argv", []))
@@ -76,14 +84,14 @@ def _setup_jax() -> None:
     from bayesnn.core.precision import enable_x64
     import jax
     enable_x64()  # validation is an exactness claim: never float32
-    # A persistent compilation cache makes repeated validate runs start faster.
-    # Opt-in (set BAYESNN_JAX_CACHE=DIR), so nothing is written to a user's disk unasked.
-    # (Segfaults once blamed on the cache were the test process passing Linux's limit on
-    # memory mappings after thousands of compilations: see tests/conftest.py.)
-    cache = os.environ.get("BAYESNN_JAX_CACHE", "")
-    if cache:
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    # The persistent compilation cache (on by default, in the user's cache folder; off
+    # with BAYESNN_JAX_CACHE=off or --no-jax-cache): a warm validate reads its programs
+    # instead of compiling them (bayesnn.core.compilation_cache). (Segfaults once blamed
+    # on the cache were the test process passing Linux's limit on memory mappings after
+    # thousands of compilations: see tests/conftest.py.)
+    from bayesnn.core.compilation_cache import enable_compilation_cache
+    del jax
+    enable_compilation_cache()
 
 
 def _list_scenarios() -> int:
@@ -122,6 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "scenarios":
         return _list_scenarios()
+    if args.command == "cache-dir":
+        from bayesnn.core.compilation_cache import cache_dir
+        folder = cache_dir()
+        print(folder if folder is not None else "off (BAYESNN_JAX_CACHE)")
+        return 0
+    if getattr(args, "no_jax_cache", False):
+        os.environ["BAYESNN_JAX_CACHE"] = "off"  # also for the re-executed command
     if args.command == "sweep":  # sets up JAX itself (float64, compilation cache)
         from bayesnn.sweep.cli import run_sweep_command
         return run_sweep_command(args)

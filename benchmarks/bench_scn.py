@@ -138,6 +138,55 @@ if numba is not None:
                 readout[k, d] = xh[d]
         return n_ev, times, senders, margins, counts, readout, V, r, xh
 
+    @numba.njit(cache=False)
+    def _nb_trial_d2(G, T, M, rx, dt, lv, dec, cq, kap, c, offsets, capacity):
+        """:func:`_nb_trial` for D = 2 with the sums over D written out (the loop a
+        competent user writes for a fixed D; issue 21: 1.55-1.61x faster than the loop
+        over d). Same operations in the same order, so the same spikes to every digit."""
+        N = G.shape[1]
+        n_steps = c.shape[0]
+        V = np.zeros(N); r = np.zeros(N)
+        x0 = 0.0; x1 = 0.0
+        times = np.full(capacity, np.inf); senders = np.full(capacity, -1, np.int32)
+        margins = np.full(capacity, np.nan); counts = np.zeros(N, np.int32)
+        readout = np.zeros((n_steps, 2)); n_ev = 0
+        m00 = M[0, 0]; m01 = M[0, 1]; m10 = M[1, 0]; m11 = M[1, 1]
+        for k in range(n_steps):
+            mx0 = m00 * x0 + m01 * x1
+            mx1 = m10 * x0 + m11 * x1
+            c0 = c[k, 0]; c1 = c[k, 1]
+            off = offsets[k]
+            best = -np.inf; idx = -1
+            for j in range(N):
+                g0 = G[0, j]; g1 = G[1, j]
+                ff = c0 * g0 + c1 * g1
+                sl = mx0 * g0 + mx1 * g1
+                sl = sl + kap * r[j]
+                V[j] = V[j] + dt * (-lv * V[j] + ff + sl)
+                r[j] = r[j] * dec
+                z = V[j] - T[j]
+                if z > best:
+                    best = z; idx = j
+                elif z == best:  # bayesnn's tie rule: first index at or after the offset
+                    rank_j = j - off if j >= off else j - off + N
+                    rank_i = idx - off if idx >= off else idx - off + N
+                    if rank_j < rank_i:
+                        idx = j
+            x0 = x0 * dec; x1 = x1 * dec
+            if best > 0:
+                gi0 = G[0, idx]; gi1 = G[1, idx]
+                for j in range(N):
+                    V[j] = V[j] - (gi0 * G[0, j] + gi1 * G[1, j])
+                V[idx] = V[idx] - (cq + rx[idx])
+                r[idx] = r[idx] + 1.0
+                x0 = x0 + gi0; x1 = x1 + gi1
+                if n_ev < capacity:
+                    times[n_ev] = (k + 1) * dt; senders[n_ev] = idx; margins[n_ev] = best
+                counts[idx] += 1
+                n_ev += 1
+            readout[k, 0] = x0; readout[k, 1] = x1
+        return n_ev, times, senders, margins, counts, readout, V, r, np.array([x0, x1])
+
     @numba.njit(parallel=True, cache=False)
     def _nb_trials(G, T, M, rx, dt, lv, dec, cq, kap, c, offsets, capacity):
         n_trials, n_steps, D = c.shape
@@ -147,7 +196,10 @@ if numba is not None:
         margins = np.empty((n_trials, capacity)); counts = np.empty((n_trials, N), np.int32)
         readout = np.empty((n_trials, n_steps, D)); final = np.empty((n_trials, 2 * N + D))
         for t in numba.prange(n_trials):
-            out = _nb_trial(G, T, M, rx, dt, lv, dec, cq, kap, c[t], offsets[t], capacity)
+            if D == 2:  # the written-out loop (see _nb_trial_d2)
+                out = _nb_trial_d2(G, T, M, rx, dt, lv, dec, cq, kap, c[t], offsets[t], capacity)
+            else:
+                out = _nb_trial(G, T, M, rx, dt, lv, dec, cq, kap, c[t], offsets[t], capacity)
             n_ev[t] = out[0]; times[t] = out[1]; senders[t] = out[2]; margins[t] = out[3]
             counts[t] = out[4]; readout[t] = out[5]
             final[t, :N] = out[6]; final[t, N:2 * N] = out[7]; final[t, 2 * N:] = out[8]
@@ -210,7 +262,8 @@ def compare(a, threads: int) -> dict:
     if numba is not None:
         off = _offsets(net, c, 0)
         cap = min(a.steps, 1 << 15)
-        fns.append(lambda: _nb_trial(*prm, c, off, cap))
+        one_trial = _nb_trial_d2 if c.shape[-1] == 2 else _nb_trial  # D sums written out
+        fns.append(lambda: one_trial(*prm, c, off, cap))
     stats, outs = alternate(fns, a.repeats)
     check = same_spikes(outs[0], outs[1]) if numba is not None else None
     out["single"] = {"bayesnn": stats[0][:2], "numba": stats[1][:2] if numba else None,

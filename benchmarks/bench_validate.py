@@ -12,11 +12,13 @@ figures on unless ``--no-figures``) as subprocesses of the working tree:
   read instead of compiled).
 
 The CLI prints one line per stage and, after it (:class:`bayesnn.validate.StageTimer`),
-the stage's wall and CPU seconds, compile seconds (tracing, lowering and XLA, merged
+the stage's XLA programs, wall and CPU seconds, compile seconds (tracing, lowering and XLA, merged
 spans from ``jax.monitoring``) and persistent-cache hits and misses; those lines are
 parsed here. ``--hash-seeds A,B`` runs cold with ``PYTHONHASHSEED=A`` and warm with
 ``B`` (an explicit seed switches the CLI's fixed seed off: this shows what a varying
-hash seed costs the cache). Reported: medians over the repeats, with the load average,
+hash seed costs the cache). Reported per stage: programs, wall, CPU, compile and run
+(wall - compile) seconds, cache hits/misses; then totals, and the process's wall and
+CPU seconds from launch to result. Medians over the repeats, with the load average,
 because the machine is shared.
 """
 from __future__ import annotations
@@ -115,8 +117,8 @@ def main(argv=None) -> dict:
             "stages": _median_stages(results), "runs": results}
     print(f"\nmedians over {args.repeats} repeat(s); hash seeds "
           f"{args.hash_seeds or 'fixed by the CLI'}; after: {load_average()}")
-    header = f"{'stage':44s} " + "  ".join(f"{m + ' wall/CPU/compile s, hit/miss':>34s}"
-                                          for m in runs)
+    header = f"{'stage':44s} " + "  ".join(
+        f"{m + ' progs wall/CPU/compile/run s, hit/miss':>46s}" for m in runs)
     print(header)
     print("-" * len(header))
     for index, stage in enumerate(summary["cold"]["stages"]):
@@ -124,15 +126,22 @@ def main(argv=None) -> dict:
         for mode in runs:
             rows = summary[mode]["stages"]
             if index >= len(rows):
-                cells.append(f"{'-':>34s}")
+                cells.append(f"{'-':>46s}")
                 continue
             row = rows[index]
-            cells.append(f"{row['wall_s']:8.1f} {row['cpu_s']:6.1f} {row['compile_s']:7.1f} "
-                         f"{row['hits']:5.0f}/{row['misses']:<5.0f}".rjust(34))
+            cells.append(f"{row['programs']:5.0f} {row['wall_s']:7.1f} {row['cpu_s']:6.1f} "
+                         f"{row['compile_s']:7.1f} {row['wall_s'] - row['compile_s']:6.1f} "
+                         f"{row['hits']:4.0f}/{row['misses']:<4.0f}".rjust(46))
         print(f"{stage['stage'][:44]:44s} " + "  ".join(cells))
-    print("total (process, incl. start-up)".ljust(45) + "  ".join(
-        f"{summary[m]['total_wall_s']:8.1f} {summary[m]['total_cpu_s']:6.1f}".ljust(34)
-        for m in runs))
+    for mode in runs:
+        stages = summary[mode]["stages"]
+        total = {field: sum(stage[field] for stage in stages) for field in FIELDS}
+        summary[mode]["stage_totals"] = total
+        print(f"{mode}: {total['programs']:.0f} programs, stages {total['wall_s']:.1f} s wall "
+              f"({total['compile_s']:.1f} s compile, {total['wall_s'] - total['compile_s']:.1f} s "
+              f"run), {total['cpu_s']:.1f} s CPU; process launch to result "
+              f"{summary[mode]['total_wall_s']:.1f} s wall, {summary[mode]['total_cpu_s']:.1f} s "
+              f"CPU; cache {total['hits']:.0f} hits / {total['misses']:.0f} misses")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(summary, handle, indent=2)

@@ -16,10 +16,18 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-# No persistent compilation cache in tests: each test must compile what it runs (a stale
-# cache entry must not hide a compile-time problem), and the suite's processes share
-# nothing on disk.
-os.environ["BAYESNN_JAX_CACHE"] = ""
+# No persistent compilation cache in tests by default: each test compiles what it runs (a
+# stale cache entry must not hide a compile-time problem). BAYESNN_TEST_JAX_CACHE=DIR
+# turns one on for a run (e.g. CI re-runs): the xdist workers inherit the variable, so
+# they share the folder, and the per-module jax.clear_caches() below then reloads
+# programs from disk instead of recompiling them. Subprocesses started by tests see the
+# same setting through BAYESNN_JAX_CACHE.
+_TEST_CACHE = os.environ.get("BAYESNN_TEST_JAX_CACHE", "")
+os.environ["BAYESNN_JAX_CACHE"] = _TEST_CACHE or "off"
+if _TEST_CACHE:
+    from bayesnn.core.compilation_cache import enable_compilation_cache
+
+    enable_compilation_cache(_TEST_CACHE)
 
 
 @pytest.fixture(autouse=True, scope="module")

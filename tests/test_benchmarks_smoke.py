@@ -57,7 +57,7 @@ def test_bench_sweep_smoke(tmp_path, capsys):
     assert (tmp_path / "s.json").exists()
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)  # numba compiles two reference kernels (D = 2 written out)
 def test_bench_scn_smoke(capsys):
     results = _load("bench_scn").main(["--steps", "400", "--trials", "2", "--big-n", "200",
                                        "--numpy-steps", "100", "--repeats", "1"])

@@ -6,6 +6,7 @@ recursion of T steps accumulates O(T * 1e-16) relative error.
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.linalg
@@ -98,7 +99,9 @@ def test_forward_and_smoother_equal_brute_force(seed, shift):
     np.testing.assert_allclose(smo.smoothed, brute.smoothed, rtol=0, atol=3e-13)
     np.testing.assert_allclose(smo.expected_transitions, brute.expected_transitions, rtol=0, atol=1e-12)
     np.testing.assert_allclose(smo.log_marginal_likelihood, brute.log_marginal_likelihood, rtol=1e-13)
-    np.testing.assert_allclose(smo.smoothed[-1], fwd.filtered[-1], rtol=0, atol=1e-14)
+    # the smoother's forward pass is the log-space recursion and hmm_forward's the linear
+    # fast path (issue 21): two code paths, so the conftest floor 1e-13 (measured 1.1e-14)
+    np.testing.assert_allclose(smo.smoothed[-1], fwd.filtered[-1], rtol=0, atol=1e-13)
     np.testing.assert_allclose(np.sum(smo.expected_transitions), 10.0, rtol=1e-14)
 
 
@@ -216,3 +219,23 @@ def test_hmm_functions_reject_bad_input(func, initial, transition, log_liks, nam
 def test_brute_force_rejects_long_input():
     with pytest.raises(ValueError, match="log_likelihoods"):
         brute_force_marginals([0.5, 0.5], np.eye(2), np.zeros((13, 2)))
+
+
+def test_linear_fast_path_equals_log_space_recursion(rng):
+    """hmm_forward runs the scaled linear-space recursion when initial and transition are
+    strictly positive and the log-space one otherwise (issue 21). Same quantities by two
+    code paths: bound the conftest floor, 1e-13 (measured ~1e-15), including bins whose
+    log-likelihoods differ by 900-1000 nats between the states (a filtered probability
+    underflows to 0 in linear space, and the normaliser must not)."""
+    from bayesnn.exact.hmm import _forward
+
+    n_bins = 5000
+    transition = np.asarray(ctmc_transition_matrix(1.0, 3.0, 1e-3))
+    log_liks = rng.normal(0.0, 3.0, (n_bins, 2))
+    log_liks[100], log_liks[200] = [0.0, -900.0], [-1000.0, 0.0]
+    fast = hmm_forward([0.25, 0.75], transition, log_liks)
+    log_filtered, log_norms = _forward(jnp.array([0.25, 0.75]), jnp.asarray(transition),
+                                       jnp.asarray(log_liks))
+    np.testing.assert_allclose(fast.filtered, np.exp(log_filtered), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(fast.log_normalizers, log_norms, rtol=1e-13, atol=1e-13)
+    assert np.all(np.isfinite(fast.log_normalizers))

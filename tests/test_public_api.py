@@ -28,10 +28,7 @@ EXPORTED = {
     "bayesnn.validate": 11,
 }
 # Modules still named after a function they export, each with the reason it waits.
-PENDING_RENAMES = {
-    # split by the compile-budget work (issue 21) on another branch; renamed after merging
-    "bayesnn.neuron.simulate",
-}
+PENDING_RENAMES: set[str] = set()
 
 
 def module_name(path: Path) -> str:

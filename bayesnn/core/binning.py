@@ -17,13 +17,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.params import is_traced, to_device
+
 GRID_TOLERANCE = 1e-9
 
 
 def bin_index(times: jax.Array, dt, n_steps: int) -> jax.Array:
     """Bin of each time (int32); non-finite times (padding) map to ``n_steps`` (a
     scatter with ``mode="drop"`` then ignores them). Callers check that times lie in
-    [0, n_steps dt] before binning."""
+    [0, n_steps dt] before binning.
+
+    Concrete inputs are binned in NumPy on the host (the same IEEE operations, so the
+    same bins), so that eager calls dispatch no XLA programs; traced inputs (inside a
+    scan) use jax.numpy."""
+    if not is_traced(times, dt, n_steps):
+        return _bin_index_host(np.asarray(times), dt, n_steps)
     scaled = times / dt
     nearest = jnp.round(scaled)
     # float32 grid times carry ~1.5 eps |k| of rounding in t / dt: widen to 8 eps there.
@@ -32,6 +40,17 @@ def bin_index(times: jax.Array, dt, n_steps: int) -> jax.Array:
     index = jnp.where(on_grid, nearest, jnp.floor(scaled))
     index = jnp.where(index == n_steps, n_steps - 1, index)
     return jnp.where(jnp.isfinite(times), index, n_steps).astype(jnp.int32)
+
+
+@np.errstate(invalid="ignore")  # padding (inf) gives nan in scaled - nearest
+def _bin_index_host(times: np.ndarray, dt, n_steps: int) -> np.ndarray:
+    scaled = times / (dt if isinstance(dt, (int, float)) else np.asarray(dt))
+    nearest = np.round(scaled)
+    tolerance = max(GRID_TOLERANCE, 8.0 * float(np.finfo(scaled.dtype).eps))
+    on_grid = np.abs(scaled - nearest) <= tolerance * np.maximum(np.abs(nearest), 1.0)
+    index = np.where(on_grid, nearest, np.floor(scaled))
+    index = np.where(index == n_steps, n_steps - 1, index)
+    return np.where(np.isfinite(times), index, n_steps).astype(np.int32)
 
 
 def grid_step(times, dt: float) -> np.ndarray:
@@ -49,6 +68,14 @@ def bin_counts(spikes, n_senders: int, dt, n_steps: int) -> jax.Array:
     """Dense counts (n_steps, n_senders) of a :class:`bayesnn.core.Spikes` (one trial),
     events weighted by their multiplicity. Memory is steps x senders: for moderate runs
     (long runs bin chunk by chunk inside their scan with :func:`bin_index`)."""
+    if not is_traced(spikes, dt, n_steps):  # on the host: no eager XLA programs
+        senders = np.asarray(spikes.senders)
+        valid = senders >= 0
+        bins = np.where(valid, bin_index(np.asarray(spikes.times), dt, n_steps), n_steps)
+        keep = valid & (bins < n_steps)
+        counts = np.zeros((n_steps, n_senders), dtype=np.int32)
+        np.add.at(counts, (bins[keep], senders[keep]), np.asarray(spikes.counts)[keep])
+        return to_device(counts)
     valid = spikes.senders >= 0
     bins = jnp.where(valid, bin_index(spikes.times, dt, n_steps), n_steps)
     counts = jnp.zeros((n_steps, n_senders), dtype=jnp.int32)

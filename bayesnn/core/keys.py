@@ -6,6 +6,7 @@ hence its random bits, independent of how many trials are run together.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -46,8 +47,12 @@ def trial_keys(key: KeyLike, n_trials: int) -> jax.Array:
     if (isinstance(n_trials, (bool, np.bool_)) or not isinstance(n_trials, (int, np.integer))
             or n_trials < 1):
         raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
-    base = as_key(key)
-    return jax.vmap(lambda index: jax.random.fold_in(base, index))(jnp.arange(int(n_trials)))
+    return _fold_in_range(as_key(key), n_trials=int(n_trials))
+
+
+@partial(jax.jit, static_argnames=("n_trials",))
+def _fold_in_range(base, *, n_trials):
+    return jax.vmap(lambda index: jax.random.fold_in(base, index))(jnp.arange(n_trials))
 
 
 __all__ = ["KeyLike", "as_key", "trial_keys"]

@@ -29,6 +29,21 @@ def is_traced(*values: Any) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
 
 
+def to_device(value: Any, dtype: Any = None) -> jax.Array:
+    """``jnp.asarray(value, dtype)`` without an XLA program: jax 0.10's ``jnp.asarray``
+    of a host array compiles a copy program per new shape and dtype, ``device_put``
+    does not. Device arrays of the right dtype and traced values pass through."""
+    if is_traced(value):
+        return jnp.asarray(value, dtype)
+    want = None if dtype is None else jax.dtypes.canonicalize_dtype(dtype)
+    if isinstance(value, jax.Array) and (want is None or value.dtype == want):
+        return value
+    host = np.asarray(value, dtype=want)
+    if want is None:
+        host = host.astype(jax.dtypes.canonicalize_dtype(host.dtype), copy=False)
+    return jax.device_put(host)
+
+
 def params_record(cls: type[T]) -> type[T]:
     """Class decorator: make ``cls`` a frozen dataclass registered as a JAX pytree.
 
@@ -114,5 +129,5 @@ def fields_of(record: Any) -> dict[str, Any]:
     return dict(record._asdict())
 
 
-__all__ = ["params_record", "stack_params", "unstack_params", "as_leaf", "is_traced",
+__all__ = ["to_device", "params_record", "stack_params", "unstack_params", "as_leaf", "is_traced",
            "fields_of", "unchecked"]

@@ -233,10 +233,11 @@ def spike_arrays(spikes: Spikes, trial: int | None = None
     if n_events > spikes.capacity:
         raise ValueError(f"spikes overflowed ({n_events} events > capacity "
                          f"{spikes.capacity}); its stored events are incomplete")
-    keep = np.asarray(spikes.senders[:n_events]) >= 0
-    return (np.asarray(spikes.times[:n_events])[keep],
-            np.asarray(spikes.senders[:n_events])[keep],
-            np.asarray(spikes.counts[:n_events])[keep])
+    # sliced on the host: slicing a device array dispatches an XLA program per shape
+    senders = np.asarray(spikes.senders)[:n_events]
+    keep = senders >= 0
+    return (np.asarray(spikes.times)[:n_events][keep], senders[keep],
+            np.asarray(spikes.counts)[:n_events][keep])
 
 
 def spike_times_of(spikes: Spikes, sender: int, trial: int | None = None) -> np.ndarray:

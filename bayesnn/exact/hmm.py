@@ -185,7 +185,11 @@ def ctmc_transition_matrix(r_on: float, r_off: float, dt: float) -> jax.Array:
         v.require_positive("r_on", r_on, ndim=0)
         v.require_positive("r_off", r_off, ndim=0)
         v.require_positive("dt", dt, ndim=0)
-    r_on, r_off, dt = (jnp.asarray(x, dtype=float) for x in (r_on, r_off, dt))
+    return _transition(*(jnp.asarray(x, dtype=float) for x in (r_on, r_off, dt)))
+
+
+@jax.jit
+def _transition(r_on, r_off, dt):
     s = r_on + r_off
     decay = jnp.exp(-s * dt)
     frac = -jnp.expm1(-s * dt) / s
@@ -275,10 +279,52 @@ def hmm_forward(initial, transition, log_likelihoods) -> HMMForward:
     initial = jnp.asarray(initial, dtype=float)
     transition = jnp.asarray(transition, dtype=float)
     log_likelihoods = jnp.asarray(log_likelihoods, dtype=float)
-    log_filtered, log_norms = _forward(initial, transition, log_likelihoods)
-    log_ml = jnp.sum(log_norms)
+    filtered, log_norms, log_ml = _forward_outputs(initial, transition, log_likelihoods)
     _refuse_impossible(log_ml)
-    return HMMForward(jnp.exp(log_filtered), log_norms, log_ml)
+    return HMMForward(filtered, log_norms, log_ml)
+
+
+@jax.jit
+def _forward_outputs(initial, transition, log_likelihoods):
+    """The forward recursion and its readouts, one compiled program: the scaled
+    linear-space recursion (:func:`_forward_linear`) when ``initial`` and ``transition``
+    are strictly positive, else the log-space one (:func:`_forward`, exact with hard
+    zeros). The branch is taken at run time (``lax.cond``), so jitted and direct calls
+    run the same program."""
+    def linear(operands):
+        filtered, log_norms = _forward_linear(*operands)
+        return filtered, log_norms
+
+    def logarithmic(operands):
+        log_filtered, log_norms = _forward(*operands)
+        return jnp.exp(log_filtered), log_norms
+
+    positive = jnp.all(initial > 0) & jnp.all(transition > 0)
+    filtered, log_norms = jax.lax.cond(positive, linear, logarithmic,
+                                       (initial, transition, log_likelihoods))
+    return filtered, log_norms, jnp.sum(log_norms)
+
+
+def _forward_linear(initial, transition, log_likelihoods):
+    """Scaled forward recursion in linear space (Rabiner 1989, Sec. V.A), for strictly
+    positive ``initial`` and ``transition``: u_k = (alpha_{k-1} P) * exp(l_k - m_k),
+    m_k = max_j l_k(j), c_k = sum u_k, alpha_k = u_k / c_k, log Z_k = log c_k + m_k.
+    With P > 0 every predicted probability is >= min P > 0, so c_k >= min P: the
+    normaliser cannot underflow. A filtered probability below ~1e-308 underflows to 0
+    here (log space keeps it), which changes the next steps by less than 1e-300
+    relative. The exponentials are taken for all bins at once outside the scan, which
+    then does one 2 x 2 product per bin (the log-space scan: two logsumexp)."""
+    shift = jnp.max(log_likelihoods, axis=1)
+    scaled = jnp.exp(log_likelihoods - shift[:, None])
+
+    def step(alpha, likelihood):
+        joint = (alpha @ transition) * likelihood
+        total = jnp.sum(joint)
+        alpha = joint / total
+        return alpha, (alpha, total)
+
+    _, (filtered, totals) = jax.lax.scan(step, initial, scaled)
+    return filtered, jnp.log(totals) + shift
 
 
 def _refuse_impossible(log_ml) -> None:

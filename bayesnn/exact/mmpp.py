@@ -71,7 +71,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import validation as v
-from bayesnn.core.params import is_traced
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes, next_power_of_two
 from bayesnn.processes.params import model_of
@@ -121,8 +121,12 @@ def _check_model(params, duration, initial_prob_on):
     if initial_prob_on is None:
         # (p, 1 - p) of the stationary law, each component to full relative precision
         # (1 - p as a difference loses it: r_on / r_off = e^19 gave L off by 1e-8).
-        total = model.r_on + model.r_off
-        p0 = jnp.stack([model.r_on / total, model.r_off / total])
+        if is_traced(model):
+            total = model.r_on + model.r_off
+            p0 = jnp.stack([model.r_on / total, model.r_off / total])
+        else:  # on the host: no eager XLA programs
+            r_on, r_off = float(model.r_on), float(model.r_off)
+            p0 = np.array([r_on / (r_on + r_off), r_off / (r_on + r_off)])
     elif is_traced(initial_prob_on):
         p0 = jnp.stack([initial_prob_on, 1.0 - initial_prob_on])
     else:
@@ -277,6 +281,7 @@ def _propagate(model, p0, dts, channels):
     return rhos, log_norm
 
 
+@jax.jit
 def _readout(rhos, positions):
     picked = rhos[..., positions, :] if rhos.ndim == 2 else jnp.take_along_axis(
         rhos, positions[..., None], axis=-2)
@@ -310,10 +315,10 @@ def mmpp_filter(params, inputs: Spikes, *, duration: float, query_times,
     queries = _check_queries(query_times, duration)
     dts, channels, positions = _merge(trial, queries, duration,
                                       _bucket(trial.times.size + queries.size + 1))
-    rhos, log_norm = _propagate(model, jnp.asarray(p0, float), jnp.asarray(dts, float),
-                                jnp.asarray(channels))
-    prob_on, log_odds = _readout(rhos, jnp.asarray(positions))
-    return MMPPFilter(prob_on, log_odds, log_norm, jnp.asarray(trial.times.size))
+    rhos, log_norm = _propagate(model, to_device(p0, float), to_device(dts, float),
+                                to_device(channels))
+    prob_on, log_odds = _readout(rhos, to_device(positions))
+    return MMPPFilter(prob_on, log_odds, log_norm, to_device(trial.times.size))
 
 
 def mmpp_log_likelihood(params, inputs: Spikes, *, duration: float,
@@ -347,13 +352,13 @@ def mmpp_filter_batch(params, inputs: Spikes, *, duration: float, query_times,
     per_trial = queries if queries.ndim == 2 else np.broadcast_to(queries, (n_trials, queries.size))
     length = _bucket(max(t.times.size for t in trials) + per_trial.shape[1] + 1)
     merged = [_merge(trial, q, duration, length) for trial, q in zip(trials, per_trial)]
-    dts = jnp.asarray(np.stack([m[0] for m in merged]), float)
-    channels = jnp.asarray(np.stack([m[1] for m in merged]))
+    dts = to_device(np.stack([m[0] for m in merged]), float)
+    channels = to_device(np.stack([m[1] for m in merged]))
     positions = np.stack([m[2] for m in merged]).reshape(n_trials, -1)
     batched = jax.vmap(_propagate, in_axes=(None, None, 0, 0))
-    rhos, log_norm = batched(model, jnp.asarray(p0, float), dts, channels)
-    prob_on, log_odds = _readout(rhos, jnp.asarray(positions))
-    n_events = jnp.asarray([t.times.size for t in trials])
+    rhos, log_norm = batched(model, to_device(p0, float), dts, channels)
+    prob_on, log_odds = _readout(rhos, to_device(positions))
+    n_events = to_device([t.times.size for t in trials])
     return MMPPFilter(prob_on, log_odds, log_norm, n_events)
 
 

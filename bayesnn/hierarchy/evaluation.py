@@ -44,7 +44,7 @@ from bayesnn.hierarchy.spiking import (
 from bayesnn.hierarchy.builder import make_hierarchy
 from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, measure_rates
 from bayesnn.metrics import bernoulli_kl
-from bayesnn.neuron.simulate import default_capacity
+from bayesnn.neuron.checks import default_capacity
 
 __all__ = ["Evaluation", "build_network", "evaluate", "candidates_of", "scores",
            "paired_difference", "frontier"]

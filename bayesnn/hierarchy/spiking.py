@@ -41,7 +41,7 @@ from bayesnn.hierarchy.params import TreeParams, as_tree_params, child_effective
 from bayesnn.neuron import NeuronParams
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel
-from bayesnn.neuron.simulate import default_capacity
+from bayesnn.neuron.checks import default_capacity
 
 __all__ = ["SpikingHierarchy", "HierarchyResult", "layer1_params", "reader_params",
            "split_inputs", "simulate", "simulate_trials"]

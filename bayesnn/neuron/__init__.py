@@ -18,13 +18,8 @@ from bayesnn.neuron.functional import NeuronState, advance, init_state, predicti
 from bayesnn.neuron.output import decode_prediction, spikes_needed
 from bayesnn.neuron.params import NeuronParams
 from bayesnn.neuron.grid import NeuronGridResult, simulate_grid
-from bayesnn.neuron.simulate import (
-    ALL_METHODS,
-    NeuronResult,
-    filter_counts,
-    simulate,
-    simulate_trials,
-)
+from bayesnn.neuron.binned import filter_counts
+from bayesnn.neuron.runs import ALL_METHODS, NeuronResult, simulate, simulate_trials
 
 __all__ = [
     "ALL_METHODS", "NeuronParams", "NeuronResult", "NeuronState", "advance", "decode_prediction",

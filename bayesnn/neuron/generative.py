@@ -44,7 +44,6 @@ inputs first).
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -53,15 +52,16 @@ import numpy as np
 
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.precision import require_time_resolution, warn_if_float32
-from bayesnn.core.spikes import Spikes, append_spikes, bucket_capacity, empty_spikes
+from bayesnn.core.spikes import Spikes, bucket_capacity
 from bayesnn.core.validation import require_int, require_positive
+from bayesnn.neuron.checks import check_params, record_times
 from bayesnn.neuron.event_driven import drift_can_fire
-from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive
+from bayesnn.neuron.functional import NeuronState
+from bayesnn.neuron.generative_scan import begin, end, fresh_spikes, running, segment
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.simulate import NeuronResult, check_params, default_capacity, record_times
+from bayesnn.neuron.runs import NeuronResult
 
 _MAX_DRAWS = 2**31 - 1  # int32 candidate counter
-_UNROLL = 2
 # Output-buffer slots of one compiled call (lanes x capacity) at most: bounds the working
 # set of long runs (the kept results are trimmed to the spikes emitted).
 _LANE_SLOTS = 2**23
@@ -118,208 +118,6 @@ class GenerativeResult(NamedTuple):
                          self.final.n_guarded, self.final)
 
 
-class _Lane(NamedTuple):
-    state: NeuronState
-    spikes: Spikes
-    samples: jax.Array      # (S + 1, 3): L, G, x; the last row takes non-sample writes
-    sample_index: jax.Array
-    x: jax.Array
-    clock: jax.Array        # time of the pending candidate
-    level: jax.Array        # its uniform u_2
-    draw: jax.Array         # its index j
-    n_candidates: jax.Array
-    counts: jax.Array       # (2, N) input spikes per (state, channel)
-    time_on: jax.Array
-    n_switches: jax.Array
-    scratch_peak: jax.Array
-    inputs: Spikes
-    switches: Spikes
-
-
-def _uniforms(event_key, draws, dtype):
-    """(K, 2) uniforms (u_1, u_2) of the candidates ``draws`` (K,): a counter-based draw
-    (integer hashing and an exact bit conversion, so the same values in any batch)."""
-    return jax.vmap(lambda draw: jax.random.uniform(jax.random.fold_in(event_key, draw), (2,),
-                                                    dtype=dtype))(draws)
-
-
-def _next_time(previous, uniform, rate_bound):
-    """The next candidate time: ``previous`` + an exponential gap of rate ``rate_bound``."""
-    return previous - jnp.log1p(-uniform) / rate_bound
-
-
-def _merge(spikes: Spikes, scratch: Spikes) -> Spikes:
-    """Append the events of the small ``scratch`` buffer to ``spikes`` as one block
-    (O(scratch)). ``spikes`` has ``scratch.capacity`` spare slots at its end, so the block
-    always fits: past the usable capacity it lands in the spare slots (overflow, rerun),
-    and its padding only covers slots that are still empty."""
-    usable = spikes.capacity - scratch.capacity
-    start = jnp.minimum(spikes.n_events, usable)
-    put = lambda field, block: jax.lax.dynamic_update_slice(field, block, (start,))
-    return Spikes(put(spikes.times, scratch.times), put(spikes.senders, scratch.senders),
-                  put(spikes.counts, scratch.counts), spikes.n_events + scratch.n_events)
-
-
-def _step(params, lane: _Lane, table, base, duration, rate_bound, cumulative, padded_times,
-          drift_spikes, record_inputs, scratch_size):
-    """One element of the merged stream (candidates and sample times, candidates first at
-    ties) for one lane. Output spikes of the step go to a small scratch buffer first, so
-    that no loop ever carries (or selects over) the whole output buffer."""
-    sample_time = padded_times[lane.sample_index]
-    take_sample = sample_time < lane.clock
-    candidate = ~take_sample
-    valid = candidate & (lane.clock < duration)
-    x = lane.x
-    leave = jnp.where(x == 1, params.r_off, params.r_on)
-    level = lane.level * rate_bound
-    switch = valid & (level < leave)
-    channel = jnp.sum(cumulative[x] <= level - leave, dtype=jnp.int32)
-    is_input = valid & ~(level < leave) & (channel < params.n_inputs)
-    channel = jnp.where(is_input, channel, -1)
-
-    # Switches and null candidates leave the neuron alone: advancing to its own time is
-    # an exact no-op. A sample advances to its time and records, as in event_kernel.
-    moves = take_sample | is_input
-    until = jnp.where(take_sample, sample_time,
-                      jnp.where(is_input, lane.clock, lane.state.time))
-    scratch = empty_spikes(scratch_size, lane.clock.dtype)
-    state, scratch = advance(params, lane.state, until, scratch, drift_spikes=drift_spikes)
-    state, scratch = receive(params, state, channel, scratch, active=is_input)
-    state = state._replace(step=jnp.where(moves, state.step, lane.state.step))
-    slot = jnp.where(take_sample, lane.sample_index, padded_times.shape[0] - 1)
-    row = jnp.stack([state.log_odds, prediction(params, state, state.time),
-                     x.astype(state.log_odds.dtype)])
-    rows, columns = lane.counts.shape
-    tally = ((jnp.arange(rows)[:, None] == x) & (jnp.arange(columns)[None, :] == channel)
-             & is_input)
-
-    # the uniforms of candidate lane.draw + 1, drawn with the chunk's (table row - base)
-    drawn = jax.lax.dynamic_index_in_dim(table, lane.draw + 1 - base, keepdims=False)
-    next_clock, next_level = _next_time(lane.clock, drawn[0], rate_bound), drawn[1]
-    ended = jnp.minimum(next_clock, duration) - jnp.minimum(lane.clock, duration)
-    inputs, switches = lane.inputs, lane.switches
-    if record_inputs:
-        inputs = _append(inputs, lane.clock, channel, is_input)
-        switches = _append(switches, lane.clock, jnp.zeros((), jnp.int32), switch)
-    new_x = jnp.where(switch, 1 - x, x)
-    return lane._replace(
-        state=state, spikes=_merge(lane.spikes, scratch),
-        samples=jax.lax.dynamic_update_slice(lane.samples, row[None],
-                                             (slot, jnp.zeros_like(slot))),
-        sample_index=lane.sample_index + take_sample.astype(jnp.int32),
-        x=new_x,
-        clock=jnp.where(candidate, next_clock, lane.clock),
-        level=jnp.where(candidate, next_level, lane.level),
-        draw=lane.draw + candidate.astype(jnp.int32),
-        n_candidates=lane.n_candidates + valid.astype(jnp.int32),
-        counts=lane.counts + tally.astype(jnp.int32),
-        # the dwell from this candidate to the next one is spent in the new state
-        time_on=lane.time_on + jnp.where(candidate & (new_x == 1), ended, 0.0),
-        n_switches=lane.n_switches + switch.astype(jnp.int32),
-        scratch_peak=jnp.maximum(lane.scratch_peak, scratch.n_events),
-        inputs=inputs, switches=switches)
-
-
-def _append(buffer: Spikes, time, sender, mask) -> Spikes:
-    return append_spikes(buffer, time[None], sender[None], jnp.ones(1, jnp.int32), mask[None])
-
-
-def _constants(params, sample_times, duration):
-    dtype = jnp.result_type(float)
-    # the last slot is +inf (no sample pending) and receives the writes of non-samples
-    padded_times = jnp.concatenate([sample_times.astype(dtype), jnp.full(1, jnp.inf, dtype)])
-    cumulative = jnp.cumsum(jnp.stack([params.q_off, params.q_on]), axis=1)  # row x
-    rate_bound = jnp.maximum(params.r_on, params.r_off) + jnp.max(cumulative[:, -1])
-    return dtype, padded_times, cumulative, rate_bound, jnp.asarray(duration, dtype)
-
-
-@partial(jax.jit, static_argnames=("record_inputs",))
-def _begin(params, keys, initial_state, sample_times, duration, *, record_inputs):
-    """Initial lanes of a batch: keys (B,), B >= 2 (a batch of one fuses differently on
-    XLA:CPU, see :mod:`bayesnn.neuron.simulate`)."""
-    dtype, _, _, rate_bound, duration = _constants(params, sample_times, duration)
-    n_samples = sample_times.shape[0]
-    p_on = params.r_on / (params.r_on + params.r_off)
-    record_size = max(int(record_inputs), 1)
-
-    def start(key):
-        key_state, event_key = jax.random.split(key)
-        drawn = jax.random.bernoulli(key_state, p_on).astype(jnp.int32)
-        x0 = jnp.where(initial_state < 0, drawn, initial_state).astype(jnp.int32)
-        first = _uniforms(event_key, jnp.zeros(1, jnp.int32), dtype)[0]
-        clock, level = _next_time(jnp.zeros((), dtype), first[0], rate_bound), first[1]
-        lane = _Lane(init_state(params, None, None, dtype), empty_spikes(1, dtype),
-                     jnp.zeros((n_samples + 1, 3), dtype), jnp.zeros((), jnp.int32), x0,
-                     clock, level, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                     jnp.zeros((2, params.n_inputs), jnp.int32),
-                     jnp.where(x0 == 1, jnp.minimum(clock, duration), 0.0),
-                     jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                     empty_spikes(record_size, dtype),
-                     empty_spikes(record_size, dtype))
-        return lane, event_key, x0
-
-    return jax.vmap(start)(keys)
-
-
-def _fresh_spikes(lanes: _Lane, slots: int) -> _Lane:
-    """The lanes with an empty output buffer of ``slots`` slots each."""
-    width = lanes.x.shape[0]
-    empty = empty_spikes(slots, lanes.clock.dtype)
-    return lanes._replace(spikes=jax.tree_util.tree_map(
-        lambda a: jnp.broadcast_to(a, (width,) + a.shape), empty))
-
-
-@partial(jax.jit, static_argnames=("chunk_events", "drift_spikes", "record_inputs",
-                                   "scratch_size", "max_chunks"))
-def _segment(params, lanes, event_keys, sample_times, duration, *, chunk_events,
-             drift_spikes, record_inputs, scratch_size, max_chunks):
-    """Up to ``max_chunks`` chunks of every lane (the output buffer in ``lanes`` has
-    ``scratch_size`` spare slots). Pausing between chunks changes nothing: the next
-    call continues the same sequence of steps."""
-    dtype, padded_times, cumulative, rate_bound, duration = _constants(params, sample_times,
-                                                                       duration)
-    n_samples = sample_times.shape[0]
-
-    def chunk(lane, event_key):
-        # At most chunk_events candidates are consumed per chunk: draw their uniforms at
-        # once (candidate j's values depend on j only, not on the chunking).
-        base = lane.draw + 1
-        table = _uniforms(event_key, base + jnp.arange(chunk_events, dtype=base.dtype), dtype)
-
-        def body(lane, _):
-            return _step(params, lane, table, base, duration, rate_bound, cumulative,
-                         padded_times, drift_spikes, record_inputs, scratch_size), None
-        return jax.lax.scan(body, lane, None, length=chunk_events, unroll=_UNROLL)[0]
-
-    def going(loop):
-        lanes, done = loop
-        return (done < max_chunks) & _running(lanes, duration, n_samples)
-
-    def more(loop):
-        lanes, done = loop
-        return jax.vmap(chunk)(lanes, event_keys), done + 1
-
-    return jax.lax.while_loop(going, more, (lanes, jnp.zeros((), jnp.int32)))[0]
-
-
-def _running(lanes, duration, n_samples):
-    return jnp.any((lanes.clock < duration) | (lanes.sample_index < n_samples))
-
-
-@partial(jax.jit, static_argnames=("drift_spikes", "scratch_size"))
-def _end(params, lanes, duration, *, drift_spikes, scratch_size):
-    """Drift of every lane from its last event to ``duration``."""
-    def finish(lane):
-        scratch = empty_spikes(scratch_size, lane.clock.dtype)
-        state, scratch = advance(params, lane.state,
-                                 jnp.maximum(jnp.asarray(duration, lane.clock.dtype),
-                                             lane.state.time),
-                                 scratch, drift_spikes=drift_spikes)
-        return lane._replace(state=state, spikes=_merge(lane.spikes, scratch),
-                             scratch_peak=jnp.maximum(lane.scratch_peak, scratch.n_events))
-
-    return jax.vmap(finish)(lanes)
-
 
 class _Overflow(Exception):
     """A buffer of the batch was too small: rerun it with ``sizes``."""
@@ -334,7 +132,7 @@ def _run_batch(params, keys, x0, times, duration, *, chunk_events, drift, sizes,
     """One batch of lanes, segment by segment: after each segment its output spikes go to
     host memory and the device buffer starts empty again, so device memory does not grow
     with the duration. Returns (lanes, initial states, per-lane spike times, counts)."""
-    lanes, event_keys, initial = _begin(params, keys, jnp.asarray(x0), jnp.asarray(times),
+    lanes, event_keys, initial = begin(params, keys, jnp.asarray(x0), jnp.asarray(times),
                                         duration, record_inputs=sizes["record_inputs"])
     width = keys.shape[0]
     harvested_times = [[] for _ in range(width)]
@@ -359,13 +157,13 @@ def _run_batch(params, keys, x0, times, duration, *, chunk_events, drift, sizes,
             harvested_times[lane].append(spike_times[lane, :events[lane]].copy())
             harvested_counts[lane].append(spike_counts[lane, :events[lane]].copy())
 
-    while bool(_running(lanes, duration, n_samples)):
-        lanes = _segment(params, _fresh_spikes(lanes, slots), event_keys, jnp.asarray(times),
+    while bool(running(lanes, duration, n_samples)):
+        lanes = segment(params, fresh_spikes(lanes, slots), event_keys, jnp.asarray(times),
                          duration, chunk_events=chunk_events, drift_spikes=drift,
                          record_inputs=sizes["record_inputs"],
                          scratch_size=sizes["scratch_size"], max_chunks=max_chunks)
         harvest(lanes)
-    lanes = _end(params, _fresh_spikes(lanes, slots), duration, drift_spikes=drift,
+    lanes = end(params, fresh_spikes(lanes, slots), duration, drift_spikes=drift,
                  scratch_size=sizes["scratch_size"])
     harvest(lanes)
     return (lanes, initial, [np.concatenate(t) for t in harvested_times],

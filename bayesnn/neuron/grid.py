@@ -21,11 +21,11 @@ import xarray as xr
 from bayesnn.core.keys import KeyLike, as_key
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.spikes import Spikes, next_power_of_two
-from bayesnn.core.validation import require_positive
+from bayesnn.core.validation import require_int, require_positive
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.simulate import default_capacity, record_times
+from bayesnn.neuron.checks import default_capacity, record_times
 from bayesnn.processes.sampling import sample_capacities, sample_kernel, state_at
 from bayesnn.core.grid import build_params, grid_coords, make_grid, reshape_points, run_grid
 
@@ -71,7 +71,8 @@ def _grid_kernel(params: NeuronParams, keys, sample_times, duration, *, switch_c
 
 def simulate_grid(make_params: Callable[..., NeuronParams], grid: Mapping[str, Sequence[float]],
                   *, key: KeyLike, n_trials: int, duration: float, dt: float | None = None,
-                  sample_times=None, batch_size: int | None = None) -> xr.Dataset:
+                  sample_times=None, batch_size: int | None = None,
+                  capacity: int | None = None) -> xr.Dataset:
     """Run the exact Bayesian neuron over a parameter grid x ``n_trials`` trials.
 
     Args:
@@ -83,6 +84,14 @@ def simulate_grid(make_params: Callable[..., NeuronParams], grid: Mapping[str, S
         duration: trial length, s.
         dt / sample_times: record grid as in :func:`bayesnn.neuron.simulate`.
         batch_size: grid points per compiled call (default: all; smaller bounds memory).
+        capacity: output-event slots per trial (default: from the grid's largest
+            expected output rate, bucketed to a power of two). The compiled program
+            depends on sizes only: the grid's size, ``n_trials``, the record grid, the
+            input buffers (from the rates r_on, r_off, q_on, q_off, bucketed), whether
+            drift spikes are possible (theta < 0) and this capacity. Giving it makes a
+            later sweep over other values of g0 reuse the program (0 compilations);
+            results do not depend on it (a buffer that overflows is grown and the sweep
+            rerun).
 
     Returns:
         ``xarray.Dataset`` with dims (*grid names, trial, time) for ``state``,
@@ -105,11 +114,14 @@ def simulate_grid(make_params: Callable[..., NeuronParams], grid: Mapping[str, S
     warn_if_float32("bayesnn.neuron.simulate_grid")
     switch_capacity, spike_capacity = sample_capacities(params.model, duration)
     expected_inputs = float(np.max(np.asarray(params.max_input_rate))) * duration
-    capacity = default_capacity(params, duration, int(expected_inputs))
+    if capacity is None:
+        capacity = default_capacity(params, duration, int(expected_inputs))
+    else:
+        capacity = require_int("capacity", capacity, minimum=1)
     drift = drift_can_fire(params)
     base = as_key(key)
     # With drift spikes a trial axis of size one fuses differently from larger ones
-    # (XLA:CPU FMA contraction, see bayesnn.neuron.simulate), so one trial runs as two
+    # (XLA:CPU FMA contraction, see bayesnn.neuron.runs), so one trial runs as two
     # (trial 1 dropped): points then equal one-by-one runs bit for bit.
     run_trials = max(n_trials, 2) if drift else n_trials
     compilations = 0

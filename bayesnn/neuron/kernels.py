@@ -4,7 +4,7 @@ functions of :mod:`bayesnn.neuron.functional`.
 Each kernel takes a :class:`bayesnn.neuron.NeuronParams` record (traced: vmap over a
 stacked batch of records, differentiate), fixed-shape inputs and static sizes, and
 returns a :class:`KernelOutput`. Output spikes go to a :class:`bayesnn.core.Spikes` of
-static ``capacity``; the wrappers in :mod:`bayesnn.neuron.simulate` apply the overflow
+static ``capacity``; the wrappers in :mod:`bayesnn.neuron.runs` apply the overflow
 policy.
 """
 from __future__ import annotations

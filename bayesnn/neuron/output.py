@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.params import to_device
+
 from bayesnn.core.spikes import Spikes, spike_arrays
 from bayesnn.core.validation import as_array
 from bayesnn.neuron.flows import prior_flow
@@ -88,9 +90,8 @@ def decode_prediction(params, spikes: Spikes, query_times,
     if np.any(np.diff(query_times) < 0):
         raise ValueError("query_times must be sorted in time")
     start = float(params.prior_log_odds) if initial is None else float(initial)
-    return np.asarray(_decode(jnp.asarray(times, jnp.result_type(float)),
-                              jnp.asarray(counts, jnp.result_type(float)),
-                              jnp.asarray(query_times), params.r_on, params.r_off,
+    return np.asarray(_decode(to_device(times, float), to_device(counts, float),
+                              to_device(query_times), params.r_on, params.r_off,
                               params.g0, start))
 
 

@@ -51,7 +51,8 @@ from bayesnn.metrics import calibration_table, fano_factor, firing_rate, isi_cv,
 from bayesnn.io import spikes_to_dataset
 from bayesnn.neuron.output import decode_prediction
 from bayesnn.neuron.params import NeuronParams
-from bayesnn.neuron.simulate import filter_counts, simulate, simulate_trials
+from bayesnn.neuron.binned import filter_counts
+from bayesnn.neuron.runs import simulate, simulate_trials
 from bayesnn.report import Check, Progress, ScenarioResult, silent
 
 
@@ -136,8 +137,7 @@ def _loglog_slope(steps, errors) -> float:
 
 
 def _states(trials: processes.Trial, times) -> np.ndarray:
-    return np.asarray(jax.vmap(processes.state_at, in_axes=(0, 0, None))(
-        trials.initial_state, trials.switch_times, np.asarray(times)))
+    return np.asarray(trials.state_at(np.asarray(times)))
 
 
 def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress = silent,
@@ -151,7 +151,7 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     base_key = as_key(scenario.seed)
     checks: list[Check] = []
     numbers: dict[str, Any] = {"theta_hz": float(params.theta),
-                               "weights_max_abs": float(np.max(np.abs(params.weights)))}
+                               "weights_max_abs": float(np.max(np.abs(np.asarray(params.weights))))}
 
     progress("sampling the hidden state and input spikes")
     trial = processes.sample_trial(params, key=jax.random.fold_in(base_key, 0), duration=duration)
@@ -183,7 +183,7 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
                         np.max(np.abs(expit(np.asarray(binned.log_odds))
                                       - np.asarray(forward.filtered)[:, 1])),
                         1e-12, "<=", "max |sigmoid(L_k) - p_k| over all bins"))
-    total = float(np.sum(binned.log_normalizers))
+    total = float(np.sum(np.asarray(binned.log_normalizers)))
     checks.append(Check("discrete_log_likelihood",
                         abs(total - float(forward.log_marginal_likelihood)) / abs(total), 1e-9,
                         "<=", "relative error of sum_k log Z_k vs the forward filter"))
@@ -267,7 +267,7 @@ def _log_loss_contenders(params: NeuronParams, trials, duration: float, checks: 
     loss_states = _states(trials, loss_grid)
     contenders = {
         "exact": params,
-        "r_on_x2": params.replace(r_on=2 * params.r_on),
+        "r_on_x2": params.replace(r_on=2 * float(params.r_on)),
         "rates_swapped": params.replace(r_on=params.r_off, r_off=params.r_on),
         "q_swapped": params.replace(q_on=params.q_off, q_off=params.q_on),
     }
@@ -290,8 +290,8 @@ def _seed_spread(params: NeuronParams, base_key, duration: float, grid) -> dict:
                                      duration=duration)
     runs = simulate_trials(params, trials.inputs, duration=duration, sample_times=grid)
     exact = mmpp_filter_batch(params, trials.inputs, duration=duration, query_times=grid)
-    values = [mean_kl(np.asarray(exact.log_odds[k]), np.asarray(runs.prediction[k]))
-              for k in range(5)]
+    exact_log_odds, predictions = np.asarray(exact.log_odds), np.asarray(runs.prediction)
+    values = [mean_kl(exact_log_odds[k], predictions[k]) for k in range(5)]
     return {"values": values, "mean": float(np.mean(values)), "std": float(np.std(values, ddof=1))}
 
 

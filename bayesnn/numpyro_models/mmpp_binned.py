@@ -48,7 +48,7 @@ from numpyro.contrib.control_flow import scan
 from numpyro.contrib.funsor import enum, log_density
 
 from bayesnn.core.binning import bin_index
-from bayesnn.core.params import is_traced, unchecked
+from bayesnn.core.params import is_traced, to_device, unchecked
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes
 from bayesnn.core.validation import (
@@ -172,7 +172,7 @@ def bin_spikes(spikes: Spikes, *, n_inputs: int, duration: float, dt: float) -> 
     n_bins = int(round(duration / dt))
     if n_bins < 1 or abs(n_bins * dt - duration) > 1e-9 * duration:
         raise ValueError(f"duration / dt must be a positive integer, got {duration / dt}")
-    index = np.asarray(bin_index(jnp.asarray(times), dt, n_bins))  # the one binning rule
+    index = bin_index(np.asarray(times), dt, n_bins)  # the one binning rule (on the host)
     binned = np.zeros((n_bins, int(n_inputs)), dtype=np.float64)
     np.add.at(binned, (index, senders), counts.astype(float))
     return binned
@@ -341,18 +341,19 @@ def enumerated_marginals(params, counts, *, dt: float, initial_prob_on=None, fil
     if int(chunk) < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     padded, _ = _pad_bins(counts, _check_pad_to(pad_to, n_bins))
-    args = (_leaves(params), jnp.asarray(padded), jnp.asarray(dt), jnp.asarray(_p0(params, p0)))
+    args = (_leaves(params), to_device(padded), to_device(dt), to_device(_p0(params, p0)))
     ends = np.concatenate([filter_bins, [n_bins - 1]])
     size = min(int(chunk), ends.size)
     values, rows = [], []
     for start in range(0, ends.size, size):
         part = ends[start:start + size]
         block = np.concatenate([part, np.full(size - part.size, part[-1])])
-        value, grad = _prefix_value_and_grad(*args, jnp.asarray(block))
+        value, grad = _prefix_value_and_grad(*args, to_device(block))
         values.append(np.asarray(value)[:part.size])
-        rows.append(np.asarray(grad[jnp.arange(size), jnp.asarray(block)])[:part.size])
+        grad = np.asarray(grad)  # indexed on the host: no eager XLA programs
+        rows.append(grad[np.arange(size), block][:part.size])
         if start + size >= ends.size:
-            smoothed = grad[part.size - 1, :n_bins]
-    return MMPPMarginals(smoothed=smoothed, filtered=jnp.asarray(np.concatenate(rows)[:-1]),
-                         filter_bins=jnp.asarray(filter_bins),
-                         log_likelihood=jnp.asarray(np.concatenate(values)[-1]))
+            smoothed = to_device(grad[part.size - 1, :n_bins])
+    return MMPPMarginals(smoothed=smoothed, filtered=to_device(np.concatenate(rows)[:-1]),
+                         filter_bins=to_device(filter_bins),
+                         log_likelihood=to_device(np.concatenate(values)[-1]))

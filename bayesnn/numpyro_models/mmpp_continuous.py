@@ -47,7 +47,7 @@ import numpy as np
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
-from bayesnn.core.params import is_traced
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes, next_power_of_two
 from bayesnn.core.validation import as_array, check_spikes, require_in_range, require_positive
@@ -180,7 +180,7 @@ def pack_spikes(spikes: Spikes, *, n_inputs: int, duration: float | None = None)
     """
     times, channels = _events(spikes, int(n_inputs), duration)
     dtype = jnp.result_type(float)
-    return jnp.stack([jnp.asarray(times, dtype), jnp.asarray(channels, dtype)], axis=1)
+    return to_device(np.stack([np.asarray(times, dtype), np.asarray(channels, dtype)], axis=1))
 
 
 def _initial(initial_prob_on):
@@ -208,8 +208,11 @@ def continuous_log_likelihood(params, spikes: Spikes, *, duration: float,
     params = _as_model(params)
     duration = float(require_positive("duration", duration, ndim=0))
     value = pack_spikes(spikes, n_inputs=params.n_inputs, duration=duration)
+    # duration and initial_prob_on are checked above (ValueError naming them); NumPyro's
+    # own argument validation would check them again with six eager XLA programs
     distribution = MMPPSpikeTrain(params, duration, _initial(initial_prob_on),
-                                  max_events=value.shape[0])
+                                  max_events=value.shape[0],
+                                  validate_args=None if is_traced(initial_prob_on) else False)
     return _jit_log_prob(distribution, value)
 
 
@@ -249,5 +252,6 @@ def continuous_filtered_prob_on(params, spikes: Spikes, *, query_times,
     padded = np.concatenate([query_times, np.full(_bucket(n_queries, 32) - n_queries,
                                                   query_times[-1])])
     f = jnp.result_type(float)
-    return _filtered(_leaves(params), jnp.asarray(times, f), jnp.asarray(channels),
-                     jnp.asarray(p0, f), jnp.asarray(padded, f))[:n_queries]
+    filtered = _filtered(_leaves(params), to_device(times, f), to_device(channels),
+                         to_device(p0, f), to_device(padded, f))
+    return to_device(np.asarray(filtered)[:n_queries])  # cut on the host: no extra program

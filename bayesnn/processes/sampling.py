@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
-from bayesnn.core.params import is_traced
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.precision import require_time_resolution
 from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two, run_growing
 from bayesnn.core.validation import require_positive
@@ -50,11 +50,10 @@ class Trial(NamedTuple):
 
     def state_at(self, times) -> jax.Array:
         """Hidden state x(t) at ``times`` (right-continuous), (..., S)."""
-        times = jnp.asarray(times)
+        times = to_device(times)
         if self.switch_times.ndim == 1:
             return state_at(self.initial_state, self.switch_times, times)
-        return jax.vmap(state_at, in_axes=(0, 0, None))(self.initial_state,
-                                                        self.switch_times, times)
+        return _states_at(self.initial_state, self.switch_times, times)
 
 
 class BinnedTrial(NamedTuple):
@@ -71,10 +70,14 @@ class BinnedTrial(NamedTuple):
     counts: jax.Array
 
 
+@jax.jit  # one program (eager calls would dispatch three)
 def state_at(initial_state: jax.Array, switch_times: jax.Array, times: jax.Array) -> jax.Array:
     """Hidden state x(t) at ``times`` (right-continuous), from one trial's switch times."""
     n_switches_before = jnp.searchsorted(switch_times, times, side="right")
     return (initial_state + n_switches_before) % 2
+
+
+_states_at = jax.jit(jax.vmap(state_at, in_axes=(0, 0, None)))
 
 
 def _draw_channels(key, rates, size: int) -> jax.Array:
@@ -145,7 +148,8 @@ def _sample_jit(keys, params, duration, initial_state, *, switch_capacity, spike
 
 def _fastest_rate(model) -> float:
     """Sum of every rate that sets a time scale of the model, Hz (float32 time check)."""
-    return float(model.r_on + model.r_off + jnp.sum(jnp.maximum(model.q_on, model.q_off)))
+    return float(float(model.r_on) + float(model.r_off)
+                 + np.sum(np.maximum(np.asarray(model.q_on), np.asarray(model.q_off))))
 
 
 def _check(params, duration, initial_state):
@@ -173,7 +177,7 @@ def _sample(params, keys, duration, initial_state, batched) -> Trial:
     capacities = [switch_capacity, spike_capacity]
     while True:
         trial, switches, candidates = run(capacities)
-        needed = [int(jnp.max(switches)), int(jnp.max(candidates))]
+        needed = [int(np.max(np.asarray(switches))), int(np.max(np.asarray(candidates)))]
         if needed[0] <= capacities[0] and needed[1] <= capacities[1]:
             return trial
         capacities = [max(c, next_power_of_two(n)) for c, n in zip(capacities, needed)]

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -77,16 +76,12 @@ def _setup_jax() -> str | None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    # The same persistent compilation cache as `bayesnn validate`; embedded workers share
-    # it, so a later sweep's workers load the compiled program instead of compiling it.
-    # Opt-in (set BAYESNN_JAX_CACHE=DIR), so nothing is written to a user's disk unasked.
-    # (Segfaults once blamed on the cache were the test process passing Linux's limit on
-    # memory mappings after thousands of compilations: see tests/conftest.py.)
-    cache = os.environ.get("BAYESNN_JAX_CACHE", "")
-    if cache:
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    return cache or None
+    # The same persistent compilation cache as `bayesnn validate` (on by default; off with
+    # BAYESNN_JAX_CACHE=off); embedded workers share it, so a worker loads a program
+    # another process compiled instead of compiling it (bayesnn.core.compilation_cache).
+    from bayesnn.core.compilation_cache import enable_compilation_cache
+    folder = enable_compilation_cache()
+    return None if folder is None else str(folder)
 
 
 def _summary(dataset, config, out: Path) -> str:

@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterator, Mapping
 
 import xarray as xr
 
+from bayesnn.core.compilation_cache import CACHE_ENV, cache_dir
 from bayesnn.sweep.config import SweepConfig, load_config
 from bayesnn.sweep.store import SweepStore
 from bayesnn.sweep.tasks import SweepPlan, TaskResult, combine, make_plan, prepare_process, run_task
 
 IN_PROCESS = "in-process"
-CACHE_ENV = "BAYESNN_JAX_CACHE"
 
 
 def available_cores() -> int:
@@ -40,8 +40,11 @@ def worker_env(compilation_cache: str | None = None) -> dict[str, str]:
     may share a device), the persistent compilation cache when given (workers then load
     the program a first process compiled, rather than each compiling it)."""
     env = {"JAX_ENABLE_X64": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
-    if compilation_cache:
-        env[CACHE_ENV] = str(compilation_cache)
+    folder = cache_dir(compilation_cache)
+    env[CACHE_ENV] = "off" if folder is None else str(folder)
+    # one string-hash seed for every worker, so that programs built by funsor (which
+    # orders operations by hashing names) have the same cache key in every process
+    env["PYTHONHASHSEED"] = os.environ.get("PYTHONHASHSEED", "0")
     return env
 
 
@@ -159,7 +162,8 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
         _workers(workers)
         if scheduler is not None:
             raise ValueError("workers: sizes the embedded LocalCluster only; omit it with a scheduler")
-    cache = compilation_cache or os.environ.get(CACHE_ENV) or None
+    folder = cache_dir(compilation_cache)
+    cache = None if folder is None else str(folder)
     # float64 here too (the plan's buffer sizes come from float64 records); in-process
     # tasks also get the compilation cache, set before anything compiles.
     prepare_process(cache if scheduler == IN_PROCESS else None)

@@ -169,7 +169,7 @@ def _neuron_kernel(params, keys, sample_times, duration, *, statics: NeuronSweep
 
 
 def _neuron_times(settings: Mapping[str, float]) -> np.ndarray:
-    from bayesnn.neuron.simulate import record_times
+    from bayesnn.neuron.checks import record_times
     return record_times(float(settings["duration"]), float(settings["dt"]), None, 1)
 
 
@@ -182,7 +182,7 @@ def _neuron_check_settings(settings: Mapping[str, float]) -> None:
 
 def _neuron_prepare(records, settings: Mapping[str, float]) -> NeuronSweepStatics:
     from bayesnn.neuron.event_driven import drift_can_fire
-    from bayesnn.neuron.simulate import default_capacity
+    from bayesnn.neuron.checks import default_capacity
     from bayesnn.processes.sampling import sample_capacities
 
     duration = float(settings["duration"])

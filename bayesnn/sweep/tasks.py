@@ -97,17 +97,14 @@ class TaskResult(NamedTuple):
 
 def prepare_process(compilation_cache: str | None = None) -> None:
     """Per-process setup before JAX work: float64 (sweeps compare against exact Bayes)
-    and, when given (or set in ``$BAYESNN_JAX_CACHE``), JAX's persistent compilation
-    cache, so a worker loads a program another process compiled."""
-    import jax
-
+    and JAX's persistent compilation cache (``compilation_cache``, else
+    :func:`bayesnn.core.compilation_cache.cache_dir`), so a worker loads a program
+    another process compiled."""
+    from bayesnn.core.compilation_cache import enable_compilation_cache
     from bayesnn.core.precision import enable_x64
 
     enable_x64()
-    cache = compilation_cache or os.environ.get("BAYESNN_JAX_CACHE")
-    if cache and jax.config.jax_compilation_cache_dir != str(cache):
-        jax.config.update("jax_compilation_cache_dir", str(cache))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    enable_compilation_cache(compilation_cache)
 
 
 def run_task(payload: Mapping[str, Any]) -> TaskResult:
