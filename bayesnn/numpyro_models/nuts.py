@@ -14,7 +14,9 @@ the hidden state summed out by funsor at every NUTS step):
 together with ``(r_on, q_on) <-> (r_off, q_off)``; with exchangeable priors the
 posterior has two mirror modes and chains that land in different modes give R-hat >> 1.
 We identify ON as the state with the larger *total* input rate (the Denève 2004 convention
-theta = Q_on - Q_off > 0). The iid Gamma prior restricted to that region is sampled
+theta = Q_on - Q_off > 0), bayesnn's one labelling
+(:func:`bayesnn.processes.canonical_labelling`, applied by every learner): every sample
+is in that labelling by construction. The iid Gamma prior restricted to that region is sampled
 exactly through the Gamma–Dirichlet decomposition: if :math:`q_i \sim \mathrm{Gamma}(a, b)`
 iid then :math:`Q = \sum q_i \sim \mathrm{Gamma}(Na, b)` independent of
 :math:`q / Q \sim \mathrm{Dirichlet}(a \mathbf 1_N)`. So
@@ -58,6 +60,7 @@ from bayesnn.core.params import unchecked
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.validation import require_positive
 from bayesnn.numpyro_models.mmpp_binned import check_binned, forward_log_likelihood, mmpp_hmm_model
+from bayesnn.processes.labelling import canonical_labelling
 from bayesnn.processes.params import MMPPParams
 
 __all__ = ["MMPPPriors", "NUTSResult", "mmpp_parameter_model", "relabel_truth", "run_nuts"]
@@ -151,11 +154,9 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
 
 
 def relabel_truth(params: MMPPParams) -> MMPPParams:
-    """The truth in the model's labelling (ON = the state with the larger total input
-    rate): ``params`` with ON and OFF swapped when sum(q_on) < sum(q_off)."""
-    if float(np.sum(params.q_on)) < float(np.sum(params.q_off)):
-        return MMPPParams(params.r_off, params.r_on, params.q_off, params.q_on)
-    return params
+    """The truth in the model's labelling, bayesnn's one labelling (ON = the state with
+    the larger total input rate; :func:`bayesnn.processes.canonical_labelling`)."""
+    return canonical_labelling(params)[0]
 
 
 def _initial_values(counts: np.ndarray, dt: float) -> dict:
