@@ -47,7 +47,8 @@ MINIMUM = {"MMPPParams": 24, "NeuronParams": 24, "make_spikes": 24, "LGSSMParams
            "numpyro bin_spikes": 12, "scn.make_network": 12, "scn.simulate": 9,
            "posteriors.log_odds.simulate": 12, "exact.tree_filter": 12,
            "likelihoods and smoothers": 12, "linear-Gaussian sampling and posterior": 12,
-           "learning em_binned / online_em": 12}
+           **{f"learning {name}": 5 for name in ("em_continuous", "em_binned", "fit_gradient",
+                                                 "online_em", "local_rule", "log_likelihood")}}
 
 
 def _settings(n):
@@ -529,21 +530,70 @@ def test_linear_gaussian_entry_points_refuse_bad_arguments(data):
     _raises_naming(name, call)
 
 
-@_settings(12)
+def _learners():
+    from bayesnn.learning import (em_binned, em_continuous, fit_gradient, local_rule,
+                                  log_likelihood, online_em)
+    return {"em_continuous": lambda p, s, **k: em_continuous(p, s, **k),
+            "em_binned": lambda p, s, **k: em_binned(p, s, **{"dt": 0.1, **k}),
+            "fit_gradient": lambda p, s, **k: fit_gradient(p, s, **k),
+            "online_em": lambda p, s, **k: online_em(p, s, **{"dt": 0.1, **k}),
+            "local_rule": lambda p, s, **k: local_rule(p, s, **{"dt": 0.1, **k}),
+            "log_likelihood": lambda p, s, **k: log_likelihood(p, s, **k)}
+
+
+@_settings(60)
 @given(data=st.data())
-def test_learning_entry_points_refuse_bad_counts(data):
-    from bayesnn.learning import em_binned, online_em
-    from bayesnn.processes import model_of
-    entry = data.draw(st.sampled_from([em_binned, online_em]))
-    name = data.draw(st.sampled_from(["counts", "dt"]))
-    counts, dt = np.zeros((20, 3), int), 1e-2
-    if name == "counts":
-        counts = data.draw(st.sampled_from([np.zeros((20, 2)), np.zeros(20), np.zeros((0, 3)),
-                                            np.full((20, 3), -1), np.full((20, 3), 0.5)]))
+def test_learning_entry_points_refuse_bad_input(data):
+    """Every learner (and the objective) on one bad argument of a valid call: spike
+    times, multiplicities (0 or negative: count 0 would drop a spike, -1 change the
+    likelihood), float senders, duration, dt, a symmetric start, the initial law, and
+    non-boolean ``smoothing`` (a truthy string is not True)."""
+    import jax.numpy as jnp
+
+    from bayesnn.processes import MMPPParams
+    learners = _learners()
+    entry = data.draw(st.sampled_from(sorted(learners)))
+    start = MMPPParams(r_on=1.0, r_off=2.0, q_on=np.full(3, 8.0), q_off=np.full(3, 3.0))
+    times = np.linspace(0.05, 0.95, 12)
+    senders = np.arange(12) % 3
+    kinds = ["times", "counts", "senders", "duration", "initial_prob_on"]
+    if entry != "log_likelihood":
+        kinds.append("initial")
+    if entry in ("em_binned", "online_em", "local_rule"):
+        kinds.append("dt")
+    if entry == "local_rule":
+        kinds.append("smoothing")
+    kind = data.draw(st.sampled_from(kinds))
+    spikes, kwargs, params, name = _raw_spikes(times, senders), {"duration": 1.0}, start, kind
+    if kind == "times":
+        bad = data.draw(bad_event_times())
+        spikes, name = _raw_spikes(bad, np.arange(len(bad)) % 3), "times"
+    elif kind == "counts":
+        counts = np.asarray(spikes.counts).copy()
+        counts[data.draw(st.integers(0, 11))] = data.draw(st.sampled_from([0, -1, -5]))
+        spikes, name = Spikes(spikes.times, spikes.senders, jnp.asarray(counts),
+                              spikes.n_events), "counts"
+    elif kind == "senders":
+        spikes = Spikes(spikes.times, jnp.asarray(np.asarray(spikes.senders), float),
+                        spikes.counts, spikes.n_events)
+    elif kind == "duration":
+        kwargs["duration"] = data.draw(bad_positive_scalar())
+    elif kind == "dt":
+        kwargs["dt"] = data.draw(st.one_of(bad_positive_scalar(), st.just(0.3)))
+        name = ("dt", "duration")  # 0.3 is no whole number of bins of 1 s: both named
+    elif kind == "initial_prob_on":
+        kwargs["initial_prob_on"] = data.draw(st.one_of(
+            NON_FINITE, st.sampled_from([-0.1, 1.5, "0.5"])))
+    elif kind == "initial":
+        params = MMPPParams(r_on=2.0, r_off=2.0, q_on=np.full(3, 5.0), q_off=np.full(3, 5.0))
+        name = "symmetric"
     else:
-        dt = data.draw(bad_positive_scalar())
-    COUNTS["learning em_binned / online_em"] += 1
-    _raises_naming(name, lambda: entry(model_of(_neuron_params()), counts, dt))
+        kwargs["smoothing"] = data.draw(st.sampled_from(["no", "False", 0, 1, None]))
+    COUNTS[f"learning {entry}"] += 1
+    if isinstance(name, tuple):
+        _raises_naming(name[0], lambda: learners[entry](params, spikes, **kwargs), name[1])
+    else:
+        _raises_naming(name, lambda: learners[entry](params, spikes, **kwargs))
 
 
 def test_every_entry_point_was_fuzzed():

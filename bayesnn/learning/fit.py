@@ -44,7 +44,9 @@ class FitResult(NamedTuple):
     Fields:
         params: :class:`MMPPParams`, the fitted parameters, in bayesnn's labelling (ON =
             the state with the larger total input rate, or closest to ``reference``).
-        log_likelihoods: (I + 1,) log-likelihood of the data at ``history[k]``: the
+        log_likelihoods: (I + 1,) log-likelihood of the data at ``history[k]`` (batch
+            learners), or (2,) at the start and at the end (streaming learners, whose
+            every recorded point would cost a pass over the stream): the
             learner's objective (the continuous-time log density for
             :func:`~bayesnn.learning.em_continuous` and
             :func:`~bayesnn.learning.fit_gradient`; the binned log-likelihood without
@@ -81,13 +83,15 @@ class FitResult(NamedTuple):
 
     def to_xarray(self) -> xr.Dataset:
         """The fit as a Dataset: ``r_on``, ``r_off`` (step), ``q_on``, ``q_off`` (step,
-        input) in Hz, ``log_likelihood`` (step) in nats, with ``time`` (s) on the step
+        input) in Hz, ``log_likelihood`` (step, or start/end ``endpoint`` for the
+        streaming learners) in nats, with ``time`` (s) on the step
         axis for the streaming learners; the fitted values and the flags in attributes."""
         history = {name: np.asarray(getattr(self.history, name)) for name in FIELDS}
         data = {name: (("step",) if name.startswith("r") else ("step", "input"), value,
                        {"units": "Hz"}) for name, value in history.items()}
-        data["log_likelihood"] = (("step",), np.asarray(self.log_likelihoods, float),
-                                  {"units": "nats"})
+        trace = np.asarray(self.log_likelihoods, float)
+        data["log_likelihood"] = (("step",) if trace.shape[0] == history["r_on"].shape[0]
+                                  else ("endpoint",), trace, {"units": "nats"})
         coords = {"step": np.arange(history["r_on"].shape[0])}
         if self.times is not None:
             coords["time"] = ("step", np.asarray(self.times, float), {"units": "s"})

@@ -202,7 +202,7 @@ def local_rule(initial, inputs, *, duration: float, dt: float, learning_rate: fl
                discount: float = 1.0, update_every: int = 1, warmup: int = 0,
                record_every: int = 100, smoothing: bool = True, readout: str = "L",
                g0: float = 1.0, initial_prob_on: float | None = None,
-               reference: MMPPParams | None = None) -> FitResult:
+               reference: MMPPParams | None = None, diagnostics: bool = True) -> FitResult:
     """Run the local spike-driven rule over one stream of input spikes, binned with width
     dt (the neuron's input spikes on its time grid).
 
@@ -225,6 +225,7 @@ def local_rule(initial, inputs, *, duration: float, dt: float, learning_rate: fl
         initial_prob_on: ``None`` (the stationary law of ``initial``, default) or
             P(x_0 = 1) in (0, 1); sets L_0 = G_0.
         reference: optional :class:`MMPPParams` fixing the labelling.
+        diagnostics: as :func:`~bayesnn.learning.online_em`.
 
     Returns:
         :class:`bayesnn.learning.FitResult` (``history``/``times`` as
@@ -259,4 +260,4 @@ def local_rule(initial, inputs, *, duration: float, dt: float, learning_rate: fl
     extra = {"log_odds": np.asarray(log_odds), "prediction": np.asarray(predicted),
              "n_output_spikes": int(fired), "state": state}
     return stream_result("local_rule", params, final, trajectory, data, dt, record_every,
-                         reference, start, extra)
+                         reference, start, extra, bool(diagnostics))
