@@ -113,7 +113,8 @@ def to_accuracy(true, spikes, duration, args) -> dict:
     out["em_binned"] = {"first_call_s": first, "compiled_s": last, "duration_s": args.nuts_duration,
                         "max_rel_error_vs_ml": float(np.max(np.abs(ex.flat(params) / binned_ref - 1)))}
     begin = time.perf_counter()
-    nuts = run_nuts(counts, 0.01, key=0, num_warmup=args.warmup, num_samples=args.samples,
+    nuts = run_nuts(nuts_spikes, duration=args.nuts_duration, dt=0.01, n_inputs=true.n_inputs,
+                    key=0, num_warmup=args.warmup, num_samples=args.samples,
                     num_chains=2, chain_method="sequential")
     wall = time.perf_counter() - begin
     draws = {n: np.asarray(nuts.samples[n]).reshape(-1, *np.shape(nuts.samples[n])[2:]) for n in ex.PARAMETERS}

@@ -12,7 +12,7 @@ import pytest
 from bayesnn.core import make_spikes
 from bayesnn.core.params import unchecked
 from bayesnn.learning import em_binned, em_continuous
-from bayesnn.learning.fit import spikes_from_counts
+from bayesnn.core import spikes_from_counts
 from bayesnn.numpyro_models.mmpp_binned import forward_log_likelihood
 from bayesnn.numpyro_models.mmpp_continuous import continuous_log_likelihood
 from bayesnn.processes import MMPPParams

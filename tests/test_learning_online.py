@@ -15,7 +15,7 @@ import pytest
 from bayesnn.core import make_spikes
 from bayesnn.core.params import unchecked
 from bayesnn.learning import local_rule, online_em, online_statistics
-from bayesnn.learning.fit import spikes_from_counts
+from bayesnn.core import spikes_from_counts
 from bayesnn.learning.local import local_readout
 from bayesnn.learning.statistics import binned_e_step
 from bayesnn.processes import MMPPParams

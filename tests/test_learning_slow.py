@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bayesnn.learning import em_binned
-from bayesnn.learning.fit import spikes_from_counts
+from bayesnn.core import spikes_from_counts
 from bayesnn.learning.experiments import flat
 from bayesnn.learning.validation import learning_checks
 from bayesnn.processes import MMPPParams

@@ -66,8 +66,8 @@ def aligned(params, true: MMPPParams):
 def bin_counts(spikes: Spikes, n_inputs: int, duration: float, dt: float) -> np.ndarray:
     """(T, N) counts of one trial's spikes in bins of width dt (T = round(duration/dt)),
     by the package's one binning rule (:func:`bayesnn.core.bin_counts`)."""
-    from bayesnn.core.binning import bin_counts as core_bin_counts
-    return np.asarray(core_bin_counts(spikes, n_inputs, dt, int(round(duration / dt))))
+    from bayesnn.core.binning import bin_spikes
+    return bin_spikes(spikes, n_senders=n_inputs, duration=duration, dt=dt)
 
 
 def sample_data(true: MMPPParams, key, duration: float, n_datasets: int, capacity: int | None = None
@@ -178,7 +178,7 @@ def nuts_coverage(true: MMPPParams, n_datasets: int = 5, duration: float = 20.0,
                             max_iterations=1000, xtol=1e-9).params)
         rows["wall_time_em"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        nuts = run_nuts(counts, dt, key=jax.random.fold_in(as_key(key), 10_000 + k),
+        nuts = run_nuts(spikes, duration=duration, dt=dt, n_inputs=true.n_inputs, key=jax.random.fold_in(as_key(key), 10_000 + k),
                         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                         chain_method="sequential", hdi_prob=hdi_prob)
         rows["wall_time_nuts"].append(time.perf_counter() - start)

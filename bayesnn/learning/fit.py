@@ -26,13 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from bayesnn.core.binning import bin_counts
+from bayesnn.core.binning import bin_spikes, spikes_from_counts
 from bayesnn.core.params import unchecked
-from bayesnn.core.spikes import Spikes, make_spikes
+from bayesnn.core.spikes import Spikes
 from bayesnn.processes.labelling import canonical_labelling
 from bayesnn.processes.params import MMPPParams
 
-__all__ = ["FitResult", "bin_inputs", "n_bins", "spikes_from_counts"]
+__all__ = ["FitResult", "bin_inputs", "spikes_from_counts"]
 
 FIELDS = ("r_on", "r_off", "q_on", "q_off")
 
@@ -103,44 +103,13 @@ class FitResult(NamedTuple):
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def n_bins(duration: float, dt: float) -> int:
-    """T = duration / dt, which must be a whole number of bins (to 1e-9 relative)."""
-    steps = int(round(duration / dt))
-    if steps < 1 or abs(steps * dt - duration) > 1e-9 * duration:
-        raise ValueError(f"duration = {duration} s must be a whole number of bins of dt = "
-                         f"{dt} s")
-    return steps
-
-
 def bin_inputs(inputs: Spikes, *, duration: float, dt: float, n_inputs: int) -> np.ndarray:
-    """(B, T, N) counts of checked input spikes (one trial or a batch), by the one binning
-    rule of :func:`bayesnn.core.bin_index` (a spike at exactly ``duration`` goes to the
-    last bin), events weighted by their multiplicity."""
-    steps = n_bins(duration, dt)
-    times = jnp.asarray(inputs.times)
-    if times.ndim == 1:
-        one = Spikes(times[None], jnp.asarray(inputs.senders)[None], jnp.asarray(inputs.counts)[None],
-                     jnp.asarray(inputs.n_events)[None])
-    else:
-        one = inputs
-    counts = jax.vmap(lambda s: bin_counts(s, n_inputs, dt, steps))(one)
-    return np.asarray(counts, dtype=float)
-
-
-def spikes_from_counts(counts, dt: float) -> Spikes:
-    """Binned counts (T, N) as :class:`bayesnn.core.Spikes` that :func:`bin_inputs`
-    (width ``dt``) bins back to the same counts: one event per non-zero bin and input,
-    at the bin's left edge ``k dt`` (s), with the count as its multiplicity. For data
-    that only exist binned; learners then take ``duration = T dt``."""
-    from bayesnn.core.validation import require_integer_counts, require_positive
-
-    array = np.asarray(require_integer_counts("counts", counts))
-    if array.ndim != 2:
-        raise ValueError(f"counts must have shape (T, N), got {array.shape}")
-    dt = float(require_positive("dt", dt, ndim=0))
-    steps, senders = np.nonzero(array)
-    return make_spikes(steps * dt, senders, array[steps, senders].astype(np.int64),
-                       n_senders=array.shape[1])
+    """(B, T, N) float64 counts of checked input spikes (one trial or a batch), by the one
+    binning helper :func:`bayesnn.core.bin_spikes` (:func:`bayesnn.core.bin_index`'s
+    rule: a spike at exactly ``duration`` goes to the last bin), events weighted by
+    their multiplicity; ``ValueError`` unless ``duration`` is a whole number of bins."""
+    counts = bin_spikes(inputs, n_senders=n_inputs, duration=duration, dt=dt)
+    return counts[None] if counts.ndim == 2 else counts
 
 
 def finish(params, history, *, reference, fixed=()) -> tuple[MMPPParams, MMPPParams, bool]:

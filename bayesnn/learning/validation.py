@@ -25,7 +25,7 @@ from bayesnn.exact.mmpp import mmpp_log_likelihood
 from bayesnn.learning import experiments as ex
 from bayesnn.learning.em import em_binned, em_continuous
 from bayesnn.learning.experiments import PARAMETERS
-from bayesnn.learning.fit import spikes_from_counts
+from bayesnn.core import spikes_from_counts
 from bayesnn.learning.gradient import fit_gradient
 from bayesnn.learning.local import local_readout, local_rule
 from bayesnn.learning.online import online_em, online_statistics
