@@ -59,15 +59,101 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     return write_atomic(path, lambda target: target.write_text(text))
 
 
+# NetCDF attributes hold numbers, strings and 1-D numeric arrays only. Everything else a
+# researcher puts in attrs (bool, None, list, dict, tuple, N-D arrays) is written as JSON
+# text, and this attribute records which names were encoded and how, so load_dataset
+# returns the same values and types (tuples come back as lists).
+_ENCODED = "_bayesnn_encoded_attrs"
+
+
+def _encode_attrs(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out, kinds = {}, {}
+    for key, value in attrs.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{where} attribute names must be strings, got {key!r}")
+        if isinstance(value, (bool, np.bool_)):
+            out[key], kinds[key] = json.dumps(bool(value)), "json"
+        elif isinstance(value, (str, int, float, np.integer, np.floating)):
+            out[key] = value
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            out[key] = json.dumps(value.tolist())
+            kinds[key] = f"ndarray:{value.dtype.str}:{json.dumps(list(value.shape))}"
+        else:
+            try:
+                out[key] = json.dumps(jsonable_strict(value))
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{where} attribute {key!r} cannot be stored in NetCDF: "
+                                 f"{type(value).__name__} ({error}); use numbers, strings, "
+                                 "bools, None, lists, dicts or numeric arrays") from None
+            kinds[key] = "json"
+    if kinds:
+        out[_ENCODED] = json.dumps(kinds)
+    return out
+
+
+def jsonable_strict(value: Any) -> Any:
+    """Like :func:`jsonable` but keeps NaN and refuses objects JSON cannot hold."""
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise ValueError("dict keys must be strings")
+        return {key: jsonable_strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable_strict(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    attrs = dict(attrs)
+    kinds = json.loads(attrs.pop(_ENCODED, "{}"))
+    for key, kind in kinds.items():
+        value = json.loads(attrs[key])
+        if kind.startswith("ndarray:"):
+            _, dtype, shape = kind.split(":", 2)
+            value = np.asarray(value, dtype=np.dtype(dtype)).reshape(json.loads(shape))
+        attrs[key] = value
+    return attrs
+
+
 def write_netcdf(path: str | Path, dataset: xr.Dataset) -> Path:
-    """Write ``dataset`` as NetCDF-4 (h5netcdf engine, atomically)."""
-    return write_atomic(path, lambda target: dataset.to_netcdf(target, engine="h5netcdf"))
+    """Write ``dataset`` as NetCDF-4 (h5netcdf engine, atomically). Attributes NetCDF
+    cannot hold (bool, None, lists, dicts, N-D arrays) are written as JSON text and
+    restored by :func:`load_dataset`; anything JSON cannot hold raises ``ValueError``
+    naming the attribute, before anything is written."""
+    encoded = dataset.copy()
+    encoded.attrs = _encode_attrs(dataset.attrs, "dataset")
+    for name, variable in dataset.variables.items():
+        encoded[name].attrs = _encode_attrs(variable.attrs, f"variable {name!r}")
+    return write_atomic(path, lambda target: encoded.to_netcdf(target, engine="h5netcdf"))
 
 
 def load_dataset(path: str | Path) -> xr.Dataset:
-    """Load a NetCDF file written by bayesnn into memory (no pickle involved)."""
-    with xr.open_dataset(path, engine="h5netcdf") as dataset:
-        return dataset.load()
+    """Load a NetCDF file written by bayesnn into memory (no pickle involved), with its
+    attributes decoded (:func:`write_netcdf`).
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: naming ``path``, if it is not a readable NetCDF file (empty,
+            truncated or damaged).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as dataset:
+            loaded = dataset.load()
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a readable NetCDF file (empty, truncated or "
+                         f"damaged): {type(error).__name__}: {error}") from error
+    loaded.attrs = _decode_attrs(loaded.attrs)
+    for name in loaded.variables:
+        loaded[name].attrs = _decode_attrs(loaded[name].attrs)
+    return loaded
 
 
 # A field spec: field name -> (dims of one trial, units, description).
@@ -75,13 +161,16 @@ FieldSpec = Mapping[str, tuple[Sequence[str], str, str]]
 
 
 def _plain_attrs(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
-    out = {}
-    for key, value in (attrs or {}).items():
-        if isinstance(value, (bool, np.bool_)):
-            out[key] = int(value)
-        elif isinstance(value, (int, float, str, np.integer, np.floating)):
-            out[key] = value
-    return out
+    """A copy of the caller's ``attrs`` (kept as given in memory; :func:`write_netcdf`
+    encodes what NetCDF cannot hold); ``ValueError`` unless a mapping with string keys."""
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, Mapping):
+        raise ValueError(f"attrs must be a mapping name -> value, got {type(attrs).__name__}")
+    for key in attrs:
+        if not isinstance(key, str):
+            raise ValueError(f"attrs names must be strings, got {key!r}")
+    return dict(attrs)
 
 
 def spikes_to_dataset(spikes, trial_dim: str = "trial", prefix: str = "spike_") -> xr.Dataset:

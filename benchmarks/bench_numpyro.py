@@ -67,8 +67,10 @@ def _one_chain(nuts, counts, dt, args) -> dict:
     import arviz  # noqa: F401  (imported by run_nuts; not part of the sampler's time)
 
     wall0, start, cpu = time.time(), time.perf_counter(), time.process_time()
-    result = nuts.run_nuts(counts, dt, num_warmup=args.warmup, num_samples=args.samples,
-                           num_chains=1, chain_method="sequential")
+    from bayesnn.core import spikes_from_counts
+    result = nuts.run_nuts(spikes_from_counts(np.asarray(counts).reshape(-1, counts.shape[-1]), dt),
+                           duration=counts.shape[-2] * dt, dt=dt, num_warmup=args.warmup,
+                           num_samples=args.samples, num_chains=1, chain_method="sequential")
     wall = time.perf_counter() - start
     compiled = meter.since(wall0)
     return {"nuts1_wall_s": wall, "nuts1_cpu_s": time.process_time() - cpu,
@@ -186,8 +188,10 @@ def main(argv=None) -> dict:
 
     method = "parallel" if args.parallel else "sequential"
     start = time.perf_counter()
-    result = nuts.run_nuts(counts, dt, num_warmup=args.warmup, num_samples=args.samples,
-                           num_chains=2, chain_method=method)
+    from bayesnn.core import spikes_from_counts
+    result = nuts.run_nuts(spikes_from_counts(np.asarray(counts).reshape(-1, counts.shape[-1]), dt),
+                           duration=counts.shape[-2] * dt, dt=dt, num_warmup=args.warmup,
+                           num_samples=args.samples, num_chains=2, chain_method=method)
     results.update(nuts_chain_method=method, nuts_s=time.perf_counter() - start,
                    nuts_divergences=result.num_divergences, nuts_max_rhat=result.max_rhat,
                    nuts_min_ess_bulk=result.min_ess_bulk)

@@ -45,7 +45,33 @@ def test_same_key_same_bits(family):
         assert not _equal(first, other)
 
 
+def _close(a, b, rtol=1e-13) -> bool:
+    """Equal shapes, and values equal to ``rtol`` of the field's scale (NaN where NaN)."""
+    left, right = _arrays(a), _arrays(b)
+    if len(left) != len(right) or any(x.shape != y.shape for x, y in zip(left, right)):
+        return False
+    for x, y in zip(left, right):
+        if not np.issubdtype(x.dtype, np.floating):
+            if not np.array_equal(x, y):
+                return False
+            continue
+        if not np.array_equal(np.isnan(x), np.isnan(y)):
+            return False
+        finite = np.isfinite(x) & np.isfinite(y)
+        scale = max(float(np.max(np.abs(x[finite]), initial=0.0)), 1.0)
+        if np.any(np.abs(x[finite] - y[finite]) > rtol * scale) or not np.array_equal(
+                x[~finite & ~np.isnan(x)], y[~finite & ~np.isnan(y)]):
+            return False
+    return True
+
+
 def test_trial_alone_equals_trial_in_batch(family):
+    """The promise that holds on every CPU: trial k alone and trial k of a batch emit the
+    same spikes, bit for bit (times, senders, counts), and their float records agree to
+    rounding, 1e-13 of each field's scale. XLA may lower a batched matrix product and
+    the single-trial one with different summation orders on some CPUs: the SCN Dale
+    network's margins and final state differed by 1.4e-17 on one 2-core x86 machine
+    (spikes identical); here they agree bit for bit."""
     fam, params, inputs = family
     batch = fam.run_trials(params, inputs, KEY)
     capacity = _spikes(batch).capacity  # same padding, so whole records compare
@@ -53,10 +79,11 @@ def test_trial_alone_equals_trial_in_batch(family):
         alone = fam.run(params, trial_of(inputs, index), jax.random.fold_in(KEY, index),
                         capacity=capacity)
         in_batch = trial_of(batch, index)
+        assert _equal(_spikes(alone), _spikes(in_batch)), (fam.name, "spikes")
         for field in alone._fields:
             if field == "times":
                 continue
-            assert _equal(getattr(alone, field), getattr(in_batch, field)), (fam.name, field)
+            assert _close(getattr(alone, field), getattr(in_batch, field)), (fam.name, field)
 
 
 def test_per_trial_inputs_give_per_trial_results(family):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bayesnn.learning import em_binned
+from bayesnn.core import spikes_from_counts
 from bayesnn.learning.experiments import flat
 from bayesnn.learning.validation import learning_checks
 from bayesnn.processes import MMPPParams
@@ -34,6 +35,7 @@ def test_em_recovers_truth_from_4x_misinitialisation():
     q_on, q_off = np.array([40.0, 30.0, 12.0]), np.array([4.0, 8.0, 12.0])
     counts = binned_trial(np.random.default_rng(6), 2.0, 2.0, q_on, q_off, 0.01, 200_000)[1]
     start = MMPPParams(r_on=0.5, r_off=8.0, q_on=np.full(3, 25.0), q_off=np.full(3, 15.0))
-    result = em_binned(start, counts, 0.01, max_iterations=500, tol=1e-12)
+    result = em_binned(start, spikes_from_counts(counts, 0.01), duration=2000.0, dt=0.01,
+                       max_iterations=500, xtol=1e-9)
     truth = np.concatenate([[2.0, 2.0], q_on, q_off])
     np.testing.assert_array_less(np.abs(flat(result.params) / truth - 1), 0.10)

@@ -113,6 +113,16 @@ def test_random_design_is_reproducible_and_inside_its_ranges():
     n = np.array([p["n_inputs"] for p in points])
     # the design's own ranges (exact); 50 draws of 4 values all equal: probability 4^-49
     assert np.all((g0 >= 0.25) & (g0 <= 4.0)) and set(n) <= {2, 3, 4, 5} and len(set(n)) > 1
+    # every bound is drawn: each integer of [2, 5] appears (a design that never draws its
+    # upper bound, e.g. randint(low, high), fails; P(a value is missed) = 4 (3/4)^50 =
+    # 2e-6), and g0 reaches the lowest and highest fifth of its log range (P(an end
+    # fifth is empty) = 2 x 0.8^50 = 3e-5; a linear-scale draw puts ~1 % of 50 there)
+    assert set(n) == {2, 3, 4, 5}
+    log_position = np.log(g0 / 0.25) / np.log(4.0 / 0.25)
+    assert log_position.min() < 0.2 and log_position.max() > 0.8
+    # log-uniform: the median of log g0 sits mid-range (sd of the median of 50 uniform
+    # draws ~ 0.07; 0.25 is > 3 sd), which a uniform-in-g0 draw (median 0.76) fails
+    assert abs(np.median(log_position) - 0.5) < 0.25
     assert config.shape == (50,)
     raw["random"]["seed"] = 4
     assert load_config(raw).points() != points

@@ -164,3 +164,47 @@ def test_cli_runs_resumes_plots_and_shows_progress(tmp_path, capsys, monkeypatch
     assert run_sweep_command(parser.parse_args(argv + ["--no-progress"])) == 0
     assert run_sweep_command(parser.parse_args(argv + ["--workers", "2"])) == 2
     assert capsys.readouterr().err.startswith("bayesnn sweep: error: workers")
+
+
+def test_resume_reruns_damaged_and_missing_tasks_anywhere_in_the_order(tmp_path):
+    """Resume verifies every task file: an empty file and a truncated one (late tasks)
+    are set aside with a warning naming them and rerun; missing tasks that are not the
+    first ones in order rerun too; a stray non-task file is ignored; the result equals
+    one serial run bit for bit."""
+    store = tmp_path / "store"
+    run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False)
+    tasks = store / "tasks"
+    last, before_last = tasks / f"task-{N_TASKS - 1:05d}.nc", tasks / f"task-{N_TASKS - 2:05d}.nc"
+    last.write_bytes(b"")
+    before_last.write_bytes(before_last.read_bytes()[:300])
+    (tasks / f"task-{1:05d}.nc").unlink()  # a missing task in the middle
+    (tasks / "notes.txt").write_text("a researcher's note")
+    rerun = []
+    with pytest.warns(UserWarning, match="is damaged") as record:
+        resumed = run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False,
+                            on_task=lambda r: rerun.append(r.task_id))
+    assert any(before_last.name in str(w.message) for w in record)
+    assert any(last.name in str(w.message) for w in record)
+    assert sorted(rerun) == [1, N_TASKS - 2, N_TASKS - 1]
+    assert (tasks / (last.name + ".damaged")).exists()
+    xr.testing.assert_identical(resumed, serial_reference())
+    # a damaged combined file names itself
+    (store / "sweep.nc").write_bytes(b"\x89HDF")
+    with pytest.raises(ValueError, match="sweep.nc is not a readable NetCDF file"):
+        load_sweep(store)
+
+
+def test_foreign_task_file_is_refused_naming_the_file(tmp_path):
+    """A readable task file of another config put into a store is a mixed store, not
+    damage: refused with a ValueError naming the file, before any task runs."""
+    other = copy.deepcopy(TINY)
+    other["grid"]["g0"] = list(np.asarray(TINY["grid"]["g0"]) * 2)
+    run_sweep(other, out=tmp_path / "other", scheduler=IN_PROCESS, progress=False)
+    store = tmp_path / "store"
+    run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False)
+    target = store / "tasks" / "task-00000.nc"
+    target.write_bytes((tmp_path / "other" / "tasks" / "task-00000.nc").read_bytes())
+    ran = []
+    with pytest.raises(ValueError, match="task-00000.nc does not hold task 0 of this config"):
+        run_sweep(TINY, out=store, scheduler=IN_PROCESS, progress=False, on_task=ran.append)
+    assert ran == []

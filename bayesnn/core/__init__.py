@@ -14,7 +14,7 @@
 - :mod:`bayesnn.core.validation`: argument checks raising ``ValueError`` naming the
   parameter and the constraint, before any simulation work.
 """
-from bayesnn.core.binning import GRID_TOLERANCE, bin_counts, bin_index
+from bayesnn.core.binning import GRID_TOLERANCE, bin_counts, bin_index, bin_spikes, spikes_from_counts
 from bayesnn.core.grid import Grid, build_params, grid_coords, make_grid, reshape_points, run_grid
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
@@ -50,7 +50,7 @@ from bayesnn.core.stepping import (
 )
 
 __all__ = [
-    "GRID_TOLERANCE", "bin_counts", "bin_index",
+    "GRID_TOLERANCE", "bin_counts", "bin_index", "bin_spikes", "spikes_from_counts",
     "Grid", "build_params", "grid_coords", "make_grid", "reshape_points", "run_grid",
     "KeyLike", "as_key", "trial_keys",
     "as_leaf", "is_traced", "params_record", "stack_params", "unstack_params",

@@ -83,4 +83,43 @@ def bin_counts(spikes, n_senders: int, dt, n_steps: int) -> jax.Array:
         jnp.where(valid, spikes.counts, 0), mode="drop")
 
 
-__all__ = ["GRID_TOLERANCE", "bin_index", "bin_counts", "grid_step"]
+def n_bins_of(duration: float, dt: float) -> int:
+    """T = duration / dt; ``ValueError`` naming both unless it is a positive whole number
+    (to 1e-9 relative)."""
+    steps = int(round(duration / dt))
+    if steps < 1 or abs(steps * dt - duration) > 1e-9 * duration:
+        raise ValueError(f"duration = {duration} s must be a whole number (>= 1) of bins of "
+                         f"dt = {dt} s")
+    return steps
+
+
+def bin_spikes(spikes, *, n_senders: int, duration: float, dt: float) -> np.ndarray:
+    """Float64 counts of checked spikes in bins of width ``dt`` on ``[0, duration]``:
+    (T, N) for one trial, (B, T, N) for a batch, by :func:`bin_index`'s rule (a spike at
+    exactly ``duration`` goes to the last bin), events weighted by their multiplicity.
+    The one binning helper of the learners and the NumPyro models; the caller checks
+    the spikes (sorted, in range, senders < N, counts >= 1)."""
+    steps = n_bins_of(duration, dt)
+    counts = bin_counts(spikes, n_senders, dt, steps) if np.ndim(spikes.times) == 1 else \
+        jax.vmap(lambda one: bin_counts(one, n_senders, dt, steps))(spikes)
+    return np.asarray(counts, dtype=np.float64)
+
+
+def spikes_from_counts(counts, dt: float):
+    """Binned counts (T, N) as a :class:`bayesnn.core.Spikes` trial that
+    :func:`bin_spikes` (width ``dt``) bins back to the same counts: one event per non-zero
+    bin and input, at the bin's left edge ``k dt`` (s, on the grid, so in bin k), with the
+    count as its multiplicity. For data that only exist binned; use ``duration = T dt``."""
+    from bayesnn.core.spikes import make_spikes
+    from bayesnn.core.validation import require_integer_counts, require_positive
+
+    array = np.asarray(require_integer_counts("counts", counts))
+    if array.ndim != 2:
+        raise ValueError(f"counts must have shape (T, N), got {array.shape}")
+    dt = float(require_positive("dt", dt, ndim=0))
+    steps, senders = np.nonzero(array)
+    return make_spikes(steps * dt, senders, array[steps, senders].astype(np.int64),
+                       n_senders=array.shape[1])
+
+
+__all__ = ["GRID_TOLERANCE", "spikes_from_counts", "bin_index", "bin_counts", "bin_spikes", "grid_step", "n_bins_of"]

@@ -105,8 +105,13 @@ def unchecked(cls: type[T], **fields: Any) -> T:
 
 
 def as_leaf(value: Any) -> jax.Array:
-    """A validated NumPy value as a leaf in JAX's default float type."""
-    return jnp.asarray(value, dtype=jnp.result_type(float))
+    """A validated NumPy value as a leaf in JAX's default float type (a float32 leaf is
+    noted, so that a later :func:`bayesnn.core.enable_x64` can say so)."""
+    dtype = jnp.result_type(float)
+    if dtype == jnp.float32:
+        from bayesnn.core.precision import note_float32_record
+        note_float32_record()
+    return jnp.asarray(value, dtype=dtype)
 
 
 def stack_params(records: Sequence[T]) -> T:

@@ -46,9 +46,29 @@ class PrecisionWarning(UserWarning):
 _warned: set[str] = set()
 
 
+_FLOAT32_RECORDS = {"built": 0}  # records validated while JAX was in float32
+
+
+def note_float32_record() -> None:
+    """Called when a parameter record is built in float32 (see :func:`enable_x64`)."""
+    _FLOAT32_RECORDS["built"] += 1
+
+
 def enable_x64(enabled: bool = True) -> None:
-    """Switch JAX's default floating type to float64 (``enabled=True``) or float32."""
+    """Switch JAX's default floating type to float64 (``enabled=True``) or float32.
+
+    Records built before (in float32) keep float32 values: switching on float64 after
+    building any warns (:class:`PrecisionWarning`), naming how many were built, so a
+    float32 record is never used in a float64 run without a word; rebuild them."""
+    if enabled and not x64_enabled() and _FLOAT32_RECORDS["built"]:
+        warnings.warn(
+            f"enable_x64() after {_FLOAT32_RECORDS['built']} value(s) of parameter records were built "
+            "in float32: they keep float32 values (about 7 digits); rebuild them after "
+            "enable_x64() (or call it first, before building any record)",
+            PrecisionWarning, stacklevel=2)
     jax.config.update("jax_enable_x64", bool(enabled))
+    if enabled:
+        _FLOAT32_RECORDS["built"] = 0
 
 
 def x64_enabled() -> bool:

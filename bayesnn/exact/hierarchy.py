@@ -52,8 +52,9 @@ from bayesnn.core.spikes import Spikes, next_power_of_two, spike_arrays
 __all__ = ["TreeFilter", "tree_filter", "tree_filter_trials",
            "tree_filter_bytes", "DEFAULT_MAX_BYTES", "BRUTE_FORCE_MAX_CHILDREN"]
 
-DEFAULT_MAX_BYTES = 256 * 2 ** 20
-"""Default memory limit of :func:`tree_filter` (256 MiB): K <= 10 (S = 2048 states)."""
+DEFAULT_MAX_BYTES = 64 * 2 ** 20
+"""Default memory limit of :func:`tree_filter` (64 MiB): K <= 10 (S = 2048 states, 32 MiB);
+K = 11 (128 MiB, and minutes per trial) is refused unless ``max_bytes`` is raised."""
 
 BRUTE_FORCE_MAX_CHILDREN = 3
 _MAX_LAMBDA = 8.0

@@ -38,7 +38,8 @@ from bayesnn.core.params import unchecked
 from bayesnn.core.spikes import Spikes, make_spikes, spike_arrays, stack_spikes
 from bayesnn.exact.mmpp import mmpp_filter_batch
 from bayesnn.neuron import NeuronParams, simulate_trials as neuron_trials
-from bayesnn.processes.params import MMPPParams
+from bayesnn.processes.labelling import canonical_labelling
+from bayesnn.processes.params import MMPPParams, model_of
 
 __all__ = ["delivered_spikes", "top_epochs", "isi_statistics", "fit_reader_ml"]
 
@@ -165,7 +166,9 @@ def fit_reader_ml(reader: NeuronParams, delivered: Spikes, duration: float, *,
     Returns:
         dict with the fitted and trained rates, the log-likelihoods (nats per second of
         data), the likelihood-ratio statistic 2 x gap with its chi-square(2K + 2) 99%
-        quantile, and the y log-losses of the trained and fitted readers.
+        quantile, the y log-losses of the trained and fitted readers, and whether the
+        fit was relabelled (bayesnn's labelling with the trained reader as reference,
+        :func:`bayesnn.processes.canonical_labelling`: the fitted reader's ON is y = 1).
     """
     n_children = int(np.shape(reader.q_on)[-1])
     total_time = duration * int(delivered.times.shape[0])
@@ -183,6 +186,11 @@ def fit_reader_ml(reader: NeuronParams, delivered: Spikes, duration: float, *,
                                start, jac=True, method="L-BFGS-B",
                                options={"maxiter": int(max_iterations)})
     fitted = np.exp(result.x)
+    # bayesnn's one labelling, with the trained reader as reference (its ON is y = 1)
+    labelled, relabelled = canonical_labelling(_unpack(jnp.asarray(result.x), n_children),
+                                               model_of(reader))
+    fitted = np.concatenate([[float(labelled.r_on), float(labelled.r_off)],
+                             np.asarray(labelled.q_on), np.asarray(labelled.q_off)])
     ml_reader = NeuronParams(fitted[0], fitted[1], fitted[2:2 + n_children],
                              fitted[2 + n_children:], float(reader.g0))
     losses = {}
@@ -209,5 +217,6 @@ def fit_reader_ml(reader: NeuronParams, delivered: Spikes, duration: float, *,
         "log_loss_y_trained_reader": losses["trained"],
         "log_loss_y_ml_reader": losses["ml"],
         "converged": bool(result.success),
+        "relabelled": bool(relabelled),
     }
 

@@ -35,7 +35,7 @@ import numpy as np
 from bayesnn.core.params import params_record, stack_params
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two, spike_arrays
-from bayesnn.core.validation import require_positive
+from bayesnn.core.validation import check_spikes, require_positive
 from bayesnn.hierarchy.fed import log_odds_fed
 from bayesnn.hierarchy.params import TreeParams, as_tree_params, child_effective_rates
 from bayesnn.neuron import NeuronParams
@@ -303,11 +303,10 @@ def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> Hie
     per_trial = [Spikes(*(np.asarray(f)[b] for f in inputs)) if batched else inputs
                  for b in range(n_trials)]
     for spikes in per_trial:
-        times, _, _ = spike_arrays(spikes)
-        if times.size and (times[0] < 0 or times[-1] > duration):
-            raise ValueError(f"inputs times must lie in [0, duration = {duration}] s")
-        if np.any(np.diff(times) < 0):
-            raise ValueError("inputs times must be sorted in time")
+        # finite, sorted, in [0, duration], integer senders < K N, counts >= 1 (a NaN
+        # time fails no range comparison, so it is checked explicitly there)
+        check_spikes(spikes, n_senders=n_children * n_inputs, duration=duration,
+                     name="inputs")
     split = [split_inputs(s, n_children, n_inputs) for s in per_trial]
     # Deterministic size from the rates (so training and test runs share a program).
     expected = float(np.max(np.sum(np.maximum(np.asarray(net.layer1.q_on),

@@ -7,6 +7,7 @@ import numpy as np
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes
 from bayesnn.core.validation import require_in_range, require_integer_counts, require_positive
+from bayesnn.processes.labelling import require_distinct_states
 from bayesnn.processes.params import MMPPParams, check_mmpp_fields
 
 # Learned rates are kept in [MIN_RATE, MAX_RATE] Hz: the M-step maximises the expected
@@ -16,10 +17,12 @@ MIN_RATE = 1e-6
 MAX_RATE = 1e6
 
 
-def check_initial(initial, name: str = "initial") -> MMPPParams:
+def check_initial(initial, name: str = "initial", start: bool = True) -> MMPPParams:
     """A validated :class:`MMPPParams` from ``initial`` (any record holding r_on, r_off,
     q_on, q_off); ``ValueError`` naming ``<name>.<field>`` if a rate is outside the
-    valid domain (finite, > 0, matching shapes)."""
+    valid domain (finite, > 0, matching shapes), and (``start=True``, a learner's
+    starting point) if it is a symmetric start ``q_on == q_off``
+    (:func:`bayesnn.processes.require_distinct_states`)."""
     for field in ("r_on", "r_off", "q_on", "q_off"):
         if not hasattr(initial, field):
             raise ValueError(f"{name} must hold r_on, r_off, q_on, q_off (an MMPPParams), "
@@ -28,7 +31,10 @@ def check_initial(initial, name: str = "initial") -> MMPPParams:
         fields = check_mmpp_fields(initial.r_on, initial.r_off, initial.q_on, initial.q_off)
     except ValueError as error:
         raise ValueError(f"{name}.{error}") from None
-    return MMPPParams(**fields)
+    params = MMPPParams(**fields)
+    if start:
+        require_distinct_states(params, name)
+    return params
 
 
 def check_rate_bounds(min_rate, max_rate) -> tuple[float, float]:
@@ -48,8 +54,22 @@ def check_discount(value, name: str = "discount") -> float:
     return require_in_range(name, value, 0.0, 1.0, low_inclusive=False, high_inclusive=True)
 
 
-def check_initial_prob_on(value) -> float:
+def check_initial_prob_on(value) -> float | None:
+    """``None`` (the stationary law of the current parameters, bayesnn's default) or a
+    fixed P(x_0 = 1) in [0, 1]."""
+    if value is None:
+        return None
     return require_in_range("initial_prob_on", value, 0.0, 1.0, True, True)
+
+
+def check_reference(reference, n_inputs: int):
+    """``None`` or a valid :class:`MMPPParams` with N inputs (the labelling reference)."""
+    if reference is None:
+        return None
+    params = check_initial(reference, "reference", start=False)
+    if params.n_inputs != n_inputs:
+        raise ValueError(f"reference must have N = {n_inputs} inputs, got {params.n_inputs}")
+    return params
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -96,7 +116,15 @@ def check_spikes(inputs, duration, n_inputs: int, name: str = "inputs"
         raise ValueError(f"{name} must be one trial (C,) or a batch (B, C), got {times.shape}")
     if np.any(np.asarray(inputs.n_events) > inputs.capacity):
         raise ValueError(f"{name} overflowed its buffer (n_events > capacity)")
+    if not np.issubdtype(senders.dtype, np.integer):
+        raise ValueError(f"{name}.senders must be integers, got dtype {senders.dtype}")
+    counts = np.asarray(inputs.counts)
+    if not np.issubdtype(counts.dtype, np.integer):
+        raise ValueError(f"{name}.counts must be integers, got dtype {counts.dtype}")
     valid = senders >= 0
+    if np.any(valid & (counts < 1)):
+        raise ValueError(f"{name}.counts (spike multiplicities) must be >= 1 at every valid "
+                         f"event, got {int(counts[valid].min())}")
     if np.any(senders >= n_inputs):
         raise ValueError(f"{name} senders must be < N = {n_inputs}, got {int(senders.max())}")
     if np.any(valid & ~np.isfinite(times)) or np.any(valid & ((times < 0) | (times > duration))):

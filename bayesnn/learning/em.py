@@ -14,148 +14,186 @@ zeroes; Fisher's identity, Cappé, Moulines & Rydén 2005 Sec. 10.1).
 * :func:`em_continuous`: the continuous-time model with the exact continuous-time
   smoother (:mod:`bayesnn.exact.mmpp_smoother`; Rydén 1996).
 
-The initial law ``P(x_0 = 1) = initial_prob_on`` is fixed (default 1/2) and is part of
-the likelihood that EM maximises (:mod:`bayesnn.learning.statistics`).
+The initial law is the stationary law of the current parameters by default
+(``initial_prob_on=None``, as in :mod:`bayesnn.exact`), with its term in the exact
+M-step (:mod:`bayesnn.learning.statistics`), or a fixed ``initial_prob_on``. EM stops by
+the test of :mod:`bayesnn.learning.fit` (estimated distance to the fixed point, not the
+log-likelihood change), refuses a symmetric start (``q_on == q_off``) and returns the
+fit in bayesnn's labelling (:func:`bayesnn.processes.canonical_labelling`).
 """
 from __future__ import annotations
 
 import time
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.learning import checks
+from bayesnn.learning.fit import Convergence, FitResult, bin_inputs, finish, log_rate_change, stack
 from bayesnn.learning.statistics import (
     binned_e_step,
+    binned_log_likelihood,
     continuous_e_step,
     m_step_binned,
     m_step_continuous,
 )
+from bayesnn.exact.mmpp_smoother import log_likelihood_kernel
 from bayesnn.processes.params import MMPPParams
 
-__all__ = ["EMResult", "em_binned", "em_continuous"]
+__all__ = ["em_binned", "em_continuous"]
 
 
-class EMResult(NamedTuple):
-    """Result of batch EM.
-
-    Fields:
-        params: :class:`MMPPParams`, the last parameters (Hz).
-        log_likelihoods: (I + 1,) log-likelihood (nats) of ``history[k]``, k = 0..I (the
-            binned model omits the parameter-free ``-sum log n!``).
-        history: :class:`MMPPParams` with a leading iteration axis (I + 1): the initial
-            parameters followed by each iterate.
-        n_iterations: I, the number of EM iterations run.
-        converged: whether the relative log-likelihood gain fell below ``tol``.
-        wall_time: seconds spent (including compilation on the first call).
-    """
-
-    params: MMPPParams
-    log_likelihoods: np.ndarray
-    history: MMPPParams
-    n_iterations: int
-    converged: bool
-    wall_time: float
-
-
-def _loop(step, params, max_iterations, tol):
+def _loop(step, params, max_iterations, xtol):
     start = time.perf_counter()
     history, log_liks = [params], []
+    test = Convergence(xtol)
     converged = False
     for _ in range(max_iterations):
         new, log_lik = step(params)
         log_liks.append(float(log_lik))
-        if len(log_liks) > 1 and abs(log_liks[-1] - log_liks[-2]) <= tol * abs(log_liks[-1]):
-            converged = True
-            break
         params = new
         history.append(params)
-    else:
-        log_liks.append(float(step(params)[1]))
-    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *history)
-    return EMResult(params, np.asarray(log_liks[:len(history)]), stacked, len(history) - 1,
-                    converged, time.perf_counter() - start)
+        if test.update(log_rate_change(new, history[-2])):
+            converged = True
+            break
+    log_liks.append(float(step(params)[1]))
+    return params, stack(history), np.asarray(log_liks), len(history) - 1, converged, start
 
 
-def em_binned(initial, counts, dt: float, *, max_iterations: int = 200, tol: float = 1e-10,
-              initial_prob_on: float = 0.5, min_rate: float = checks.MIN_RATE,
-              max_rate: float = checks.MAX_RATE) -> EMResult:
+def _result(method, params, history, log_liks, n_iterations, converged, start, gradient,
+            n_spikes, reference):
+    params, history, swapped = finish(params, history, reference=reference)
+    return FitResult(params, log_liks, history, None, n_iterations, converged,
+                     float(gradient) / n_spikes, swapped, time.perf_counter() - start, method,
+                     {})
+
+
+def em_binned(initial, inputs, *, duration: float, dt: float, max_iterations: int = 200,
+              xtol: float = 1e-9, initial_prob_on: float | None = None,
+              min_rate: float = checks.MIN_RATE, max_rate: float = checks.MAX_RATE,
+              reference: MMPPParams | None = None) -> FitResult:
     """Batch EM for the binned model (Baum-Welch with the CTMC-parameterised transition
     matrix; statistics and M-step in :mod:`bayesnn.learning.statistics`).
 
     Args:
-        initial: starting :class:`MMPPParams` (rates in Hz, > 0).
-        counts: (T, N) or (B, T, N) non-negative integer input counts per bin (B trials,
-            each starting from ``initial_prob_on``).
+        initial: starting :class:`MMPPParams` (rates in Hz, > 0, q_on != q_off).
+        inputs: :class:`bayesnn.core.Spikes`, one trial (C,) or a batch (B, C) on
+            ``[0, duration]``, binned inside by :func:`bayesnn.core.bin_index`'s rule.
+        duration: trial length, s, a whole number of bins.
         dt: bin width, s, > 0.
         max_iterations: most EM iterations (>= 1).
-        tol: stop when the relative change of the log-likelihood is <= tol (> 0).
-        initial_prob_on: P(x_0 = 1), fixed, in [0, 1].
+        xtol: convergence tolerance on the log-rates (:mod:`bayesnn.learning.fit`).
+        initial_prob_on: ``None`` (stationary law, default) or a fixed P(x_0 = 1).
         min_rate, max_rate: box (Hz) the M-step maximises over.
+        reference: optional :class:`MMPPParams` fixing the labelling
+            (:func:`bayesnn.processes.canonical_labelling`).
 
     Returns:
-        :class:`EMResult`.
+        :class:`bayesnn.learning.FitResult` (log-likelihoods of the binned model without
+        the parameter-free ``-sum log n!``).
 
     Raises:
-        ValueError: naming the argument (bad rates, counts, dt, settings, or fewer spikes
-            than the 2N + 2 parameters), before any work.
+        ValueError: naming the argument (bad rates, a symmetric start, bad spikes, dt,
+            settings, or fewer spikes than the 2N + 2 parameters), before any work.
     """
     params = checks.check_initial(initial)
-    data, dt = checks.check_counts(counts, dt, params.n_inputs)
-    p0, low, high, max_iterations, tol = _settings(initial_prob_on, min_rate, max_rate,
-                                                   max_iterations, tol)
-    data = jnp.asarray(data)
-    return _loop(lambda current: _binned_step(current, p0, data, dt, low, high), params,
-                 max_iterations, tol)
+    inputs, duration, _ = checks.check_spikes(inputs, duration, params.n_inputs)
+    dt = float(checks.require_positive("dt", dt, ndim=0))
+    data = jnp.asarray(bin_inputs(inputs, duration=duration, dt=dt, n_inputs=params.n_inputs))
+    p0, low, high, max_iterations, xtol = _settings(initial_prob_on, min_rate, max_rate,
+                                                    max_iterations, xtol)
+    reference = checks.check_reference(reference, params.n_inputs)
+    run = _loop(lambda current: _binned_step(current, p0, data, dt, low, high), params,
+                max_iterations, xtol)
+    gradient = _binned_gradient(run[0], p0, data, dt)
+    return _result("em_binned", *run, gradient, float(np.sum(data)), reference)
 
 
-def em_continuous(initial, inputs, duration: float, *, max_iterations: int = 200,
-                  tol: float = 1e-10, initial_prob_on: float = 0.5,
-                  min_rate: float = checks.MIN_RATE, max_rate: float = checks.MAX_RATE
-                  ) -> EMResult:
+def em_continuous(initial, inputs, *, duration: float, max_iterations: int = 200,
+                  xtol: float = 1e-9, initial_prob_on: float | None = None,
+                  min_rate: float = checks.MIN_RATE, max_rate: float = checks.MAX_RATE,
+                  reference: MMPPParams | None = None) -> FitResult:
     """Batch EM for the continuous-time model (Rydén 1996), E-step by the exact smoother.
 
     Args:
-        initial: starting :class:`MMPPParams` (Hz).
+        initial: starting :class:`MMPPParams` (Hz, q_on != q_off).
         inputs: :class:`bayesnn.core.Spikes`, one trial (C,) or a batch (B, C) of trials
-            of equal ``duration`` (sender = input index).
+            of equal ``duration`` (sender = input index, count = multiplicity >= 1).
         duration: trial length, s, > 0.
         Other arguments as :func:`em_binned`.
 
     Returns:
-        :class:`EMResult` (log-likelihoods are log densities of the spike trains).
+        :class:`bayesnn.learning.FitResult` (log-likelihoods are log densities of the
+        spike trains).
 
     Raises:
         ValueError: naming the argument, before any work.
     """
     params = checks.check_initial(initial)
     inputs, duration, batched = checks.check_spikes(inputs, duration, params.n_inputs)
-    p0, low, high, max_iterations, tol = _settings(initial_prob_on, min_rate, max_rate,
-                                                   max_iterations, tol)
+    p0, low, high, max_iterations, xtol = _settings(initial_prob_on, min_rate, max_rate,
+                                                    max_iterations, xtol)
+    reference = checks.check_reference(reference, params.n_inputs)
     arrays = (inputs.times, inputs.senders, inputs.counts)
-    return _loop(lambda current: _continuous_step(current, p0, *arrays, duration, low, high,
-                                                  batched=batched), params, max_iterations, tol)
+    run = _loop(lambda current: _continuous_step(current, p0, *arrays, duration, low, high,
+                                                 batched=batched), params, max_iterations, xtol)
+    gradient = _continuous_gradient(run[0], p0, *arrays, duration)
+    n_spikes = float(np.sum(np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.counts), 0)))
+    return _result("em_continuous", *run, gradient, n_spikes, reference)
+
+
+def _p0(params, p0):
+    return params.r_on / (params.r_on + params.r_off) if p0 is None else jnp.asarray(p0, float)
 
 
 # One compiled program per data shape (capacities are powers of two), shared by calls.
-@jax.jit
+@partial(jax.jit, static_argnames=("p0",))
 def _binned_step(params, p0, counts, dt, low, high):
-    stats, log_lik = binned_e_step(params, p0, counts, dt)
-    return m_step_binned(stats, dt, low, high), log_lik
+    stats, log_lik = binned_e_step(params, _p0(params, p0), counts, dt)
+    return m_step_binned(stats, dt, low, high, stationary=p0 is None), log_lik
 
 
-@partial(jax.jit, static_argnames=("batched",))
+@partial(jax.jit, static_argnames=("p0", "batched"))
 def _continuous_step(params, p0, times, senders, counts, duration, low, high, *, batched):
-    stats, log_lik = continuous_e_step(params, p0, times, senders, counts, duration,
+    stats, log_lik = continuous_e_step(params, _p0(params, p0), times, senders, counts, duration,
                                        batched=batched)
-    return m_step_continuous(stats, low, high), log_lik
+    return m_step_continuous(stats, low, high, stationary=p0 is None), log_lik
 
 
-def _settings(initial_prob_on, min_rate, max_rate, max_iterations, tol):
+def _log_rates(params):
+    return jax.tree_util.tree_map(jnp.log, params)
+
+
+def _norm(grad):
+    return jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree_util.tree_leaves(grad)))
+
+
+@partial(jax.jit, static_argnames=("p0",))
+def _binned_gradient(params, p0, counts, dt):
+    def objective(u):
+        rates = jax.tree_util.tree_map(jnp.exp, u)
+        return binned_log_likelihood(rates, _p0(rates, p0), counts, dt)
+
+    return _norm(jax.grad(objective)(_log_rates(params)))
+
+
+@partial(jax.jit, static_argnames=("p0",))
+def _continuous_gradient(params, p0, times, senders, counts, duration):
+    def objective(u):
+        rates = jax.tree_util.tree_map(jnp.exp, u)
+        one = partial(log_likelihood_kernel, rates.r_on, rates.r_off, rates.q_on, rates.q_off,
+                      _p0(rates, p0))
+        if times.ndim == 1:
+            return one(times, senders, counts, duration)
+        return jnp.sum(jax.vmap(one, in_axes=(0, 0, 0, None))(times, senders, counts, duration))
+
+    return _norm(jax.grad(objective)(_log_rates(params)))
+
+
+def _settings(initial_prob_on, min_rate, max_rate, max_iterations, xtol):
     p0 = checks.check_initial_prob_on(initial_prob_on)
     low, high = checks.check_rate_bounds(min_rate, max_rate)
     return (p0, low, high, checks.check_positive_int("max_iterations", max_iterations),
-            checks.check_tolerance(tol))
+            checks.check_tolerance(xtol, "xtol"))

@@ -43,32 +43,31 @@ def flat(params) -> np.ndarray:
 
 
 def mirrored(params):
-    """The mirror parameter point: ON and OFF swapped together with (r_on, q_on) <->
-    (r_off, q_off); same likelihood for every data set. Works on trajectories too
-    (leading axes)."""
-    from bayesnn.core.params import unchecked
-    return unchecked(MMPPParams, r_on=params.r_off, r_off=params.r_on, q_on=params.q_off,
-                     q_off=params.q_on)
+    """The mirror parameter point (:func:`bayesnn.processes.mirror`); works on
+    trajectories too (leading axes)."""
+    from bayesnn.processes.labelling import mirror
+    return mirror(params)
 
 
 def is_mirrored(params, true: MMPPParams) -> bool:
-    """Whether the mirror of ``params`` is closer to ``true`` (squared log distance)."""
-    truth = flat(true)
-    distance = lambda x: float(np.sum(np.log(flat(x) / truth) ** 2))  # noqa: E731
-    return distance(mirrored(params)) < distance(params)
+    """Whether the mirror of ``params`` is closer to ``true`` (squared log distance; the
+    reference rule of :func:`bayesnn.processes.canonical_labelling`)."""
+    from bayesnn.processes.labelling import canonical_labelling
+    return canonical_labelling(params, true)[1]
 
 
 def aligned(params, true: MMPPParams):
-    """``params`` in the labelling of ``true``: a learner may land on the mirror point
-    (:func:`mirrored`); return whichever of the two is closer to ``true``."""
-    return mirrored(params) if is_mirrored(params, true) else params
+    """``params`` in the labelling of ``true`` (the reference rule of
+    :func:`bayesnn.processes.canonical_labelling`)."""
+    from bayesnn.processes.labelling import canonical_labelling
+    return canonical_labelling(params, true)[0]
 
 
 def bin_counts(spikes: Spikes, n_inputs: int, duration: float, dt: float) -> np.ndarray:
     """(T, N) counts of one trial's spikes in bins of width dt (T = round(duration/dt)),
     by the package's one binning rule (:func:`bayesnn.core.bin_counts`)."""
-    from bayesnn.core.binning import bin_counts as core_bin_counts
-    return np.asarray(core_bin_counts(spikes, n_inputs, dt, int(round(duration / dt))))
+    from bayesnn.core.binning import bin_spikes
+    return bin_spikes(spikes, n_senders=n_inputs, duration=duration, dt=dt)
 
 
 def sample_data(true: MMPPParams, key, duration: float, n_datasets: int, capacity: int | None = None
@@ -102,7 +101,7 @@ class DurationSweep(NamedTuple):
 
 
 def duration_sweep(true: MMPPParams, durations, n_datasets: int, key=0,
-                   tol: float = 1e-10) -> DurationSweep:
+                   tol: float = 1e-8) -> DurationSweep:
     """Continuous-time batch EM from :func:`mis_initialised` on ``n_datasets`` trials per
     duration; relative RMS error of the learned rates against the truth."""
     truth = flat(true)
@@ -110,7 +109,8 @@ def duration_sweep(true: MMPPParams, durations, n_datasets: int, key=0,
     for d, duration in enumerate(durations):
         row, fits, its = [], [], []
         for spikes in sample_data(true, jax.random.fold_in(as_key(key), d), duration, n_datasets):
-            result = em_continuous(mis_initialised(true), spikes, duration, max_iterations=500, tol=tol)
+            result = em_continuous(mis_initialised(true), spikes, duration=duration,
+                                   max_iterations=500, xtol=tol)
             row.append(float(np.sqrt(np.mean((flat(aligned(result.params, true)) / truth - 1) ** 2))))
             fits.append(result.params)
             its.append(result.n_iterations)
@@ -174,10 +174,11 @@ def nuts_coverage(true: MMPPParams, n_datasets: int = 5, duration: float = 20.0,
     for k, spikes in enumerate(sample_data(true, key, duration, n_datasets)):
         counts = bin_counts(spikes, true.n_inputs, duration, dt)
         start = time.perf_counter()
-        ml = flat(em_binned(mis_initialised(true), counts, dt, max_iterations=1000, tol=1e-12).params)
+        ml = flat(em_binned(mis_initialised(true), spikes, duration=duration, dt=dt,
+                            max_iterations=1000, xtol=1e-9).params)
         rows["wall_time_em"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        nuts = run_nuts(counts, dt, key=jax.random.fold_in(as_key(key), 10_000 + k),
+        nuts = run_nuts(spikes, duration=duration, dt=dt, n_inputs=true.n_inputs, key=jax.random.fold_in(as_key(key), 10_000 + k),
                         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                         chain_method="sequential", hdi_prob=hdi_prob)
         rows["wall_time_nuts"].append(time.perf_counter() - start)

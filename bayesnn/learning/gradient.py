@@ -10,6 +10,12 @@ every iterate is a valid, positive parameter set; iterates are also projected on
 The loss is ``-log p / K`` (K = number of input spikes) so that step sizes do not depend
 on the amount of data.
 
+The initial law is the stationary law of the current rates by default (it is then
+part of what is differentiated), as in :mod:`bayesnn.exact`. Rates named in ``fixed``
+are held at their starting values. The result is returned in bayesnn's labelling
+(:func:`bayesnn.processes.canonical_labelling`): with exchangeable starting points L-BFGS
+may land on the mirror of EM's optimum, which has the same likelihood.
+
 By Fisher's identity the gradient is ``d log p / d log q^i_on = E[N^i_on] - q^i_on
 E[T_on]`` (and likewise for the other rates; :mod:`bayesnn.exact.mmpp_smoother`), so the
 maximiser found here is a fixed point of EM: :func:`fit_gradient` and
@@ -25,8 +31,6 @@ from __future__ import annotations
 import functools
 import time
 from functools import partial
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,47 +39,36 @@ import optax
 from bayesnn.core.params import is_traced, unchecked
 from bayesnn.exact.mmpp_smoother import log_likelihood_kernel
 from bayesnn.learning import checks
+from bayesnn.learning.fit import FitResult, finish, stack
 from bayesnn.processes.params import MMPPParams
 
-__all__ = ["GradientResult", "fit_gradient", "log_likelihood"]
+__all__ = ["fit_gradient", "log_likelihood"]
 
 
-class GradientResult(NamedTuple):
-    """Result of :func:`fit_gradient`.
-
-    Fields:
-        params: final :class:`MMPPParams` (Hz).
-        log_likelihoods: (I + 1,) log density (nats) at each iterate, starting point first.
-        n_steps: I, optimiser steps taken.
-        converged: whether the gradient norm (per spike, in log-rate space) fell below
-            ``tol``.
-        gradient_norm: final gradient norm of ``log p / K`` w.r.t. the log-rates.
-        wall_time: seconds (including compilation).
-    """
-
-    params: MMPPParams
-    log_likelihoods: np.ndarray
-    n_steps: int
-    converged: bool
-    gradient_norm: float
-    wall_time: float
+def _p0(params, p0):
+    return params.r_on / (params.r_on + params.r_off) if p0 is None else p0
 
 
 def _log_likelihood(params, p0, times, senders, counts, duration):
+    initial = _p0(params, p0)
+
     def one(t, s, c):
-        return log_likelihood_kernel(params.r_on, params.r_off, params.q_on, params.q_off, p0,
-                                     t, s, c, duration)
+        return log_likelihood_kernel(params.r_on, params.r_off, params.q_on, params.q_off,
+                                     initial, t, s, c, duration)
 
     if times.ndim == 1:
         return one(times, senders, counts)
     return jnp.sum(jax.vmap(one)(times, senders, counts))
 
 
-def log_likelihood(params, inputs, duration: float, *, initial_prob_on: float = 0.5) -> jax.Array:
+def log_likelihood(params, inputs, *, duration: float, initial_prob_on: float | None = None
+                   ) -> jax.Array:
     """Log density (nats) of the input spike trains under ``params`` (summed over a
     batch of trials), the objective of :func:`fit_gradient`; differentiable in
-    ``params`` (an :class:`MMPPParams` pytree)."""
-    model = params if is_traced(params) else checks.check_initial(params, "params")
+    ``params`` (an :class:`MMPPParams` pytree). The initial law defaults to the
+    stationary law ``r_on / (r_on + r_off)``, as :func:`bayesnn.exact.mmpp_log_likelihood`
+    (they agree to rounding, tested)."""
+    model = params if is_traced(params) else checks.check_initial(params, "params", start=False)
     inputs, duration, _ = checks.check_spikes(inputs, duration, model.n_inputs)
     p0 = checks.check_initial_prob_on(initial_prob_on)
     return _log_likelihood(model, p0, inputs.times, inputs.senders, inputs.counts, duration)
@@ -103,14 +96,16 @@ def _optimizer(optimizer, learning_rate):
     return _named_optimizer(optimizer, float(learning_rate)), optimizer == "lbfgs"
 
 
-def _loss(u, p0, times, senders, counts, duration, n_spikes):
+def _loss(u, p0, times, senders, counts, duration, n_spikes, start, free):
+    # fixed rates: their coordinates are taken from the start, so their gradient is 0
+    u = jax.tree_util.tree_map(lambda a, s, f: jnp.where(f, a, s), u, start, free)
     rates = jax.tree_util.tree_map(jnp.exp, u)
     return -_log_likelihood(rates, p0, times, senders, counts, duration) / n_spikes
 
 
-@partial(jax.jit, static_argnames=("transform", "line_search"))
-def _step(u, state, data, low, high, *, transform, line_search):
-    loss = partial(_loss, **data)
+@partial(jax.jit, static_argnames=("transform", "line_search", "p0"))
+def _step(u, state, data, low, high, *, transform, line_search, p0):
+    loss = partial(_loss, p0=p0, **data)
     value, grad = jax.value_and_grad(loss)(u)
     extra = dict(value=value, grad=grad, value_fn=loss) if line_search else {}
     updates, state = transform.update(grad, state, u, **extra)
@@ -118,20 +113,31 @@ def _step(u, state, data, low, high, *, transform, line_search):
     return u, state, value, optax.tree.norm(grad)
 
 
-@jax.jit
-def _value_and_grad(u, data):
-    value, grad = jax.value_and_grad(partial(_loss, **data))(u)
+@partial(jax.jit, static_argnames=("p0",))
+def _value_and_grad(u, data, *, p0):
+    value, grad = jax.value_and_grad(partial(_loss, p0=p0, **data))(u)
     return value, optax.tree.norm(grad)
 
 
-def fit_gradient(initial, inputs, duration: float, *, optimizer="lbfgs",
+def _check_fixed(fixed) -> tuple[str, ...]:
+    if isinstance(fixed, str):
+        fixed = (fixed,)
+    fixed = tuple(fixed)
+    unknown = [name for name in fixed if name not in MMPPParams.field_names]
+    if unknown:
+        raise ValueError(f"fixed must name rates among {MMPPParams.field_names}, got {unknown}")
+    return fixed
+
+
+def fit_gradient(initial, inputs, *, duration: float, optimizer="lbfgs",
                  learning_rate: float = 0.05, max_steps: int = 500, tol: float = 1e-9,
-                 initial_prob_on: float = 0.5, min_rate: float = checks.MIN_RATE,
-                 max_rate: float = checks.MAX_RATE) -> GradientResult:
+                 initial_prob_on: float | None = None, min_rate: float = checks.MIN_RATE,
+                 max_rate: float = checks.MAX_RATE, fixed=(),
+                 reference: MMPPParams | None = None) -> FitResult:
     """Maximise the exact log-likelihood by gradient ascent in log-rate space.
 
     Args:
-        initial: starting :class:`MMPPParams` (Hz).
+        initial: starting :class:`MMPPParams` (Hz, q_on != q_off).
         inputs: :class:`bayesnn.core.Spikes`, one trial (C,) or a batch (B, C).
         duration: trial length, s, > 0.
         optimizer: ``"lbfgs"`` (default; step sizes from a line search), ``"adam"``,
@@ -139,11 +145,15 @@ def fit_gradient(initial, inputs, duration: float, *, optimizer="lbfgs",
         learning_rate: > 0, step size of Adam/SGD on ``log p / K``.
         max_steps: most optimiser steps (>= 1).
         tol: stop when the gradient norm of ``log p / K`` w.r.t. the log-rates is < tol.
-        initial_prob_on: P(x_0 = 1), fixed, in [0, 1].
+        initial_prob_on: ``None`` (stationary law, default) or a fixed P(x_0 = 1).
         min_rate, max_rate: projection box for every rate, Hz.
+        fixed: names of rates held at their value in ``initial`` (e.g. ``("r_on",
+            "r_off")``); then the labels are those of the fixed rates (no relabelling).
+        reference: optional :class:`MMPPParams` fixing the labelling
+            (:func:`bayesnn.processes.canonical_labelling`).
 
     Returns:
-        :class:`GradientResult`.
+        :class:`bayesnn.learning.FitResult` (``n_iterations`` = optimiser steps).
 
     Raises:
         ValueError: naming the argument, before any work.
@@ -155,29 +165,37 @@ def fit_gradient(initial, inputs, duration: float, *, optimizer="lbfgs",
     max_steps = checks.check_positive_int("max_steps", max_steps)
     tol = checks.check_tolerance(tol)
     checks.check_learning_rate(learning_rate)
+    fixed = _check_fixed(fixed)
+    reference = checks.check_reference(reference, params.n_inputs)
     transform, line_search = _optimizer(optimizer, learning_rate)
     n_spikes = float(np.sum(np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.counts), 0)))
-    data = dict(p0=jnp.asarray(p0, float), times=inputs.times, senders=inputs.senders,
-                counts=inputs.counts, duration=jnp.asarray(duration, float),
-                n_spikes=jnp.asarray(n_spikes))
     low, high = jnp.log(low), jnp.log(high)
 
     start = time.perf_counter()
     u = jax.tree_util.tree_map(lambda a: jnp.clip(jnp.log(a), low, high), params)
+    free = unchecked(MMPPParams, **{name: jnp.full(jnp.shape(getattr(u, name)), name not in fixed)
+                                    for name in MMPPParams.field_names})
+    data = dict(times=inputs.times, senders=inputs.senders, counts=inputs.counts,
+                duration=jnp.asarray(duration, float), n_spikes=jnp.asarray(n_spikes),
+                start=u, free=free)
     state = transform.init(u)
-    values, converged, norm = [], False, np.inf
+    values, history, converged, norm = [], [u], False, np.inf
     for _ in range(max_steps):
         new_u, state, value, norm = _step(u, state, data, low, high, transform=transform,
-                                          line_search=line_search)
+                                          line_search=line_search, p0=p0)
         values.append(float(value))
         if float(norm) < tol:
             converged = True
             break
         u = new_u
+        history.append(u)
     else:
-        value, norm = _value_and_grad(u, data)
+        value, norm = _value_and_grad(u, data, p0=p0)
         values.append(float(value))
         converged = bool(norm < tol)
     final = unchecked(MMPPParams, **{name: jnp.exp(getattr(u, name)) for name in MMPPParams.field_names})
-    return GradientResult(final, -np.asarray(values) * n_spikes, len(values) - 1, converged,
-                          float(norm), time.perf_counter() - start)
+    trace = jax.tree_util.tree_map(jnp.exp, stack(history))
+    final, trace, swapped = finish(final, trace, reference=reference, fixed=fixed)
+    return FitResult(final, -np.asarray(values) * n_spikes, trace, None, len(values) - 1,
+                     converged, float(norm), swapped, time.perf_counter() - start,
+                     "fit_gradient", {})

@@ -54,6 +54,7 @@ Markov Models: Estimation and Control", Springer (1995).
 """
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import NamedTuple
 
@@ -64,13 +65,13 @@ import numpy as np
 from bayesnn.core.params import unchecked
 from bayesnn.core.stepping import scan_steps
 from bayesnn.learning import checks
-from bayesnn.learning.online import _check_stream
+from bayesnn.learning.fit import FitResult
+from bayesnn.learning.online import initial_law, stream, stream_result
 from bayesnn.core.validation import require_positive
 from bayesnn.neuron import NeuronParams, NeuronState, init_state, prediction, stepped_step
 from bayesnn.processes.params import MMPPParams
 
-__all__ = ["LocalState", "LocalRuleResult", "local_init", "local_step", "local_readout",
-           "local_rule"]
+__all__ = ["LocalState", "local_init", "local_step", "local_readout", "local_rule"]
 
 
 class LocalState(NamedTuple):
@@ -91,28 +92,6 @@ class LocalState(NamedTuple):
     delta: jax.Array
     elapsed: jax.Array
     spike_counts: jax.Array
-
-
-class LocalRuleResult(NamedTuple):
-    """Result of :func:`local_rule`.
-
-    Fields:
-        params: final :class:`MMPPParams` (Hz).
-        times: (R,) end time of each recorded bin, s.
-        trajectory: :class:`MMPPParams` with a leading axis R.
-        log_odds: (R,) the neuron's L at ``times``, nats.
-        prediction: (R,) the neuron's G at ``times``, nats.
-        n_output_spikes: () output spikes the neuron emitted while learning.
-        state: final :class:`LocalState`.
-    """
-
-    params: MMPPParams
-    times: np.ndarray
-    trajectory: MMPPParams
-    log_odds: np.ndarray
-    prediction: np.ndarray
-    n_output_spikes: int
-    state: LocalState
 
 
 def local_init(params, initial_prob_on, g0) -> LocalState:
@@ -219,51 +198,66 @@ def _run(params, p0, g0, counts, dt, discount, learning_rate, *, update_every, w
     return carry[0], records, carry[1], carry[3]
 
 
-def local_rule(initial, counts, dt: float, *, learning_rate: float = 1.0,
+def local_rule(initial, inputs, *, duration: float, dt: float, learning_rate: float = 1.0,
                discount: float = 1.0, update_every: int = 1, warmup: int = 0,
                record_every: int = 100, smoothing: bool = True, readout: str = "L",
-               g0: float = 1.0, initial_prob_on: float = 0.5) -> LocalRuleResult:
-    """Run the local spike-driven rule over one stream of binned input counts.
+               g0: float = 1.0, initial_prob_on: float | None = None,
+               reference: MMPPParams | None = None, diagnostics: bool = True) -> FitResult:
+    """Run the local spike-driven rule over one stream of input spikes, binned with width
+    dt (the neuron's input spikes on its time grid).
 
     Args:
-        initial: starting :class:`MMPPParams` (Hz).
-        counts: (T, N) input spike counts per bin (the neuron's input spikes on a grid
-            of width dt).
+        initial: starting :class:`MMPPParams` (Hz, q_on != q_off).
+        inputs: one trial of :class:`bayesnn.core.Spikes` on ``[0, duration]``, binned
+            inside by :func:`bayesnn.core.bin_index`'s rule.
+        duration: s, a whole number of bins.
         dt: bin width, s, > 0.
         learning_rate: eta > 0, step toward the M-step in log-rate space (1 = full).
         discount: gamma in (0, 1] per bin.
         update_every, warmup, record_every: as :func:`bayesnn.learning.online.online_em`.
-        smoothing: True = the rule derived from online EM; False = the filtered-only
-            rule (every increment weighted by p_t), which cannot learn r_on, r_off
-            (docs/learning.md, Sec. 6).
+        smoothing: True (a bool) = the rule derived from online EM; False = the
+            filtered-only rule (every increment weighted by p_t), which cannot learn
+            r_on, r_off (docs/learning.md, Sec. 6).
         readout: ``"L"`` (the neuron's log-odds, its membrane potential) or ``"G"`` (the
             prediction rebuilt from its own output spikes, Denève 2008 I), used by the
             traces and the read-out.
         g0: jump of G per output spike, nats, > 0.
-        initial_prob_on: P(x_0 = 1) in (0, 1), sets L_0 = G_0.
+        initial_prob_on: ``None`` (the stationary law of ``initial``, default) or
+            P(x_0 = 1) in (0, 1); sets L_0 = G_0.
+        reference: optional :class:`MMPPParams` fixing the labelling.
+        diagnostics: as :func:`~bayesnn.learning.online_em`.
 
     Returns:
-        :class:`LocalRuleResult`.
+        :class:`bayesnn.learning.FitResult` (``history``/``times`` as
+        :func:`~bayesnn.learning.online_em`); ``extra`` holds ``log_odds`` and
+        ``prediction`` (R,) of the neuron at ``times[1:]`` (nats, in the learner's own
+        labelling: negate them if ``relabelled``), ``n_output_spikes`` and the final
+        :class:`LocalState`.
 
     Raises:
         ValueError: naming the argument, before any work.
     """
+    start = time.perf_counter()
     params = checks.check_initial(initial)
-    data, dt = _check_stream(counts, dt, params.n_inputs)
+    data, dt = stream(inputs, duration, dt, params.n_inputs)
     learning_rate = checks.check_learning_rate(learning_rate)
     discount = checks.check_discount(discount)
     update_every = checks.check_positive_int("update_every", update_every)
     warmup = checks.check_positive_int("warmup", warmup, minimum=0)
     record_every = checks.check_positive_int("record_every", record_every)
-    p0 = checks.check_initial_prob_on(initial_prob_on)
+    p0 = initial_law(params, checks.check_initial_prob_on(initial_prob_on))
     if p0 in (0.0, 1.0):
         raise ValueError("initial_prob_on must lie in (0, 1) for the local rule (L_0 finite)")
+    if not isinstance(smoothing, (bool, np.bool_)):
+        raise ValueError(f"smoothing must be True or False, got {smoothing!r}")
     if readout not in ("L", "G"):
         raise ValueError(f"readout must be 'L' or 'G', got {readout!r}")
     g0 = float(require_positive("g0", g0, ndim=0))
+    reference = checks.check_reference(reference, params.n_inputs)
     final, (trajectory, log_odds, predicted), state, fired = _run(
         params, p0, g0, jnp.asarray(data), dt, discount, learning_rate, update_every=update_every,
         warmup=warmup, record_every=record_every, smoothing=bool(smoothing), readout=readout)
-    times = np.arange(1, data.shape[0] // record_every + 1) * record_every * dt
-    return LocalRuleResult(final, times, trajectory, np.asarray(log_odds), np.asarray(predicted),
-                           int(fired), state)
+    extra = {"log_odds": np.asarray(log_odds), "prediction": np.asarray(predicted),
+             "n_output_spikes": int(fired), "state": state}
+    return stream_result("local_rule", params, final, trajectory, data, dt, record_every,
+                         reference, start, extra, bool(diagnostics))

@@ -24,6 +24,7 @@ models", Neural Comput. 20(7):1706-1716 (2008).
 """
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import NamedTuple
 
@@ -33,15 +34,18 @@ import numpy as np
 
 from bayesnn.core.stepping import scan_steps
 from bayesnn.learning import checks
+from bayesnn.learning.em import _binned_gradient
+from bayesnn.learning.fit import FitResult, bin_inputs, finish
 from bayesnn.learning.statistics import (
     BinnedStatistics,
+    binned_log_likelihood,
     emission_log_likelihoods,
     m_step_binned,
     transition_matrix,
 )
 from bayesnn.processes.params import MMPPParams
 
-__all__ = ["OnlineState", "OnlineEMResult", "online_init", "online_step", "online_readout",
+__all__ = ["OnlineState", "online_init", "online_step", "online_readout",
            "online_statistics", "online_em"]
 
 
@@ -58,28 +62,13 @@ class OnlineState(NamedTuple):
     conditional: BinnedStatistics
 
 
-class OnlineEMResult(NamedTuple):
-    """Result of :func:`online_em`.
-
-    Fields:
-        params: final :class:`MMPPParams` (Hz).
-        times: (R,) end time of each recorded bin, s.
-        trajectory: :class:`MMPPParams` with a leading axis R, the parameters in force at
-            ``times``.
-        statistics: :class:`BinnedStatistics`, the final read-out ``E[S_T | y_{1:T}]``.
-    """
-
-    params: MMPPParams
-    times: np.ndarray
-    trajectory: MMPPParams
-    statistics: BinnedStatistics
-
-
 def online_init(n_inputs: int, initial_prob_on) -> OnlineState:
     """phi_0 = (1 - p0, p0), rho_0 = 0."""
     dtype = jnp.result_type(float)
+    # the initial-state statistic is not tracked: online EM drops the initial law's term
+    # (one bin's worth of evidence in a stream; Cappé 2011 Sec. 2.2)
     zero = BinnedStatistics(jnp.zeros((2, 2, 2), dtype), jnp.zeros((2, 2), dtype),
-                            jnp.zeros((2, 2, n_inputs), dtype))
+                            jnp.zeros((2, 2, n_inputs), dtype), jnp.zeros((2, 2), dtype))
     p0 = jnp.asarray(initial_prob_on, dtype)
     return OnlineState(jnp.stack([1.0 - p0, p0]), zero)
 
@@ -105,7 +94,8 @@ def online_step(params: MMPPParams, state: OnlineState, counts, dt, discount) ->
     transitions = mixed.transitions + backward.T[:, :, None] * eye[:, None, :]
     occupancy = mixed.occupancy + eye
     counts_stat = mixed.counts + eye[:, :, None] * counts[None, None, :]
-    return OnlineState(filtered, BinnedStatistics(transitions, occupancy, counts_stat))
+    return OnlineState(filtered, BinnedStatistics(transitions, occupancy, counts_stat,
+                                                  mixed.initial))
 
 
 def online_readout(state: OnlineState) -> BinnedStatistics:
@@ -123,24 +113,26 @@ def _statistics(params, p0, counts, dt, discount):
     return online_readout(state)
 
 
-def online_statistics(params, counts, dt: float, *, discount: float = 1.0,
-                      initial_prob_on: float = 0.5) -> BinnedStatistics:
+def online_statistics(params, inputs, *, duration: float, dt: float, discount: float = 1.0,
+                      initial_prob_on: float | None = None) -> BinnedStatistics:
     """Read-out of the forward-only recursion after the last bin, parameters fixed.
 
     With ``discount = 1`` this equals the forward-backward statistics of
     :func:`bayesnn.learning.statistics.binned_e_step` (to rounding).
 
     Args:
-        params: :class:`MMPPParams` (Hz). counts: (T, N) integer counts. dt: bin width, s.
-        discount: gamma in (0, 1]. initial_prob_on: P(x_0 = 1) in [0, 1].
+        params: :class:`MMPPParams` (Hz). inputs: one trial of
+        :class:`bayesnn.core.Spikes` on ``[0, duration]`` (s), binned with width ``dt``
+        (s). discount: gamma in (0, 1]. initial_prob_on: ``None`` (stationary law,
+        default) or P(x_0 = 1) in [0, 1].
 
     Raises:
         ValueError: naming the argument, before any work.
     """
-    params = checks.check_initial(params, "params")
-    data, dt = _check_stream(counts, dt, params.n_inputs)
+    params = checks.check_initial(params, "params", start=False)
+    data, dt = stream(inputs, duration, dt, params.n_inputs)
     discount = checks.check_discount(discount)
-    p0 = checks.check_initial_prob_on(initial_prob_on)
+    p0 = initial_law(params, checks.check_initial_prob_on(initial_prob_on))
     return _statistics(params, p0, jnp.asarray(data), dt, discount)
 
 
@@ -163,46 +155,98 @@ def _online_em(params, p0, counts, dt, discount, *, update_every, warmup, record
     return carry[0], trajectory, online_readout(carry[1])
 
 
-def online_em(initial, counts, dt: float, *, discount: float = 1.0, update_every: int = 1,
-              warmup: int = 0, record_every: int = 100, initial_prob_on: float = 0.5
-              ) -> OnlineEMResult:
-    """Online EM on one stream of binned counts (module docstring).
+def online_em(initial, inputs, *, duration: float, dt: float, discount: float = 1.0,
+              update_every: int = 1, warmup: int = 0, record_every: int = 100,
+              initial_prob_on: float | None = None, reference: MMPPParams | None = None,
+              diagnostics: bool = True) -> FitResult:
+    """Online EM on one stream of input spikes, binned with width dt (module docstring).
 
     Args:
-        initial: starting :class:`MMPPParams` (Hz).
-        counts: (T, N) non-negative integer counts per bin.
+        initial: starting :class:`MMPPParams` (Hz, q_on != q_off).
+        inputs: one trial of :class:`bayesnn.core.Spikes` on ``[0, duration]``, binned
+            inside by :func:`bayesnn.core.bin_index`'s rule.
+        duration: s, a whole number of bins.
         dt: bin width, s, > 0.
         discount: gamma in (0, 1] per bin; memory ~ dt / (1 - gamma) s.
         update_every: bins between M-steps (>= 1).
         warmup: bins before the first M-step (>= 0), so the first estimates rest on
             enough data.
         record_every: bins between recorded parameters (>= 1).
-        initial_prob_on: P(x_0 = 1) in [0, 1].
+        initial_prob_on: ``None`` (the stationary law of ``initial``, default) or
+            P(x_0 = 1) in [0, 1]; it starts the filter (online EM drops the initial
+            law's term from its M-step).
+        reference: optional :class:`MMPPParams` fixing the labelling.
+        diagnostics: compute the log-likelihoods and the final gradient norm (two extra
+            passes over the stream; off to time the learner alone).
 
     Returns:
-        :class:`OnlineEMResult`.
+        :class:`bayesnn.learning.FitResult`: ``history`` and ``times`` hold the starting
+        point (time 0) and the parameters in force every ``record_every`` bins,
+        ``log_likelihoods`` (2,) the binned log-likelihood of the whole stream at the
+        start and at the end, ``gradient_norm`` that of the final parameters; ``extra["statistics"]`` is the
+        final read-out ``E[S_T | y_{1:T}]`` (:class:`BinnedStatistics`, in the learner's
+        own labelling).
 
     Raises:
-        ValueError: naming the argument (discount outside (0, 1], bad counts or rates,
-            fewer spikes than parameters...), before any work.
+        ValueError: naming the argument (discount outside (0, 1], bad spikes or rates,
+            a symmetric start, fewer spikes than parameters...), before any work.
     """
+    start = time.perf_counter()
     params = checks.check_initial(initial)
-    data, dt = _check_stream(counts, dt, params.n_inputs)
+    data, dt = stream(inputs, duration, dt, params.n_inputs)
     discount = checks.check_discount(discount)
     update_every = checks.check_positive_int("update_every", update_every)
     warmup = checks.check_positive_int("warmup", warmup, minimum=0)
     record_every = checks.check_positive_int("record_every", record_every)
-    p0 = checks.check_initial_prob_on(initial_prob_on)
+    p0 = initial_law(params, checks.check_initial_prob_on(initial_prob_on))
+    reference = checks.check_reference(reference, params.n_inputs)
     final, trajectory, stats = _online_em(params, p0, jnp.asarray(data), dt, discount,
                                           update_every=update_every, warmup=warmup,
                                           record_every=record_every)
+    return stream_result("online_em", params, final, trajectory, data, dt, record_every,
+                         reference, start, {"statistics": stats}, bool(diagnostics))
+
+
+def initial_law(params, p0):
+    """P(x_0 = 1): the fixed value, or the stationary law of ``params`` (None)."""
+    return float(params.stationary_prob_on) if p0 is None else p0
+
+
+def stream(inputs, duration, dt, n_inputs):
+    """(T, N) counts of one checked trial of input spikes, binned with width dt."""
+    inputs, duration, batched = checks.check_spikes(inputs, duration, n_inputs)
+    if batched:
+        raise ValueError("inputs must be one trial (C,) for a streaming learner, got a "
+                         f"batch of shape {np.shape(inputs.times)}")
+    dt = float(checks.require_positive("dt", dt, ndim=0))
+    return bin_inputs(inputs, duration=duration, dt=dt, n_inputs=n_inputs)[0], dt
+
+
+@jax.jit
+def _diagnostics(initial, final, data, dt):
+    def value(params):
+        return binned_log_likelihood(params, params.r_on / (params.r_on + params.r_off),
+                                     data[None], dt)
+
+    return jnp.stack([value(initial), value(final)]), _binned_gradient(final, None, data[None], dt)
+
+
+def stream_result(method, initial, final, trajectory, data, dt, record_every, reference,
+                  start, extra, diagnostics=True):
+    """The :class:`FitResult` of a streaming learner: the starting point prepended to
+    the recorded trajectory; the whole stream's binned log-likelihood (stationary
+    initial law) at the start and at the end, and the final gradient norm (two passes
+    over the stream; skipped with ``diagnostics=False``: then ``log_likelihoods`` is
+    empty and ``gradient_norm`` is NaN, by request)."""
+    history = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), initial,
+                                     trajectory)
+    if diagnostics:
+        log_liks, gradient = _diagnostics(initial, final, jnp.asarray(data), dt)
+        log_liks, gradient = np.asarray(log_liks), float(gradient) / float(np.sum(data))
+    else:
+        log_liks, gradient = np.zeros(0), float("nan")
+    final, history, swapped = finish(final, history, reference=reference)
     n_records = data.shape[0] // record_every
-    times = (np.arange(1, n_records + 1) * record_every) * dt
-    return OnlineEMResult(final, times, trajectory, stats)
-
-
-def _check_stream(counts, dt, n_inputs):
-    data, dt = checks.check_counts(counts, dt, n_inputs)
-    if data.shape[0] != 1 or np.ndim(counts) != 2:
-        raise ValueError(f"counts must be one stream of shape (T, N), got {np.shape(counts)}")
-    return data[0], dt
+    times = np.arange(0, n_records + 1) * record_every * dt
+    return FitResult(final, log_liks, history, times, int(data.shape[0]), False, gradient,
+                     swapped, time.perf_counter() - start, method, extra)

@@ -41,7 +41,7 @@ def plot_learning_over_time(online, local, filtered, true, *, caption: str | Non
         truth = np.asarray(getattr(true, name))
         for result, label, line in ((online, "online EM", "-"), (local, "local rule (L)", "--"),
                                     (filtered, "filtered-only rule", ":")):
-            values = np.asarray(getattr(result.trajectory, name))
+            values = np.asarray(getattr(result.history, name))
             values = values if values.ndim == 1 else values[:, 0]
             axis.plot(result.times, values, line, label=label)
         axis.axhline(float(np.atleast_1d(truth)[0]), color="k", lw=1.0, label="truth")

@@ -48,6 +48,7 @@ from numpyro.contrib.control_flow import scan
 from numpyro.contrib.funsor import enum, log_density
 
 from bayesnn.core.binning import bin_index
+from bayesnn.core.binning import bin_spikes as core_bin_spikes
 from bayesnn.core.params import is_traced, to_device, unchecked
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes
@@ -168,14 +169,8 @@ def bin_spikes(spikes: Spikes, *, n_inputs: int, duration: float, dt: float) -> 
     dt = float(require_positive("dt", dt, ndim=0))
     duration = float(require_positive("duration", duration, ndim=0))
     n_inputs = require_int("n_inputs", n_inputs, minimum=1)
-    times, senders, counts = check_spikes(spikes, n_senders=n_inputs, duration=duration)
-    n_bins = int(round(duration / dt))
-    if n_bins < 1 or abs(n_bins * dt - duration) > 1e-9 * duration:
-        raise ValueError(f"duration / dt must be a positive integer, got {duration / dt}")
-    index = bin_index(np.asarray(times), dt, n_bins)  # the one binning rule (on the host)
-    binned = np.zeros((n_bins, int(n_inputs)), dtype=np.float64)
-    np.add.at(binned, (index, senders), counts.astype(float))
-    return binned
+    check_spikes(spikes, n_senders=n_inputs, duration=duration)
+    return core_bin_spikes(spikes, n_senders=n_inputs, duration=duration, dt=dt)
 
 
 def binned_to_density_correction(counts) -> float:

@@ -14,7 +14,9 @@ the hidden state summed out by funsor at every NUTS step):
 together with ``(r_on, q_on) <-> (r_off, q_off)``; with exchangeable priors the
 posterior has two mirror modes and chains that land in different modes give R-hat >> 1.
 We identify ON as the state with the larger *total* input rate (the Denève 2004 convention
-theta = Q_on - Q_off > 0). The iid Gamma prior restricted to that region is sampled
+theta = Q_on - Q_off > 0), bayesnn's one labelling
+(:func:`bayesnn.processes.canonical_labelling`, applied by every learner): every sample
+is in that labelling by construction. The iid Gamma prior restricted to that region is sampled
 exactly through the Gamma–Dirichlet decomposition: if :math:`q_i \sim \mathrm{Gamma}(a, b)`
 iid then :math:`Q = \sum q_i \sim \mathrm{Gamma}(Na, b)` independent of
 :math:`q / Q \sim \mathrm{Dirichlet}(a \mathbf 1_N)`. So
@@ -56,9 +58,12 @@ from numpyro.infer import MCMC, NUTS, init_to_value
 from bayesnn.core.keys import KeyLike, as_key
 from bayesnn.core.params import unchecked
 from bayesnn.core.precision import warn_if_float32
-from bayesnn.core.validation import require_positive
+from bayesnn.core.binning import bin_spikes
+from bayesnn.core.spikes import Spikes
+from bayesnn.core.validation import check_spikes, require_int, require_positive
 from bayesnn.numpyro_models.mmpp_binned import check_binned, mmpp_hmm_model
 from bayesnn.numpyro_models.mmpp_forward import forward_log_likelihood
+from bayesnn.processes.labelling import canonical_labelling
 from bayesnn.processes.params import MMPPParams
 
 __all__ = ["MMPPPriors", "NUTSResult", "mmpp_parameter_model", "relabel_truth", "run_nuts"]
@@ -108,7 +113,7 @@ class NUTSResult(NamedTuple):
 
 
 def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
-                         marginalize: str = "forward") -> None:
+                         marginalize: str = "forward", fixed: dict | None = None) -> None:
     """NumPyro model: priors on (r_on, r_off, q_on, q_off) + binned MMPP likelihood.
 
     Args:
@@ -120,28 +125,38 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
             (fast); ``"enumerate"`` uses :func:`mmpp_hmm_model` and lets NumPyro/funsor
             enumerate the chain (same density, tested to 1e-9; ~10x slower per gradient
             and ~30 s of eager initialisation at T = 2000).
+        fixed: optional dict name -> value (Hz) of rates held fixed (no sample site).
+            When exactly one of ``q_on``, ``q_off`` is fixed, the other gets the iid
+            Gamma prior without the ordering (the fixed one pins the labels).
     Sites: ``r_on``, ``r_off`` (Hz), ``log_total_rates`` (ordered: log Q_off < log Q_on),
     ``weights_on``/``weights_off`` (Dirichlet, only when N > 1), deterministic ``q_on``,
     ``q_off`` (Hz), and the enumerated hidden chain of :func:`mmpp_hmm_model`.
     """
+    fixed = fixed or {}
     n_inputs = counts.shape[-1]
-    r_on = numpyro.sample("r_on", dist.LogNormal(priors.switch_log_mean, priors.switch_log_std))
-    r_off = numpyro.sample("r_off",
-                           dist.LogNormal(priors.switch_log_mean, priors.switch_log_std))
-    log_totals = numpyro.sample(
-        "log_total_rates", dist.ImproperUniform(constraints.ordered_vector, (), (2,)))
-    totals = jnp.exp(log_totals)
-    total_prior = dist.Gamma(n_inputs * priors.input_shape, priors.input_rate)
-    # density of log Q: Gamma(Q) * Q (Jacobian of Q = exp(log Q))
-    numpyro.factor("total_rates_prior", jnp.sum(total_prior.log_prob(totals) + log_totals))
-    if n_inputs > 1:
-        concentration = jnp.full(n_inputs, priors.input_shape)
-        weights_on = numpyro.sample("weights_on", dist.Dirichlet(concentration))
-        weights_off = numpyro.sample("weights_off", dist.Dirichlet(concentration))
+    switch = dist.LogNormal(priors.switch_log_mean, priors.switch_log_std)
+    r_on = fixed["r_on"] if "r_on" in fixed else numpyro.sample("r_on", switch)
+    r_off = fixed["r_off"] if "r_off" in fixed else numpyro.sample("r_off", switch)
+    if "q_on" in fixed or "q_off" in fixed:
+        rate_prior = dist.Gamma(priors.input_shape, priors.input_rate).expand(
+            [n_inputs]).to_event(1)
+        q_on = fixed["q_on"] if "q_on" in fixed else numpyro.sample("q_on", rate_prior)
+        q_off = fixed["q_off"] if "q_off" in fixed else numpyro.sample("q_off", rate_prior)
     else:
-        weights_on = weights_off = jnp.ones(1)
-    q_on = numpyro.deterministic("q_on", totals[1] * weights_on)
-    q_off = numpyro.deterministic("q_off", totals[0] * weights_off)
+        log_totals = numpyro.sample(
+            "log_total_rates", dist.ImproperUniform(constraints.ordered_vector, (), (2,)))
+        totals = jnp.exp(log_totals)
+        total_prior = dist.Gamma(n_inputs * priors.input_shape, priors.input_rate)
+        # density of log Q: Gamma(Q) * Q (Jacobian of Q = exp(log Q))
+        numpyro.factor("total_rates_prior", jnp.sum(total_prior.log_prob(totals) + log_totals))
+        if n_inputs > 1:
+            concentration = jnp.full(n_inputs, priors.input_shape)
+            weights_on = numpyro.sample("weights_on", dist.Dirichlet(concentration))
+            weights_off = numpyro.sample("weights_off", dist.Dirichlet(concentration))
+        else:
+            weights_on = weights_off = jnp.ones(1)
+        q_on = numpyro.deterministic("q_on", totals[1] * weights_on)
+        q_off = numpyro.deterministic("q_off", totals[0] * weights_off)
     params = unchecked(MMPPParams, r_on=r_on, r_off=r_off, q_on=q_on, q_off=q_off)
     if marginalize == "enumerate":
         mmpp_hmm_model(params, counts, dt)
@@ -152,26 +167,67 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
 
 
 def relabel_truth(params: MMPPParams) -> MMPPParams:
-    """The truth in the model's labelling (ON = the state with the larger total input
-    rate): ``params`` with ON and OFF swapped when sum(q_on) < sum(q_off)."""
-    if float(np.sum(params.q_on)) < float(np.sum(params.q_off)):
-        return MMPPParams(params.r_off, params.r_on, params.q_off, params.q_on)
-    return params
+    """The truth in the model's labelling, bayesnn's one labelling (ON = the state with
+    the larger total input rate; :func:`bayesnn.processes.canonical_labelling`)."""
+    return canonical_labelling(params)[0]
 
 
-def _initial_values(counts: np.ndarray, dt: float) -> dict:
+def _initial_values(counts: np.ndarray, dt: float, fixed: dict) -> dict:
     """Data-driven start: totals at 0.8x / 1.2x the mean count rate, uniform weights."""
     n_inputs = counts.shape[-1]
     total_rate = max(float(counts.sum(axis=-1).mean()) / dt, 1e-3)
-    values = {
-        "r_on": 1.0,
-        "r_off": 1.0,
-        "log_total_rates": np.log(np.array([0.8, 1.2]) * total_rate),
-    }
+    values = {name: 1.0 for name in ("r_on", "r_off") if name not in fixed}
+    if "q_on" in fixed or "q_off" in fixed:
+        for name, share in (("q_on", 1.2), ("q_off", 0.8)):
+            if name not in fixed:
+                values[name] = np.full(n_inputs, share * total_rate / n_inputs)
+        return values
+    values["log_total_rates"] = np.log(np.array([0.8, 1.2]) * total_rate)
     if n_inputs > 1:
         values["weights_on"] = np.full(n_inputs, 1.0 / n_inputs)
         values["weights_off"] = np.full(n_inputs, 1.0 / n_inputs)
     return values
+
+
+def _check_fixed(fixed) -> dict:
+    if fixed is None:
+        return {}
+    if not isinstance(fixed, dict):
+        raise ValueError(f"fixed must be a dict name -> rate (Hz), got {type(fixed).__name__}")
+    out = {}
+    for name, value in fixed.items():
+        if name not in PARAMETERS:
+            raise ValueError(f"fixed must name rates among {PARAMETERS}, got {name!r}")
+        out[name] = np.asarray(require_positive(f"fixed[{name!r}]", value,
+                                                ndim=0 if name.startswith("r") else 1), float)
+    if "q_on" in out and "q_off" in out and out["q_on"].shape != out["q_off"].shape:
+        raise ValueError("fixed['q_on'] and fixed['q_off'] must have the same shape")
+    return out
+
+
+def _binned_inputs(inputs, duration, dt, n_inputs, fixed):
+    """(B, T, N) counts of checked spikes, binned by :func:`bayesnn.core.bin_spikes`."""
+    if not isinstance(inputs, Spikes):
+        raise ValueError(f"inputs must be a bayesnn.core.Spikes, got {type(inputs).__name__}")
+    dt = float(require_positive("dt", dt, ndim=0))
+    duration = float(require_positive("duration", duration, ndim=0))
+    known = [np.shape(fixed[n])[0] for n in ("q_on", "q_off") if n in fixed]
+    if n_inputs is None:
+        senders = np.asarray(inputs.senders)
+        n_inputs = known[0] if known else int(np.max(senders, initial=-1)) + 1
+    n_inputs = require_int("n_inputs", n_inputs, minimum=1)
+    if known and known[0] != n_inputs:
+        raise ValueError(f"fixed q has {known[0]} inputs, n_inputs is {n_inputs}")
+    trials = [inputs] if np.ndim(inputs.times) == 1 else [
+        jax.tree_util.tree_map(lambda a, k=k: a[k], inputs) for k in range(np.shape(inputs.times)[0])]
+    for k, trial in enumerate(trials):
+        check_spikes(trial, n_senders=n_inputs, duration=duration,
+                     name="inputs" if len(trials) == 1 else f"inputs[{k}]")
+    counts = bin_spikes(inputs, n_senders=n_inputs, duration=duration, dt=dt)
+    counts = counts[None] if counts.ndim == 2 else counts
+    if counts.sum() < 1:
+        raise ValueError("inputs holds no spike")
+    return counts, dt
 
 
 class _CompiledInitNUTS(NUTS):
@@ -214,16 +270,25 @@ class _CompiledInitNUTS(NUTS):
         return jax.jit(super().postprocess_fn(args, kwargs))
 
 
-def run_nuts(counts, dt, *, key: KeyLike = 0, num_warmup: int = 500, num_samples: int = 500,
-             num_chains: int = 2, chain_method: str = "parallel",
+def run_nuts(inputs: Spikes, *, duration: float, dt: float, n_inputs: int | None = None,
+             fixed: dict | None = None, key: KeyLike = 0, num_warmup: int = 500,
+             num_samples: int = 500, num_chains: int = 2, chain_method: str = "parallel",
              target_accept_prob: float = 0.8, priors: MMPPPriors = MMPPPriors(),
              progress_bar: bool = False, hdi_prob: float = 0.9,
              marginalize: str = "forward", dense_mass: bool = False) -> NUTSResult:
-    """Sample p(r_on, r_off, q_on, q_off | counts) with NUTS (hidden chain enumerated).
+    """Sample p(r_on, r_off, q_on, q_off | spikes) with NUTS on the binned model (hidden
+    chain marginalised).
 
     Args:
-        counts: ``(T, N)`` or ``(B, T, N)`` non-negative integer counts per bin.
+        inputs: :class:`bayesnn.core.Spikes`, one trial (C,) or a batch (B, C) on
+            ``[0, duration]``; binned inside by :func:`bayesnn.core.bin_spikes` (the one
+            binning helper of the learners).
+        duration: trial length, s, a whole number of bins.
         dt: bin width (s, > 0).
+        n_inputs: N (default: 1 + the largest sender, or the length of a fixed q).
+        fixed: optional dict name -> value (Hz) of rates held fixed, e.g.
+            ``{"r_on": 2.0, "r_off": 2.0}``; they get no sample site and are absent from
+            ``samples``, ``intervals`` and ``rhat``.
         key: int seed or JAX PRNG key (default seed 0).
         num_warmup, num_samples, num_chains: NUTS settings (per chain).
         chain_method: ``"parallel"``, ``"sequential"`` or ``"vectorized"`` (NumPyro).
@@ -237,12 +302,8 @@ def run_nuts(counts, dt, *, key: KeyLike = 0, num_warmup: int = 500, num_samples
     """
     import arviz as az
 
-    counts = np.asarray(counts) if not isinstance(counts, np.ndarray) else counts
-    n_inputs = np.shape(counts)[-1] if np.ndim(counts) >= 2 else 1
-    shape_only = MMPPParams(1.0, 1.0, np.ones(n_inputs), np.ones(n_inputs))
-    _, counts, dt, _ = check_binned(shape_only, counts, dt)
-    if counts.ndim == 2:
-        counts = counts[None]
+    fixed = _check_fixed(fixed)
+    counts, dt = _binned_inputs(inputs, duration, dt, n_inputs, fixed)
     for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples),
                         ("num_chains", num_chains)):
         if int(value) != value or value < 1:
@@ -263,7 +324,7 @@ def run_nuts(counts, dt, *, key: KeyLike = 0, num_warmup: int = 500, num_samples
 
     kernel = _CompiledInitNUTS(mmpp_parameter_model, target_accept_prob=target_accept_prob,
                   dense_mass=bool(dense_mass),
-                  init_strategy=init_to_value(values=_initial_values(counts, dt)))
+                  init_strategy=init_to_value(values=_initial_values(counts, dt, fixed)))
     with warnings.catch_warnings():
         # "There are not enough devices to run parallel chains": NumPyro then runs the
         # chains sequentially, which is the documented fallback.
@@ -271,25 +332,26 @@ def run_nuts(counts, dt, *, key: KeyLike = 0, num_warmup: int = 500, num_samples
         mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples,
                     num_chains=num_chains, chain_method=chain_method,
                     progress_bar=progress_bar)
-        mcmc.run(key, jnp.asarray(counts), dt, priors, marginalize)
+        mcmc.run(key, jnp.asarray(counts), dt, priors, marginalize,
+                 {name: jnp.asarray(value) for name, value in fixed.items()})
+    free = [name for name in PARAMETERS if name not in fixed]
     samples = {name: np.asarray(value)
                for name, value in mcmc.get_samples(group_by_chain=True).items()
-               if name in PARAMETERS}
+               if name in free}
     divergences = int(np.sum(np.asarray(mcmc.get_extra_fields()["diverging"])))
     posterior = az.from_dict(posterior=samples,
                              sample_stats={"diverging": np.asarray(
                                  mcmc.get_extra_fields(group_by_chain=True)["diverging"])})
     # round_to="none": the default rounds R-hat to 2 decimals, too coarse for "< 1.01"
-    summary = az.summary(posterior, var_names=list(PARAMETERS), hdi_prob=hdi_prob,
-                         round_to="none")
+    summary = az.summary(posterior, var_names=free, hdi_prob=hdi_prob, round_to="none")
     intervals = {}
-    hdi = az.hdi(posterior, hdi_prob=hdi_prob, var_names=list(PARAMETERS))
-    for name in PARAMETERS:
+    hdi = az.hdi(posterior, hdi_prob=hdi_prob, var_names=free)
+    for name in free:
         values = np.asarray(hdi[name].values)  # (..., 2): low, high
         intervals[name] = np.moveaxis(values, -1, 0)
-    rhat_set = az.rhat(posterior, var_names=list(PARAMETERS))
+    rhat_set = az.rhat(posterior, var_names=free)
     rhat = {name: (float(rhat_set[name].values) if rhat_set[name].ndim == 0
-                   else np.asarray(rhat_set[name].values)) for name in PARAMETERS}
+                   else np.asarray(rhat_set[name].values)) for name in free}
     return NUTSResult(samples=samples, inference_data=posterior, summary=summary,
                       intervals=intervals, num_divergences=divergences,
                       max_rhat=float(np.max(summary["r_hat"].to_numpy())),

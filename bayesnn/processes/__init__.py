@@ -1,7 +1,7 @@
 """Generative processes: the hidden Markov state and its Poisson inputs.
 
 - :class:`MMPPParams`: the model's parameters (a JAX pytree), shared with the exact
-  references.
+  references; :func:`canonical_labelling`: the one naming of ON and OFF of every fit.
 - :func:`sample_trial` / :func:`sample_trials`: exact continuous-time sampling, inputs as
   :class:`bayesnn.core.Spikes`; :func:`sample_kernel` for use inside jit/vmap.
 - :func:`sample_binned`, :func:`sample_clamped`;
@@ -17,6 +17,7 @@ from bayesnn.processes.linear_gaussian import (
     sample_linear_gaussian,
     sample_linear_gaussian_trials,
 )
+from bayesnn.processes.labelling import canonical_labelling, mirror, require_distinct_states
 from bayesnn.processes.params import MMPPParams, check_mmpp_fields, model_of
 from bayesnn.processes.sampling import (
     BinnedTrial,
@@ -32,6 +33,7 @@ from bayesnn.processes.sampling import (
 )
 
 __all__ = ["LGSSMParams", "LinearGaussianParams", "LinearGaussianTrial", "oscillator_params",
-           "ou_params", "sample_linear_gaussian", "sample_linear_gaussian_trials","MMPPParams", "check_mmpp_fields", "model_of", "BinnedTrial", "Trial",
+           "ou_params", "sample_linear_gaussian", "sample_linear_gaussian_trials", "canonical_labelling", "mirror",
+           "require_distinct_states", "MMPPParams", "check_mmpp_fields", "model_of", "BinnedTrial", "Trial",
            "sample_binned", "sample_capacities", "sample_clamped", "sample_kernel",
            "sample_trial", "sample_trials", "state_at", "transition_probabilities"]

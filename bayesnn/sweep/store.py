@@ -11,8 +11,14 @@ Layout of a store folder::
                         scheduler, so workers need no shared file system
     sweep.nc            the combined Dataset, written when every task is present
 
-A task is finished iff its file exists (a rename is atomic, so a file is never partial).
-Rerunning the same config on the same folder skips finished tasks. A folder holding
+A task is finished iff its file exists and holds that task (a rename is atomic, so our
+own writes are never partial, but a disk or a copy can still damage a file). On resume
+every task file is opened and checked (readable NetCDF, this config's hash, this task's
+points): a damaged (unreadable) file is set aside as ``task-00012.nc.damaged`` with a
+warning naming it, and its task runs again; a readable file that holds another config's
+or another task's results is refused with a ``ValueError`` naming the file (a mixed
+store, not damage). Files that are not task files are ignored. Rerunning the same config
+on the same folder skips finished tasks. A folder holding
 another config's results (other hash, package version, batch size or points) is refused
 with a ``ValueError`` naming the field, before any task is submitted.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +39,10 @@ FORMAT = "bayesnn-sweep/1"
 MANIFEST = "sweep.json"
 RESULT = "sweep.nc"
 _TASK_FILE = re.compile(r"^task-(\d+)\.nc$")
+
+
+class _Damaged(ValueError):
+    """A task file that cannot be read (empty, truncated, damaged); names the file."""
 
 
 def _plain(value):
@@ -110,17 +121,33 @@ class SweepStore:
                              "use another --out")
 
     def finished(self) -> set[int]:
-        """Ids of the tasks whose file is present (checked against the plan)."""
+        """Ids of the tasks whose file is present and holds that task (module
+        docstring): damaged files are set aside (``.damaged``, with a warning naming
+        the file) so that their task reruns.
+
+        Raises:
+            ValueError: naming the file, if a task file is not a task of this plan or
+                holds another config's or task's results.
+        """
         done = set()
         if not self.tasks_dir.is_dir():
             return done
-        for entry in self.tasks_dir.iterdir():
+        for entry in sorted(self.tasks_dir.iterdir()):
             match = _TASK_FILE.match(entry.name)
-            if match:
-                task_id = int(match.group(1))
-                if task_id >= len(self.plan.tasks):
-                    raise ValueError(f"out: {entry} is not a task of this plan")
-                done.add(task_id)
+            if not match:
+                continue
+            task_id = int(match.group(1))
+            if task_id >= len(self.plan.tasks):
+                raise ValueError(f"out: {entry} is not a task of this plan")
+            try:
+                self.load_task(task_id)
+            except _Damaged as error:
+                aside = entry.with_name(entry.name + ".damaged")
+                entry.replace(aside)
+                warnings.warn(f"out: {entry} is damaged ({error.__cause__}); moved to "
+                              f"{aside.name}, task {task_id} runs again", stacklevel=2)
+                continue
+            done.add(task_id)
         return done
 
     def write(self, result: TaskResult) -> Path:
@@ -133,11 +160,18 @@ class SweepStore:
     def load_task(self, task_id: int) -> xr.Dataset:
         """One task's Dataset, checked against the plan (hash and points)."""
         path = self.task_path(task_id)
-        dataset = io.load_dataset(path)
+        try:
+            dataset = io.load_dataset(path)
+        except ValueError as error:  # unreadable: names the file
+            raise _Damaged(f"out: {error}") from error
         task = self.plan.tasks[task_id]
         if (dataset.attrs.get("config_hash") != self.plan.config.hash
+                or "point" not in dataset.variables
                 or not np.array_equal(dataset["point"].values, task.point_ids)):
-            raise ValueError(f"out: {path} does not hold task {task_id} of this config")
+            raise ValueError(f"out: {path} does not hold task {task_id} of this config "
+                             f"(config hash {str(dataset.attrs.get('config_hash'))[:12]}); "
+                             "it was put there from another sweep: remove it or use another "
+                             "--out")
         dataset.attrs = {key: dataset.attrs[key] for key in ("task_id", "config_hash")}
         return dataset
 

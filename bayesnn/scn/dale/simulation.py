@@ -148,7 +148,7 @@ def _prepare(params, c, batched: bool, args: dict):
     if sel.size and (sel.min() < 0 or sel.max() >= N):
         raise ValueError(f"record_neurons indices must lie in [0, {N}), got {sel.min()}..{sel.max()}")
     pert = args["perturbations"]
-    check_perturbations(pert, N)
+    check_perturbations(pert, N, c.shape[-2])
     return params, c, every, capacity, sel.astype(np.int32), pert
 
 

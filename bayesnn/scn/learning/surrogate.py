@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import as_key
-from bayesnn.core.params import as_leaf, params_record
+from bayesnn.core.params import as_leaf, is_traced, params_record
 from bayesnn.core.validation import as_array, require_positive
 from bayesnn.core.validation import require_int as check_int
 from bayesnn.scn.learning.signals import SmoothedNoise, _check_spec, noise_block
@@ -92,9 +92,56 @@ class GatedResult(NamedTuple):
     target: jax.Array
 
 
+def _check_run(params, weights, c, target=None, readout_map=None):
+    """``ValueError`` naming the argument, before any work (skipped under a trace):
+    GateParams, a dict of finite F (D, N), Omega (N, N), D (Dout, N), a finite input
+    ``c`` (T, D) with T > burn_in, a finite ``target`` (T, Dout), and a target readout
+    that is not identically zero after burn_in (the loss would be 0/0)."""
+    if is_traced(weights, c, target):
+        return
+    if not isinstance(params, GateParams):
+        raise ValueError(f"params must be a GateParams, got {type(params).__name__}")
+    if not isinstance(weights, dict):
+        raise ValueError(f"weights must be a dict with {TRAINABLE}, got {type(weights).__name__}")
+    missing = sorted(set(TRAINABLE) - set(weights))
+    if missing:
+        raise ValueError(f"weights must hold {TRAINABLE}, missing {missing}")
+    w = {}
+    for name in TRAINABLE:
+        w[name] = as_array(f"weights[{name!r}]", weights[name], ndim=2)
+        if not np.all(np.isfinite(w[name])):
+            raise ValueError(f"weights[{name!r}] must be finite")
+    n_dims, n = w["F"].shape
+    if w["Omega"].shape != (n, n) or w["D"].shape[1] != n:
+        raise ValueError(f"weights must have F (D, N), Omega (N, N), D (Dout, N); got F "
+                         f"{w['F'].shape}, Omega {w['Omega'].shape}, D {w['D'].shape}")
+    c = as_array("c", c, ndim=2)
+    if c.shape[1] != n_dims or not np.all(np.isfinite(c)):
+        raise ValueError(f"c must be a finite (T, D = {n_dims}) input, got shape {c.shape}")
+    burn_in = int(float(params.burn_in))
+    if c.shape[0] <= burn_in:
+        raise ValueError(f"c must have more than burn_in = {burn_in} steps (the loss is "
+                         f"taken after them), got T = {c.shape[0]}")
+    if target is not None:
+        target = as_array("target", target, ndim=2)
+        if target.shape != (c.shape[0], w["D"].shape[0]) or not np.all(np.isfinite(target)):
+            raise ValueError(f"target must be finite with shape (T, Dout) = "
+                             f"{(c.shape[0], w['D'].shape[0])}, got {target.shape}")
+        if not np.any(target[burn_in:]):
+            raise ValueError("target is zero after burn_in: the normalised loss is 0/0")
+    elif not np.any(c) or (readout_map is not None and not np.any(np.asarray(readout_map))):
+        raise ValueError("c (or readout_map) is zero: the target readout is zero and the "
+                         "normalised loss is 0/0")
+
+
 def gated_run(params: GateParams, weights: dict, c) -> GatedResult:
     """Run the smoothed network (module docstring) on ``c`` (T, D) from rest.
-    ``weights``: dict with F (D, N), Omega (N, N), D (Dout, N)."""
+    ``weights``: dict with F (D, N), Omega (N, N), D (Dout, N).
+
+    Raises:
+        ValueError: naming the argument (:func:`_check_run`), unless traced.
+    """
+    _check_run(params, weights, c)
     F, Omega, D = weights["F"], weights["Omega"], weights["D"]
     p = params
     N = F.shape[1]
@@ -122,7 +169,10 @@ def gated_loss(trainable: dict, fixed: dict, params: GateParams, c, target=None,
     steps after ``burn_in``. The target readout ``y`` is ``target`` (T, Dout) if given,
     else ``M x_k`` for ``readout_map`` M (Dout, D) (a linear readout of the leaky
     integral x of the input), else x itself (the autoencoder task of the local rules).
-    Differentiable in ``trainable`` (a dict of some of TRAINABLE; the rest in ``fixed``)."""
+    Differentiable in ``trainable`` (a dict of some of TRAINABLE; the rest in ``fixed``).
+    ``ValueError`` for bad input (finite weights and shapes, T > burn_in, a target
+    readout that is not zero after burn_in) unless traced."""
+    _check_run(params, {**fixed, **trainable}, c, target, readout_map)
     run = gated_run(params, {**fixed, **trainable}, c)
     y = run.target if readout_map is None else run.target @ jnp.asarray(readout_map).T
     y = y if target is None else target
@@ -135,6 +185,8 @@ def _check_map(readout_map, weights: dict):
     if readout_map is None:
         return None
     M = as_array("readout_map", readout_map, ndim=2)
+    if not np.all(np.isfinite(M)):
+        raise ValueError("readout_map must be finite")
     D_out, D = np.shape(weights["D"])[0], np.shape(weights["F"])[0]
     if M.shape != (D_out, D):
         raise ValueError(f"readout_map must have shape (Dout, D) = {(D_out, D)} (rows of D, "
@@ -143,15 +195,22 @@ def _check_map(readout_map, weights: dict):
 
 
 def _split(weights: dict, train: Sequence[str]) -> tuple[dict, dict]:
+    if not isinstance(weights, dict):
+        raise ValueError(f"weights must be a dict with {TRAINABLE}, got {type(weights).__name__}")
+    if isinstance(train, str):
+        train = (train,)
     train = tuple(train)
     bad = set(train) - set(TRAINABLE)
     if not train or bad:
         raise ValueError(f"train must be a non-empty subset of {TRAINABLE}, got {train}")
-    w = {n: jnp.asarray(as_array(n, weights[n], ndim=2), jnp.result_type(float))
-         for n in TRAINABLE if n in weights}
-    missing = set(TRAINABLE) - set(w)
+    missing = set(TRAINABLE) - set(weights)
     if missing:
         raise ValueError(f"weights must hold {TRAINABLE}, missing {sorted(missing)}")
+    w = {n: jnp.asarray(as_array(f"weights[{n!r}]", weights[n], ndim=2), jnp.result_type(float))
+         for n in TRAINABLE}
+    for name, value in w.items():
+        if not bool(jnp.all(jnp.isfinite(value))):
+            raise ValueError(f"weights[{name!r}] must be finite")
     Dm, N = w["F"].shape
     for name, shape in (("Omega", (N, N)), ("D", (None, N))):
         got = w[name].shape
@@ -171,6 +230,7 @@ def gradient_check(params: GateParams, weights: dict, c, *, train=TRAINABLE, key
     to max |directional derivative|), ``autodiff`` and ``finite_difference`` arrays."""
     trainable, fixed = _split(weights, train)
     M = _check_map(readout_map, {**fixed, **trainable})
+    _check_run(params, {**fixed, **trainable}, c, target, M)
     n_directions = check_int("n_directions", n_directions, 1)
     h = float(require_positive("step", step, ndim=0))
     loss = jax.jit(lambda w: gated_loss(w, fixed, params, c, target, M))
@@ -213,6 +273,8 @@ def train_gated(params: GateParams, weights: dict, inputs: SmoothedNoise = Smoot
     ``M x`` (default: x). ``ValueError`` naming the argument for bad input."""
     import optax
 
+    if not isinstance(params, GateParams):
+        raise ValueError(f"params must be a GateParams, got {type(params).__name__}")
     trainable, fixed = _split(weights, train)
     M = _check_map(readout_map, {**fixed, **trainable})
     spec = _check_spec(inputs)
@@ -220,6 +282,9 @@ def train_gated(params: GateParams, weights: dict, inputs: SmoothedNoise = Smoot
         raise ValueError(f"inputs.n_dims must equal F's D, got {spec.n_dims}")
     n_iterations = check_int("n_iterations", n_iterations, 1)
     sequence_steps = check_int("sequence_steps", sequence_steps, 1)
+    if sequence_steps <= int(float(params.burn_in)):
+        raise ValueError(f"sequence_steps must exceed burn_in = {int(float(params.burn_in))}, "
+                         f"got {sequence_steps}")
     lr = float(require_positive("learning_rate", learning_rate, ndim=0))
     opt = optax.adam(lr)
     spec = spec._replace(sequence_steps=sequence_steps)

@@ -136,9 +136,10 @@ def make_perturbations(
     )
 
 
-def check_perturbations(perturbations, n_neurons: int) -> None:
+def check_perturbations(perturbations, n_neurons: int, n_steps: int | None = None) -> None:
     """Raise ``ValueError`` unless ``perturbations`` is None or a :class:`Perturbations`
-    for ``n_neurons`` neurons."""
+    for ``n_neurons`` neurons, each of whose perturbations starts within the run's
+    ``n_steps`` steps (a knock-out scheduled after the end would silently do nothing)."""
     if perturbations is None:
         return
     if not isinstance(perturbations, Perturbations):
@@ -148,3 +149,14 @@ def check_perturbations(perturbations, n_neurons: int) -> None:
                   (n_neurons,))
     require_shape("perturbations.thresholds_after", np.asarray(perturbations.thresholds_after),
                   (n_neurons,))
+    if n_steps is None:
+        return
+    for name, steps in (("silence_time", perturbations.silence_step),
+                        ("threshold_time", perturbations.threshold_step),
+                        ("noise_time", perturbations.noise_step)):
+        steps = np.asarray(steps)
+        late = (steps != NEVER) & (steps >= n_steps)
+        if np.any(late):
+            raise ValueError(f"perturbations.{name} lies after the end of the run (step "
+                             f"{int(steps[late].min())} >= {n_steps} steps): it would "
+                             "never act")

@@ -39,7 +39,8 @@ class SCNResult(NamedTuple):
         currents_e, currents_i: (R, K) E and I input of ``voltage_neurons``, per second,
             averaged over each record block (empty unless record_currents).
         spike_counts: (N,) spikes per neuron.
-        e_input, i_input: (N,) time-integrated E / I input (zeros unless track_balance).
+        e_input, i_input: (N,) time-integrated E / I input; None unless track_balance
+            (not measured, so ``to_xarray`` writes nothing for them).
         max_spikes_per_step: () largest number of spikes in one step.
         n_bursts: () steps with > 10 spikes whose kernels sum to ~0 (net-zero burst).
         n_cap_hits: () steps where "greedy" hit greedy_cap.

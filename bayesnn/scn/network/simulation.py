@@ -100,7 +100,7 @@ def simulate(params: SCNParams, c, *, key: Any = 0, duration: float | None = Non
                                             perturbations=pert)
     run = lambda cap: _simulate_core(net, jnp.asarray(c, f), key, pert, state0, opts=opts,
                                      capacity=cap, every=every, noisy=noisy)
-    return run_growing(run, capacity, lambda result: result.spikes.n_events)
+    return _untracked(run_growing(run, capacity, lambda result: result.spikes.n_events), opts)
 
 
 def simulate_trials(params: SCNParams, c, *, key: Any, duration: float | None = None,
@@ -146,7 +146,15 @@ def simulate_trials(params: SCNParams, c, *, key: Any, duration: float | None = 
                        for k in range(n_trials))
     run = lambda cap: _trials_core(net, jnp.asarray(c, f), keys, pert, state0, opts=opts,
                                    capacity=cap, every=every, noisy=noisy)
-    return run_growing(run, capacity, lambda result: result.spikes.n_events)
+    return _untracked(run_growing(run, capacity, lambda result: result.spikes.n_events), opts)
+
+
+def _untracked(result: SCNResult, opts: SimOptions) -> SCNResult:
+    """Quantities that were not tracked are None, not zeros (a zero E/I balance would be
+    read as a measurement; to_xarray writes nothing for them)."""
+    if not opts.track_balance:
+        result = result._replace(e_input=None, i_input=None)
+    return result
 
 
 def default_capacity(params: SCNParams, c, *, x0=None, spike_mode: str = "one",
@@ -199,7 +207,7 @@ def _prepare(params, c, batched: bool, args: dict):
                       track_balance=bool(args["track_balance"]),
                       chunk_steps=int(args["chunk_steps"]), **chosen)
     pert = args["perturbations"]
-    check_perturbations(pert, N)
+    check_perturbations(pert, N, c.shape[-2])
     if opts.spike_mode != "one":
         check_drive_margin(params, c.reshape(-1, params.n_dims))
     return params, c, opts, every, capacity, pert
