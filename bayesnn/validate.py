@@ -72,6 +72,8 @@ REGISTRY: dict[str, Scenario] = {
                           "hierarchical inference against its exact reference"),
     "scn_learning": Scenario("bayesnn.scn.learning_validation", "scn_learning_scenario",
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
+    "spike_gradients": Scenario("bayesnn.spike_gradients.validation", "spike_gradients_scenario",
+                                "surrogate gradients and EventProp on the hard spiking network"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"

@@ -90,11 +90,13 @@ def fit(loss: Callable, weights, *, n_iterations: int, learning_rate: float = 1e
         batch: iteration index -> data passed to ``loss``.
 
     Returns:
-        :class:`FitResult`; a non-finite loss or gradient stops the loop and returns the
-        weights before that iteration (``stopped=True``).
+        :class:`FitResult`; a non-finite loss or gradient at iteration i stops the loop
+        and returns the weights of iteration i - 1, the last whose loss was finite
+        (``stopped=True``, ``stop_iteration = i``).
 
     Raises:
-        ValueError: no trainable leaf, non-finite weights, bad iteration count or rate.
+        ValueError: no trainable leaf, non-finite weights, bad iteration count or rate,
+            a loss that is not finite at the initial weights.
     """
     import time
 
@@ -122,9 +124,14 @@ def fit(loss: Callable, weights, *, n_iterations: int, learning_rate: float = 1e
     losses = []
     for i in range(n_iterations):
         new, new_state, value, ok = update(weights, state, batch(i))
-        finite_new = all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(new))
-        if not (bool(ok) and finite_new):
-            return FitResult(weights, np.asarray(losses), True, i, time.process_time() - started)
-        weights, state = new, new_state
+        if not bool(ok):
+            # the loss or gradient at ``weights`` is not finite: keep the weights of the
+            # previous iteration, whose loss was finite
+            if i == 0:
+                raise ValueError("loss or gradient is not finite at the initial weights")
+            return FitResult(previous, np.asarray(losses), True, i, time.process_time() - started)
+        previous, weights, state = weights, new, new_state
         losses.append(float(value))
+        if not all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(weights)):
+            return FitResult(previous, np.asarray(losses), True, i + 1, time.process_time() - started)
     return FitResult(weights, np.asarray(losses), False, -1, time.process_time() - started)

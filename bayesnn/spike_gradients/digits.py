@@ -22,7 +22,8 @@ from bayesnn.spike_gradients.eventprop import EventLIF, network_forward, network
 from bayesnn.spike_gradients.lif import LIFNet, first_spike_times, lif_first_spike_loss, lif_run
 
 __all__ = ["DigitsData", "load_digits_spikes", "logistic_baseline", "init_weights",
-           "DigitsResult", "train_digits", "predict_eventprop", "predict_surrogate"]
+           "DigitsResult", "train_digits", "predict_eventprop", "predict_surrogate",
+           "compare_gradients"]
 
 
 class DigitsData(NamedTuple):
@@ -150,3 +151,23 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
                else predict_eventprop(w, t_te, event))
     return DigitsResult(w, np.asarray(losses), float(np.mean(pred == y_te)), float(np.mean(n)),
                         seconds, method)
+
+
+def compare_gradients(data: DigitsData, *, n_hidden: int = 40, batch_size: int = 64,
+                      seed: int = 0, event: EventLIF = EventLIF(max_spikes=8),
+                      lif: LIFNet = LIFNet()) -> dict:
+    """EventProp's exact gradient and the surrogate gradient of the discrete network
+    (the same first-spike loss, weights and images) at the initial weights: per layer
+    cosine similarity and norms; both losses."""
+    w = init_weights(n_hidden, seed=seed)
+    t, y = data.t_train[:batch_size], data.y_train[:batch_size]
+    src = np.tile(np.arange(t.shape[1]), (len(y), 1))
+    le, ge, _ = network_grad(w, t, src, y, event)
+    ls, gs = jax.value_and_grad(lambda w: lif_first_spike_loss(
+        w, jnp.asarray(_to_steps(t, lif)), jnp.asarray(y), lif))([jnp.asarray(a) for a in w])
+    gs = [np.asarray(a) for a in gs]
+    return {"loss_eventprop": float(le), "loss_surrogate": float(ls),
+            "cosine": [float((a * b).sum() / (np.linalg.norm(a) * np.linalg.norm(b)))
+                       for a, b in zip(ge, gs)],
+            "norm_eventprop": [float(np.linalg.norm(a)) for a in ge],
+            "norm_surrogate": [float(np.linalg.norm(b)) for b in gs]}
