@@ -112,9 +112,11 @@ class DigitsResult(NamedTuple):
 def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: int = 5,
                  batch_size: int = 64, learning_rate: float = 3e-3, seed: int = 0,
                  n_train: int | None = None, n_test: int | None = None,
-                 event: EventLIF = EventLIF(), lif: LIFNet = LIFNet()) -> DigitsResult:
+                 event: EventLIF = EventLIF(), lif: LIFNet = LIFNet(),
+                 clip: float | None = None) -> DigitsResult:
     """Train by ``method`` = "surrogate" or "eventprop" with Adam (optax), minibatches
-    in a per-epoch permutation from ``seed``; evaluate on the test split."""
+    in a per-epoch permutation from ``seed`` (``clip``: global-norm gradient clipping
+    before Adam); evaluate on the test split."""
     import optax
 
     if method not in ("surrogate", "eventprop"):
@@ -123,6 +125,8 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
     t_te, y_te = data.t_test[:n_test], data.y_test[:n_test]
     w = [jnp.asarray(a) for a in init_weights(n_hidden, seed=seed)]
     opt = optax.adam(learning_rate)
+    if clip is not None:
+        opt = optax.chain(optax.clip_by_global_norm(float(clip)), opt)
     state = opt.init(w)
     rng = np.random.default_rng(seed + 1)
     losses = []
