@@ -98,8 +98,9 @@ def predict_surrogate(weights, t, p: LIFNet):
 
 
 class DigitsResult(NamedTuple):
-    """weights; loss (iterations,); test_accuracy; spikes_per_sample (test mean);
-    cpu_seconds of training; method."""
+    """weights (those of the best validation epoch); loss (iterations,); test_accuracy;
+    spikes_per_sample (test mean); cpu_seconds of training; method; validation_accuracy
+    (per epoch); best_epoch (1-based; 0: the initial weights)."""
 
     weights: list
     loss: np.ndarray
@@ -107,6 +108,8 @@ class DigitsResult(NamedTuple):
     spikes_per_sample: float
     cpu_seconds: float
     method: str
+    validation_accuracy: list
+    best_epoch: int
 
 
 def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: int = 5,
@@ -116,12 +119,20 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
                  clip: float | None = None) -> DigitsResult:
     """Train by ``method`` = "surrogate" or "eventprop" with Adam (optax), minibatches
     in a per-epoch permutation from ``seed`` (``clip``: global-norm gradient clipping
-    before Adam); evaluate on the test split."""
+    before Adam). The last fifth of the training images is held out for validation; the
+    weights of the epoch with the best validation accuracy are kept (early stopping:
+    EventProp's exact gradients silence neurons that then get no gradient, and its
+    accuracy can fall with more epochs), then evaluated on the test split."""
     import optax
 
     if method not in ("surrogate", "eventprop"):
         raise ValueError(f"method must be 'surrogate' or 'eventprop', got {method!r}")
     t_tr, y_tr = data.t_train[:n_train], data.y_train[:n_train]
+    n_val = len(y_tr) // 5
+    t_va, y_va = t_tr[len(y_tr) - n_val:], y_tr[len(y_tr) - n_val:]
+    t_tr, y_tr = t_tr[:len(y_tr) - n_val], y_tr[:len(y_tr) - n_val]
+    predict = (lambda w, t: predict_surrogate(w, t, lif)) if method == "surrogate" else (
+        lambda w, t: predict_eventprop(w, t, event))
     t_te, y_te = data.t_test[:n_test], data.y_test[:n_test]
     w = [jnp.asarray(a) for a in init_weights(n_hidden, seed=seed)]
     opt = optax.adam(learning_rate)
@@ -133,7 +144,10 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
     if method == "surrogate":
         vg = jax.jit(jax.value_and_grad(lambda w, s, y: lif_first_spike_loss(w, s, y, lif)))
     started = time.process_time()
-    for _ in range(epochs):
+    best_w = [np.asarray(a) for a in w]
+    val = [float(np.mean(predict(best_w, t_va)[0] == y_va))]
+    best = 0
+    for epoch in range(epochs):
         perm = rng.permutation(len(y_tr))
         for i in range(0, len(perm) - batch_size + 1, batch_size):
             idx = perm[i:i + batch_size]
@@ -149,12 +163,14 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
             upd, state = opt.update(g, state, w)
             w = optax.apply_updates(w, upd)
             losses.append(float(value))
+        now = [np.asarray(a) for a in w]
+        val.append(float(np.mean(predict(now, t_va)[0] == y_va)))
+        if val[-1] > val[best]:
+            best, best_w = epoch + 1, now
     seconds = time.process_time() - started
-    w = [np.asarray(a) for a in w]
-    pred, n = (predict_surrogate(w, t_te, lif) if method == "surrogate"
-               else predict_eventprop(w, t_te, event))
-    return DigitsResult(w, np.asarray(losses), float(np.mean(pred == y_te)), float(np.mean(n)),
-                        seconds, method)
+    pred, n = predict(best_w, t_te)
+    return DigitsResult(best_w, np.asarray(losses), float(np.mean(pred == y_te)),
+                        float(np.mean(n)), seconds, method, val, best)
 
 
 def compare_gradients(data: DigitsData, *, n_hidden: int = 40, batch_size: int = 64,
