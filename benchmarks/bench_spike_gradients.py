@@ -37,7 +37,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bayesnn.spike_gradients.digits import _to_steps, init_weights, load_digits_spikes  # noqa: E402
+from bayesnn.spike_gradients.digits import _to_k, init_weights, load_digits_spikes  # noqa: E402
 from bayesnn.spike_gradients.eventprop import EventLIF, network_grad  # noqa: E402
 from bayesnn.spike_gradients.lif import LIFNet, lif_first_spike_loss  # noqa: E402
 
@@ -63,7 +63,7 @@ def main(argv=None) -> dict:
         lif = LIFNet(dt=dt, n_steps=n, checkpoint_every=chunk)
         # EventProp on the same (grid-rounded) input times the surrogate sees
         tq = np.where(np.isfinite(t), np.round(t / dt) * dt, np.inf)
-        s_in = jnp.asarray(_to_steps(tq, lif))
+        s_in = jnp.asarray(_to_k(tq, lif))
         wj = [jnp.asarray(a) for a in w]
         vg = jax.jit(jax.value_and_grad(lambda w, s: lif_first_spike_loss(w, s, jnp.asarray(y), lif)))
         c0 = time.perf_counter()

@@ -144,6 +144,17 @@ def test_lif_forward_equals_a_numpy_reference():
         assert np.array_equal(s, np.asarray(out[l]))
         x = s
     assert np.asarray(out[0]).sum() > 0
+    # the memory-flat first-spike path (inputs made in the scan, sum carried) agrees
+    from bayesnn.spike_gradients import first_spike_times, lif_first_spike_times
+    k_in = np.full((2, 8), -1)
+    b, k, j = np.nonzero(s_in)
+    k_in[b, j] = k                      # last spike of each input (< 10 % have two)
+    one = np.zeros_like(s_in)
+    b2, j2 = np.nonzero(k_in >= 0)
+    one[b2, k_in[b2, j2], j2] = 1.0
+    ref = first_spike_times(lif_run([jnp.asarray(a) for a in W], jnp.asarray(one), p)[-1], p.dt)
+    got = lif_first_spike_times([jnp.asarray(a) for a in W], jnp.asarray(k_in), p)
+    assert np.array_equal(np.asarray(ref), np.asarray(got))
 
 
 def test_fit_stops_at_a_non_finite_loss_with_the_last_finite_weights():
@@ -181,3 +192,8 @@ def test_bad_input(b13, brendel):
         scn_surrogate_run(p, c, checkpoint_every=7)
     with pytest.raises(ValueError, match="theta"):
         network_grad(*_net()[:3], _net()[3], EventLIF(theta=0.0))
+    ws, t_in, src, y = _net()
+    with pytest.raises(ValueError, match="weights"):
+        network_grad([ws[0] * np.nan, ws[1]], t_in, src, y, EventLIF())
+    with pytest.raises(ValueError, match="t_in"):
+        network_grad(ws, t_in * np.nan, src, y, EventLIF())

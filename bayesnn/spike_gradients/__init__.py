@@ -17,7 +17,8 @@ from bayesnn.spike_gradients.bptt import FitResult, check_window, fit, scan_chec
 from bayesnn.spike_gradients.eventprop import (EventLIF, LayerSpikes, first_spike_loss,
                                                gradient_check, layer_backward, layer_forward,
                                                network_forward, network_grad)
-from bayesnn.spike_gradients.lif import LIFNet, first_spike_times, lif_first_spike_loss, lif_run
+from bayesnn.spike_gradients.lif import (LIFNet, first_spike_times, lif_first_spike_loss,
+                                         lif_first_spike_times, lif_run)
 from bayesnn.spike_gradients.scn_surrogate import (SurrogateRun, brendel_surrogate_loss,
                                                    brendel_surrogate_run, scn_surrogate_loss,
                                                    scn_surrogate_run)
@@ -27,7 +28,7 @@ __all__ = [
     "FitResult", "check_window", "fit", "scan_checkpointed",
     "EventLIF", "LayerSpikes", "first_spike_loss", "gradient_check", "layer_backward",
     "layer_forward", "network_forward", "network_grad",
-    "LIFNet", "first_spike_times", "lif_first_spike_loss", "lif_run",
+    "LIFNet", "first_spike_times", "lif_first_spike_loss", "lif_first_spike_times", "lif_run",
     "SurrogateRun", "brendel_surrogate_loss", "brendel_surrogate_run", "scn_surrogate_loss",
     "scn_surrogate_run",
     "fast_sigmoid_grad", "spike", "surrogate_zero",

@@ -70,6 +70,12 @@ def init_weights(n_hidden: int, *, seed: int = 0, n_in: int = 64, n_out: int = 1
             rng.normal(0.4, 0.5, (n_out, n_hidden))]
 
 
+def _to_k(t, p: LIFNet):
+    """(B, Nin) int spike step of each input (-1: none or past the run)."""
+    k = np.where(np.isfinite(t), np.round(np.where(np.isfinite(t), t, 0.0) / p.dt), -1).astype(int)
+    return np.where(k < p.n_steps, k, -1)
+
+
 def _to_steps(t, p: LIFNet):
     """(B, T, Nin) 0/1 input spikes from times (inf: none)."""
     B, M = t.shape
@@ -147,18 +153,22 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
     best_w = [np.asarray(a) for a in w]
     val = [float(np.mean(predict(best_w, t_va)[0] == y_va))]
     best = 0
+    stopped = False
     for epoch in range(epochs):
+        if stopped:
+            break
         perm = rng.permutation(len(y_tr))
         for i in range(0, len(perm) - batch_size + 1, batch_size):
             idx = perm[i:i + batch_size]
             if method == "surrogate":
-                value, g = vg(w, jnp.asarray(_to_steps(t_tr[idx], lif)), jnp.asarray(y_tr[idx]))
+                value, g = vg(w, jnp.asarray(_to_k(t_tr[idx], lif)), jnp.asarray(y_tr[idx]))
             else:
                 src = np.tile(np.arange(64), (len(idx), 1))
                 value, g, _ = network_grad([np.asarray(a) for a in w], t_tr[idx], src,
                                            y_tr[idx], event)
                 g = [jnp.asarray(a) for a in g]
             if not (np.isfinite(float(value)) and all(bool(jnp.all(jnp.isfinite(a))) for a in g)):
+                stopped = True     # documented stop: keep the best finite weights so far
                 break
             upd, state = opt.update(g, state, w)
             w = optax.apply_updates(w, upd)
@@ -184,7 +194,7 @@ def compare_gradients(data: DigitsData, *, n_hidden: int = 40, batch_size: int =
     src = np.tile(np.arange(t.shape[1]), (len(y), 1))
     le, ge, _ = network_grad(w, t, src, y, event)
     ls, gs = jax.value_and_grad(lambda w: lif_first_spike_loss(
-        w, jnp.asarray(_to_steps(t, lif)), jnp.asarray(y), lif))([jnp.asarray(a) for a in w])
+        w, jnp.asarray(_to_k(t, lif)), jnp.asarray(y), lif))([jnp.asarray(a) for a in w])
     gs = [np.asarray(a) for a in gs]
     return {"loss_eventprop": float(le), "loss_surrogate": float(ls),
             "cosine": [float((a * b).sum() / (np.linalg.norm(a) * np.linalg.norm(b)))

@@ -209,8 +209,16 @@ def _flatten(spk: LayerSpikes):
 def network_forward(weights: Sequence[np.ndarray], t_in, src, p: EventLIF) -> list[LayerSpikes]:
     """Run the layers in order (layer l's spikes are layer l+1's inputs)."""
     p = p.checked()
-    outs = []
+    for l, W in enumerate(weights):
+        if np.ndim(W) != 2 or not np.all(np.isfinite(W)):
+            raise ValueError(f"weights[{l}] must be a finite 2-d array, got shape {np.shape(W)}")
     t, s = np.asarray(t_in, float), np.asarray(src, int)
+    if t.ndim != 2 or s.shape != t.shape or np.isnan(t).any() or (t < 0).any():
+        raise ValueError(f"t_in must be (B, M) spike times >= 0 s (inf: none) with src of the "
+                         f"same shape, got {t.shape} and {s.shape}")
+    if s.size and (s.min() < 0 or s.max() >= np.shape(weights[0])[1]):
+        raise ValueError(f"src must index the {np.shape(weights[0])[1]} inputs of weights[0]")
+    outs = []
     for W in weights:
         out = layer_forward(W, t, s, p)
         outs.append(out)

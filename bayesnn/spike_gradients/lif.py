@@ -27,7 +27,8 @@ import numpy as np
 from bayesnn.spike_gradients.bptt import scan_checkpointed
 from bayesnn.spike_gradients.spike_fn import spike
 
-__all__ = ["LIFNet", "lif_run", "first_spike_times", "lif_first_spike_loss"]
+__all__ = ["LIFNet", "lif_run", "first_spike_times", "lif_first_spike_times",
+           "lif_first_spike_loss"]
 
 
 class LIFNet(NamedTuple):
@@ -42,25 +43,30 @@ class LIFNet(NamedTuple):
     checkpoint_every: int = 20
 
 
+def _layers_step(weights, states, x, p: LIFNet, y: float):
+    """One step of every layer: new states and each layer's spikes."""
+    new, out = [], []
+    for W, (V, I) in zip(weights, states):
+        I = I + x @ W.T
+        V, I = (V + I) * y - I * y * y, I * y * y
+        s = spike(V - p.theta, p.width)
+        V = (1.0 - s) * V
+        new.append((V, I))
+        out.append(s)
+        x = s
+    return new, out
+
+
 def lif_run(weights: Sequence[jax.Array], s_in: jax.Array, p: LIFNet) -> list[jax.Array]:
     """Spikes (B, T, N_l) of every layer for input spikes ``s_in`` (B, T, Nin) (0/1 per
-    step); ``weights[l]`` is (N_l, N_{l-1}). Traceable; differentiable (surrogate)."""
+    step); ``weights[l]`` is (N_l, N_{l-1}). Traceable; differentiable (surrogate).
+    Memory O(T B N) (the spike trains are returned); for training use
+    :func:`lif_first_spike_times`."""
     y = float(np.exp(-p.dt / p.tau_mem))
     B = s_in.shape[0]
 
     def body(carry, s_k):
-        states, out = carry, []
-        new = []
-        x = s_k
-        for W, (V, I) in zip(weights, states):
-            I = I + x @ W.T
-            V, I = (V + I) * y - I * y * y, I * y * y
-            s = spike(V - p.theta, p.width)
-            V = (1.0 - s) * V
-            new.append((V, I))
-            out.append(s)
-            x = s
-        return new, out
+        return _layers_step(weights, carry, s_k, p, y)
 
     f = s_in.dtype
     init = [(jnp.zeros((B, W.shape[0]), f), jnp.zeros((B, W.shape[0]), f)) for W in weights]
@@ -76,12 +82,37 @@ def first_spike_times(s: jax.Array, dt: float) -> jax.Array:
     return dt * jnp.sum(before, axis=1)
 
 
-def lif_first_spike_loss(weights, s_in, labels, p: LIFNet, *, tau0: float = 5e-3,
+def lif_first_spike_times(weights: Sequence[jax.Array], k_in: jax.Array, p: LIFNet) -> jax.Array:
+    """First-spike times (B, N_out) of the last layer (:func:`first_spike_times`) for
+    inputs given as spike steps ``k_in`` (B, Nin) int (input j spikes once, in step
+    ``k_in[b, j]``; -1: never). The input row of step k is made inside the scan and the
+    first-spike sum is carried, so memory is O(B N) per checkpoint, T / chunk
+    checkpoints, and one chunk recomputed at a time: it does not grow with T beyond
+    the checkpoints."""
+    y = float(np.exp(-p.dt / p.tau_mem))
+    B = k_in.shape[0]
+    f = weights[0].dtype
+    No = weights[-1].shape[0]
+
+    def body(carry, k):
+        states, alive, tsum = carry
+        states, out = _layers_step(weights, states, (k_in == k).astype(f), p, y)
+        tsum = tsum + alive                 # prod_{j<k} (1 - s_j), before this step's spike
+        return (states, alive * (1.0 - out[-1]), tsum), None
+
+    init = ([(jnp.zeros((B, W.shape[0]), f), jnp.zeros((B, W.shape[0]), f)) for W in weights],
+            jnp.ones((B, No), f), jnp.zeros((B, No), f))
+    (_, _, tsum), _ = scan_checkpointed(body, init, jnp.arange(p.n_steps), p.checkpoint_every)
+    return p.dt * tsum
+
+
+def lif_first_spike_loss(weights, k_in, labels, p: LIFNet, *, tau0: float = 5e-3,
                          alpha: float = 0.01, tau1: float = 20e-3) -> jax.Array:
     """The time-to-first-spike cross-entropy of
     :func:`bayesnn.spike_gradients.eventprop.first_spike_loss` on the discrete network
-    (silent output: ``T dt``; its surrogate gradient is not zero)."""
-    t = first_spike_times(lif_run(weights, s_in, p)[-1], p.dt)
+    for input spike steps ``k_in`` (B, Nin) (silent output: ``T dt``; its surrogate
+    gradient is not zero)."""
+    t = lif_first_spike_times(weights, k_in, p)
     logp = jax.nn.log_softmax(-t / tau0, axis=1)
     ty = jnp.take_along_axis(t, labels[:, None], 1)[:, 0]
     nll = -jnp.take_along_axis(logp, labels[:, None], 1)[:, 0]
