@@ -197,3 +197,18 @@ def test_bad_input(b13, brendel):
         network_grad([ws[0] * np.nan, ws[1]], t_in, src, y, EventLIF())
     with pytest.raises(ValueError, match="t_in"):
         network_grad(ws, t_in * np.nan, src, y, EventLIF())
+
+
+def test_figures_follow_the_house_style():
+    from bayesnn import style
+    from bayesnn.spike_gradients.plotting import plot_gradients, plot_transfer
+
+    names = ["random", "gate_1", "surrogate", "local", "optimal_local"]
+    transfer = {"error": dict(zip(names, [0.08, 0.075, 0.026, 0.0034, 0.0034])),
+                "surrogate_loss": list(np.geomspace(0.4, 0.04, 20)),
+                "settings": {"n_neurons": 20, "iterations": 20, "width": 0.1}}
+    check = {"finite_difference": np.array([0.1, -0.2, 0.3]),
+             "eventprop": np.array([0.1, -0.2, 0.3]), "max_rel_error": 1e-9}
+    digits = {"accuracy": {"logistic": 0.97, "surrogate": 0.85, "eventprop": 0.56}}
+    for fig in (plot_transfer(transfer, seed=0), plot_gradients(check, digits, seed=0)):
+        assert style.audit(fig) == []
