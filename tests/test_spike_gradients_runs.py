@@ -39,3 +39,16 @@ def test_wunderlich2021_reduced_reproduction(tmp_path):
 def test_wunderlich2021_readme_names_claims_numbers_and_command():
     text = (ROOT / "papers" / "wunderlich2021" / "README.md").read_text()
     assert "| claim" in text and "python papers/wunderlich2021/reproduce.py" in text
+
+
+@pytest.mark.slow
+def test_bench_spike_gradients_smoke():
+    spec = importlib.util.spec_from_file_location(
+        "bench_spike_gradients", ROOT / "benchmarks" / "bench_spike_gradients.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.main(["--steps", "40", "--repeats", "1", "--batch", "4"])["rows"]
+    assert rows[0]["spikes"] > 0 and np.isfinite(rows[0]["loss_eventprop"])
+    # the discrete network's first-spike times are quantised to dt = 1 ms: losses agree
+    # to O(dt / tau0) = 0.2 at most
+    assert abs(rows[0]["loss_surrogate"] - rows[0]["loss_eventprop"]) < 0.2
