@@ -50,6 +50,7 @@ from bayesnn.posteriors.validation import accuracy_scenario, log_odds_scenario
 from bayesnn.report import Check, Progress, ScenarioResult, silent
 from bayesnn.scn.learning.validation import scn_learning_scenario
 from bayesnn.scn.network.validation import scn_scenario
+from bayesnn.spike_gradients.validation import spike_gradients_scenario
 
 class Scenario(NamedTuple):
     """A family's scenario: the ``function`` itself (imported above, so static tools see
@@ -81,6 +82,8 @@ REGISTRY: dict[str, Scenario] = {
                           "hierarchical inference against its exact reference"),
     "scn_learning": Scenario(scn_learning_scenario,
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
+    "spike_gradients": Scenario(spike_gradients_scenario,
+                                "surrogate gradients and EventProp on the hard spiking network"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"
