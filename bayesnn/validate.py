@@ -30,6 +30,8 @@ Scenarios (``bayesnn scenarios`` lists them):
     Spiking Kalman filters against the exact Kalman-Bucy posterior.
 ``learning``, ``hierarchy``, ``scn_learning``
     Parameter learning and hierarchical inference scenarios (where installed).
+``stdp``
+    The STDP winner-take-all circuit (Nessler et al. 2013) against batch and online EM.
 
 Validation is an exactness claim: it refuses to run in float32
 (:func:`bayesnn.core.require_x64`); the command line switches float64 on itself.
@@ -72,6 +74,8 @@ REGISTRY: dict[str, Scenario] = {
                           "hierarchical inference against its exact reference"),
     "scn_learning": Scenario("bayesnn.scn.learning_validation", "scn_learning_scenario",
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
+    "stdp": Scenario("bayesnn.stdp.validation", "stdp_scenario",
+                     "WTA circuit with STDP (Nessler 2013) vs batch and online EM on digits"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"
