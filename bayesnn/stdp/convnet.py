@@ -36,7 +36,7 @@ import numpy as np
 from bayesnn.core.keys import as_key
 from bayesnn.stdp.data import check_images
 
-__all__ = ["ConvSTDPParams", "ConvSTDPResult", "dog_latencies", "features", "train"]
+__all__ = ["DIGITS", "ConvSTDPParams", "ConvSTDPResult", "dog_latencies", "features", "train"]
 
 
 class ConvSTDPParams(NamedTuple):
@@ -88,6 +88,12 @@ class ConvSTDPParams(NamedTuple):
             raise ValueError(f"dog_sigmas must be (centre, surround) with 0 < centre < surround, "
                              f"got {self.dog_sigmas}")
         return self
+
+
+DIGITS = ConvSTDPParams(n_maps=32, pool=1, threshold=2.0)
+"""Settings for 8x8 digits, chosen on a validation split of the training half only (30 %
+held out, LogisticRegression readout): 0.941 against 0.911-0.937 for (16 maps, no pool),
+(32 maps, 2x2 pool) and threshold 3."""
 
 
 def _dog_kernel(sigmas, size=5):

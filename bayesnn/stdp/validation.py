@@ -17,6 +17,9 @@ Checks (bases of the tolerances in each description):
 * ``weights_distance_to_em``: mean |mu_STDP - mu_EM| after Hungarian matching.
 * ``wta_posterior_kl``: KL from the exact posterior of the circuit's read-out mixture to
   the circuit's sampling law softmax(u) (normalisation drift of the rule).
+* ``stdp_features_beat_raw_pixels``: the STDP convolutional layer's frozen features
+  (:mod:`bayesnn.stdp.convnet`, Kheradpisheh et al. 2018) under a LogisticRegression
+  readout beat the same readout on binarised raw pixels.
 * ``large_eta_rejected``, ``largest_eta_finite``: eta above the stable limit is a
   ValueError; at the limit the weights stay finite and inside the documented clip range.
 """
@@ -207,6 +210,30 @@ def _large_eta_part(seed, quick, numbers, data):
     ]
 
 
+def _features_part(seed, quick, numbers, data):
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    from bayesnn.stdp import convnet
+
+    digits = load_digits()
+    xtr, xte, ytr, yte = train_test_split(digits.data / 16.0, digits.target, test_size=0.5,
+                                          stratify=digits.target, random_state=0)
+
+    def readout(a, b):
+        return float(LogisticRegression(max_iter=5000).fit(a, ytr).score(b, yte))
+
+    layer = convnet.train(xtr, (8, 8), convnet.DIGITS, key=seed, n_epochs=1 if quick else 2)
+    stdp_acc = readout(convnet.features(layer, xtr), convnet.features(layer, xte))
+    raw = readout((xtr > 0.5) * 1.0, (xte > 0.5) * 1.0)
+    numbers["features"] = dict(stdp_features_logistic=stdp_acc, raw_binarised_logistic=raw,
+                               raw_grey_logistic=readout(xtr, xte), convergence_C=layer.convergence)
+    return [Check("stdp_features_beat_raw_pixels", stdp_acc - raw, 1.0 / len(yte), ">=",
+                  "test accuracy, LogisticRegression on frozen STDP conv features minus on "
+                  "binarised raw pixels (sklearn digits, 899 test images; bound: one image)")]
+
+
 def stdp_scenario(*, seed: int = 0, quick: bool = True, progress: Progress = silent,
                   figures: bool = True) -> ScenarioResult:
     """Run the ``stdp`` scenario (module docstring). ``quick``: 5 epochs and one circuit
@@ -222,6 +249,7 @@ def stdp_scenario(*, seed: int = 0, quick: bool = True, progress: Progress = sil
     checks, numbers, data = [], {}, {}
     for message, part in (("STDP fixed point and EM exactness (synthetic mixture)", _fixed_point_part),
                           ("sklearn digits K = 10: circuit, online EM, batch EM", _digits_part),
+                          ("STDP convolutional features vs raw pixels", _features_part),
                           ("large eta", _large_eta_part)):
         progress(f"stdp: {message}")
         checks += part(int(seed), bool(quick), numbers, data)
