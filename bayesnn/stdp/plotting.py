@@ -52,5 +52,5 @@ def plot_learning_curve(curves, *, seed=0, **details) -> Figure:
 def stdp_figures(result: dict, *, seed: int, quick: bool) -> dict:
     """The scenario's figures from :func:`bayesnn.stdp.validation.digits_comparison`."""
     details = dict(K=result["n_components"], eta=result["eta"], quick=quick)
-    return {"stdp_means": plot_means(result["circuit_means"], result["em_means"], seed=seed, **details),
-            "stdp_learning_curve": plot_learning_curve(result["curves"], seed=seed, **details)}
+    return {"means": plot_means(result["circuit_means"], result["em_means"], seed=seed, **details),
+            "learning_curve": plot_learning_curve(result["curves"], seed=seed, **details)}

