@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.keys import as_key, trial_keys
+from bayesnn.core.precision import warn_if_float32
 from bayesnn.stdp.data import check_images, initial_means as data_initial_means, population_code
 from bayesnn.stdp.data import presentation_order
 from bayesnn.stdp.params import WTAParams
@@ -224,6 +225,7 @@ class WTAResult(NamedTuple):
 def _prepare(params, images, order, n_epochs, initial_means, initial_log_prior, record_every):
     if not isinstance(params, WTAParams):
         raise ValueError(f"params must be a WTAParams, got {type(params).__name__}")
+    warn_if_float32("bayesnn.stdp.simulate")
     x = check_images(images, binary=True)
     n_pixels, n_components = int(params.n_pixels), int(params.n_components)
     if x.shape[1] != n_pixels:
