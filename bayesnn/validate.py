@@ -31,6 +31,8 @@ Scenarios (``bayesnn scenarios`` lists them):
     Spiking Kalman filters against the exact Kalman-Bucy posterior.
 ``learning``, ``hierarchy``, ``scn_learning``
     Parameter learning and hierarchical inference scenarios.
+``stdp``
+    The STDP winner-take-all circuit (Nessler et al. 2013) against batch and online EM.
 
 Validation is an exactness claim: it refuses to run in float32
 (:func:`bayesnn.core.require_x64`); the command line switches float64 on itself.
@@ -51,6 +53,7 @@ from bayesnn.report import Check, Progress, ScenarioResult, silent
 from bayesnn.scn.learning.validation import scn_learning_scenario
 from bayesnn.scn.network.validation import scn_scenario
 from bayesnn.spike_gradients.validation import spike_gradients_scenario
+from bayesnn.stdp.validation import stdp_scenario
 
 class Scenario(NamedTuple):
     """A family's scenario: the ``function`` itself (imported above, so static tools see
@@ -84,6 +87,8 @@ REGISTRY: dict[str, Scenario] = {
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
     "spike_gradients": Scenario(spike_gradients_scenario,
                                 "surrogate gradients and EventProp on the hard spiking network"),
+    "stdp": Scenario(stdp_scenario,
+                     "WTA circuit with STDP (Nessler 2013) vs batch and online EM on digits"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"
