@@ -87,6 +87,8 @@ class FixedNeuronResult(NamedTuple):
         state_lsb: () the state's least significant bit, nats.
         weights: (N,) the weights as run (mantissa x 2^exponent), nats.
         g0: () the output jump as run, nats.
+        max_state: () int64 largest |L| or |G| held, in LSB (<= state_limit).
+        state_limit: () int64 2^(state_bits-1) - 1.
     """
 
     log_odds: jax.Array
@@ -97,6 +99,8 @@ class FixedNeuronResult(NamedTuple):
     state_lsb: jax.Array
     weights: jax.Array
     g0: jax.Array
+    max_state: jax.Array
+    state_limit: jax.Array
 
     @property
     def spike_count(self):
@@ -166,8 +170,10 @@ def neuron_kernel(params: NeuronParams, weights: jax.Array, counts: jax.Array, d
     (_, _, n_sat), (Ls, Gs, n_out) = jax.lax.scan(step, (L0, L0, jnp.zeros((), jnp.int64)),
                                                   (steps, counts))
     lsb = jnp.exp2(state_exp.astype(jnp.float64))
+    held = jnp.maximum(jnp.max(jnp.abs(Ls)), jnp.max(jnp.abs(Gs)))
+    limit = jnp.left_shift(jnp.ones((), jnp.int64), bits.state_bits - 1) - 1
     return FixedNeuronResult(Ls * lsb, Gs * lsb, n_out, n_sat, clips, lsb,
-                             m * jnp.exp2(e_w.astype(jnp.float64)), g0_int * lsb)
+                             m * jnp.exp2(e_w.astype(jnp.float64)), g0_int * lsb, held, limit)
 
 
 @partial(jax.jit, static_argnames=("rounding", "saturate_states", "auto_weight_exp",
@@ -252,7 +258,7 @@ def simulate_fixed_neuron(params: NeuronParams, counts, *, dt: float, precision:
         zero = jnp.zeros(c.shape[0], jnp.int64)
         res = FixedNeuronResult(L, G, n, zero, zero, jnp.zeros(c.shape[0]),
                                 jnp.broadcast_to(weights, (c.shape[0],) + weights.shape),
-                                jnp.full(c.shape[0], params.g0))
+                                jnp.full(c.shape[0], params.g0), zero, zero)
     else:
         res = _run_batch(params, weights, c, dt, neuron_bits(p), keys, p.rounding, p.saturate,
                          p.weight_exp is None, p.state_exp is None)

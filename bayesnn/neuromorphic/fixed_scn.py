@@ -63,6 +63,8 @@ class FixedSCNResult(NamedTuple):
         n_saturated: () int64 state clips (or out-of-range states without saturation).
         weight_clips: () int64 clipped weight mantissas.
         voltage_lsb, trace_lsb: () LSBs of V (units of V) and r~.
+        max_state: () int64 largest |V| or |r~| held, in LSB (<= state_limit).
+        state_limit: () int64 2^(state_bits-1) - 1.
     """
 
     readout: jax.Array
@@ -72,6 +74,8 @@ class FixedSCNResult(NamedTuple):
     weight_clips: jax.Array
     voltage_lsb: jax.Array
     trace_lsb: jax.Array
+    max_state: jax.Array
+    state_limit: jax.Array
 
 
 def scn_matrices(net: SCNParams, weight_table: str = "uniform"):
@@ -124,7 +128,7 @@ def scn_kernel(net: SCNParams, fast, slow, thresholds, reset, inputs, bits: IntB
     sigma_step = net.sigma_v * jnp.sqrt(net.dt)
 
     def step(carry, xs):
-        V, r, n_sat = carry
+        V, r, n_sat, held = carry
         k, inp = xs
         words = random_words(jax.random.fold_in(k_run, k), (4, N))
         drive = net.dt * (inp.c @ G)
@@ -142,15 +146,18 @@ def scn_kernel(net: SCNParams, fast, slow, thresholds, reset, inputs, bits: IntB
         V, out_v = saturate(V, bits.state_bits)
         r, out_r = saturate(r, bits.state_bits)
         xh = G @ (r * jnp.exp2(e_r.astype(jnp.float64)))
-        return (V, r, n_sat + out_v + out_r), (xh, fire.astype(jnp.int32),
+        held = jnp.maximum(held, jnp.maximum(jnp.max(jnp.abs(V)), jnp.max(jnp.abs(r))))
+        return (V, r, n_sat + out_v + out_r, held), (xh, fire.astype(jnp.int32),
                                                jnp.where(fire, idx, -1))
 
     V0 = jnp.zeros(N, jnp.int64)
     steps = jnp.arange(inputs.c.shape[0], dtype=jnp.int64)
-    (_, _, n_sat), (xh, n, senders) = jax.lax.scan(step, (V0, V0, jnp.zeros((), jnp.int64)),
-                                                   (steps, inputs))
+    zero = jnp.zeros((), jnp.int64)
+    (_, _, n_sat, held), (xh, n, senders) = jax.lax.scan(step, (V0, V0, zero, zero),
+                                                         (steps, inputs))
+    limit = jnp.left_shift(one, bits.state_bits - 1) - 1
     return FixedSCNResult(xh, n, senders, n_sat, c_f + c_s, jnp.exp2(e_v.astype(jnp.float64)),
-                          jnp.exp2(jnp.asarray(e_r, jnp.float64)))
+                          jnp.exp2(jnp.asarray(e_r, jnp.float64)), held, limit)
 
 
 @partial(jax.jit, static_argnames=("rounding", "auto_weight_exp", "auto_state_exp"))
@@ -217,7 +224,7 @@ def simulate_fixed_scn(net: SCNParams, c, *, precision: Precision, key=0) -> Fix
             steps = np.rint(times / float(net.dt)).astype(int) - 1
             n[steps], snd[steps] = 1, senders
             outs.append(FixedSCNResult(np.asarray(res.readout), n, snd, np.int64(0), np.int64(0),
-                                       np.float64(0), np.float64(0)))
+                                       np.float64(0), np.float64(0), np.int64(0), np.int64(0)))
         out = jax.tree_util.tree_map(lambda *a: np.stack(a), *outs)
     else:
         fast, slow, T, reset = scn_matrices(net, p.weight_table)
