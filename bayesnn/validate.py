@@ -30,6 +30,9 @@ Scenarios (``bayesnn scenarios`` lists them):
     Spiking Kalman filters against the exact Kalman-Bucy posterior.
 ``learning``, ``hierarchy``, ``scn_learning``
     Parameter learning and hierarchical inference scenarios (where installed).
+``neuromorphic``
+    Fixed-point (Loihi, TrueNorth) neuron and SCN: KL against bit width, spikes and
+    energy per nat, NIR round trip (:mod:`bayesnn.neuromorphic.validation`).
 
 Validation is an exactness claim: it refuses to run in float32
 (:func:`bayesnn.core.require_x64`); the command line switches float64 on itself.
@@ -72,6 +75,8 @@ REGISTRY: dict[str, Scenario] = {
                           "hierarchical inference against its exact reference"),
     "scn_learning": Scenario("bayesnn.scn.learning_validation", "scn_learning_scenario",
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
+    "neuromorphic": Scenario("bayesnn.neuromorphic.validation", "neuromorphic_scenario",
+                             "fixed-point neuron and SCN: KL vs bits, spikes per nat, NIR"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"

@@ -45,7 +45,7 @@ from bayesnn.neuron import NeuronParams, filter_counts
 from bayesnn.neuron.stepped import discrete_predict, transition_probabilities
 from bayesnn.neuromorphic.precision import (Precision, check_precision, codebook_weights,
                                             quantize_float, quantize_weights, random_words,
-                                            round_shift, saturate, shift_by)
+                                            round_shift, saturate, shift_by, pow2)
 
 __all__ = ["IntBits", "FixedNeuronResult", "simulate_fixed_neuron", "neuron_bits",
            "neuron_kernel", "INT_BITS", "TABLE_STEP_BITS"]
@@ -132,7 +132,7 @@ def neuron_kernel(params: NeuronParams, weights: jax.Array, counts: jax.Array, d
     kb = jax.random.split(k_b, 3)
     bias = quantize_float(-params.theta * dt, state_exp, mode, kb[0])
     # Threshold g0/2 with threshold_bits significant bits (in state LSB).
-    half = params.g0 / 2 * jnp.exp2(-state_exp.astype(jnp.float64))
+    half = params.g0 / 2 * pow2(-state_exp)
     width = jnp.ceil(jnp.log2(jnp.maximum(half, 1.0))).astype(jnp.int64)
     drop = jnp.maximum(width - bits.threshold_bits, 0)
     th = jnp.left_shift(quantize_float(half, drop, mode, kb[1]), drop)
@@ -169,11 +169,11 @@ def neuron_kernel(params: NeuronParams, weights: jax.Array, counts: jax.Array, d
     steps = jnp.arange(counts.shape[0], dtype=jnp.int64)
     (_, _, n_sat), (Ls, Gs, n_out) = jax.lax.scan(step, (L0, L0, jnp.zeros((), jnp.int64)),
                                                   (steps, counts))
-    lsb = jnp.exp2(state_exp.astype(jnp.float64))
+    lsb = pow2(state_exp)
     held = jnp.maximum(jnp.max(jnp.abs(Ls)), jnp.max(jnp.abs(Gs)))
     limit = jnp.left_shift(jnp.ones((), jnp.int64), bits.state_bits - 1) - 1
     return FixedNeuronResult(Ls * lsb, Gs * lsb, n_out, n_sat, clips, lsb,
-                             m * jnp.exp2(e_w.astype(jnp.float64)), g0_int * lsb, held, limit)
+                             m * pow2(e_w), g0_int * lsb, held, limit)
 
 
 @partial(jax.jit, static_argnames=("rounding", "saturate_states", "auto_weight_exp",

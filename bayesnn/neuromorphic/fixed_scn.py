@@ -44,7 +44,7 @@ from bayesnn.scn.kernels import pick_max
 from bayesnn.neuromorphic.fixed_neuron import IntBits, neuron_bits
 from bayesnn.neuromorphic.precision import (Precision, check_precision, codebook_weights,
                                             quantize_float, quantize_weights, random_words,
-                                            round_shift, saturate, shift_by)
+                                            round_shift, saturate, shift_by, pow2)
 
 __all__ = ["FixedSCNResult", "simulate_fixed_scn", "scn_matrices", "scn_kernel",
            "TRACE_RANGE_BITS", "VOLTAGE_RANGE"]
@@ -113,8 +113,8 @@ def scn_kernel(net: SCNParams, fast, slow, thresholds, reset, inputs, bits: IntB
     m_s, x_s, c_s = quantize_weights(slow, bits.weight_bits, wexp, mode, k_s)
     slow_shift = x_s + e_r - e_v
     # Thresholds and self-resets with threshold_bits significant bits, in V LSB.
-    tv = thresholds * jnp.exp2(-e_v.astype(jnp.float64))
-    rv = reset * jnp.exp2(-e_v.astype(jnp.float64))
+    tv = thresholds * pow2(-e_v)
+    rv = reset * pow2(-e_v)
     width = jnp.ceil(jnp.log2(jnp.maximum(jnp.max(rv), 1.0))).astype(jnp.int64)
     drop = jnp.maximum(width - bits.threshold_bits, 0)
     k_t1, k_t2 = jax.random.split(k_t)
@@ -131,7 +131,12 @@ def scn_kernel(net: SCNParams, fast, slow, thresholds, reset, inputs, bits: IntB
         V, r, n_sat, held = carry
         k, inp = xs
         words = random_words(jax.random.fold_in(k_run, k), (4, N))
-        drive = net.dt * (inp.c @ G)
+        # Products as fixed-order sums: a batched matmul may sum in another order, and
+        # the input encoder's rounding must not depend on the batch size.
+        drive = inp.c[0] * G[0]
+        for d in range(1, G.shape[0]):
+            drive = drive + inp.c[d] * G[d]
+        drive = net.dt * drive
         if inp.noise.shape[-1]:
             drive = drive + sigma_step * inp.noise
         ff = quantize_float(drive, e_v, "nearest")   # input encoder (nearest: no bias)
@@ -145,7 +150,7 @@ def scn_kernel(net: SCNParams, fast, slow, thresholds, reset, inputs, bits: IntB
         r = r.at[idx].add(jnp.where(fire, unit, 0))
         V, out_v = saturate(V, bits.state_bits)
         r, out_r = saturate(r, bits.state_bits)
-        xh = G @ (r * jnp.exp2(e_r.astype(jnp.float64)))
+        xh = jnp.sum(G * (r * pow2(e_r))[None, :], axis=-1)
         held = jnp.maximum(held, jnp.maximum(jnp.max(jnp.abs(V)), jnp.max(jnp.abs(r))))
         return (V, r, n_sat + out_v + out_r, held), (xh, fire.astype(jnp.int32),
                                                jnp.where(fire, idx, -1))
@@ -156,8 +161,8 @@ def scn_kernel(net: SCNParams, fast, slow, thresholds, reset, inputs, bits: IntB
     (_, _, n_sat, held), (xh, n, senders) = jax.lax.scan(step, (V0, V0, zero, zero),
                                                          (steps, inputs))
     limit = jnp.left_shift(one, bits.state_bits - 1) - 1
-    return FixedSCNResult(xh, n, senders, n_sat, c_f + c_s, jnp.exp2(e_v.astype(jnp.float64)),
-                          jnp.exp2(jnp.asarray(e_r, jnp.float64)), held, limit)
+    return FixedSCNResult(xh, n, senders, n_sat, c_f + c_s, pow2(e_v),
+                          pow2(e_r), held, limit)
 
 
 @partial(jax.jit, static_argnames=("rounding", "auto_weight_exp", "auto_state_exp"))

@@ -42,6 +42,8 @@ def plot_kl_vs_bits(neuron_sweep, scn_sweep, *, seed=0):
     right.set_xlabel(style.label("weight mantissa", "bits"))
     right.set_ylabel(style.label("readout RMSE", "units of x"))
     right.set_title("spike-coding network")
+    for axis in (left, middle, right):
+        axis.set_xticks(range(2, 17, 2))
     style.legend_outside(right)
     dur = float(neuron_sweep.attrs.get("duration", 0.0))
     style.caption(figure, "Posterior loss against bit width (one compiled sweep per family)",

@@ -38,7 +38,7 @@ import numpy as np
 __all__ = ["Precision", "make_precision", "check_precision", "LOIHI", "TRUENORTH",
            "TRUENORTH_TRINARY", "FLOAT64", "ROUNDING_MODES", "WEIGHT_TABLES",
            "round_shift", "shift_by", "quantize_float", "quantize_weights",
-           "random_words", "saturate"]
+           "random_words", "saturate", "pow2"]
 
 ROUNDING_MODES = ("nearest", "stochastic", "truncate")
 WEIGHT_TABLES = ("uniform", "codebook4", "trinary")
@@ -147,6 +147,12 @@ FLOAT64 = make_precision(exact_float=True)
 
 # ----------------------------------------------------------------------------- integers
 
+def pow2(n) -> jax.Array:
+    """Exact float64 ``2^n`` for integer ``n`` (``ldexp``; XLA's ``exp2`` is not exact)."""
+    n = jnp.asarray(n)
+    return jnp.ldexp(jnp.ones(n.shape, jnp.float64), n.astype(jnp.int32))
+
+
 def random_words(key: jax.Array, shape) -> jax.Array:
     """Uniform int64 words in [0, 2^62) for stochastic rounding (two 32-bit draws)."""
     hi, lo = jax.random.bits(key, (2,) + tuple(shape), jnp.uint32)
@@ -187,7 +193,7 @@ def shift_by(x: jax.Array, s, mode: str, words: jax.Array | None = None) -> jax.
 def quantize_float(x: jax.Array, exp, mode: str, key: jax.Array | None = None) -> jax.Array:
     """Integer ``round(x / 2^exp)`` by ``mode`` (build time: the value is programmed
     into the chip). Division by a power of two is exact in float64."""
-    y = jnp.asarray(x, jnp.float64) * jnp.exp2(-jnp.asarray(exp, jnp.float64))
+    y = jnp.asarray(x, jnp.float64) * pow2(-jnp.asarray(exp, jnp.int64))
     if mode == "nearest":
         r = jnp.floor(y + 0.5)
     elif mode == "truncate":
@@ -219,8 +225,10 @@ def quantize_weights(w: jax.Array, bits, exp, mode: str, key: jax.Array | None =
     if exp is None:
         big = jnp.max(jnp.abs(w))
         e = jnp.where(big > 0, jnp.ceil(jnp.log2(jnp.where(big > 0, big, 1.0) / top)), 0.0)
+        e = e.astype(jnp.int64)
         # log2 rounding can leave the top weight one step above the range: bump e.
-        e = jnp.where(jnp.ceil(big * jnp.exp2(-e)) > top, e + 1, e).astype(jnp.int64)
+        e = jnp.where(jnp.ceil(big * pow2(-e)) > top, e + 1, e)
+        e = jnp.where((big > 0) & (jnp.ceil(big * pow2(1 - e)) <= top), e - 1, e)
     else:
         e = jnp.asarray(exp, jnp.int64)
     m = quantize_float(w, e, mode, key)
