@@ -22,3 +22,13 @@ def test_esser2016_small(tmp_path):
     assert neuron["trinary"]["distinct_weights"] <= 3
     # The SCN's balance does not survive trinary lateral weights mapped after the fact.
     assert results["scn"]["trinary"]["rmse"] > 5 * results["scn"]["float64"]["rmse"]
+
+
+def test_bench_fixed_point_smoke(capsys):
+    path = PAPER.parents[2] / "benchmarks" / "bench_fixed_point.py"
+    spec = importlib.util.spec_from_file_location("bench_fixed_point", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.main(["--bins", "200", "--trials", "2", "--neurons", "20", "--steps", "200",
+                       "--repeats", "1"])
+    assert out["neuron"]["ratio_fixed_over_float"] > 0 and out["scn"]["ratio_fixed_over_float"] > 0

@@ -155,7 +155,8 @@ def neuron_kernel(params: NeuronParams, weights: jax.Array, counts: jax.Array, d
     def step(carry, inputs):
         L, G, n_sat = carry
         k, n = inputs
-        words = random_words(jax.random.fold_in(k_run, k), (2,))
+        words = (random_words(jax.random.fold_in(k_run, k), (2,)) if mode == "stochastic"
+                 else jnp.zeros(2, jnp.int64))
         L = leak(L, words[0]) + jnp.sum(n.astype(jnp.int64) * w_int) + bias
         G = leak(G, words[1])
         # Without saturation the wrapper raises on any count (never a silent wrap).

@@ -130,7 +130,9 @@ def scn_kernel(net: SCNParams, fast, slow, thresholds, reset, inputs, bits: IntB
     def step(carry, xs):
         V, r, n_sat, held = carry
         k, inp = xs
-        words = random_words(jax.random.fold_in(k_run, k), (4, N))
+        # Random words only for stochastic rounding (drawing them costs a hash per step).
+        words = (random_words(jax.random.fold_in(k_run, k), (4, N)) if mode == "stochastic"
+                 else jnp.zeros((4, N), jnp.int64))
         # Products as fixed-order sums: a batched matmul may sum in another order, and
         # the input encoder's rounding must not depend on the batch size.
         drive = inp.c[0] * G[0]
