@@ -3,9 +3,12 @@ import importlib.util
 import json
 import pathlib
 
+import pytest
+
 PAPER = pathlib.Path(__file__).resolve().parents[1] / "papers" / "esser2016" / "reproduce.py"
 
 
+@pytest.mark.slow  # ~17 s of CPU; the same formats are checked fast in test_neuromorphic.py
 def test_esser2016_small(tmp_path):
     spec = importlib.util.spec_from_file_location("esser2016_reproduce", PAPER)
     module = importlib.util.module_from_spec(spec)

@@ -37,7 +37,7 @@ from bayesnn.neuron import NeuronParams
 from bayesnn.neuron.stepped import transition_probabilities
 
 __all__ = ["EventCosts", "LOIHI_COSTS", "EventCounts", "signalled_nats", "neuron_events",
-           "scn_events", "energy", "pareto_front"]
+           "scn_events", "nominal_energy", "pareto_front"]
 
 
 class EventCosts(NamedTuple):
@@ -125,7 +125,7 @@ def scn_events(n_spikes, n_neurons: int, n_dims: int, dt: float, slow: bool) -> 
     return EventCounts(spikes, spikes * fan, float(T * n_neurons), T * dt)
 
 
-def energy(events: EventCounts, costs: EventCosts = LOIHI_COSTS) -> float:
+def nominal_energy(events: EventCounts, costs: EventCosts = LOIHI_COSTS) -> float:
     """Nominal energy of a run, joules: ``e_syn events + e_update updates + e_spike spikes``."""
     return (costs.synaptic_op * events.synaptic + costs.neuron_update * events.updates
             + costs.spike * events.spikes)

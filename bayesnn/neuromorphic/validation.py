@@ -50,7 +50,7 @@ from bayesnn import processes
 from bayesnn.core.keys import as_key
 from bayesnn.core.precision import require_x64
 from bayesnn.neuron import NeuronParams, filter_counts
-from bayesnn.neuromorphic.energy import (energy, neuron_events, pareto_front, scn_events,
+from bayesnn.neuromorphic.energy import (neuron_events, nominal_energy, pareto_front, scn_events,
                                          signalled_nats)
 from bayesnn.neuromorphic.fixed_neuron import simulate_fixed_neuron
 from bayesnn.neuromorphic.fixed_scn import simulate_fixed_scn
@@ -291,7 +291,7 @@ def _energy(seed, quick, dt, net, c, x):
                 nats, r = signalled_nats(params, run.log_odds[k], run.prediction[k],
                                          run.n_spikes[k], dt)
                 ev = neuron_events(counts[k], np.asarray(run.n_spikes[k]), dt)
-                e.append(energy(ev) / ev.duration)
+                e.append(nominal_energy(ev) / ev.duration)
                 n.append(ev.spikes)
                 syn.append(ev.synaptic_per_second)
                 J.append(nats)
@@ -317,7 +317,7 @@ def _energy(seed, quick, dt, net, c, x):
             ev = ev._replace(duration=dur)
             rows.append({"family": "scn", "threshold_scale": widen, "precision": name,
                          "rmse": float(np.sqrt(np.mean((np.asarray(run.readout) - x[:2]) ** 2))),
-                         "energy_per_s_J": energy(ev) / dur, "spikes_per_s": ev.spikes_per_second,
+                         "energy_per_s_J": nominal_energy(ev) / dur, "spikes_per_s": ev.spikes_per_second,
                          "synaptic_events_per_s": ev.synaptic_per_second})
     neuron_rows = [r for r in rows if r["family"] == "neuron"]
     scn_rows = [r for r in rows if r["family"] == "scn"]
