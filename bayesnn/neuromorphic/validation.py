@@ -45,6 +45,7 @@ import tempfile
 
 import jax
 import numpy as np
+import xarray as xr
 
 from bayesnn import processes
 from bayesnn.core.keys import as_key
@@ -232,7 +233,17 @@ def neuromorphic_scenario(*, seed: int = 0, quick: bool = True, progress: Progre
     numbers["settings"] = {"seed": seed, "quick": bool(quick), "neuron_trials": n_trials,
                            "neuron_duration_s": n_steps * dt, "scn_steps": int(c.shape[1]),
                            "scn_dt_s": 1e-4}
-    return ScenarioResult("neuromorphic", checks, numbers, built)
+    traces = xr.Dataset(
+        {"exact_log_odds": ("time", np.asarray(ref.log_odds[0])),
+         "float64_prediction": ("time", np.asarray(ref.prediction[0])),
+         "loihi_log_odds": ("time", np.asarray(loihi.log_odds[0])),
+         "loihi_prediction": ("time", np.asarray(loihi.prediction[0])),
+         "loihi_output_spikes": ("time", np.asarray(loihi.n_spikes[0])),
+         "hidden_state": ("time", np.asarray(states[0]))},
+        coords={"time": dt * np.arange(1, n_steps + 1)},
+        attrs={"units": "s, nats", "what": "neuron trial 0: exact binned filter, float64 "
+               "prediction, Loihi-preset L and G"})
+    return ScenarioResult("neuromorphic", checks, numbers, built, traces)
 
 
 def _nir_numbers(net, c, x):
