@@ -33,6 +33,9 @@ Scenarios (``bayesnn scenarios`` lists them):
     Parameter learning and hierarchical inference scenarios.
 ``stdp``
     The STDP winner-take-all circuit (Nessler et al. 2013) against batch and online EM.
+``neuromorphic``
+    Fixed-point (Loihi, TrueNorth) neuron and SCN: KL against bit width, spikes and
+    energy per nat, NIR round trip (:mod:`bayesnn.neuromorphic.validation`).
 
 Validation is an exactness claim: it refuses to run in float32
 (:func:`bayesnn.core.require_x64`); the command line switches float64 on itself.
@@ -53,6 +56,7 @@ from bayesnn.report import Check, Progress, ScenarioResult, silent
 from bayesnn.scn.learning.validation import scn_learning_scenario
 from bayesnn.scn.network.validation import scn_scenario
 from bayesnn.spike_gradients.validation import spike_gradients_scenario
+from bayesnn.neuromorphic.validation import neuromorphic_scenario
 from bayesnn.stdp.validation import stdp_scenario
 
 class Scenario(NamedTuple):
@@ -89,6 +93,8 @@ REGISTRY: dict[str, Scenario] = {
                                 "surrogate gradients and EventProp on the hard spiking network"),
     "stdp": Scenario(stdp_scenario,
                      "WTA circuit with STDP (Nessler 2013) vs batch and online EM on digits"),
+    "neuromorphic": Scenario(neuromorphic_scenario,
+                             "fixed-point neuron and SCN: KL vs bits, spikes per nat, NIR"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"
