@@ -3,7 +3,8 @@ Alemi, Machens, Denève & Slotine 2018): slow weights learned from a fed-back er
 ``e = x - x_hat`` that is switched off after learning. Equations in
 :mod:`bayesnn.scn.dynamics.params`; docs/scn_dynamics.md derives the fixed points."""
 from bayesnn.scn.dynamics.params import (
-    DynamicsParams, closed_form_slow_weights, make_dynamics_network, tanh_features,
+    DynamicsParams, bump_features, bump_values, closed_form_slow_weights, learned_field,
+    make_dynamics_network,
 )
 from bayesnn.scn.dynamics.run import DynamicsResult, learn, relative_distance, simulate
 from bayesnn.scn.dynamics.step import (
@@ -11,7 +12,9 @@ from bayesnn.scn.dynamics.step import (
 )
 
 __all__ = [
-    "DynamicsParams", "make_dynamics_network", "closed_form_slow_weights", "tanh_features",
+    "DynamicsParams", "make_dynamics_network", "closed_form_slow_weights", "bump_features",
+    "bump_values",
+    "learned_field",
     "DynamicsState", "DynamicsStepInputs", "DynamicsStepRecord", "init_dynamics_state",
     "dynamics_step", "DynamicsResult", "learn", "simulate", "relative_distance",
 ]

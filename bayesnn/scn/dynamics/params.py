@@ -8,9 +8,12 @@ Model (seconds; ``D`` signal dimensions, ``N`` neurons, ``P`` slow features)::
     readout       x_hat   = Gamma r~                                (D,)
     error         e       = x - x_hat                               (D,)
     features      phi     = r~                                      (P = N, linear)
-                  phi     = [r~ ; tanh(B x_hat + b)]                (P = N + M, nonlinear
-                            dendrites: B_k . x_hat = sum_j (B Gamma)_kj r~_j, so dendrite
-                            k sums its presynaptic traces through fixed weights)
+                  phi     = [x_hat ; exp(-|(x_hat - c_k) / s_k|^2 / 2)]  (P = D + M,
+                            nonlinear dendrites: (x_hat - c_k)/s_k = sum_j (Gamma_j / s_k)
+                            r~_j - c_k/s_k, so dendrite k sums its presynaptic traces
+                            through fixed weights and applies a bump nonlinearity)
+    leak part     nonlinear features add the fixed B13 leak term lambda_d Gamma^T x_hat
+                  to the slow current, so W_s phi learns Gamma^T f(x_hat) itself
     voltage       dV/dt   = -lambda_V V + Gamma^T c + W_s phi + kappa r~ + K Gamma^T e
                             - Omega_f o + sigma_V eta
     fast weights  Omega_f = Gamma^T Gamma + mu lambda_d^2 I       (fixed, as in B13)
@@ -38,7 +41,7 @@ from bayesnn.core.params import as_leaf, params_record
 from bayesnn.core.validation import as_array, require_nonnegative, require_positive, require_shape
 
 __all__ = ["DynamicsParams", "make_dynamics_network", "closed_form_slow_weights",
-           "tanh_features", "features_of"]
+           "bump_features", "bump_values", "features_of", "learned_field"]
 
 
 @params_record
@@ -59,9 +62,9 @@ class DynamicsParams:
         thresholds: (N,) T_i = (||Gamma_i||^2 + nu lambda_d + mu lambda_d^2) / 2.
         feedback_gain: K > 0, s^-1, gain of the error feedback used while learning.
         learning_rate: eta >= 0, s^-2.
-        feature_weights: (M, D) B of the nonlinear dendritic features, or ``None``
-            (linear: phi = r~, P = N; else phi = [r~; tanh(B x_hat + b)], P = N + M).
-        feature_bias: (M,) b, or ``None``.
+        feature_centers: (M, D) centres c_k of the dendritic bump features (units of
+            x), or ``None`` (linear: phi = r~, P = N; else P = D + M).
+        feature_widths: (M, D) widths s_k (> 0, units of x), or ``None``.
         W0: (N, P) initial slow weights (default zeros).
     """
 
@@ -76,8 +79,8 @@ class DynamicsParams:
     thresholds: jax.Array = None
     feedback_gain: jax.Array = 100.0
     learning_rate: jax.Array = 1.0
-    feature_weights: jax.Array = None
-    feature_bias: jax.Array = None
+    feature_centers: jax.Array = None
+    feature_widths: jax.Array = None
     W0: jax.Array = None
 
     def _validate(self) -> dict:
@@ -96,13 +99,14 @@ class DynamicsParams:
     @property
     def n_features(self) -> int:
         """P (static): N for linear features."""
-        extra = 0 if self.feature_weights is None else int(self.feature_weights.shape[-2])
-        return self.n_neurons + extra
+        if self.feature_centers is None:
+            return self.n_neurons
+        return self.n_dims + int(self.feature_centers.shape[-2])
 
     @property
     def linear(self) -> bool:
         """Whether the slow features are the traces themselves (static)."""
-        return self.feature_weights is None
+        return self.feature_centers is None
 
     @property
     def cost_quad(self) -> jax.Array:
@@ -150,26 +154,27 @@ def _check_fields(p: DynamicsParams) -> dict:
     else:
         T = require_positive("thresholds", p.thresholds)
         T = np.full(N, float(T)) if T.ndim == 0 else require_shape("thresholds", T, (N,))
-    if (p.feature_weights is None) != (p.feature_bias is None):
-        raise ValueError("feature_weights and feature_bias must be given together (nonlinear "
+    if (p.feature_centers is None) != (p.feature_widths is None):
+        raise ValueError("feature_centers and feature_widths must be given together (nonlinear "
                          "features) or both be None (linear features)")
     Bw = bias = None
     P = N
-    if p.feature_weights is not None:
-        Bw = as_array("feature_weights", p.feature_weights, ndim=2)
+    if p.feature_centers is not None:
+        Bw = as_array("feature_centers", p.feature_centers, ndim=2)
         M = Bw.shape[0]
-        require_shape("feature_weights", Bw, (None, D))
-        bias = require_shape("feature_bias", as_array("feature_bias", p.feature_bias, ndim=1), (M,))
+        require_shape("feature_centers", Bw, (None, D))
+        bias = require_shape("feature_widths", require_positive(
+            "feature_widths", p.feature_widths, ndim=2), (M, D))
         if M < 1:
-            raise ValueError("feature_weights must have at least one row (M >= 1)")
-        P = N + M
+            raise ValueError("feature_centers must have at least one row (M >= 1)")
+        P = D + M
     W0 = np.zeros((N, P)) if p.W0 is None else require_shape("W0", as_array("W0", p.W0, ndim=2), (N, P))
     leaf = as_leaf
     return dict(Gamma=leaf(G), A=None if A is None else leaf(A), lambda_d=leaf(lambda_d),
                 lambda_v=leaf(lambda_v), mu=leaf(mu), nu=leaf(nu), sigma_v=leaf(sigma_v),
                 dt=leaf(dt), thresholds=leaf(T), feedback_gain=leaf(K), learning_rate=leaf(eta),
-                feature_weights=None if Bw is None else leaf(Bw),
-                feature_bias=None if bias is None else leaf(bias), W0=leaf(W0))
+                feature_centers=None if Bw is None else leaf(Bw),
+                feature_widths=None if bias is None else leaf(bias), W0=leaf(W0))
 
 
 def make_dynamics_network(Gamma, A=None, *, lambda_d: float = 10.0, lambda_v: float = 0.0,
@@ -190,8 +195,9 @@ def make_dynamics_network(Gamma, A=None, *, lambda_d: float = 10.0, lambda_v: fl
         thresholds: optional (N,) or scalar thresholds > 0.
         feedback_gain: K > 0, s^-1 (switched off by ``simulate(..., feedback=False)``).
         learning_rate: eta >= 0, s^-2.
-        features: ``None`` (linear, phi = r~) or a pair ``(B, b)``, B (M, D), b (M,), of
-            tanh dendritic features (:func:`tanh_features`); phi = [r~; tanh(B x_hat + b)].
+        features: ``None`` (linear, phi = r~) or a pair ``(centres (M, D), widths (M, D))``
+            of bump dendritic features (:func:`bump_features`); then phi = [x_hat;
+            bumps] and the fixed leak term lambda_d Gamma^T x_hat joins the slow current.
         W0: (N, P) initial slow weights (default zeros).
         growth_bound: s^-1, the largest real part allowed for an eigenvalue of A (default
             0: the target must not grow; a positive bound states the growth accepted).
@@ -220,7 +226,7 @@ def make_dynamics_network(Gamma, A=None, *, lambda_d: float = 10.0, lambda_v: fl
     return DynamicsParams(Gamma=Gamma, A=A, lambda_d=lambda_d, lambda_v=lambda_v, mu=mu, nu=nu,
                           sigma_v=sigma_v, dt=dt, thresholds=thresholds,
                           feedback_gain=feedback_gain, learning_rate=learning_rate,
-                          feature_weights=B, feature_bias=b, W0=W0)
+                          feature_centers=B, feature_widths=b, W0=W0)
 
 
 def closed_form_slow_weights(params: DynamicsParams, A=None) -> np.ndarray:
@@ -236,23 +242,49 @@ def closed_form_slow_weights(params: DynamicsParams, A=None) -> np.ndarray:
     return G.T @ (A + float(params.lambda_d) * np.eye(G.shape[0])) @ G
 
 
-def tanh_features(n_features: int, n_dims: int, scale: float, *, seed: int = 0
+def bump_features(box, n_per_dim: int, *, width_factor: float = 1.0
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Random tanh dendritic features covering a box of half-width ``scale`` (units of
-    x): directions B_k ~ N(0, I) / scale * 2, biases b_k ~ U(-2, 2) so the kinks of
-    ``tanh(B_k . x + b_k)`` fall inside the box. Returns (B (P, D), b (P,))."""
-    if n_features < 1 or n_dims < 1:
-        raise ValueError(f"n_features and n_dims must be >= 1, got {n_features}, {n_dims}")
-    scale = float(require_positive("scale", scale, ndim=0))
-    rng = np.random.default_rng(seed)
-    B = rng.standard_normal((n_features, n_dims)) * (2.0 / scale)
-    b = rng.uniform(-2.0, 2.0, n_features)
-    return B, b
+    """Bump features on a regular grid: ``n_per_dim`` centres per dimension spanning
+    ``[-box_d, box_d]`` (``box`` a scalar or (D,), units of x), widths
+    ``width_factor`` times the grid spacing. Returns (centres (M, D), widths (M, D)),
+    M = n_per_dim^D. Local features keep the feature covariance well conditioned, so
+    the local rule converges where the teacher goes (a random tanh basis is nearly
+    collinear and converges orders of magnitude slower; docs/scn_dynamics.md)."""
+    box = np.atleast_1d(require_positive("box", box))
+    if box.ndim != 1:
+        raise ValueError(f"box must be a scalar or a 1-D array, got shape {box.shape}")
+    if n_per_dim < 2:
+        raise ValueError(f"n_per_dim must be >= 2, got {n_per_dim}")
+    wf = float(require_positive("width_factor", width_factor, ndim=0))
+    axes = [np.linspace(-b, b, n_per_dim) for b in box]
+    centres = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, box.size)
+    widths = np.broadcast_to(wf * 2 * box / (n_per_dim - 1), centres.shape).copy()
+    return centres, widths
+
+
+def bump_values(centres, widths, x):
+    """``exp(-|(x - c_k) / s_k|^2 / 2)``, x (..., D) -> (..., M) (NumPy or JAX)."""
+    u = (x[..., None, :] - centres) / widths
+    return (jnp if isinstance(x, jax.Array) else np).exp(-0.5 * (u**2).sum(-1))
 
 
 def features_of(params: DynamicsParams, rates: jax.Array, readout: jax.Array) -> jax.Array:
-    """phi (P,): the traces (linear) or ``[r~; tanh(B x_hat + b)]``."""
-    if params.feature_weights is None:
+    """phi (P,): the traces (linear) or ``[x_hat; bumps(x_hat)]``."""
+    if params.feature_centers is None:
         return rates
-    return jnp.concatenate([rates, jnp.tanh(params.feature_weights @ readout
-                                            + params.feature_bias)])
+    return jnp.concatenate([readout, bump_values(params.feature_centers,
+                                                 params.feature_widths, readout)])
+
+
+def learned_field(params: DynamicsParams, W, x) -> np.ndarray:
+    """The vector field a nonlinear network implements, ``f_hat(x) = Q phi(x)`` with
+    ``Q = (Gamma Gamma^T)^-1 Gamma W_s`` (the part of W_s the readout sees); x (..., D)
+    in units of x, returns (..., D) in units of x per s."""
+    if params.feature_centers is None:
+        raise ValueError("params must have nonlinear features (feature_centers)")
+    G = np.asarray(params.Gamma)
+    Q = np.linalg.solve(G @ G.T, G @ np.asarray(W))
+    x = np.asarray(x)
+    phi = np.concatenate([x, bump_values(np.asarray(params.feature_centers),
+                                         np.asarray(params.feature_widths), x)], -1)
+    return phi @ Q.T

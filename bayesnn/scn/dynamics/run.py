@@ -28,7 +28,7 @@ from bayesnn.scn.dynamics.step import (
 from bayesnn.scn.learning import LearningDivergedError
 from bayesnn.scn.perturbations import Perturbations, check_perturbations
 
-__all__ = ["DynamicsResult", "learn", "simulate", "relative_distance"]
+__all__ = ["DynamicsResult", "learn", "simulate", "relative_distance", "weight_limit"]
 
 
 class DynamicsResult(NamedTuple):
@@ -82,6 +82,15 @@ def relative_distance(W, W_star) -> float:
     return float(np.linalg.norm(np.asarray(W) - W_star) / np.linalg.norm(W_star))
 
 
+def weight_limit(params: DynamicsParams):
+    """``10 (lambda_d + 1/dt) max_i ||Gamma_i||^2``: ten times the largest entry of
+    ``Gamma^T (A + lambda_d I) Gamma`` for any A with ``max|eig A| dt < 1`` (and, for
+    bump features, of the same order as any field an Euler step can follow); learned
+    weights beyond it mean the rule diverged."""
+    g2 = jnp.max(jnp.sum(params.Gamma**2, axis=0))
+    return 10.0 * (params.lambda_d + 1.0 / params.dt) * g2
+
+
 @partial(jax.jit, static_argnames=("plastic", "feedback", "noisy"))
 def _run_blocks(params, state, c_blocks, x_blocks, key, W_star, pert, *, plastic, feedback,
                 noisy):
@@ -109,7 +118,10 @@ def _run_blocks(params, state, c_blocks, x_blocks, key, W_star, pert, *, plastic
         (st, sq, spikes, counts), _ = jax.lax.scan(
             inner, (st, jnp.zeros((), f), jnp.zeros((), jnp.int32), counts), inp)
         t = st.step.astype(f) * params.dt
-        finite = jnp.all(jnp.isfinite(st.W)) & jnp.all(jnp.isfinite(st.V))
+        # beyond weight_limit the weights are no closed form of any Euler-stable A:
+        # count them as diverged (they may stay finite for a long time before inf)
+        finite = (jnp.all(jnp.isfinite(st.W)) & jnp.all(jnp.isfinite(st.V))
+                  & (jnp.max(jnp.abs(st.W)) <= weight_limit(params)))
         wmax = jnp.where(finite, jnp.max(jnp.abs(st.W)), jnp.nan)
         dist = jnp.linalg.norm(st.W - W_star) / star_norm
         W_keep = jnp.where(finite, st.W, W_keep)
@@ -167,7 +179,8 @@ def _execute(params, c, x, *, key, record_every, W, state0, x0, perturbations, p
     if not np.all(np.isfinite(np.asarray(wmax))):
         bad = int(np.argmax(~np.isfinite(np.asarray(wmax))))
         error = LearningDivergedError(
-            f"learning diverged: slow weights or voltages non-finite by t = "
+            f"learning diverged: slow weights or voltages non-finite or beyond "
+            f"{float(weight_limit(params)):.3g} (weight_limit) by t = "
             f"{float(times[bad]):.6g} s; lower learning_rate (or raise feedback_gain)")
         error.last_finite_weights = np.asarray(W_keep)
         error.last_finite_time = float(t_keep)
@@ -201,7 +214,8 @@ def learn(params: DynamicsParams, c, x, *, key: Any = 0, record_every: int = 100
 
     Raises:
         ValueError: naming the argument (shapes of c and x against Gamma, record_every).
-        LearningDivergedError: weights or voltages became non-finite; the exception
+        LearningDivergedError: weights or voltages became non-finite, or a weight
+            exceeded :func:`weight_limit`; the exception
             carries ``last_finite_weights`` and ``last_finite_time`` (s, block ends).
     """
     return _execute(params, c, x, key=key, record_every=record_every, W=W, state0=state0,

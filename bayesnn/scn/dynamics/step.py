@@ -4,8 +4,9 @@ Alemi et al. 2018): :func:`init_dynamics_state` and :func:`dynamics_step`.
 Step k (dt in s; the equations are in :mod:`bayesnn.scn.dynamics.params`)::
 
     1. error       e_k = x_k - x_hat                (teacher x_k; ignored without feedback)
-    2. features    phi = r~  or  [r~; tanh(B x_hat + b)]
+    2. features    phi = r~  or  [x_hat; bumps(x_hat)]
     3. integrate   V <- V + dt (-lambda_V V + Gamma^T c_k + W_s phi + kappa r~
+                              [+ lambda_d Gamma^T x_hat, nonlinear features]
                               + K Gamma^T e_k) + sigma sqrt(dt) xi_k
     4. learn       W_s <- W_s + eta dt (Gamma^T e_k) phi^T        (only if plastic)
     5. decay       r~ <- (1 - lambda_d dt) r~,  x_hat <- (1 - lambda_d dt) x_hat
@@ -110,6 +111,8 @@ def dynamics_step(params: DynamicsParams, state: DynamicsState, inputs: Dynamics
     phi = features_of(params, state.rates, state.readout)
     drive = (-params.lambda_v * state.V + G.T @ inputs.c + state.W @ phi
              + params.kappa * state.rates)
+    if not params.linear:
+        drive = drive + params.lambda_d * (G.T @ state.readout)   # fixed B13 leak part
     if feedback:
         drive = drive + params.feedback_gain * proj
     V = state.V + dt * drive + sigma * jnp.sqrt(dt) * inputs.xi
