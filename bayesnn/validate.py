@@ -28,7 +28,7 @@ Scenarios (``bayesnn scenarios`` lists them):
     KL from the exact posterior against output spikes per second.
 ``kalman``
     Spiking Kalman filters against the exact Kalman-Bucy posterior.
-``learning``, ``hierarchy``, ``scn_learning``
+``learning``, ``hierarchy``, ``scn_learning``, ``scn_dynamics``
     Parameter learning and hierarchical inference scenarios (where installed).
 
 Validation is an exactness claim: it refuses to run in float32
@@ -72,6 +72,8 @@ REGISTRY: dict[str, Scenario] = {
                           "hierarchical inference against its exact reference"),
     "scn_learning": Scenario("bayesnn.scn.learning_validation", "scn_learning_scenario",
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
+    "scn_dynamics": Scenario("bayesnn.scn.dynamics.validation", "scn_dynamics_scenario",
+                             "SCN learning dynamics: slow weights vs closed form, fields, knock-outs"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"

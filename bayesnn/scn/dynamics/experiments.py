@@ -44,17 +44,19 @@ def kick_input(n_steps: int, dt: float, n_dims: int, *, value: float = 60.0,
     return c
 
 
-def visited(grid, x, axes, min_fraction: float = 1e-3) -> np.ndarray:
+def visited(grid, x, axes, min_fraction: float = 1e-3, counts: bool = False) -> np.ndarray:
     """Mask of the grid points whose cell (centred on the point, one grid spacing wide)
     holds at least ``min_fraction`` of the teacher's samples (1e-3: 40 ms of a 40 s
     run): the vector-field error is measured where the teacher went, since no local
-    rule can learn the field where the state never is."""
+    rule can learn the field where the state never is. ``counts``: return each point's
+    sample count instead (the occupancy weights of the weighted field error)."""
     edges = [np.concatenate([a[:1] - (a[1] - a[0]) / 2, (a[:-1] + a[1:]) / 2,
                              a[-1:] + (a[-1] - a[-2]) / 2]) for a in axes]
-    counts, _ = np.histogramdd(np.asarray(x), bins=edges)
+    hist, _ = np.histogramdd(np.asarray(x), bins=edges)
     idx = [np.clip(np.searchsorted(e, grid[:, d]) - 1, 0, len(e) - 2)
            for d, e in enumerate(edges)]
-    return counts[tuple(idx)] >= min_fraction * len(x)
+    per_point = hist[tuple(idx)]
+    return per_point if counts else per_point >= min_fraction * len(x)
 
 
 def _rms(a) -> float:
@@ -122,7 +124,10 @@ def nonlinear_experiment(system: str = "van_der_pol", *, n_neurons: int = 50,
     res = learn(p, c, x, key=seed, record_every=record_every)
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, D)
     n_grid = grid.shape[0]
+    occupancy = visited(grid, x, axes, min_fraction=0.0, counts=True)
     grid = grid[visited(grid, x, axes)]
+    occupancy = occupancy[visited(np.stack(np.meshgrid(*axes, indexing="ij"), -1)
+                                  .reshape(-1, D), x, axes)]
     f_true = field(grid)
     f_hat = learned_field(p, res.W, grid)
     phi = np.concatenate([grid, bump_values(centres, widths, grid)], 1)
@@ -133,6 +138,8 @@ def nonlinear_experiment(system: str = "van_der_pol", *, n_neurons: int = 50,
     aut = simulate(p, ct, x=xt, W=res.W, key=seed + 7, record_every=10)
     out = {"params": p, "learning": res, "grid": grid, "grid_fraction": grid.shape[0] / n_grid, "f_true": f_true, "f_hat": f_hat,
            "field_error": field_error(f_hat, f_true), "best_field_error": field_error(best, f_true),
+           "weighted_field_error": field_error(f_hat * np.sqrt(occupancy)[:, None],
+                                               f_true * np.sqrt(occupancy)[:, None]),
            "autonomous": aut, "system": system}
     if system == "van_der_pol":
         skip = test_duration / 2
