@@ -174,3 +174,23 @@ def test_systems_helpers_against_closed_forms():
     t = np.arange(0, 5, 1e-3)
     period, amp = limit_cycle_stats(t, np.stack([np.sin(2 * np.pi * t / 0.7)], 1), skip=0.5)
     assert period == pytest.approx(0.7, abs=1e-5) and amp == pytest.approx(2.0, abs=1e-4)
+
+
+def test_figures_follow_the_house_style():
+    from bayesnn import style
+    from bayesnn.scn.dynamics.plotting import (
+        plot_learning_curves, plot_phase_portraits, plot_weights_vs_closed_form,
+    )
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.1, 2.0, 20)
+    figures = [
+        plot_weights_vs_closed_form(rng.random((5, 5)), rng.random((5, 5)), caption="N = 5",
+                                    seed=0),
+        plot_phase_portraits([("2-D", t, rng.random((20, 2)), rng.random((20, 2))),
+                              ("1-D", t, rng.random((20, 1)), rng.random((20, 1)))],
+                             caption="whole 2 s shown", seed=0),
+        plot_learning_curves({"distance": [("a", t, 1 / t)], "error": [("a", t, 1 / t)]},
+                             caption="whole run shown", seed=0),
+    ]
+    assert [style.audit(f) for f in figures] == [[], [], []]

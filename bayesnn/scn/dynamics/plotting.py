@@ -22,7 +22,7 @@ def plot_weights_vs_closed_form(W, W_star, *, caption: str, seed) -> Figure:
     ax.plot([-lim, lim], [-lim, lim], "r:", label="identity")
     ax.set_xlabel(style.label("closed form W_s* entry"))
     ax.set_ylabel(style.label("learned W_s entry"))
-    style.legend_outside(ax, where="bottom", ncol=2)
+    style.legend_outside(ax, where="top", ncol=2)
     style.caption(fig, "Learned slow weights vs closed form", caption, seed=seed)
     return fig
 
@@ -46,7 +46,7 @@ def plot_phase_portraits(panels, *, caption: str, seed) -> Figure:
             ax.set_xlabel(style.label("time", "s"))
             ax.set_ylabel(style.label("x"))
         ax.set_title(title)
-    style.legend_outside(axes[-1], where="bottom", ncol=2)
+    style.legend_outside(axes[-1], where="top", ncol=2)
     style.caption(fig, "Autonomous runs (feedback and learning off)", caption, seed=seed)
     return fig
 
@@ -67,7 +67,7 @@ def plot_learning_curves(curves, *, caption: str, seed) -> Figure:
         ax.set_ylabel(ylabel)
     if curves["distance"]:
         a.axhline(0.1, color="r", ls=":", label="goal 0.1")
-        style.legend_outside(a, where="bottom", ncol=2)
-    style.legend_outside(b, where="bottom", ncol=2)
+        style.legend_outside(a, where="top", ncol=2)
+    style.legend_outside(b, where="top", ncol=2)
     style.caption(fig, "Error against learning time", caption, seed=seed)
     return fig

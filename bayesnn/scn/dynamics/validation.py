@@ -53,8 +53,8 @@ def _run(seed: int, quick: bool, progress: Progress) -> tuple[list[Check], dict,
     progress("scn_dynamics: learning the damped oscillator")
     lin = linear_experiment(DAMPED_OSCILLATOR, duration=40.0 if quick else 100.0, seed=seed)
     progress("scn_dynamics: learning the bistable system")
-    nl = nonlinear_experiment("bistable", n_neurons=20, n_per_dim=10, duration=20.0,
-                              learning_rate=100.0, amplitude=3.0, seed=seed)
+    nl = nonlinear_experiment("bistable", n_neurons=50, n_per_dim=10, gamma_norm=0.03,
+                              duration=80.0, learning_rate=100.0, amplitude=8.0, seed=seed)
     progress("scn_dynamics: knock-out and repair")
     ko = knockout_experiment(lin, repair_duration=10.0 if quick else 20.0, seed=seed)
     progress("scn_dynamics: determinism per key")
