@@ -31,22 +31,22 @@ def plot_weights_vs_closed_form(W, W_star, *, caption: str, seed) -> Figure:
 def plot_phase_portraits(panels, *, caption: str, seed) -> Figure:
     """One panel per (title, times, readout (R, D), target (R, D)): readout against the
     true trajectory in the x1-x2 plane (D >= 2) or against time (D = 1)."""
-    fig = style.figure(11, 4.5)
+    fig = style.figure(13, 4.5)
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (title, t, xh, xt) in zip(axes, panels):
         xh, xt = np.asarray(xh), np.asarray(xt)
         if xh.shape[1] >= 2:
             ax.plot(xt[:, 0], xt[:, 1], "r-", lw=2, label="true system")
-            ax.plot(xh[:, 0], xh[:, 1], "k-", lw=0.6, label="learned network")
+            ax.plot(xh[:, 0], xh[:, 1], "k-", lw=0.6, label="network readout")
             ax.set_xlabel(style.label("x1"))
             ax.set_ylabel(style.label("x2"))
         else:
             ax.plot(t, xt[:, 0], "r-", lw=2, label="true system")
-            ax.plot(t, xh[:, 0], "k-", lw=0.6, label="learned network")
+            ax.plot(t, xh[:, 0], "k-", lw=0.6, label="network readout")
             ax.set_xlabel(style.label("time", "s"))
             ax.set_ylabel(style.label("x"))
         ax.set_title(title)
-    style.legend_outside(axes[-1], where="top", ncol=2)
+    style.legend_outside(axes[-1], where="right")
     style.caption(fig, "Autonomous runs (feedback and learning off)", caption, seed=seed)
     return fig
 
