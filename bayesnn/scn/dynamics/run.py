@@ -163,19 +163,19 @@ def _execute(params, c, x, *, key, record_every, W, state0, x0, perturbations, p
     if state0 is None:
         state = init_dynamics_state(params, W=W, x0=x[0] if x0 is None else x0)
     else:
-        state = state0 if W is None else state0._replace(W=jnp.asarray(W))
+        state = state0 if W is None else state0._replace(W=np.asarray(W))
     n_blocks = c.shape[0] // every
     D = params.n_dims
-    W_star = (jnp.asarray(closed_form_slow_weights(params)) if params.A is not None
-              else jnp.zeros((params.n_neurons, params.n_features)))
+    W_star = (closed_form_slow_weights(params) if params.A is not None
+              else np.zeros((params.n_neurons, params.n_features)))
     noisy = bool(float(params.sigma_v) > 0 or float(pert.extra_sigma) > 0)
     (final, counts, W_keep, t_keep), recs = _run_blocks(
-        params, state, jnp.asarray(c).reshape(n_blocks, every, D),
-        jnp.asarray(x[:-1]).reshape(n_blocks, every, D), as_key(key), W_star, pert,
+        params, state, c.reshape(n_blocks, every, D), x[:-1].reshape(n_blocks, every, D),
+        as_key(key), W_star, pert,
         plastic=plastic, feedback=feedback, noisy=noisy)
-    times, readout, sq, dist, spikes, wmax = recs
+    times, readout, sq, dist, spikes, wmax = (np.asarray(r) for r in recs)
     if params.A is None:
-        dist = jnp.full_like(dist, jnp.nan)
+        dist = np.full_like(dist, np.nan)
     if not np.all(np.isfinite(np.asarray(wmax))):
         bad = int(np.argmax(~np.isfinite(np.asarray(wmax))))
         error = LearningDivergedError(
@@ -185,7 +185,7 @@ def _execute(params, c, x, *, key, record_every, W, state0, x0, perturbations, p
         error.last_finite_weights = np.asarray(W_keep)
         error.last_finite_time = float(t_keep)
         raise error
-    return DynamicsResult(times=times, readout=readout, target=jnp.asarray(x[every::every]),
+    return DynamicsResult(times=times, readout=readout, target=x[every::every],
                           sq_error=sq, weight_distance=dist, n_spikes=spikes, max_weight=wmax,
                           spike_counts=counts, W=final.W, final=final)
 

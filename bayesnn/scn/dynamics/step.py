@@ -67,21 +67,22 @@ def init_dynamics_state(params: DynamicsParams, *, W=None, x0=None) -> DynamicsS
     """Rest state (V = 0, r~ = 0) with slow weights ``W`` (default ``params.W0``); with
     ``x0`` (D,) the traces start at the non-negative least-squares rates of ``x0`` so
     that ``x_hat(0) ~ x0`` (scipy's NNLS on Gamma)."""
+    import numpy as np
+
     N, D = params.n_neurons, params.n_dims
-    f = jnp.asarray(params.Gamma).dtype
-    r = jnp.zeros(N, f)
+    f = np.asarray(params.Gamma).dtype
+    r = np.zeros(N, f)            # NumPy here: no eager XLA programs per call
     if x0 is not None:
-        import numpy as np
         from scipy.optimize import nnls
 
         from bayesnn.core.validation import as_array, require_shape
         x0 = require_shape("x0", as_array("x0", x0, ndim=1), (D,))
-        r = jnp.asarray(nnls(np.asarray(params.Gamma), x0)[0], f)
-    W = params.W0 if W is None else jnp.asarray(W, f)
-    if W.shape != (N, params.n_features):
-        raise ValueError(f"W must have shape {(N, params.n_features)}, got {W.shape}")
-    return DynamicsState(V=jnp.zeros(N, f), rates=r, readout=params.Gamma @ r, W=W,
-                         step=jnp.zeros((), jnp.int32))
+        r = nnls(np.asarray(params.Gamma), x0)[0].astype(f)
+    W = params.W0 if W is None else W
+    if np.shape(W) != (N, params.n_features):
+        raise ValueError(f"W must have shape {(N, params.n_features)}, got {np.shape(W)}")
+    return DynamicsState(V=np.zeros(N, f), rates=r, readout=np.asarray(params.Gamma) @ r,
+                         W=np.asarray(W, f), step=np.int32(0))
 
 
 def dynamics_step(params: DynamicsParams, state: DynamicsState, inputs: DynamicsStepInputs,
