@@ -20,6 +20,7 @@ def _load(relative: str):
     return module
 
 
+@pytest.mark.slow   # ~20 s CPU (two learning runs, knock-out, figures)
 def test_bourdoukan2015_reduced_reproduction(tmp_path):
     numbers = _load("papers/bourdoukan2015/reproduce.py").main(["--out", str(tmp_path),
                                                                 "--small"])
@@ -31,6 +32,7 @@ def test_bourdoukan2015_reduced_reproduction(tmp_path):
     assert len(list(tmp_path.glob("*.png"))) == 3
 
 
+@pytest.mark.slow   # ~12 s CPU (two RK4 teachers in Python, learning, figure)
 def test_alemi2018_reduced_reproduction(tmp_path):
     numbers = _load("papers/alemi2018/reproduce.py").main(["--out", str(tmp_path), "--small"])
     for name in ("van_der_pol", "bistable"):
@@ -40,6 +42,7 @@ def test_alemi2018_reduced_reproduction(tmp_path):
     assert (tmp_path / "alemi2018_phase_portraits.png").exists()
 
 
+@pytest.mark.slow   # numba compilation ~10 s CPU
 def test_benchmark_numba_loop_agrees():
     out = _load("benchmarks/bench_scn_dynamics.py").main(["--duration", "0.2", "--repeat", "1"])
     assert out["same_spike_counts"] and out["max_abs_weight_difference"] < 1e-9
