@@ -20,13 +20,13 @@ import numpy as np
 
 from bayesnn.core import as_key
 from bayesnn.core.validation import as_array, require_int, require_shape
-from bayesnn.scn import make_perturbations
+from bayesnn.scn import Perturbations, make_perturbations
 from bayesnn.scn.dynamics.params import DynamicsParams, closed_form_slow_weights
 from bayesnn.scn.dynamics.step import (
     DynamicsState, DynamicsStepInputs, dynamics_step, init_dynamics_state,
 )
-from bayesnn.scn.learning import LearningDivergedError
-from bayesnn.scn.perturbations import Perturbations, check_perturbations
+from bayesnn.scn.learning import LearningDivergedError        # not exported by bayesnn.scn
+from bayesnn.scn.perturbations import check_perturbations   # not exported by bayesnn.scn
 
 __all__ = ["DynamicsResult", "learn", "simulate", "relative_distance", "weight_limit"]
 
