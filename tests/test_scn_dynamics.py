@@ -194,3 +194,16 @@ def test_figures_follow_the_house_style():
                              caption="whole run shown", seed=0),
     ]
     assert [style.audit(f) for f in figures] == [[], [], []]
+
+
+def test_learning_rate_decay_follows_robbins_monro_schedule():
+    # two steps from the same state: the update at step k is eta / (1 + k dt / tau)
+    p = _net(learning_rate=40.0, learning_decay_time=0.01)
+    s = init_dynamics_state(p)._replace(rates=np.ones(p.n_neurons))
+    inp = DynamicsStepInputs(np.zeros(2), np.array([0.3, -0.2]), np.zeros(p.n_neurons))
+    first, _ = dynamics_step(p, s, inp)
+    later, _ = dynamics_step(p, s._replace(step=np.int32(100)), inp)
+    # 100 steps of 0.1 ms = tau: the rate halves
+    np.testing.assert_allclose(np.asarray(later.W), np.asarray(first.W) / 2, atol=1e-15)
+    with pytest.raises(ValueError, match="learning_decay_time"):
+        _net(learning_decay_time=0.0)

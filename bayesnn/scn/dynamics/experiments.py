@@ -102,7 +102,8 @@ def nonlinear_experiment(system: str = "van_der_pol", *, n_neurons: int = 50,
                          n_per_dim: int = 8, gamma_norm: float = 0.1, duration: float = 40.0,
                          test_duration: float = 4.0, dt: float = 1e-4, feedback_gain: float = 10.0,
                          learning_rate: float = 10.0, amplitude: float = 5.0,
-                         record_every: int = 1000, seed: int = 0) -> dict:
+                         record_every: int = 1000, seed: int = 0,
+                         learning_decay_time: float = float("inf")) -> dict:
     """Learn ``van_der_pol`` (2-D) or ``bistable`` (1-D) with bump dendritic features;
     grid vector-field error, least-squares best error of the same features, and the
     autonomous run (limit cycle period/amplitude, or the well reached)."""
@@ -117,7 +118,8 @@ def nonlinear_experiment(system: str = "van_der_pol", *, n_neurons: int = 50,
     G = random_decoder(D, n_neurons, gamma_norm, seed=seed)
     centres, widths = bump_features(box, n_per_dim)
     p = make_dynamics_network(G, None, dt=dt, feedback_gain=feedback_gain,
-                              learning_rate=learning_rate, features=(centres, widths))
+                              learning_rate=learning_rate, features=(centres, widths),
+                              learning_decay_time=learning_decay_time)
     n = int(round(duration / dt))
     c = exploration_input(n, dt, D, amplitude=amplitude, seed=seed + 3)
     x = rk4_trajectory(field, c, dt, x0)
@@ -136,7 +138,8 @@ def nonlinear_experiment(system: str = "van_der_pol", *, n_neurons: int = 50,
     ct = np.zeros((nt, D))
     xt = rk4_trajectory(field, ct, dt, x0)
     aut = simulate(p, ct, x=xt, W=res.W, key=seed + 7, record_every=10)
-    out = {"params": p, "learning": res, "grid": grid, "grid_fraction": grid.shape[0] / n_grid, "f_true": f_true, "f_hat": f_hat,
+    out = {"params": p, "learning": res, "grid": grid, "grid_fraction": grid.shape[0] / n_grid,
+           "f_true": f_true, "f_hat": f_hat,
            "field_error": field_error(f_hat, f_true), "best_field_error": field_error(best, f_true),
            "weighted_field_error": field_error(f_hat * np.sqrt(occupancy)[:, None],
                                                f_true * np.sqrt(occupancy)[:, None]),

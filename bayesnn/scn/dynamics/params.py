@@ -62,6 +62,9 @@ class DynamicsParams:
         thresholds: (N,) T_i = (||Gamma_i||^2 + nu lambda_d + mu lambda_d^2) / 2.
         feedback_gain: K > 0, s^-1, gain of the error feedback used while learning.
         learning_rate: eta >= 0, s^-2.
+        learning_decay_time: tau_eta > 0, s: the rate at step k is
+            ``eta / (1 + k dt / tau_eta)`` (Robbins-Monro annealing of the spike-noise
+            random walk; ``inf``, the default, keeps it constant).
         feature_centers: (M, D) centres c_k of the dendritic bump features (units of
             x), or ``None`` (linear: phi = r~, P = N; else P = D + M).
         feature_widths: (M, D) widths s_k (> 0, units of x), or ``None``.
@@ -79,6 +82,7 @@ class DynamicsParams:
     thresholds: jax.Array = None
     feedback_gain: jax.Array = 100.0
     learning_rate: jax.Array = 1.0
+    learning_decay_time: jax.Array = float("inf")
     feature_centers: jax.Array = None
     feature_widths: jax.Array = None
     W0: jax.Array = None
@@ -140,9 +144,14 @@ def _check_fields(p: DynamicsParams) -> dict:
         raise ValueError(f"feedback_gain must be > 0 (s^-1; the error feedback drives "
                          f"learning), got {K}")
     eta = float(require_nonnegative("learning_rate", p.learning_rate, ndim=0))
+    tau_eta = float(np.asarray(p.learning_decay_time, float))
+    if not tau_eta > 0 or np.ndim(p.learning_decay_time):
+        raise ValueError(f"learning_decay_time must be a scalar > 0 s (inf: no decay), "
+                         f"got {p.learning_decay_time!r}")
     for name, rate in (("lambda_d", lambda_d), ("lambda_v", lambda_v), ("feedback_gain", K)):
         if rate * dt >= 1:
-            raise ValueError(f"dt must satisfy {name} * dt < 1, got {rate} * {dt} = {rate * dt:.3g}")
+            raise ValueError(f"dt must satisfy {name} * dt < 1, got {rate} * {dt} = "
+                             f"{rate * dt:.3g}")
     A = None
     if p.A is not None:
         A = as_array("A", p.A, ndim=2)
@@ -168,11 +177,13 @@ def _check_fields(p: DynamicsParams) -> dict:
         if M < 1:
             raise ValueError("feature_centers must have at least one row (M >= 1)")
         P = D + M
-    W0 = np.zeros((N, P)) if p.W0 is None else require_shape("W0", as_array("W0", p.W0, ndim=2), (N, P))
+    W0 = (np.zeros((N, P)) if p.W0 is None
+          else require_shape("W0", as_array("W0", p.W0, ndim=2), (N, P)))
     leaf = as_leaf
     return dict(Gamma=leaf(G), A=None if A is None else leaf(A), lambda_d=leaf(lambda_d),
                 lambda_v=leaf(lambda_v), mu=leaf(mu), nu=leaf(nu), sigma_v=leaf(sigma_v),
                 dt=leaf(dt), thresholds=leaf(T), feedback_gain=leaf(K), learning_rate=leaf(eta),
+                learning_decay_time=leaf(tau_eta),
                 feature_centers=None if Bw is None else leaf(Bw),
                 feature_widths=None if bias is None else leaf(bias), W0=leaf(W0))
 
@@ -180,7 +191,8 @@ def _check_fields(p: DynamicsParams) -> dict:
 def make_dynamics_network(Gamma, A=None, *, lambda_d: float = 10.0, lambda_v: float = 0.0,
                           mu: float = 1e-6, nu: float = 0.0, sigma_v: float = 0.0,
                           dt: float = 1e-4, thresholds=None, feedback_gain: float = 100.0,
-                          learning_rate: float = 1.0, features=None, W0=None,
+                          learning_rate: float = 1.0, learning_decay_time: float = float("inf"),
+                          features=None, W0=None,
                           growth_bound: float = 0.0) -> DynamicsParams:
     """Build a network that learns ``dx/dt = A x + c`` (or a nonlinear field) with the
     local slow rule ``dW_s/dt = eta (Gamma^T e) phi^T`` (module docstring;
@@ -195,6 +207,9 @@ def make_dynamics_network(Gamma, A=None, *, lambda_d: float = 10.0, lambda_v: fl
         thresholds: optional (N,) or scalar thresholds > 0.
         feedback_gain: K > 0, s^-1 (switched off by ``simulate(..., feedback=False)``).
         learning_rate: eta >= 0, s^-2.
+        learning_decay_time: tau_eta > 0, s: the rate at step k is
+            ``eta / (1 + k dt / tau_eta)`` (Robbins-Monro annealing of the spike-noise
+            random walk; ``inf``, the default, keeps it constant).
         features: ``None`` (linear, phi = r~) or a pair ``(centres (M, D), widths (M, D))``
             of bump dendritic features (:func:`bump_features`); then phi = [x_hat;
             bumps] and the fixed leak term lambda_d Gamma^T x_hat joins the slow current.
@@ -226,7 +241,8 @@ def make_dynamics_network(Gamma, A=None, *, lambda_d: float = 10.0, lambda_v: fl
     return DynamicsParams(Gamma=Gamma, A=A, lambda_d=lambda_d, lambda_v=lambda_v, mu=mu, nu=nu,
                           sigma_v=sigma_v, dt=dt, thresholds=thresholds,
                           feedback_gain=feedback_gain, learning_rate=learning_rate,
-                          feature_centers=B, feature_widths=b, W0=W0)
+                          learning_decay_time=learning_decay_time, feature_centers=B,
+                          feature_widths=b, W0=W0)
 
 
 def closed_form_slow_weights(params: DynamicsParams, A=None) -> np.ndarray:

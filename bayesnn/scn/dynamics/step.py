@@ -8,7 +8,8 @@ Step k (dt in s; the equations are in :mod:`bayesnn.scn.dynamics.params`)::
     3. integrate   V <- V + dt (-lambda_V V + Gamma^T c_k + W_s phi + kappa r~
                               [+ lambda_d Gamma^T x_hat, nonlinear features]
                               + K Gamma^T e_k) + sigma sqrt(dt) xi_k
-    4. learn       W_s <- W_s + eta dt (Gamma^T e_k) phi^T        (only if plastic)
+    4. learn       W_s <- W_s + eta_k dt (Gamma^T e_k) phi^T      (only if plastic;
+                   eta_k = eta / (1 + k dt / tau_eta))
     5. decay       r~ <- (1 - lambda_d dt) r~,  x_hat <- (1 - lambda_d dt) x_hat
     6. spike       at most one: i = argmax (V - T) over living neurons, if > 0:
                    V <- V - Omega_f[:, i],  r~_i += 1,  x_hat += Gamma_i
@@ -117,7 +118,11 @@ def dynamics_step(params: DynamicsParams, state: DynamicsState, inputs: Dynamics
     if feedback:
         drive = drive + params.feedback_gain * proj
     V = state.V + dt * drive + sigma * jnp.sqrt(dt) * inputs.xi
-    W = state.W + (params.learning_rate * dt) * jnp.outer(proj, phi) if plastic else state.W
+    if plastic:
+        eta = params.learning_rate / (1 + state.step * dt / params.learning_decay_time)
+        W = state.W + (eta * dt) * jnp.outer(proj, phi)
+    else:
+        W = state.W
     decay = 1 - params.lambda_d * dt
     r = decay * state.rates
     xh = decay * state.readout

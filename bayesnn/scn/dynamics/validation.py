@@ -80,7 +80,8 @@ def _run(seed: int, quick: bool, progress: Progress) -> tuple[list[Check], dict,
               "autonomous error after silencing 25 % of the neurons <= 2 x before + 0.05 "
               "(spike-coding compensation, Barrett 2016 / Alemi 2018)"),
         Check("dynamics_deterministic_per_key", float(same and differ), 1.0, ">=",
-              "same key -> identical bits of every record; another key -> other weights (1 = both)"),
+              "same key -> identical bits of every record; another key -> other "
+              "weights (1 = both)"),
     ]
     numbers = {
         "weight_distance": lin["distance"], "autonomous_error": lin["autonomous_error"],
