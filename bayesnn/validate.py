@@ -29,7 +29,7 @@ Scenarios (``bayesnn scenarios`` lists them):
     KL from the exact posterior against output spikes per second.
 ``kalman``
     Spiking Kalman filters against the exact Kalman-Bucy posterior.
-``learning``, ``hierarchy``, ``scn_learning``
+``learning``, ``hierarchy``, ``scn_learning``, ``scn_dynamics``
     Parameter learning and hierarchical inference scenarios.
 ``stdp``
     The STDP winner-take-all circuit (Nessler et al. 2013) against batch and online EM.
@@ -54,6 +54,7 @@ from bayesnn.posteriors.kalman_validation import kalman_scenario
 from bayesnn.posteriors.validation import accuracy_scenario, log_odds_scenario
 from bayesnn.report import Check, Progress, ScenarioResult, silent
 from bayesnn.scn.learning.validation import scn_learning_scenario
+from bayesnn.scn.dynamics.validation import scn_dynamics_scenario
 from bayesnn.scn.network.validation import scn_scenario
 from bayesnn.spike_gradients.validation import spike_gradients_scenario
 from bayesnn.neuromorphic.validation import neuromorphic_scenario
@@ -95,6 +96,8 @@ REGISTRY: dict[str, Scenario] = {
                      "WTA circuit with STDP (Nessler 2013) vs batch and online EM on digits"),
     "neuromorphic": Scenario(neuromorphic_scenario,
                              "fixed-point neuron and SCN: KL vs bits, spikes per nat, NIR"),
+    "scn_dynamics": Scenario(scn_dynamics_scenario,
+                             "SCN learning dynamics: slow weights vs closed form, fields, knock-outs"),
 }
 SCENARIOS = tuple(REGISTRY)
 DEFAULT_SCENARIO = "neuron"

@@ -1,0 +1,102 @@
+"""Target systems, teachers and exploration inputs for learning dynamics.
+
+- :func:`exploration_input`: smoothed white noise (Ornstein-Uhlenbeck, time constant
+  ``tau`` s, stationary s.d. ``amplitude`` in units of x per s) that drives the teacher
+  through the state space while learning (Bourdoukan & Denève 2015 train on random
+  inputs).
+- Nonlinear fields (units of x per s): :func:`van_der_pol` ``dx1 = w x2,
+  dx2 = w (m (1 - x1^2) x2 - x1)`` and :func:`bistable` ``dx = w (x - x^3)`` (wells at
+  +-1), the examples of Alemi et al. 2018 Sec. 5.
+- :func:`rk4_trajectory`: the teacher of a nonlinear field under piecewise-constant
+  input (classical RK4 per step; the linear teacher is :func:`bayesnn.scn.lds_exact`).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy.signal import lfilter
+
+from bayesnn.core.validation import as_array, require_positive, require_shape
+
+__all__ = ["exploration_input", "van_der_pol", "bistable", "rk4_trajectory",
+           "limit_cycle_stats", "field_error"]
+
+
+def exploration_input(n_steps: int, dt: float, n_dims: int, *, amplitude: float,
+                      tau: float = 0.05, seed: int = 0) -> np.ndarray:
+    """OU input (T, D): ``u_{k+1} = (1 - dt/tau) u_k + amplitude sqrt(2 dt/tau) xi_k``."""
+    if n_steps < 1 or n_dims < 1:
+        raise ValueError(f"n_steps and n_dims must be >= 1, got {n_steps}, {n_dims}")
+    dt = float(require_positive("dt", dt, ndim=0))
+    tau = float(require_positive("tau", tau, ndim=0))
+    if dt >= tau:
+        raise ValueError(f"tau must exceed dt, got tau = {tau}, dt = {dt}")
+    amp = float(as_array("amplitude", amplitude, ndim=0))
+    if amp < 0:
+        raise ValueError(f"amplitude must be >= 0, got {amp}")
+    a = dt / tau
+    xi = np.random.default_rng(seed).standard_normal((n_steps, n_dims)) * amp * np.sqrt(2 * a)
+    return lfilter([1.0], [1.0, -(1.0 - a)], xi, axis=0)
+
+
+def van_der_pol(x, *, omega: float = 10.0, m: float = 1.0) -> np.ndarray:
+    """Van der Pol field (..., 2), s^-1 units: limit cycle of amplitude ~2 in x1 and
+    period ~6.66 / omega s for m = 1."""
+    x = np.asarray(x)
+    return omega * np.stack([x[..., 1], m * (1 - x[..., 0]**2) * x[..., 1] - x[..., 0]], -1)
+
+
+def bistable(x, *, omega: float = 5.0) -> np.ndarray:
+    """Bistable field ``omega (x - x^3)`` (..., D), wells at +-1 in each coordinate."""
+    x = np.asarray(x)
+    return omega * (x - x**3)
+
+
+def rk4_trajectory(field: Callable, c, dt: float, x0) -> np.ndarray:
+    """RK4 solution of ``dx/dt = field(x) + c_k`` over each step: (T + 1, D)."""
+    c = as_array("c", c, ndim=2)
+    x = require_shape("x0", as_array("x0", x0, ndim=1), (c.shape[1],)).copy()
+    dt = float(require_positive("dt", dt, ndim=0))
+    out = np.empty((c.shape[0] + 1, c.shape[1]))
+    out[0] = x
+    for k in range(c.shape[0]):
+        ck = c[k]
+        k1 = field(x) + ck
+        k2 = field(x + dt / 2 * k1) + ck
+        k3 = field(x + dt / 2 * k2) + ck
+        k4 = field(x + dt * k3) + ck
+        x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        out[k + 1] = x
+    return out
+
+
+def limit_cycle_stats(times, x, *, skip: float) -> tuple[float, float]:
+    """(period s, peak-to-peak amplitude of x[:, 0]) after ``skip`` s. Periods come from
+    upward crossings of 0 counted only after x[:, 0] went below -h since the last one
+    (hysteresis h = a quarter of the half amplitude, so spike jitter of the readout
+    near 0 adds no crossings); linear interpolation at the crossing. NaN if fewer than
+    two crossings."""
+    t = np.asarray(times)
+    y = np.asarray(x)[:, 0]
+    keep = t >= skip
+    t, y = t[keep], y[keep]
+    if y.size < 2:
+        return float("nan"), float("nan")
+    h = (y.max() - y.min()) / 8
+    crossings, armed = [], False
+    for k in range(1, y.size):
+        if y[k] < -h:
+            armed = True
+        elif armed and y[k - 1] < 0 <= y[k]:
+            crossings.append(t[k - 1] - y[k - 1] * (t[k] - t[k - 1]) / (y[k] - y[k - 1]))
+            armed = False
+    if len(crossings) < 2:
+        return float("nan"), float("nan")
+    return float(np.mean(np.diff(crossings))), float(y.max() - y.min())
+
+
+def field_error(f_hat, f_true) -> float:
+    """Relative vector-field error ``sqrt(sum |f_hat - f|^2 / sum |f|^2)`` on a grid."""
+    f_hat, f_true = np.asarray(f_hat), np.asarray(f_true)
+    return float(np.sqrt(np.sum((f_hat - f_true)**2) / np.sum(f_true**2)))
