@@ -55,7 +55,7 @@ from bayesnn.validate import CompileMeter  # noqa: E402
 
 MODES = ("per_value", "unbucketed", "sweep")
 SEED = 20261128
-KERNELS = ("_exact", "_sweep_kernel", "_sample_jit")  # jitted programs of the workload
+KERNELS = ("_exact", "_grid_kernel", "_sample_jit")  # jitted programs of the workload
 GOAL_TOTAL_S = 15.0
 
 
