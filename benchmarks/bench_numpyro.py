@@ -67,6 +67,8 @@ def _one_chain(nuts, counts, dt, args) -> dict:
     import arviz  # noqa: F401  (imported by run_nuts; not part of the sampler's time)
 
     wall0, start, cpu = time.time(), time.perf_counter(), time.process_time()
+    import numpy as np
+
     from bayesnn.core import spikes_from_counts
     result = nuts.run_nuts(spikes_from_counts(np.asarray(counts).reshape(-1, counts.shape[-1]), dt),
                            duration=counts.shape[-2] * dt, dt=dt, num_warmup=args.warmup,
@@ -188,6 +190,8 @@ def main(argv=None) -> dict:
 
     method = "parallel" if args.parallel else "sequential"
     start = time.perf_counter()
+    import numpy as np
+
     from bayesnn.core import spikes_from_counts
     result = nuts.run_nuts(spikes_from_counts(np.asarray(counts).reshape(-1, counts.shape[-1]), dt),
                            duration=counts.shape[-2] * dt, dt=dt, num_warmup=args.warmup,

@@ -282,3 +282,24 @@ def test_make_hierarchy_rejects_missing_training_settings():
         make_hierarchy(_tree(), g0=0.4, reader_rates="trained")
     with pytest.raises(ValueError, match="reader_rates must be one of"):
         make_hierarchy(_tree(), g0=0.4, reader_rates="measured")
+
+
+def test_every_reader_equals_the_independent_exact_filter(setting):
+    """Each reader (y's and the others: here not_y) is a Bayesian neuron on the
+    delivered layer-1 spikes, so its L is the exact MMPP log-odds of its own rates on
+    those spikes. The reference is bayesnn.exact.mmpp_filter (matrix-exponential
+    propagation, code shared with the readers only through the parameter record), not
+    the neuron that the hierarchy itself runs. Two exact routes in float64: bound 1e-9
+    nats (the repository's exactness bar for path-vs-path checks of long runs)."""
+    from bayesnn.exact import mmpp_filter
+    from bayesnn.processes import model_of
+    _, network, _, batch, _ = setting
+    delivered = delivered_spikes(batch, 2, DURATION)
+    times = np.asarray(batch.times)
+    for r in range(2):
+        reader = model_of(unstack_params(network.layer2, r))
+        for k in range(2):
+            trial = jax.tree_util.tree_map(lambda f: f[k], delivered)
+            exact = mmpp_filter(reader, trial, duration=DURATION, query_times=times)
+            np.testing.assert_allclose(np.asarray(batch.layer2_log_odds)[k, r],
+                                       np.asarray(exact.log_odds), rtol=0, atol=1e-9)

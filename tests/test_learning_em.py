@@ -117,7 +117,7 @@ def test_bad_input(spikes):
         em_binned(START, spikes_from_counts(np.ones((100, 4), int), 0.01), duration=1.0, dt=0.01)
     with pytest.raises(ValueError, match="dt"):
         em_binned(START, counts, duration=1.0, dt=0.0)
-    with pytest.raises(ValueError, match="whole number of bins"):
+    with pytest.raises(ValueError, match="whole number .* of bins"):
         em_binned(START, counts, duration=1.0, dt=0.3)
     with pytest.raises(ValueError, match="duration"):
         em_continuous(START, spikes, duration=10.0)  # spikes beyond the window

@@ -13,6 +13,8 @@ absolute times are too coarse for the model are refused upstream
 """
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -100,9 +102,16 @@ def bin_spikes(spikes, *, n_senders: int, duration: float, dt: float) -> np.ndar
     The one binning helper of the learners and the NumPyro models; the caller checks
     the spikes (sorted, in range, senders < N, counts >= 1)."""
     steps = n_bins_of(duration, dt)
-    counts = bin_counts(spikes, n_senders, dt, steps) if np.ndim(spikes.times) == 1 else \
-        jax.vmap(lambda one: bin_counts(one, n_senders, dt, steps))(spikes)
-    return np.asarray(counts, dtype=np.float64)
+    return np.asarray(_bin_compiled(spikes, n_senders, float(dt), steps,
+                                    np.ndim(spikes.times) == 2), dtype=np.float64)
+
+
+@partial(jax.jit, static_argnums=(1, 3, 4))
+def _bin_compiled(spikes, n_senders, dt, n_steps, batched):
+    # one compiled program per shape (not a string of eager ops per call)
+    if batched:
+        return jax.vmap(lambda one: bin_counts(one, n_senders, dt, n_steps))(spikes)
+    return bin_counts(spikes, n_senders, dt, n_steps)
 
 
 def spikes_from_counts(counts, dt: float):

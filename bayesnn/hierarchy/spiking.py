@@ -303,9 +303,9 @@ def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> Hie
     per_trial = [Spikes(*(np.asarray(f)[b] for f in inputs)) if batched else inputs
                  for b in range(n_trials)]
     for spikes in per_trial:
-        # finite, sorted, in [0, duration], integer senders < K N, counts >= 1 (a NaN
-        # time fails no range comparison, so it is checked explicitly there)
-        check_spikes(spikes, n_senders=n_children * n_inputs, duration=duration,
+        # finite, sorted, in [0, duration], counts >= 1 (a NaN time fails no range
+        # comparison, so it is checked explicitly there); senders by split_inputs
+        check_spikes(spikes, n_senders=np.iinfo(np.int32).max, duration=duration,
                      name="inputs")
     split = [split_inputs(s, n_children, n_inputs) for s in per_trial]
     # Deterministic size from the rates (so training and test runs share a program).

@@ -121,10 +121,12 @@ def online_statistics(params, inputs, *, duration: float, dt: float, discount: f
     :func:`bayesnn.learning.statistics.binned_e_step` (to rounding).
 
     Args:
-        params: :class:`MMPPParams` (Hz). inputs: one trial of
-        :class:`bayesnn.core.Spikes` on ``[0, duration]`` (s), binned with width ``dt``
-        (s). discount: gamma in (0, 1]. initial_prob_on: ``None`` (stationary law,
-        default) or P(x_0 = 1) in [0, 1].
+        params: :class:`MMPPParams` (Hz).
+        inputs: one trial of :class:`bayesnn.core.Spikes` on ``[0, duration]``.
+        duration: s, a whole number of bins.
+        dt: bin width, s.
+        discount: gamma in (0, 1].
+        initial_prob_on: ``None`` (stationary law, default) or P(x_0 = 1) in [0, 1].
 
     Raises:
         ValueError: naming the argument, before any work.
