@@ -17,9 +17,17 @@ from bayesnn.core import make_spikes
 
 def _figure_with(**problems) -> Figure:
     with style.context():
-        figure = style.figure(6, 4)
+        figure = style.figure(*((14, 8) if problems.get("too_big") else (6, 4)))
         axis = figure.subplots()
         axis.plot([0, 1], [0, 1], label="a line")
+        if problems.get("hidden_line"):  # drawn exactly under "a line"
+            axis.plot([0, 1], [0, 1], lw=1.0, zorder=1, label="hidden")
+        if problems.get("outside_view"):
+            axis.plot([5, 6], [5, 6], label="off the axes")
+            axis.set_xlim(0, 1)
+            axis.set_ylim(0, 1)
+        for k in range(9 if problems.get("long_legend") else 0):
+            axis.plot([0, 1], [k + 2, k + 2.5], label=f"line {k}")
         axis.set_xlabel(style.label("time", "s"))
         axis.set_ylabel("" if problems.get("no_ylabel") else style.label("value", "nats"))
         if problems.get("small_text"):
@@ -28,8 +36,10 @@ def _figure_with(**problems) -> Figure:
             axis.legend(loc="center")
         else:
             style.legend_outside(axis)
+        shown = None if problems.get("no_window") else style.window(0.0, 1.0, 20.0)
+        extra = {"quick": True} if problems.get("quick") else {}
         if not problems.get("no_caption"):
-            style.caption(figure, "title", seed=3, g0=(1.0, "nats"))
+            style.caption(figure, "title", seed=3, shown=shown, g0=(1.0, "nats"), **extra)
     return figure
 
 
@@ -39,6 +49,31 @@ def test_audit_passes_a_styled_figure_and_names_each_broken_rule():
     assert any("legend" in p for p in style.audit(_figure_with(legend_inside=True)))
     assert any("y label" in p for p in style.audit(_figure_with(no_ylabel=True)))
     assert any("seed" in p for p in style.audit(_figure_with(no_caption=True)))
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("too_big", "larger than a slide"),
+    ("long_legend", "10 entries"),
+    ("quick", "quick"),
+    ("no_window", "window shown"),
+    ("hidden_line", "'hidden' cannot be seen"),
+    ("outside_view", "'off the axes' cannot be seen (outside the view)"),
+])
+def test_audit_rejects_slide_legend_and_caption_problems(problem, message):
+    """Each rule added for issue 18 fails a figure that breaks only that rule."""
+    problems = style.audit(_figure_with(**{problem: True}))
+    assert len(problems) == 1 and message in problems[0], problems
+
+
+def test_window_phrase():
+    assert style.window(5.0, 6.0, 20.0) == "shown: 5-6 s of a 20 s run"
+    assert style.window(0.0, 2.0, 2.0) == "shown: the whole 2 s run"
+    assert style.window(0.0, 5.0, 8.0) == "shown: 0-5 s of an 8 s run"
+    import re
+    assert all(re.fullmatch(style.WINDOW_PATTERN, style.window(*w))
+               for w in ((5.0, 6.0, 20.0), (0.0, 2.0, 2.0), (0.25, 0.5, 1.5)))
+    with pytest.raises(ValueError, match="start < stop"):
+        style.window(2.0, 1.0, 5.0)
 
 
 def test_caption_describe_label_and_residual_panel():
@@ -98,16 +133,18 @@ def _figures():
     yield "box", plot_box_run(times, readout + 0.01, readout, 0.05, [0.5, 1.0], [0, 1], gamma,
                               caption=caption)
     gamma2 = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-    yield "autoencoder", plot_autoencoder_run(times, np.c_[readout, readout], np.c_[readout, readout],
+    yield "autoencoder", plot_autoencoder_run(times, np.c_[readout, -readout], np.c_[readout, -readout] + 0.02,
                                               [0.5], [1], gamma2, exact, exact + 1e-16,
                                               caption=caption)
-    yield "kalman", plot_kalman_run(times, np.c_[readout, -readout], np.c_[readout, -readout],
+    yield "kalman", plot_kalman_run(times, np.c_[readout, -readout] + 0.3 * np.cos(7 * times)[:, None],
+                                    np.c_[readout, -readout],
                                     np.c_[readout, -readout] + 0.01, 0.1, 0.5,
                                     rng.standard_normal((50, 2)), rng.standard_normal((80, 2)),
                                     title="t", caption=caption)
     two = np.c_[exact, exact]
     yield "log_odds", plot_log_odds_run(times, np.c_[times > 1, times > 1], two, two + 0.1, two,
-                                        two + 0.05, 0.2, mode="tracking", caption=caption)
+                                        two + 0.02 * np.sin(5 * times)[:, None], 0.2,
+                                        mode="tracking", caption=caption)
     yield "kl_vs_size", plot_kl_vs_size([20, 40, 80], {"tracking": [1e-2, 2.5e-3, 6e-4],
                                                        "implementing": [0.3, 0.3, 0.3]},
                                         caption=caption)
@@ -127,6 +164,26 @@ def _figures():
     coverage = SimpleNamespace(ml=np.full((2, 6), 1.0), low=np.full((2, 6), 0.5),
                                high=np.full((2, 6), 2.0), truth=np.ones(6),
                                ml_inside=np.ones((2, 6), bool), truth_inside=np.ones((2, 6), bool))
+    from bayesnn.scn import learning_plotting as scn_learning_plots
+    blocks, snaps = np.arange(1.0, 17.0), np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    record = SimpleNamespace(times=blocks, snapshot_times=snaps, weight_distance=1 / blocks,
+                             error=0.1 / blocks, rate=30 / blocks ** 0.2, cv=np.full(16, 2.0))
+    frozen = SimpleNamespace(error=0.2 / snaps, error_f=0.3 / snaps, rate=20 / snaps ** 0.2,
+                             cv=0.2 * snaps ** 0.3)
+    yield "scn_learning_convergence", scn_learning_plots.plot_convergence(
+        record, frozen, 0.01, caption=caption)
+    F = rng.standard_normal((2, 6))
+    yield "scn_learning_weights", scn_learning_plots.plot_weights(
+        F, -F.T @ F, F, -F.T @ F, F.T, F.T, caption=caption)
+    dale = SimpleNamespace(times=np.arange(1.0, 5.0), rate_e=np.array([3.0, 2.5, 2.0, 1.8]),
+                           rate_i=np.array([6.0, 5.0, 4.0, 3.9]),
+                           error_e=np.array([0.2, 0.1, 0.08, 0.05]),
+                           error_i=np.array([0.4, 0.3, 0.3, 0.2]), violations=np.zeros(4))
+    yield "scn_learning_dale", scn_learning_plots.plot_dale(dale, caption=caption)
+    yield "scn_learning_gradient", scn_learning_plots.plot_gradient(
+        0.4 / np.arange(1.0, 21.0), {"finite_difference": np.array([-0.1, 0.05, 0.15]),
+                                     "autodiff": np.array([-0.1, 0.05, 0.15]),
+                                     "max_rel_error": 1e-9}, caption=caption)
     yield from learning_plots.learning_figures(
         {"em": (np.array([1.0, 5.0, 6.0, 6.1]), np.array([1.0, 4.0, 6.0])),
          "learning": (track, track, track, true), "tracking": (times, np.ones(200), 1.0),
