@@ -1,10 +1,12 @@
-"""Talk-ready figures: the rules of bayesnn.style (text >= 10 pt at the saved size,
-legends outside the data, axis labels, a caption naming the seed), every figure
-function of the package checked against them on small synthetic data, and (slow) every
-validate scenario writing its figures and traces."""
+"""Talk-ready figures: the rules of bayesnn.style (sized for a slide, text >= 10 pt at
+the saved size, legends outside the data with at most 8 entries and no entry for a line
+that cannot be seen, axis labels, a caption naming the seed, stating the time window
+shown and not mentioning run modes like "quick"), every figure function of the package
+checked against them on small synthetic data, and (slow) every figure every validate
+scenario returns -- audited generically, with the file-name rule -- and the docs gallery
+listing exactly those figures."""
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -196,53 +198,66 @@ def test_every_figure_function_follows_the_style():
     assert broken == {}
 
 
-SMALLEST = """
-[neuron]
-duration = 2.0
-calibration_trials = 3
-n_inputs = 8
-numpyro = false
-[log_odds]
-duration = 1.0
-n_variables = 2
-sizes = [20, 40]
-[accuracy]
-duration = 2.0
-g0_values = [1.0, 2.0]
-population_sizes = [4, 8]
-[kalman]
-quick = true
-[hierarchy]
-duration = 2.0
-n_trials = 2
-frontier = false
-ml_fit = false
-[learning]
-quick = true
-coverage_datasets = 1
-"""
+def _gallery_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "build_gallery.py"
+    spec = importlib.util.spec_from_file_location("build_gallery", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def figure_name_problems(scenario: str, names) -> list[str]:
+    """File-name rules for a scenario's figures (written as ``<scenario>_<name>.png``):
+    the name does not repeat the scenario (``neuron_neuron_trial.png``)."""
+    return [f"{scenario}_{name}.png doubles the prefix {scenario!r}" for name in names
+            if name == scenario or name.startswith(f"{scenario}_")]
+
+
+def test_figure_name_rule():
+    assert figure_name_problems("neuron", ["trial", "calibration"]) == []
+    assert figure_name_problems("neuron", ["neuron_trial"]) == [
+        "neuron_neuron_trial.png doubles the prefix 'neuron'"]
 
 
 @pytest.mark.slow
-def test_validate_all_writes_every_scenarios_figures_and_traces(tmp_path):
-    """``bayesnn validate --scenario all`` with the shortest settings each scenario
-    allows: every available scenario writes at least one PNG and its traces (NetCDF,
-    reloading without pickle). Pass/fail of the checks at these sizes is not the point
-    here (their own tests cover it)."""
-    from bayesnn import io
-    from bayesnn.cli import main
-    from bayesnn.validate import available_scenarios
+def test_every_scenario_figure_passes_the_audit_and_the_gallery_lists_them(tmp_path):
+    """``bayesnn validate --scenario all`` at the gallery's settings (docs/gallery.toml):
+    every figure of every available scenario -- whatever it returns, new scenarios
+    included -- passes :func:`bayesnn.style.audit` and the file-name rule; each scenario
+    writes at least one PNG and its traces (NetCDF, reloading without pickle); and the
+    committed docs/gallery.md lists exactly the figures written (else rerun
+    ``python docs/build_gallery.py``). Pass/fail of the checks at these sizes is not the
+    point here (their own tests cover it). CI sets ``BAYESNN_VALIDATE_OUT`` so the docs
+    build reuses this run for the gallery."""
+    import os
+    from pathlib import Path
 
-    config = tmp_path / "smallest.toml"
-    config.write_text(SMALLEST)
-    out = tmp_path / "out"
-    status = main(["validate", "--scenario", "all", "--config", str(config), "--out", str(out),
-                   "--quiet"])
-    assert status in (0, 1)
-    payload = json.loads((out / "results.json").read_text())
-    for name in available_scenarios():
-        assert name in payload["scenarios"], name
-        pngs = sorted(out.glob(f"{name}_*.png"))
-        assert pngs and all(path.stat().st_size > 20_000 for path in pngs), name
-        traces = io.load_dataset(out / f"{name}_traces.nc")
-        assert traces.data_vars, name
+    from bayesnn import io, validate
+    from bayesnn.cli import _write_outputs
+
+    gallery = _gallery_module()
+    results = validate.run(["all"], gallery.gallery_config(validate.REGISTRY))
+    out = Path(os.environ.get("BAYESNN_VALIDATE_OUT") or tmp_path / "out")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_outputs(results, out)
+    broken = {}
+    for result in results:
+        problems = figure_name_problems(result.scenario, result.figures)
+        for name, figure in result.figures.items():
+            problems += [f"{name}: {problem}" for problem in style.audit(figure)]
+        if problems:
+            broken[result.scenario] = problems
+    assert broken == {}
+    assert [result.scenario for result in results] == list(validate.available_scenarios())
+    for result in results:
+        pngs = sorted(out.glob(f"{result.scenario}_*.png"))
+        assert pngs and all(path.stat().st_size > 20_000 for path in pngs), result.scenario
+        traces = io.load_dataset(out / f"{result.scenario}_traces.nc")
+        assert traces.data_vars, result.scenario
+    written = sorted(name for names in gallery.figures_of(out).values() for name in names)
+    assert written == sorted(path.name for path in out.glob("*.png"))
+    assert gallery.listed(gallery.PAGE.read_text()) == written, (
+        "docs/gallery.md is stale: run python docs/build_gallery.py")
