@@ -124,11 +124,12 @@ def plot_autoencoder_run(times, readout, target, spike_times, senders, Gamma, vo
     axes[2].plot(times, voltage, color=style.COLORS["exact"], lw=2.0,
                  label=f"V of neuron {neuron} (simulated)")
     axes[2].plot(times, voltage_closed_form, color=style.COLORS["model"], lw=1.0, ls="--",
-                 label="closed form\nGamma^T (x - Gamma r) - mu lambda^2 r")
+                 label="closed form Gamma^T (x - Gamma r)\n- mu lambda^2 r")
     axes[2].set_ylabel(style.label("voltage", "units of x"))
     style.legend_outside(axes[2])
     style.residual_panel(axes[3], times, voltage, voltage_closed_form, quantity=None,
                          unit="units of x", names=("V", "closed form"))
+    axes[3].set_ylabel("V - closed form\n(units of x)")  # one line is taller than the panel
     axes[3].set_xlabel(style.label("time", "s"))
     style.caption(figure, "Spike-coding autoencoder (2-D): readout, raster and the voltage "
                   "closed form", caption, shown=style.window(0.0, times[-1], times[-1]))
