@@ -193,8 +193,9 @@ def legend_outside(axis, *, where: str = "right", ncol: int = 1, handles=None, l
 class _LogFormatter(matplotlib.ticker.Formatter):
     """Log-axis tick labels at talk size: plain numbers ("0.01", "50", "200") between
     1e-3 and 1e4, powers of ten outside; minor ticks labelled at every multiple of a
-    decade while the view spans at most one decade, only at 2 and 5 times a decade while
-    it spans less than two (no crowded "3x10^1 4x10^1"), else not at all."""
+    decade while the view spans at most a factor 3 (else a narrow axis shows one label
+    or none), only at 2 and 5 times a decade while it spans less than two decades (no
+    crowded "3x10^1 4x10^1"), else not at all."""
 
     def __init__(self, minor: bool):
         self.minor = minor
@@ -206,7 +207,7 @@ class _LogFormatter(matplotlib.ticker.Formatter):
         if self.minor:
             low, high = sorted(self.axis.get_view_interval())
             mantissa = value / 10.0 ** np.floor(np.log10(value) + 1e-12)
-            shown = (2, 3, 4, 5, 6, 7, 8, 9) if 0 < low and high / low <= 10.0 else (2, 5)
+            shown = (2, 3, 4, 5, 6, 7, 8, 9) if 0 < low and high / low <= 3.0 else (2, 5)
             if low <= 0 or high / low > 100.0 or min(abs(mantissa - m) for m in shown) > 1e-6:
                 return ""
         if 1e-3 <= value < 1e4:
