@@ -24,8 +24,8 @@ __all__ = ["plot_kalman_run", "plot_log_odds_run", "plot_kl_vs_size"]
 @style.styled
 def plot_kalman_run(times, latent, readout, exact_mean, bound: float, burn_in: float,
                     z_exact, z_readout, *, title: str, caption: str):
-    """Readout vs exact mean (band: mean +- ``bound``, the bound on ||x_hat - mu||),
-    ||x_hat - mu|| against the bound, and histograms of z-scores.
+    """Readout vs exact mean, ||x_hat - mu|| against ``bound`` (the bound on the error
+    norm after ``burn_in``), and histograms of z-scores.
 
     Args:
         times: (R,) s. latent: (R, D) true latent z. readout, exact_mean: (R, D), [z].
@@ -46,24 +46,26 @@ def plot_kalman_run(times, latent, readout, exact_mean, bound: float, burn_in: f
         axis = left.add_subplot(grid[d], sharex=first)
         first = first or axis
         axis.plot(times, latent[:, d], color="0.7", lw=0.8, label="true latent z")
-        axis.fill_between(times, mean[:, d] - bound, mean[:, d] + bound,
-                          color=style.COLORS["bound"], alpha=0.25, lw=0,
-                          label=f"exact mean +- bound {bound:.3g}")
-        # the readout jitters around the exact mean: the mean is drawn on top, thin
-        axis.plot(times, readout[:, d], color=style.COLORS["model"], lw=1.0,
-                  label="spiking readout x_hat")
-        axis.plot(times, mean[:, d], color=style.COLORS["exact"], lw=0.9,
+        # the readout jitters within the bound around the exact mean, so a band +-bound
+        # would hide under it (the panel below shows the error against the bound): the
+        # mean is drawn wide, the readout thin on top, so that both stay visible
+        axis.plot(times, mean[:, d], color=style.COLORS["exact"], lw=2.4,
                   label="exact Kalman-Bucy mean")
+        axis.plot(times, readout[:, d], color=style.COLORS["model"], lw=0.6,
+                  label="spiking readout x_hat")
         axis.set_ylabel(style.label(f"z[{d}]", "units of z"))
         axis.tick_params(labelbottom=False)
         if d == 0:  # the same four lines in every latent panel: one key
             style.legend_outside(axis)
     error_axis = left.add_subplot(grid[n_dims], sharex=first)
     error = np.linalg.norm(readout - mean, axis=1)
-    error_axis.axvspan(0.0, burn_in, color="0.92", lw=0, label="burn-in")
     error_axis.plot(times, error, color=style.COLORS["model"], lw=0.8,
                     label="||x_hat - mu||")
-    error_axis.axhline(bound, color=style.COLORS["bound"], lw=1.5, label="error bound")
+    error_axis.axhline(bound, color=style.COLORS["bound"], lw=1.5,
+                       label=f"error bound {bound:.3g}")
+    # a line above the dense error trace (a shaded span would hide under it)
+    error_axis.axvline(burn_in, color="0.3", ls=":", lw=1.5, zorder=3,
+                       label="end of burn-in")
     error_axis.set_ylabel(style.label("error norm", "units of z"))
     error_axis.set_xlabel(style.label("time", "s"))
     style.legend_outside(error_axis)
