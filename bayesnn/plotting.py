@@ -35,7 +35,9 @@ def plot_neuron_trial(times, states, inputs: Spikes, exact_log_odds, log_odds, p
         spikes: the neuron's output spikes (:class:`bayesnn.core.Spikes`, count =
             multiplicity).
         g0: jump of G per output spike (to draw the threshold G + g0/2), nats.
-        window: (start, stop) in seconds to zoom on; default the whole trial.
+        window: (start, stop) in seconds to zoom on; default the whole trial. The
+            caption states it ("shown: 0-5 s of a 20 s run", the run ending at
+            ``times[-1]``).
         caption: second caption line (key parameters and seed,
             :func:`bayesnn.style.describe`); default names g0 only.
 
@@ -50,9 +52,9 @@ def plot_neuron_trial(times, states, inputs: Spikes, exact_log_odds, log_odds, p
     shown = (times >= start) & (times <= stop)
     t = times[shown]
     exact, L, G = (np.asarray(a)[shown] for a in (exact_log_odds, log_odds, prediction))
-    figure = style.figure(11, 10)
+    figure = style.figure(13, 7.5)
     axes = figure.subplots(5, 1, sharex=True,
-                           gridspec_kw={"height_ratios": [1.3, 1.1, 1.3, 0.8, 0.5]})
+                           gridspec_kw={"height_ratios": [1.3, 1.0, 1.3, 0.9, 0.6]})
 
     axes[0].fill_between(t, 0, np.asarray(states)[shown], step="post",
                          color=style.COLORS["state"], label="hidden state x")
@@ -85,7 +87,8 @@ def plot_neuron_trial(times, states, inputs: Spikes, exact_log_odds, log_odds, p
     axes[4].set_xlabel(style.label("time", "s"))
     axes[4].set_xlim(start, stop)
     style.caption(figure, "Bayesian neuron against the exact posterior on the same input spikes",
-                  caption or style.describe(g0=(g0, "nats")))
+                  caption or style.describe(g0=(g0, "nats")),
+                  shown=style.window(start, stop, float(times[-1])))
     return figure
 
 

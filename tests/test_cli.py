@@ -37,7 +37,7 @@ def test_validate_writes_table_json_traces_and_figures(tmp_path, capsys):
     assert payload["passed"] == all(row["passed"] for row in neuron["checks"])
     assert "event_driven_vs_continuous_filter" in printed
     # > 10 kB: more than a blank default figure (2.4 kB measured, matplotlib Agg)
-    assert (out / "neuron_neuron_trial.png").stat().st_size > 10_000
+    assert (out / "neuron_trial.png").stat().st_size > 10_000
     assert neuron["numbers"]["output_rate_hz"] > 0  # smoke: the neuron fired (checks above test values)
     spread = neuron["numbers"]["kl_exact_to_decoded_G_over_5_trials"]
     # std > 0: the five trials have different keys, so identical KLs would mean one trial

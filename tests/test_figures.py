@@ -1,10 +1,12 @@
-"""Talk-ready figures: the rules of bayesnn.style (text >= 10 pt at the saved size,
-legends outside the data, axis labels, a caption naming the seed), every figure
-function of the package checked against them on small synthetic data, and (slow) every
-validate scenario writing its figures and traces."""
+"""Talk-ready figures: the rules of bayesnn.style (sized for a slide, text >= 10 pt at
+the saved size, legends outside the data with at most 8 entries and no entry for a line
+that cannot be seen, axis labels, a caption naming the seed, stating the time window
+shown and not mentioning run modes like "quick"), every figure function of the package
+checked against them on small synthetic data, and (slow) every figure every validate
+scenario returns -- audited generically, with the file-name rule -- and the docs gallery
+listing exactly those figures."""
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,9 +19,17 @@ from bayesnn.core import make_spikes
 
 def _figure_with(**problems) -> Figure:
     with style.context():
-        figure = style.figure(6, 4)
+        figure = style.figure(*((14, 8) if problems.get("too_big") else (6, 4)))
         axis = figure.subplots()
         axis.plot([0, 1], [0, 1], label="a line")
+        if problems.get("hidden_line"):  # drawn exactly under "a line"
+            axis.plot([0, 1], [0, 1], lw=1.0, zorder=1, label="hidden")
+        if problems.get("outside_view"):
+            axis.plot([5, 6], [5, 6], label="off the axes")
+            axis.set_xlim(0, 1)
+            axis.set_ylim(0, 1)
+        for k in range(9 if problems.get("long_legend") else 0):
+            axis.plot([0, 1], [k + 2, k + 2.5], label=f"line {k}")
         axis.set_xlabel(style.label("time", "s"))
         axis.set_ylabel("" if problems.get("no_ylabel") else style.label("value", "nats"))
         if problems.get("small_text"):
@@ -28,8 +38,10 @@ def _figure_with(**problems) -> Figure:
             axis.legend(loc="center")
         else:
             style.legend_outside(axis)
+        shown = None if problems.get("no_window") else style.window(0.0, 1.0, 20.0)
+        extra = {"quick": True} if problems.get("quick") else {}
         if not problems.get("no_caption"):
-            style.caption(figure, "title", seed=3, g0=(1.0, "nats"))
+            style.caption(figure, "title", seed=3, shown=shown, g0=(1.0, "nats"), **extra)
     return figure
 
 
@@ -39,6 +51,31 @@ def test_audit_passes_a_styled_figure_and_names_each_broken_rule():
     assert any("legend" in p for p in style.audit(_figure_with(legend_inside=True)))
     assert any("y label" in p for p in style.audit(_figure_with(no_ylabel=True)))
     assert any("seed" in p for p in style.audit(_figure_with(no_caption=True)))
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("too_big", "larger than a slide"),
+    ("long_legend", "10 entries"),
+    ("quick", "quick"),
+    ("no_window", "window shown"),
+    ("hidden_line", "'hidden' cannot be seen"),
+    ("outside_view", "'off the axes' cannot be seen (outside the view)"),
+])
+def test_audit_rejects_slide_legend_and_caption_problems(problem, message):
+    """Each rule added for issue 18 fails a figure that breaks only that rule."""
+    problems = style.audit(_figure_with(**{problem: True}))
+    assert len(problems) == 1 and message in problems[0], problems
+
+
+def test_window_phrase():
+    assert style.window(5.0, 6.0, 20.0) == "shown: 5-6 s of a 20 s run"
+    assert style.window(0.0, 2.0, 2.0) == "shown: the whole 2 s run"
+    assert style.window(0.0, 5.0, 8.0) == "shown: 0-5 s of an 8 s run"
+    import re
+    assert all(re.fullmatch(style.WINDOW_PATTERN, style.window(*w))
+               for w in ((5.0, 6.0, 20.0), (0.0, 2.0, 2.0), (0.25, 0.5, 1.5)))
+    with pytest.raises(ValueError, match="start < stop"):
+        style.window(2.0, 1.0, 5.0)
 
 
 def test_caption_describe_label_and_residual_panel():
@@ -98,16 +135,18 @@ def _figures():
     yield "box", plot_box_run(times, readout + 0.01, readout, 0.05, [0.5, 1.0], [0, 1], gamma,
                               caption=caption)
     gamma2 = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-    yield "autoencoder", plot_autoencoder_run(times, np.c_[readout, readout], np.c_[readout, readout],
+    yield "autoencoder", plot_autoencoder_run(times, np.c_[readout, -readout], np.c_[readout, -readout] + 0.02,
                                               [0.5], [1], gamma2, exact, exact + 1e-16,
                                               caption=caption)
-    yield "kalman", plot_kalman_run(times, np.c_[readout, -readout], np.c_[readout, -readout],
+    yield "kalman", plot_kalman_run(times, np.c_[readout, -readout] + 0.3 * np.cos(7 * times)[:, None],
+                                    np.c_[readout, -readout],
                                     np.c_[readout, -readout] + 0.01, 0.1, 0.5,
                                     rng.standard_normal((50, 2)), rng.standard_normal((80, 2)),
                                     title="t", caption=caption)
     two = np.c_[exact, exact]
     yield "log_odds", plot_log_odds_run(times, np.c_[times > 1, times > 1], two, two + 0.1, two,
-                                        two + 0.05, 0.2, mode="tracking", caption=caption)
+                                        two + 0.02 * np.sin(5 * times)[:, None], 0.2,
+                                        mode="tracking", caption=caption)
     yield "kl_vs_size", plot_kl_vs_size([20, 40, 80], {"tracking": [1e-2, 2.5e-3, 6e-4],
                                                        "implementing": [0.3, 0.3, 0.3]},
                                         caption=caption)
@@ -127,6 +166,26 @@ def _figures():
     coverage = SimpleNamespace(ml=np.full((2, 6), 1.0), low=np.full((2, 6), 0.5),
                                high=np.full((2, 6), 2.0), truth=np.ones(6),
                                ml_inside=np.ones((2, 6), bool), truth_inside=np.ones((2, 6), bool))
+    from bayesnn.scn.learning import plotting as scn_learning_plots
+    blocks, snaps = np.arange(1.0, 17.0), np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    record = SimpleNamespace(times=blocks, snapshot_times=snaps, weight_distance=1 / blocks,
+                             error=0.1 / blocks, rate=30 / blocks ** 0.2, cv=np.full(16, 2.0))
+    frozen = SimpleNamespace(error=0.2 / snaps, error_f=0.3 / snaps, rate=20 / snaps ** 0.2,
+                             cv=0.2 * snaps ** 0.3)
+    yield "scn_learning_convergence", scn_learning_plots.plot_convergence(
+        record, frozen, 0.01, caption=caption)
+    F = rng.standard_normal((2, 6))
+    yield "scn_learning_weights", scn_learning_plots.plot_weights(
+        F, -F.T @ F, F, -F.T @ F, F.T, F.T, caption=caption)
+    dale = SimpleNamespace(times=np.arange(1.0, 5.0), rate_e=np.array([3.0, 2.5, 2.0, 1.8]),
+                           rate_i=np.array([6.0, 5.0, 4.0, 3.9]),
+                           error_e=np.array([0.2, 0.1, 0.08, 0.05]),
+                           error_i=np.array([0.4, 0.3, 0.3, 0.2]), violations=np.zeros(4))
+    yield "scn_learning_dale", scn_learning_plots.plot_dale(dale, caption=caption)
+    yield "scn_learning_gradient", scn_learning_plots.plot_gradient(
+        0.4 / np.arange(1.0, 21.0), {"finite_difference": np.array([-0.1, 0.05, 0.15]),
+                                     "autodiff": np.array([-0.1, 0.05, 0.15]),
+                                     "max_rel_error": 1e-9}, caption=caption)
     yield from learning_plots.learning_figures(
         {"em": (np.array([1.0, 5.0, 6.0, 6.1]), np.array([1.0, 4.0, 6.0])),
          "learning": (track, track, track, true), "tracking": (times, np.ones(200), 1.0),
@@ -139,53 +198,66 @@ def test_every_figure_function_follows_the_style():
     assert broken == {}
 
 
-SMALLEST = """
-[neuron]
-duration = 2.0
-calibration_trials = 3
-n_inputs = 8
-numpyro = false
-[log_odds]
-duration = 1.0
-n_variables = 2
-sizes = [20, 40]
-[accuracy]
-duration = 2.0
-g0_values = [1.0, 2.0]
-population_sizes = [4, 8]
-[kalman]
-quick = true
-[hierarchy]
-duration = 2.0
-n_trials = 2
-frontier = false
-ml_fit = false
-[learning]
-quick = true
-coverage_datasets = 1
-"""
+def _gallery_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "build_gallery.py"
+    spec = importlib.util.spec_from_file_location("build_gallery", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def figure_name_problems(scenario: str, names) -> list[str]:
+    """File-name rules for a scenario's figures (written as ``<scenario>_<name>.png``):
+    the name does not repeat the scenario (``neuron_neuron_trial.png``)."""
+    return [f"{scenario}_{name}.png doubles the prefix {scenario!r}" for name in names
+            if name == scenario or name.startswith(f"{scenario}_")]
+
+
+def test_figure_name_rule():
+    assert figure_name_problems("neuron", ["trial", "calibration"]) == []
+    assert figure_name_problems("neuron", ["neuron_trial"]) == [
+        "neuron_neuron_trial.png doubles the prefix 'neuron'"]
 
 
 @pytest.mark.slow
-def test_validate_all_writes_every_scenarios_figures_and_traces(tmp_path):
-    """``bayesnn validate --scenario all`` with the shortest settings each scenario
-    allows: every available scenario writes at least one PNG and its traces (NetCDF,
-    reloading without pickle). Pass/fail of the checks at these sizes is not the point
-    here (their own tests cover it)."""
-    from bayesnn import io
-    from bayesnn.cli import main
-    from bayesnn.validate import available_scenarios
+def test_every_scenario_figure_passes_the_audit_and_the_gallery_lists_them(tmp_path):
+    """``bayesnn validate --scenario all`` at the gallery's settings (docs/gallery.toml):
+    every figure of every available scenario -- whatever it returns, new scenarios
+    included -- passes :func:`bayesnn.style.audit` and the file-name rule; each scenario
+    writes at least one PNG and its traces (NetCDF, reloading without pickle); and the
+    committed docs/gallery.md lists exactly the figures written (else rerun
+    ``python docs/build_gallery.py``). Pass/fail of the checks at these sizes is not the
+    point here (their own tests cover it). CI sets ``BAYESNN_VALIDATE_OUT`` so the docs
+    build reuses this run for the gallery."""
+    import os
+    from pathlib import Path
 
-    config = tmp_path / "smallest.toml"
-    config.write_text(SMALLEST)
-    out = tmp_path / "out"
-    status = main(["validate", "--scenario", "all", "--config", str(config), "--out", str(out),
-                   "--quiet"])
-    assert status in (0, 1)
-    payload = json.loads((out / "results.json").read_text())
-    for name in available_scenarios():
-        assert name in payload["scenarios"], name
-        pngs = sorted(out.glob(f"{name}_*.png"))
-        assert pngs and all(path.stat().st_size > 20_000 for path in pngs), name
-        traces = io.load_dataset(out / f"{name}_traces.nc")
-        assert traces.data_vars, name
+    from bayesnn import io, validate
+    from bayesnn.cli import _write_outputs
+
+    gallery = _gallery_module()
+    results = validate.run(["all"], gallery.gallery_config(validate.REGISTRY))
+    out = Path(os.environ.get("BAYESNN_VALIDATE_OUT") or tmp_path / "out")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_outputs(results, out)
+    broken = {}
+    for result in results:
+        problems = figure_name_problems(result.scenario, result.figures)
+        for name, figure in result.figures.items():
+            problems += [f"{name}: {problem}" for problem in style.audit(figure)]
+        if problems:
+            broken[result.scenario] = problems
+    assert broken == {}
+    assert [result.scenario for result in results] == list(validate.available_scenarios())
+    for result in results:
+        pngs = sorted(out.glob(f"{result.scenario}_*.png"))
+        assert pngs and all(path.stat().st_size > 20_000 for path in pngs), result.scenario
+        traces = io.load_dataset(out / f"{result.scenario}_traces.nc")
+        assert traces.data_vars, result.scenario
+    written = sorted(name for names in gallery.figures_of(out).values() for name in names)
+    assert written == sorted(path.name for path in out.glob("*.png"))
+    assert gallery.listed(gallery.PAGE.read_text()) == written, (
+        "docs/gallery.md is stale: run python docs/build_gallery.py")

@@ -65,6 +65,20 @@ def test_barrett2016_small(tmp_path):
     assert half["rmse_signal_in_upper_half"] < 0.2 * half["rmse_signal_in_lower_half"]
 
 
+@pytest.mark.slow
+def test_barrett2016_noise_script_tiny(tmp_path):
+    """papers/barrett2016/noise.py (the table in docs/scn.md) runs and reports per noise
+    level; sigma_v = 0 is its own reference (ratio exactly 1)."""
+    import json
+
+    table = _main("barrett2016/noise.py")(["--sigma", "0", "1e-3", "--seeds", "1",
+                                           "--duration", "0.3", "--json", str(tmp_path / "n.json")])
+    assert [row["sigma_v"] for row in table] == [0.0, 1e-3]
+    assert table[0]["spikes_vs_noiseless"] == (1.0, 1.0, 1.0)
+    assert all(row["survivor_rate_after_hz"][0] > 0 for row in table)
+    assert len(json.loads((tmp_path / "n.json").read_text())["rows"]) == 2
+
+
 @pytest.mark.parametrize("paper", ["deneve2008/inference", "barrett2016"])
 def test_readme_table_names_claims_numbers_and_commands(paper):
     text = (PAPERS / paper / "README.md").read_text()

@@ -26,7 +26,8 @@ def plot_hierarchy_trial(times, top, exact_log_odds, reader_log_odds, reader_pre
         reader_log_odds, reader_prediction: (S,) spike-fed reader's L and G.
         fed_log_odds: (S,) log-odds-fed reader. child_states: (K, S) true x_j.
         spike_times, spike_senders: layer-1 spikes (s, child index).
-        window: (start, end) s to show (default: the whole grid).
+        window: (start, end) s to show (default: the whole grid); the caption states it
+            ("shown: 0-6 s of a 20 s run", the run ending at ``times[-1]``).
         caption: second caption line (key parameters and seed).
     """
     times = np.asarray(times)
@@ -61,36 +62,45 @@ def plot_hierarchy_trial(times, top, exact_log_odds, reader_log_odds, reader_pre
     raster.set_xlabel(style.label("time", "s"))
     raster.set_xlim(*window)
     style.caption(figure, "Spiking hierarchy: readers of layer-1 spikes against the exact "
-                  "marginal", caption)
+                  "marginal", caption, shown=style.window(window[0], window[1], times[-1]))
     return figure
 
 
 @style.styled
 def plot_frontier(rows: Sequence[dict[str, Any]], *, caption: str | None = None) -> Figure:
-    """KL(exact || reader) against layer-1 output rate, one line per K: the spike-fed
-    reader's L (solid) and G (dashed) and the log-odds-fed reader (dotted).
-    ``caption``: key parameters and seed."""
+    """KL(exact || reader) against layer-1 output rate: colour = number of children K,
+    line style = reader (spike-fed reader's L solid, its G dashed, the log-odds-fed
+    reader dotted), each in its own key. ``caption``: key parameters and seed."""
+    from matplotlib.lines import Line2D
+
     figure = style.figure(10, 6)
     axis = figure.subplots()
     sizes = sorted({row["n_children"] for row in rows})
     colours = {k: f"C{i}" for i, k in enumerate(sizes)}
+    readers = (("kl_L", "-", "o", "spike-fed reader: L"), ("kl_G", "--", "s", "spike-fed reader: G"),
+               ("kl_fed", ":", "^", "log-odds-fed reader"))
     for k in sizes:
         part = sorted((row for row in rows if row["n_children"] == k),
                       key=lambda row: row["layer1_rate"])
         rate = [row["layer1_rate"] for row in part]
         axis.errorbar(rate, [row["kl_L"] for row in part], [row["kl_L_sd"] for row in part],
-                      color=colours[k], marker="o", capsize=2, label=f"K = {k}: L")
-        axis.plot(rate, [row["kl_G"] for row in part], color=colours[k], ls="--", marker="s",
-                  ms=3, label=f"K = {k}: G")
-        axis.plot(rate, [row["kl_fed"] for row in part], color=colours[k], ls=":",
-                  marker="^", ms=3, label=f"K = {k}: log-odds-fed")
+                      color=colours[k], ls="-", marker="o", capsize=2)
+        for key, line, marker, _ in readers[1:]:
+            axis.plot(rate, [row[key] for row in part], color=colours[k], ls=line,
+                      marker=marker, ms=4)
     style.log_axes(axis)
     axis.set_xlabel(style.label("layer-1 output rate per neuron", "Hz"))
     axis.set_ylabel(style.label("KL(exact || reader), time average", "nats"))
-    handles, labels = axis.get_legend_handles_labels()
-    order = sorted(range(len(labels)), key=lambda i: labels[i])  # K = 1: L, G, fed; K = 2 ...
-    style.legend_outside(axis, ncol=2 if len(sizes) > 3 else 1,
-                         handles=[handles[i] for i in order], labels=[labels[i] for i in order])
-    style.caption(figure, "Hierarchy: accuracy against layer-1 spikes (labels: K children)",
-                  caption)
+    size = max(style.MIN_FONT_PT, float(style.RC["legend.fontsize"]))
+    # two keys instead of one entry per (K, reader): colour and line style
+    children = axis.legend([Line2D([], [], color=colours[k], lw=2) for k in sizes],
+                           [f"K = {k}" for k in sizes], title="children", loc="upper left",
+                           bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=size,
+                           ncol=1 if len(sizes) <= 6 else 2)
+    axis.add_artist(children)
+    axis.legend([Line2D([], [], color="0.3", ls=line, marker=marker, ms=4)
+                 for _, line, marker, _ in readers], [name for *_, name in readers],
+                title="reader (bars: sd of L)", loc="lower left", bbox_to_anchor=(1.01, 0.0),
+                borderaxespad=0.0, fontsize=size)
+    style.caption(figure, "Hierarchy: accuracy against layer-1 spikes", caption)
     return figure

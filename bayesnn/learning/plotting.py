@@ -7,6 +7,7 @@ parameters and seed, :func:`bayesnn.style.describe`).
 """
 from __future__ import annotations
 
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -50,7 +51,9 @@ def plot_learning_over_time(online, local, filtered, true, *, caption: str | Non
     style.legend_outside(axes[1])
     for axis in axes[2:]:
         axis.set_xlabel(style.label("time", "s"))
-    style.caption(figure, "Rates learned from input spikes (4x-wrong start)", caption)
+    end = float(np.asarray(online.times)[-1])
+    style.caption(figure, "Rates learned from input spikes (4x-wrong start)", caption,
+                  shown=style.window(0.0, end, end))
     return figure
 
 
@@ -67,31 +70,34 @@ def plot_tracking(times, ratio, switch, *, caption: str | None = None) -> Figure
     axis.set_xlabel(style.label("time", "s"))
     axis.set_ylabel("mean q_on estimate /\ninitial q_on")
     style.legend_outside(axis)
-    style.caption(figure, "Discounted online EM tracks a change of the input rates", caption)
+    end = float(np.asarray(times)[-1])
+    style.caption(figure, "Discounted online EM tracks a change of the input rates", caption,
+                  shown=style.window(0.0, end, end))
     return figure
 
 
 @style.styled
 def plot_duration_sweep(durations, errors, kls, *, caption: str | None = None) -> Figure:
     """RMS relative error of EM's rates and the learned neuron's posterior KL vs length."""
-    figure = style.figure(13, 5)
+    figure = style.figure(12, 5.5)
     left, right = figure.subplots(1, 2)
-    durations = np.asarray(durations)
+    durations = np.asarray(durations, float)
     for row in np.asarray(errors).T:
         left.loglog(durations, row, color="0.7", lw=0.8)
     mean = np.asarray(errors).mean(axis=1)
-    left.loglog(durations, mean, "o-", label="mean over\ndata sets (grey)")
+    left.loglog(durations, mean, "o-", label="mean (grey: data sets)")
     left.loglog(durations, mean[0] * (durations / durations[0]) ** -0.5, "k--", label="slope -1/2")
-    style.log_axes(left)
-    left.set_xlabel(style.label("recording length", "s"))
-    left.set_ylabel("RMS relative error\nof the rates")
-    style.legend_outside(left)
-    right.loglog(durations, kls, "o-", label="KL(exact ||\nlearned)")
+    left.set_ylabel("RMS relative error of the rates")
+    right.loglog(durations, kls, "o-", label="KL(exact || learned)")
     right.loglog(durations, kls[0] * (durations / durations[0]) ** -1.0, "k--", label="slope -1")
-    style.log_axes(right)
-    right.set_xlabel(style.label("recording length", "s"))
     right.set_ylabel(style.label("mean KL per sample", "nats"))
-    style.legend_outside(right)
+    for axis in (left, right):
+        style.log_axes(axis)
+        # a tick at every recording length: the ends are labelled too
+        axis.set_xticks(durations, [f"{d:g}" for d in durations])
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.set_xlabel(style.label("recording length", "s"))
+        style.legend_outside(axis, where="top")
     style.caption(figure, "Learning error against recording length", caption)
     return figure
 

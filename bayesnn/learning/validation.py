@@ -250,7 +250,9 @@ def _learning(seed, quick, figures, progress, coverage_datasets: int = 5):
     if figures:
         from bayesnn.learning.plotting import learning_figures
         from bayesnn.style import describe
-        built = learning_figures(data, caption=describe(N=true.n_inputs, quick=quick, seed=seed))
+        # run lengths are stated by the figures themselves (their windows, data sets); the
+        # run mode ("quick") is not a parameter of what is shown
+        built = learning_figures(data, caption=describe(N=true.n_inputs, seed=seed))
     return checks, numbers, built, data
 
 

@@ -250,7 +250,7 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
         caption = describe(N=scenario.n_inputs, r_on=(scenario.r_on, "Hz"),
                            r_off=(scenario.r_off, "Hz"), g0=(scenario.g0, "nats"),
                            duration=(duration, "s"), seed=scenario.seed)
-        figure_set["neuron_trial"] = plot_neuron_trial(
+        figure_set["trial"] = plot_neuron_trial(
             grid, states, trial.inputs, exact_log_odds, log_odds, prediction, run.spikes,
             scenario.g0, window=(0.0, min(duration, 5.0)), caption=caption)
         figure_set["calibration"] = plot_calibration(

@@ -24,8 +24,8 @@ __all__ = ["plot_kalman_run", "plot_log_odds_run", "plot_kl_vs_size"]
 @style.styled
 def plot_kalman_run(times, latent, readout, exact_mean, bound: float, burn_in: float,
                     z_exact, z_readout, *, title: str, caption: str):
-    """Readout vs exact mean (band: mean +- ``bound``, the bound on ||x_hat - mu||),
-    ||x_hat - mu|| against the bound, and histograms of z-scores.
+    """Readout vs exact mean, ||x_hat - mu|| against ``bound`` (the bound on the error
+    norm after ``burn_in``), and histograms of z-scores.
 
     Args:
         times: (R,) s. latent: (R, D) true latent z. readout, exact_mean: (R, D), [z].
@@ -37,37 +37,43 @@ def plot_kalman_run(times, latent, readout, exact_mean, bound: float, burn_in: f
     times, latent = np.asarray(times), np.asarray(latent)
     readout, mean = np.asarray(readout), np.asarray(exact_mean)
     n_dims = readout.shape[1]
-    figure = style.figure(11, 3.0 * n_dims + 6.5)
-    grid = figure.add_gridspec(n_dims + 2, 1, height_ratios=[1.3] * n_dims + [1.0, 1.6])
+    figure = style.figure(13, 7.5)
+    # two sub-figures: the histogram's key above it does not push the time panels down
+    left, right = figure.subfigures(1, 2, width_ratios=[2.1, 1])
+    grid = left.add_gridspec(n_dims + 1, 1, height_ratios=[1.3] * n_dims + [1.0])
     first = None
     for d in range(n_dims):
-        axis = figure.add_subplot(grid[d], sharex=first)
+        axis = left.add_subplot(grid[d], sharex=first)
         first = first or axis
         axis.plot(times, latent[:, d], color="0.7", lw=0.8, label="true latent z")
-        axis.fill_between(times, mean[:, d] - bound, mean[:, d] + bound,
-                          color=style.COLORS["bound"], alpha=0.25, lw=0,
-                          label=f"exact mean +- bound {bound:.3g}")
-        axis.plot(times, mean[:, d], color=style.COLORS["exact"], lw=1.5,
+        # the readout jitters within the bound around the exact mean, so a band +-bound
+        # would hide under it (the panel below shows the error against the bound): the
+        # mean is drawn wide, the readout thin on top, so that both stay visible
+        axis.plot(times, mean[:, d], color=style.COLORS["exact"], lw=2.4,
                   label="exact Kalman-Bucy mean")
-        axis.plot(times, readout[:, d], color=style.COLORS["model"], lw=1.0,
+        axis.plot(times, readout[:, d], color=style.COLORS["model"], lw=0.6,
                   label="spiking readout x_hat")
-        axis.set_ylabel(style.label(f"latent z[{d}]", "units of z"))
+        axis.set_ylabel(style.label(f"z[{d}]", "units of z"))
         axis.tick_params(labelbottom=False)
-        style.legend_outside(axis)
-    error_axis = figure.add_subplot(grid[n_dims], sharex=first)
+        if d == 0:  # the same four lines in every latent panel: one key
+            style.legend_outside(axis)
+    error_axis = left.add_subplot(grid[n_dims], sharex=first)
     error = np.linalg.norm(readout - mean, axis=1)
-    error_axis.axvspan(0.0, burn_in, color="0.92", lw=0, label="burn-in")
     error_axis.plot(times, error, color=style.COLORS["model"], lw=0.8,
                     label="||x_hat - mu||")
-    error_axis.axhline(bound, color=style.COLORS["bound"], lw=1.5, label="error bound")
+    error_axis.axhline(bound, color=style.COLORS["bound"], lw=1.5,
+                       label=f"error bound {bound:.3g}")
+    # a line above the dense error trace (a shaded span would hide under it)
+    error_axis.axvline(burn_in, color="0.3", ls=":", lw=1.5, zorder=3,
+                       label="end of burn-in")
     error_axis.set_ylabel(style.label("error norm", "units of z"))
     error_axis.set_xlabel(style.label("time", "s"))
     style.legend_outside(error_axis)
-    histogram = figure.add_subplot(grid[n_dims + 1])
+    histogram = right.add_subplot()
     edges = np.linspace(-4.0, 4.0, 33)
     for values, color, name in ((z_exact, style.COLORS["exact"], "exact posterior"),
                                 (z_readout, style.COLORS["model"],
-                                 "around readout (every step\nafter burn-in, correlated)")):
+                                 "around readout\n(every step after\nburn-in, correlated)")):
         values = np.asarray(values).ravel()
         values = values[np.isfinite(values)]
         if values.size:
@@ -79,8 +85,8 @@ def plot_kalman_run(times, latent, readout, exact_mean, bound: float, burn_in: f
     histogram.plot(grid_z, norm.pdf(grid_z), color="0.5", ls="--", label="N(0, 1)")
     histogram.set_xlabel("z-score (z - mean) / sqrt(P_dd)")
     histogram.set_ylabel("density")
-    style.legend_outside(histogram)
-    style.caption(figure, title, caption)
+    style.legend_outside(histogram, where="top")
+    style.caption(figure, title, caption, shown=style.window(0.0, times[-1], times[-1]))
     return figure
 
 
@@ -91,13 +97,14 @@ def plot_log_odds_run(times, states, exact, log_odds, target, network_target,
 
     ``log_odds - exact = (log_odds - network_target)`` [spike coding, inside the box
     +-``box_half_width``] ``+ (network_target - target)`` [time step] ``+ (target -
-    exact)`` [linearisation; 0 in tracking mode]. Arrays (R, K) in nats, ``states``
-    (R, K) 0/1, ``times`` (R,) s.
+    exact)`` [linearisation; 0 in tracking mode]; a part below 1 % of the box is named
+    in the legend, not drawn (it would hide under the others). Arrays (R, K) in nats,
+    ``states`` (R, K) 0/1, ``times`` (R,) s from the run's start (the whole run is shown).
     """
     times = np.asarray(times)
     pick = (lambda a: np.asarray(a)[:, variable])
     exact, model, target, network = pick(exact), pick(log_odds), pick(target), pick(network_target)
-    figure = style.figure(11, 8)
+    figure = style.figure(12, 7.5)
     top, middle, bottom = figure.subplots(3, 1, sharex=True, height_ratios=[1.2, 1, 1.2])
     top.fill_between(times, 0, pick(states), step="post", color=style.COLORS["state"],
                      label=f"hidden state x^{variable}")
@@ -114,17 +121,29 @@ def plot_log_odds_run(times, states, exact, log_odds, target, network_target,
     style.legend_outside(middle)
     bottom.fill_between(times, -box_half_width, box_half_width, color=style.COLORS["bound"],
                         alpha=0.2, lw=0, label=f"box +-{box_half_width:.3g}")
-    bottom.plot(times, model - network, color=style.COLORS["model"], lw=0.8,
-                label="spike coding:\nreadout - network target")
-    bottom.plot(times, network - target, color=style.COLORS["decoded"], lw=1.2,
-                label="time step:\nnetwork target - target")
-    bottom.plot(times, target - exact, color=style.COLORS["exact"], lw=1.2,
-                label="linearisation:\ntarget - exact")
+    # a part far below the box (exactly 0 for linearisation in tracking mode) would hide
+    # under the others: it is named in the legend's title with its size, not drawn
+    small, negligible = 1e-2 * box_half_width, []
+    for part, color, name in ((model - network, style.COLORS["model"],
+                               "spike coding:\nreadout - network target"),
+                              (network - target, style.COLORS["decoded"],
+                               "time step:\nnetwork target - target"),
+                              (target - exact, style.COLORS["exact"],
+                               "linearisation:\ntarget - exact")):
+        worst = float(np.max(np.abs(part))) if part.size else 0.0
+        if worst < small:
+            negligible.append(f"{name.split(':')[0]} (max {worst:.1g})")
+        else:
+            bottom.plot(times, part, color=color, lw=0.8 if "spike" in name else 1.2,
+                        label=name)
     bottom.set_ylabel(style.label("error parts", "nats"))
     bottom.set_xlabel(style.label("time", "s"))
-    style.legend_outside(bottom)
+    legend = style.legend_outside(bottom)
+    if negligible and legend is not None:
+        legend.set_title("not drawn, < 1% of the box:\n" + ",\n".join(negligible))
+        legend._legend_box.align = "left"
     style.caption(figure, f"Log-odds population ({mode} mode) against the exact posterior",
-                  caption)
+                  caption, shown=style.window(0.0, times[-1], times[-1]))
     return figure
 
 

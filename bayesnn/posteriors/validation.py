@@ -142,7 +142,7 @@ def accuracy_scenario(*, seed: int = 0, duration: float = 10.0,
     figure_set = {}
     if figures:
         from bayesnn.style import describe
-        figure_set["accuracy_vs_spikes"] = plot_accuracy_vs_spikes(
+        figure_set["vs_spikes"] = plot_accuracy_vs_spikes(
             rows, caption=describe(K=1, duration=(float(duration), "s"), seed=seed))
     return ScenarioResult("accuracy", checks, numbers, figure_set,
                           _accuracy_traces(rows, exact_loss, seed, duration))

@@ -49,7 +49,7 @@ def main(argv=None) -> dict:
                                    progress=lambda line: print(f"{time.perf_counter() - start:7.1f} s  {line}",
                                                                flush=True))
     for name, figure in result.figures.items():
-        figure.savefig(out / f"{name}.png", dpi=100)
+        figure.savefig(out / f"scn_learning_{name}.png", dpi=100)
     write_netcdf(out / "learning_records.nc", result.traces)
     saved = {"checks": [check.as_dict() for check in result.checks], **result.numbers}
     (out / "results.json").write_text(json.dumps(saved, indent=1, default=float))

@@ -157,9 +157,13 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
     if figures:
         from bayesnn.scn.learning.plotting import plot_convergence, plot_weights
 
-        figure_set["scn_learning_convergence"] = plot_convergence(res, ev, err_opt)
+        from bayesnn.style import describe
+        caption = describe(N=n_neurons, duration=(duration, "s"),
+                           test_run=(eval_duration, "s"), seed=seed)
+        figure_set["convergence"] = plot_convergence(res, ev, err_opt, caption=caption)
         dec = np.asarray(ev.decoder)
-        figure_set["scn_learning_weights"] = plot_weights(F0, Om0, F1, Om1, dec[0], dec[-1])
+        figure_set["weights"] = plot_weights(F0, Om0, F1, Om1, dec[0], dec[-1],
+                                             caption=caption)
     if dale:
         d = _dale(seed, dale_duration, dale_n_i, progress)
         ee = np.asarray(d.error_e)
@@ -178,7 +182,9 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
                            "max_violations": int(np.max(d.violations))}
         if figures:
             from bayesnn.scn.learning.plotting import plot_dale
-            figure_set["scn_learning_dale"] = plot_dale(d)
+            from bayesnn.style import describe
+            figure_set["dale"] = plot_dale(d, caption=describe(
+                NE=4 * dale_n_i, NI=dale_n_i, duration=(dale_duration, "s"), seed=seed))
     if gradient:
         check, trained, hard = _gradient(seed, n_neurons, train_iterations, params,
                                          eval_duration, progress)
@@ -199,7 +205,9 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
             "hard_network_rate_after_gd_hz": float(hard.rate)}
         if figures:
             from bayesnn.scn.learning.plotting import plot_gradient
-            figure_set["scn_learning_gradient"] = plot_gradient(losses, check)
+            from bayesnn.style import describe
+            figure_set["gradient"] = plot_gradient(losses, check, caption=describe(
+                N=n_neurons, iterations=train_iterations, seed=seed))
     numbers["seconds"] = time.perf_counter() - started
     traces = res.to_xarray({"scenario": "scn_learning", "seed": seed})
     return ScenarioResult("scn_learning", checks, numbers, figure_set, traces)

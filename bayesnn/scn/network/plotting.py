@@ -86,10 +86,11 @@ def plot_ei_currents(ax, times, current_e, current_i):
 def plot_box_run(times, readout, target, bound: float, spike_times, senders, Gamma, *,
                  caption: str):
     """Figure: readout vs target, the error x_hat - x inside the box +-``bound``
-    (units of x), and the raster sorted by decoder direction. ``caption``: key
+    (units of x), and the raster sorted by decoder direction, over the whole run
+    (``times``, s, from the run's start; the caption says so). ``caption``: key
     parameters and seed (:func:`bayesnn.style.describe`)."""
     times, readout, target = np.asarray(times), np.asarray(readout), np.asarray(target)
-    figure = style.figure(11, 8)
+    figure = style.figure(12, 7.5)
     top, middle, bottom = figure.subplots(3, 1, sharex=True, height_ratios=[1.2, 1, 1.2])
     plot_readout(top, times, readout, target)
     top.set_xlabel("")
@@ -103,7 +104,7 @@ def plot_box_run(times, readout, target, bound: float, spike_times, senders, Gam
     raster_by_direction(bottom, spike_times, senders, Gamma)
     worst = float(np.max(np.abs(error)))
     style.caption(figure, f"Spike-coding integrator: max |error| = {worst:.3g} inside the box "
-                  f"{bound:.3g}", caption)
+                  f"{bound:.3g}", caption, shown=style.window(0.0, times[-1], times[-1]))
     return figure
 
 
@@ -112,10 +113,10 @@ def plot_autoencoder_run(times, readout, target, spike_times, senders, Gamma, vo
                          voltage_closed_form, *, neuron: int = 0, caption: str):
     """Figure: readout vs target (each dimension), the raster sorted by decoder angle,
     neuron ``neuron``'s voltage against its closed form and their residual (they
-    overlap exactly)."""
+    overlap exactly), over the whole run (``times``, s, from the run's start)."""
     times = np.asarray(times)
-    figure = style.figure(11, 10)
-    axes = figure.subplots(4, 1, sharex=True, height_ratios=[1.2, 1.2, 1, 0.8])
+    figure = style.figure(13, 7.5)
+    axes = figure.subplots(4, 1, sharex=True, height_ratios=[1.2, 1.1, 1, 0.8])
     plot_readout(axes[0], times, readout, target)
     axes[0].set_xlabel("")
     raster_by_direction(axes[1], spike_times, senders, Gamma)
@@ -123,12 +124,13 @@ def plot_autoencoder_run(times, readout, target, spike_times, senders, Gamma, vo
     axes[2].plot(times, voltage, color=style.COLORS["exact"], lw=2.0,
                  label=f"V of neuron {neuron} (simulated)")
     axes[2].plot(times, voltage_closed_form, color=style.COLORS["model"], lw=1.0, ls="--",
-                 label="closed form\nGamma^T (x - Gamma r) - mu lambda^2 r")
+                 label="closed form Gamma^T (x - Gamma r)\n- mu lambda^2 r")
     axes[2].set_ylabel(style.label("voltage", "units of x"))
     style.legend_outside(axes[2])
     style.residual_panel(axes[3], times, voltage, voltage_closed_form, quantity=None,
                          unit="units of x", names=("V", "closed form"))
+    axes[3].set_ylabel("V - closed form\n(units of x)")  # one line is taller than the panel
     axes[3].set_xlabel(style.label("time", "s"))
     style.caption(figure, "Spike-coding autoencoder (2-D): readout, raster and the voltage "
-                  "closed form", caption)
+                  "closed form", caption, shown=style.window(0.0, times[-1], times[-1]))
     return figure
