@@ -490,10 +490,10 @@ def test_log_odds_references_bin_grid_times_into_their_own_step():
 
 def test_learning_binning_uses_the_one_rule():
     from bayesnn.core import bin_counts, make_spikes
-    from bayesnn.learning.experiments import bin_counts as learning_bin_counts
+    from bayesnn.learning.fit import bin_inputs
     dt, n_steps = 1e-4, 100
     spikes = make_spikes(np.arange(n_steps)[[3, 49, 77]] * dt, [0, 1, 2])
-    np.testing.assert_array_equal(learning_bin_counts(spikes, 3, n_steps * dt, dt),
+    np.testing.assert_array_equal(bin_inputs(spikes, duration=n_steps * dt, dt=dt, n_inputs=3)[0],
                                   np.asarray(bin_counts(spikes, 3, dt, n_steps)))
 
 

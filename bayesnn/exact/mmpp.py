@@ -7,6 +7,9 @@ with ``bayesnn.neuron`` (which uses a closed-form Riccati/tanh propagator for L;
 module propagates the linear Zakai equation by the matrix exponential of its 2 x 2
 generator).
 
+One concern (the exact continuous-time filter of one model and its likelihood, with
+the innovations route that checks it side by side), hence a little over 400 lines.
+
 Equations
 ---------
 Unnormalised (Zakai/Snyder) filter, vector ordered ``rho = (rho_1, rho_0)`` (ON first), with ``Q_on = sum_i q_on[i]``,

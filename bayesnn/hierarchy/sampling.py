@@ -20,7 +20,6 @@ buffers) returns the same trial.
 """
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import NamedTuple
 
@@ -30,7 +29,7 @@ import numpy as np
 
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.params import is_traced
-from bayesnn.core.spikes import Spikes, bucket_capacity
+from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two
 from bayesnn.core.validation import require_positive
 from bayesnn.hierarchy.params import TreeParams, as_tree_params, stationary_joint
 
@@ -188,7 +187,7 @@ def _sample(params, keys, duration, batched: bool) -> TreeTrial:
         needed = [int(jnp.max(switches)), int(jnp.max(candidates))]
         if needed[0] <= capacities[0] and needed[1] <= capacities[1]:
             return trial
-        capacities = [max(c, 1 << math.ceil(math.log2(n))) for c, n in zip(capacities, needed)]
+        capacities = [max(c, next_power_of_two(n)) for c, n in zip(capacities, needed)]
 
 
 def sample_tree(params: TreeParams, *, key: KeyLike, duration: float) -> TreeTrial:

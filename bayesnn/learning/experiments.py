@@ -63,13 +63,6 @@ def aligned(params, true: MMPPParams):
     return canonical_labelling(params, true)[0]
 
 
-def bin_counts(spikes: Spikes, n_inputs: int, duration: float, dt: float) -> np.ndarray:
-    """(T, N) counts of one trial's spikes in bins of width dt (T = round(duration/dt)),
-    by the package's one binning rule (:func:`bayesnn.core.bin_counts`)."""
-    from bayesnn.core.binning import bin_spikes
-    return bin_spikes(spikes, n_senders=n_inputs, duration=duration, dt=dt)
-
-
 def sample_data(true: MMPPParams, key, duration: float, n_datasets: int, capacity: int | None = None
                 ) -> list[Spikes]:
     """``n_datasets`` independent trials (key ``fold_in(key, k)``), padded to one capacity
@@ -172,7 +165,6 @@ def nuts_coverage(true: MMPPParams, n_datasets: int = 5, duration: float = 20.0,
     truth = flat(true)
     rows = {name: [] for name in Coverage._fields if name != "truth"}
     for k, spikes in enumerate(sample_data(true, key, duration, n_datasets)):
-        counts = bin_counts(spikes, true.n_inputs, duration, dt)
         start = time.perf_counter()
         ml = flat(em_binned(mis_initialised(true), spikes, duration=duration, dt=dt,
                             max_iterations=1000, xtol=1e-9).params)
@@ -195,5 +187,5 @@ def nuts_coverage(true: MMPPParams, n_datasets: int = 5, duration: float = 20.0,
 
 
 __all__ = ["PARAMETERS", "default_problem", "mis_initialised", "flat", "mirrored",
-           "is_mirrored", "aligned", "bin_counts", "sample_data", "DurationSweep",
+           "is_mirrored", "aligned", "sample_data", "DurationSweep",
            "duration_sweep", "posterior_kl", "Coverage", "nuts_coverage"]

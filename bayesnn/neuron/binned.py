@@ -16,7 +16,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from bayesnn.core.precision import warn_if_float32
-from bayesnn.core.spikes import run_growing
+from bayesnn.core.spikes import next_power_of_two, run_growing
 from bayesnn.core.validation import require_integer_counts, require_positive, require_shape
 from bayesnn.neuron.checks import check_params, default_capacity, initial_values
 from bayesnn.neuron.kernels import stepped_counts_kernel
@@ -64,7 +64,9 @@ def _log_factorial_sums(counts: np.ndarray, largest: int) -> np.ndarray:
     flat = counts.reshape(-1, counts.shape[-1])
     if largest >= 1 << 20:  # a table would be large: gammaln on every count
         return np.asarray(_log_factorials(np.asarray(counts, np.float64))).sum(-1)
-    size = 1 << int(largest).bit_length()  # bucketed: few compiled shapes of gammaln
+    # strictly above ``largest`` (the table needs index ``largest``); bucketed: few
+    # compiled shapes of gammaln
+    size = next_power_of_two(int(largest) + 1)
     table = np.asarray(_log_factorials(np.arange(size, dtype=np.float64)))
     where = np.flatnonzero(flat.reshape(-1) >= 2)
     values = table[flat.reshape(-1)[where].astype(np.int64)]

@@ -52,7 +52,7 @@ import numpy as np
 
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
 from bayesnn.core.precision import require_time_resolution, warn_if_float32
-from bayesnn.core.spikes import Spikes, bucket_capacity
+from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two
 from bayesnn.core.validation import require_int, require_positive
 from bayesnn.neuron.checks import check_params, record_times
 from bayesnn.neuron.event_driven import drift_can_fire
@@ -148,7 +148,7 @@ def _run_batch(params, keys, x0, times, duration, *, chunk_events, drift, sizes,
                       lanes.inputs.n_events, lanes.switches.n_events))))
                       if sizes["record_inputs"] else 0)}
         if any(needed[name] > sizes[name] for name in sizes):
-            raise _Overflow({name: max(sizes[name], _next_power(needed[name]))
+            raise _Overflow({name: max(sizes[name], next_power_of_two(needed[name]))
                              for name in sizes})
         spike_times = np.asarray(lanes.spikes.times)
         spike_counts = np.asarray(lanes.spikes.counts)
@@ -323,7 +323,7 @@ def segment_plan(params: NeuronParams, duration: float, chunk_events: int) -> tu
 def _to_spikes(times: list, counts: list) -> Spikes:
     """(trials, capacity) output spikes from per-trial event arrays (capacity: the next
     power of two >= the largest count, at least 16)."""
-    capacity = _next_power(max(max((t.size for t in times), default=0), 16))
+    capacity = next_power_of_two(max(max((t.size for t in times), default=0), 16))
     n = len(times)
     all_times = np.full((n, capacity), np.inf)
     senders = np.full((n, capacity), -1, np.int32)
@@ -365,10 +365,6 @@ def _drift_rate(params) -> float:
     if not drift_can_fire(params):
         return 0.0
     return float(max(-float(params.theta), 0.0) / float(params.g0))
-
-
-def _next_power(n: int) -> int:
-    return 1 << int(np.ceil(np.log2(max(n, 1))))
 
 
 __all__ = ["GenerativeResult", "simulate_generative", "segment_plan"]

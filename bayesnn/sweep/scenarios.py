@@ -31,7 +31,6 @@ vectorised program through the sweep primitive :func:`bayesnn.core.grid.run_grid
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Mapping, NamedTuple
@@ -41,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.keys import as_key
+from bayesnn.core.spikes import next_power_of_two
 from bayesnn.core.grid import Grid, build_params, run_grid
 
 
@@ -196,7 +196,7 @@ def _neuron_prepare(records, settings: Mapping[str, float]) -> NeuronSweepStatic
 
 def _grow(capacity: int, used) -> int:
     largest = int(np.max(np.asarray(used)))
-    return capacity if largest <= capacity else 1 << math.ceil(math.log2(largest))
+    return capacity if largest <= capacity else next_power_of_two(largest)
 
 
 def _neuron_run(records, settings: Mapping[str, float], statics: NeuronSweepStatics,
