@@ -101,7 +101,7 @@ def test_bad_spike_train():
         continuous.continuous_filtered_prob_on(params, good, query_times=[0.0])
     with pytest.raises(ValueError, match="params"):
         continuous.continuous_log_likelihood((1.0, 1.0, [1.0], [2.0]), good, duration=1.0)
-    with pytest.raises(ValueError, match="duration / dt"):
+    with pytest.raises(ValueError, match="whole number .* of bins"):
         binned.bin_spikes(good, n_inputs=1, duration=1.0, dt=0.3)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from bayesnn.numpyro_models import mmpp_binned as binned
+from bayesnn.numpyro_models import mmpp_forward
 from bayesnn.numpyro_models import nuts
 from bayesnn.processes import MMPPParams
 from tests.simulators import binned_trial as _binned
@@ -38,7 +39,7 @@ def test_forward_equals_enumeration(rng, initial_prob_on):
         params, counts = _random_case(rng, ratio)
         enumerated = np.asarray(binned.enumerated_log_likelihood(
             params, counts, dt=DT, initial_prob_on=initial_prob_on))
-        forward = np.asarray(binned.forward_log_likelihood(params, jnp.asarray(counts), DT,
+        forward = np.asarray(mmpp_forward.forward_log_likelihood(params, jnp.asarray(counts), DT,
                                                            initial_prob_on))
         assert forward.shape == (2,)
         np.testing.assert_allclose(forward, enumerated, rtol=EXACT, atol=0)
@@ -52,7 +53,7 @@ def test_forward_gradient_equals_enumeration_gradient(rng):
         return binned._enumerated_log_density(p, counts, DT, None, None, None)
 
     def forward(p):
-        return binned.forward_log_likelihood(p, counts, DT)[0]
+        return mmpp_forward.forward_log_likelihood(p, counts, DT)[0]
 
     record = binned._leaves(params)
     want = jax.jit(jax.grad(enumerated))(record)
@@ -67,7 +68,7 @@ def test_forward_one_bin_and_empty_counts(rng):
     for counts in (np.zeros((1, 1, N_INPUTS)), np.array([[[0.0, 2.0, 1.0]]]),
                    np.zeros((1, N_BINS, N_INPUTS))):
         want = float(binned.enumerated_log_likelihood(params, counts[0], dt=DT))
-        got = float(binned.forward_log_likelihood(params, jnp.asarray(counts), DT)[0])
+        got = float(mmpp_forward.forward_log_likelihood(params, jnp.asarray(counts), DT)[0])
         assert abs(got - want) <= EXACT * abs(want), (got, want)
 
 
@@ -80,7 +81,7 @@ def test_compiled_initialisation_equals_numpyro_eager_initialisation(rng):
     states = []
     for kind in (NUTS, nuts._CompiledInitNUTS):
         kernel = kind(nuts.mmpp_parameter_model,
-                      init_strategy=init_to_value(values=nuts._initial_values(counts, DT)))
+                      init_strategy=init_to_value(values=nuts._initial_values(counts, DT, {})))
         states.append(kernel.init(jax.random.PRNGKey(3), 100, model_args=args))
     eager, compiled = states
     for a, b in zip(jax.tree.leaves(eager.z), jax.tree.leaves(compiled.z)):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bayesnn.scn import make_network, make_perturbations, simulate
-from bayesnn.scn.network import random_decoder
+from bayesnn.scn import random_decoder
 
 DT, N_STEPS = 1e-4, 400
 

@@ -34,9 +34,9 @@ from bayesnn.core import spike_arrays  # noqa: E402
 from bayesnn.plotting import save_figure  # noqa: E402
 from bayesnn.scn import (  # noqa: E402
     autoencoder_input, barrett_signal, circular_decoder, dale_rates, make_autoencoder,
-    make_dale_network, make_perturbations, metrics, plotting, simulate, simulate_dale,
-    target_at,
+    make_dale_network, make_perturbations, simulate, simulate_dale, target_at,
 )
+from bayesnn.scn.network import metrics, plotting  # noqa: E402
 
 SEED = 0
 
