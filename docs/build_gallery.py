@@ -140,6 +140,34 @@ CAPTIONS = {
         "populations; no synapse changes sign.",
     "scn_learning_gradient": "Adam through the gated network lowers its readout error; "
         "autodiff directional derivatives against central finite differences.",
+    "stdp_means": "Winner-take-all circuit with STDP (Nessler et al. 2013) on 8x8 digits: "
+        "each component's read-out P(pixel on | k) after learning (top) beside batch EM's "
+        "(bottom), columns matched by the Hungarian assignment.",
+    "stdp_learning_curve": "Held-out log-likelihood of the STDP circuit and of online EM fed "
+        "the same presentations, against presentations; batch EM's as a horizontal line.",
+    "spike_gradients_transfer": "Surrogate-gradient BPTT trains the spike-coding network of "
+        "Brendel et al. 2020 Fig. 2: decoding error of the hard spiking network per training "
+        "method (log scale) and the surrogate's training loss per iteration.",
+    "spike_gradients_eventprop_digits": "EventProp (Wunderlich & Pehle 2021) directional "
+        "derivatives against central finite differences on the equality line, and test "
+        "accuracy on 8x8 digits per classifier (two epochs here).",
+    "scn_dynamics_weights": "Slow recurrent weights learned by the local rule (Bourdoukan & "
+        "Deneve 2015) against the closed form Gamma^T (A + lambda_d I) Gamma, damped "
+        "oscillator.",
+    "scn_dynamics_phase_portraits": "Autonomous runs (feedback and learning off) after a "
+        "kick: network readout against the true oscillator in the x1-x2 plane, for the "
+        "learned network, the hand-set Boerlin et al. 2013 network and the learned network "
+        "with 25 % of its neurons knocked out.",
+    "scn_dynamics_learning_curves": "Relative distance of the slow weights to the closed "
+        "form (goal 0.1) and readout error against learning time, damped oscillator and "
+        "bistable system (Alemi et al. 2018 rule).",
+    "neuromorphic_kl_vs_bits": "Chip number formats: KL of the neuron's spiking posterior "
+        "and of its own state from the exact posterior, and the spike-coding network's "
+        "readout RMSE, against weight mantissa bits for each state width, with the float64 "
+        "values as dashed lines.",
+    "neuromorphic_energy_frontier": "Accuracy against nominal energy per second at Loihi's "
+        "per-event costs (Davies et al. 2018): the Bayesian neuron over g0 and the "
+        "spike-coding network over threshold scale, per number format, with each Pareto front.",
 }
 
 

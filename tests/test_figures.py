@@ -159,7 +159,7 @@ def _figures():
     frontier = [dict(n_children=k, layer1_rate=r, kl_L=0.1 * k, kl_L_sd=0.01, kl_G=0.12 * k,
                      kl_fed=0.01 * k) for k in (1, 2) for r in (50.0, 100.0)]
     yield "frontier", plot_frontier(frontier, caption=caption)
-    track = SimpleNamespace(times=times, trajectory=SimpleNamespace(
+    track = SimpleNamespace(times=times, history=SimpleNamespace(
         r_on=np.full(200, 2.0), r_off=np.full(200, 2.0), q_on=np.full((200, 2), 9.0),
         q_off=np.full((200, 2), 3.0)))
     true = SimpleNamespace(r_on=2.0, r_off=2.0, q_on=np.array([9.0, 8.0]), q_off=np.array([3.0, 4.0]))

@@ -8,6 +8,14 @@ from bayesnn import style
 __all__ = ["plot_kl_vs_bits", "plot_energy_frontier"]
 
 
+def _nested(j: int, n: int) -> dict:
+    """Line width and marker size of the ``j``-th of ``n`` overlaid curves: from thick
+    (first, drawn below) to thin (last, on top), so curves that coincide stay visible
+    as nested outlines."""
+    f = j / max(n - 1, 1)
+    return {"lw": 3.2 - 2.2 * f, "ms": 8.0 - 4.0 * f}
+
+
 @style.styled
 def plot_kl_vs_bits(neuron_sweep, scn_sweep, *, seed=0):
     """Figure: time-averaged KL(exact || spiking posterior) and KL(exact || neuron state)
@@ -19,10 +27,13 @@ def plot_kl_vs_bits(neuron_sweep, scn_sweep, *, seed=0):
     bits = np.asarray(neuron_sweep.weight_bits)
     kl_g = neuron_sweep.kl_spiking.mean("trial")
     kl_l = neuron_sweep.kl_state.mean("trial")
+    # Widths whose results coincide (24- and 32-bit state usually do) would hide one
+    # another: each wider state is drawn thinner, on top, so every width stays visible.
     for j, s in enumerate(neuron_sweep.state_bits.values):
-        left.plot(bits, kl_g.sel(state_bits=s), "o-", color=f"C{j}", ms=4, label=f"state {s} bits")
-        middle.plot(bits, np.maximum(kl_l.sel(state_bits=s), 1e-9), "o-", color=f"C{j}", ms=4,
-                    label=f"state {s} bits")
+        left.plot(bits, kl_g.sel(state_bits=s), "o-", color=f"C{j}", label=f"state {s} bits",
+                  **_nested(j, len(neuron_sweep.state_bits)))
+        middle.plot(bits, np.maximum(kl_l.sel(state_bits=s), 1e-9), "o-", color=f"C{j}",
+                    label=f"state {s} bits", **_nested(j, len(neuron_sweep.state_bits)))
     left.axhline(float(neuron_sweep.kl_spiking_float64.mean()), color=style.COLORS["exact"],
                  ls="--", label="float64")
     left.set_xlabel(style.label("weight mantissa", "bits"))
@@ -35,7 +46,8 @@ def plot_kl_vs_bits(neuron_sweep, scn_sweep, *, seed=0):
     sbits = np.asarray(scn_sweep.weight_bits)
     rm = scn_sweep.rmse.mean("trial")
     for j, s in enumerate(scn_sweep.state_bits.values):
-        right.plot(sbits, rm.sel(state_bits=s), "o-", color=f"C{j}", ms=4, label=f"state {s} bits")
+        right.plot(sbits, rm.sel(state_bits=s), "o-", color=f"C{j}", label=f"state {s} bits",
+                   **_nested(j, len(scn_sweep.state_bits)))
     right.axhline(float(scn_sweep.rmse_float64.mean()), color=style.COLORS["exact"], ls="--",
                   label="float64")
     right.set_yscale("log")
@@ -48,7 +60,8 @@ def plot_kl_vs_bits(neuron_sweep, scn_sweep, *, seed=0):
     dur = float(neuron_sweep.attrs.get("duration", 0.0))
     style.caption(figure, "Posterior loss against bit width (one compiled sweep per family)",
                   f"neuron {len(neuron_sweep.trial)} trials x {dur:.3g} s (whole window), "
-                  f"SCN {len(scn_sweep.trial)} trials (whole window)",
+                  f"SCN {len(scn_sweep.trial)} trials (whole window); coinciding state widths "
+                  f"show as nested outlines",
                   seed=seed, rounding=str(neuron_sweep.attrs.get("rounding")))
     return figure
 

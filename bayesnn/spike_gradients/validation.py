@@ -185,7 +185,7 @@ def spike_gradients_scenario(*, seed: int = 0, quick: bool = True, progress: Pro
     if figures:
         from bayesnn.spike_gradients.plotting import plot_gradients, plot_transfer
 
-        figure_set["spike_gradients_transfer"] = plot_transfer(transfer, seed=seed)
-        figure_set["spike_gradients_eventprop_digits"] = plot_gradients(fd, digits, seed=seed)
+        figure_set["transfer"] = plot_transfer(transfer, seed=seed)
+        figure_set["eventprop_digits"] = plot_gradients(fd, digits, seed=seed)
     numbers["seconds"] = time.perf_counter() - started
     return ScenarioResult("spike_gradients", checks, numbers, figure_set, None)

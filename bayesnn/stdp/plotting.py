@@ -15,7 +15,7 @@ def plot_means(circuit_means, em_means, *, shape=(8, 8), seed=0, **details) -> F
     """Two rows of K images: the circuit's read-out P(pixel on | k) (top) and batch EM's,
     columns matched by the Hungarian assignment."""
     k = circuit_means.shape[0]
-    figure = style.figure(min(1.1 * k + 1.5, 14), 3.8)
+    figure = style.figure(min(1.1 * k + 1.5, style.SLIDE[0]), 3.8)
     axes = figure.subplots(2, k, squeeze=False)
     for row, (name, means) in enumerate((("STDP", circuit_means), ("EM", em_means))):
         for j in range(k):
@@ -50,7 +50,9 @@ def plot_learning_curve(curves, *, seed=0, **details) -> Figure:
 
 
 def stdp_figures(result: dict, *, seed: int, quick: bool) -> dict:
-    """The scenario's figures from :func:`bayesnn.stdp.validation.digits_comparison`."""
-    details = dict(K=result["n_components"], eta=result["eta"], quick=quick)
+    """The scenario's figures from :func:`bayesnn.stdp.validation.digits_comparison`.
+    ``quick`` is a run mode, not a parameter of what is shown: it stays out of the
+    captions (house style)."""
+    details = dict(K=result["n_components"], eta=result["eta"])
     return {"means": plot_means(result["circuit_means"], result["em_means"], seed=seed, **details),
             "learning_curve": plot_learning_curve(result["curves"], seed=seed, **details)}

@@ -108,7 +108,7 @@ def _figures(data: dict, seed: int) -> dict:
     from bayesnn.scn.dynamics.plotting import (
         plot_learning_curves, plot_phase_portraits, plot_weights_vs_closed_form,
     )
-    from bayesnn.style import describe
+    from bayesnn.style import describe, window
 
     lin, nl, ko = data["linear"], data["nonlinear"], data["knockout"]
     p = lin["params"]
@@ -124,8 +124,9 @@ def _figures(data: dict, seed: int) -> dict:
             ("learned", aut.times, aut.readout, aut.target),
             ("hand-set B13", hand.times, hand.readout, lin["handset_target"]),
             ("25 % knocked out", ko["after"].times, ko["after"].readout, ko["after"].target),
-        ], caption=f"damped oscillator after a kick, whole {float(np.asarray(aut.times)[-1]):.3g}"
-                   f" s test shown, {cap}", seed=seed),
+        ], caption=f"damped oscillator after a kick, "
+                   f"{window(0.0, float(np.asarray(aut.times)[-1]), float(np.asarray(aut.times)[-1]))}"
+                   f", {cap}", seed=seed),
         "learning_curves": plot_learning_curves({
             "distance": [("damped oscillator", res.times, res.weight_distance)],
             "error": [("damped oscillator", res.times, res.sq_error),
