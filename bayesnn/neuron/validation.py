@@ -53,7 +53,9 @@ from bayesnn.io import spikes_to_dataset
 from bayesnn.neuron.output import decode_prediction
 from bayesnn.neuron.params import NeuronParams
 from bayesnn.neuron.binned import filter_counts
-from bayesnn.neuron.runs import simulate, simulate_trials
+from bayesnn.neuron.checks import chunk_length, default_capacity
+from bayesnn.neuron.kernels import chunk_window
+from bayesnn.neuron.runs import _simulate, simulate_trials
 from bayesnn.report import Check, Progress, ScenarioResult, silent
 
 
@@ -165,10 +167,11 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     # (simulate_trials' contract; padding events are no-ops at the horizon).
     spread_trials = processes.sample_trials(params, key=jax.random.fold_in(base_key, 2),
                                             n_trials=5, duration=duration)
-    batch = simulate_trials(params, _host_stack(trial.inputs, spread_trials.inputs),
-                            duration=duration, sample_times=grid)
+    stacked = _host_stack(trial.inputs, spread_trials.inputs)
+    batch = simulate_trials(params, stacked, duration=duration, sample_times=grid)
     run = _lane(batch, 0)
     log_odds, prediction = np.asarray(run.log_odds), np.asarray(run.prediction)
+    # (the exact filter runs unbatched: vmapped, it differs from mmpp_filter by ulps)
     exact_log_odds = np.asarray(mmpp_filter(params, trial.inputs, duration=duration,
                                             query_times=grid).log_odds)
     checks.append(Check("event_driven_vs_continuous_filter", np.max(np.abs(log_odds - exact_log_odds)),
@@ -200,12 +203,12 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     progress("time-stepped errors against the exact filter (dt convergence)")
     steps = (dt, dt / 2, dt / 4)
     stepped_errors = {}
+    sweep = _dt_sweep(params, trial.inputs, duration, dt, steps)
     for method in ("euler", "discrete"):
         errors = []
         for step in steps:
-            stepped = simulate(params, trial.inputs, duration=duration, method=method, dt=step,
-                               record_every=int(round(dt / step)))
-            errors.append(float(np.mean(np.abs(np.asarray(stepped.log_odds) - exact_log_odds))))
+            stepped = sweep(method, step)
+            errors.append(float(np.mean(np.abs(stepped - exact_log_odds))))
         stepped_errors[method] = errors
         checks.append(Check(f"{method}_dt_slope", _loglog_slope(steps, errors), (0.8, 1.2), "in",
                             f"log-log slope of mean |L_{method} - L_exact| over dt = {steps} s"))
@@ -224,7 +227,7 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     padded = np.concatenate([sparse, np.full(max(loss_grid.size - sparse.size, 0), sparse[-1])])
     sparse_run = simulate_trials(params, trials.inputs, duration=duration, sample_times=padded)
     sparse_log_odds = np.asarray(sparse_run.log_odds)[:, :sparse.size]
-    table = calibration_table(sparse_log_odds, _states(trials, sparse), n_bins=10,
+    table = calibration_table(sparse_log_odds, _states(trials, padded)[:, :sparse.size], n_bins=10,
                               confidence=0.99)
     checks.append(Check("calibration_bins_inside", float(np.mean(table.inside)), 1.0, ">=",
                         f"fraction of probability bins inside their binomial interval "
@@ -298,6 +301,36 @@ def _log_loss_contenders(params: NeuronParams, trials, duration: float, checks: 
     return losses
 
 
+def _dt_sweep(params: NeuronParams, inputs, duration: float, dt: float, steps):
+    """``run(method, step)``: L of a stepped method at bin width ``step`` on the ``dt``
+    grid, (n_bins,), with every step size run by one compiled program per method.
+
+    Each run is ``n_max`` = duration / min(steps) steps long (the bin width is traced,
+    the step count static): the run at a coarser step goes on past ``duration`` with no
+    inputs, and only its records up to ``duration`` are kept. A step's records depend
+    only on the steps before it, so the kept ones equal those of a run of ``duration``
+    (inputs are continuous-time samples: none lies exactly at ``duration``, the one
+    time binned differently, into the last bin, by a run that ends there). Every run
+    records every step (kept: every ``dt / step``-th) and shares the event window and
+    output capacity, the other static sizes."""
+    n_bins = int(round(duration / dt))
+    n_max = int(round(duration / min(steps)))
+    ratios = [int(round(dt / step)) for step in steps]
+    valid = np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.times), np.inf)
+    chunk = chunk_length(n_max, 1, 2000)
+    window = max(chunk_window(valid, step, n_max, chunk) for step in steps)
+    longest = n_max * max(steps)
+    capacity = default_capacity(params, longest, int(np.max(np.asarray(inputs.n_events))))
+
+    def run(method: str, step: float) -> np.ndarray:
+        ratio = ratios[list(steps).index(step)]
+        result = _simulate(params, inputs, n_max * step, method, step, None, 1, capacity,
+                           None, None, 2000, False, window_at_least=window)
+        return np.asarray(result.log_odds)[ratio - 1::ratio][:n_bins]
+
+    return run
+
+
 def _loss_grid(duration: float) -> np.ndarray:
     """The 10 ms grid of the log-loss comparison, s."""
     return np.arange(1, int(round(duration / 1e-2)) + 1) * 1e-2
@@ -327,9 +360,10 @@ def _lane(batch, k: int):
                           final=take(batch.final))
 
 
-def _seed_spread(params: NeuronParams, trials, predictions, duration: float, grid) -> dict:
-    """KL(exact || decoded G) over 5 further trials (decoded G ``predictions``, (5, S)):
-    its spread across seeds."""
+def _seed_spread(params: NeuronParams, trials, predictions: np.ndarray, duration: float,
+                 grid) -> dict:
+    """KL(exact || decoded G) over 5 further trials (``predictions``: their decoded G,
+    (5, S)): its spread across seeds."""
     exact = mmpp_filter_batch(params, trials.inputs, duration=duration, query_times=grid)
     exact_log_odds = np.asarray(exact.log_odds)
     values = [mean_kl(exact_log_odds[k], predictions[k]) for k in range(5)]
