@@ -27,6 +27,12 @@ def as_key(key: KeyLike, name: str = "key") -> jax.Array:
     if isinstance(key, (int, np.integer)):
         if key < 0:
             raise ValueError(f"{name} must be a seed >= 0 or a JAX PRNG key, got {key}")
+        if (key < 2**63 and jax.config.jax_default_prng_impl == "threefry2x32"
+                and not jax.config.jax_enable_custom_prng):
+            # PRNGKey(seed) is [seed >> 32, seed & 0xFFFFFFFF] as uint32 (threefry_seed);
+            # built on the host it compiles no programs (PRNGKey compiles two per process)
+            seed = int(key)
+            return jax.device_put(np.array([seed >> 32, seed & 0xFFFFFFFF], dtype=np.uint32))
         return jax.random.PRNGKey(int(key))
     try:
         array = jnp.asarray(key)

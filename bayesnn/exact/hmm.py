@@ -60,7 +60,7 @@ import numpy as np
 from jax.scipy.special import gammaln, logsumexp
 
 from bayesnn.core import validation as v
-from bayesnn.core.params import is_traced
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.precision import require_x64
 
 __all__ = [
@@ -185,7 +185,8 @@ def ctmc_transition_matrix(r_on: float, r_off: float, dt: float) -> jax.Array:
         v.require_positive("r_on", r_on, ndim=0)
         v.require_positive("r_off", r_off, ndim=0)
         v.require_positive("dt", dt, ndim=0)
-    return _transition(*(jnp.asarray(x, dtype=float) for x in (r_on, r_off, dt)))
+    # to_device: jnp.asarray of a host value compiles a copy program per call
+    return _transition(*(to_device(x, float) for x in (r_on, r_off, dt)))
 
 
 @jax.jit
@@ -224,8 +225,8 @@ def poisson_log_likelihoods(counts, q_on, q_off, dt: float) -> jax.Array:
         v.require_shape("q_on", q_on_np, (n_channels,))
         v.require_shape("q_off", q_off_np, (n_channels,))
         v.require_positive("dt", dt, ndim=0)
-    return _poisson_log_likelihoods(jnp.asarray(counts, dtype=float), jnp.asarray(q_on, dtype=float),
-                                    jnp.asarray(q_off, dtype=float), jnp.asarray(dt, dtype=float))
+    return _poisson_log_likelihoods(to_device(counts, float), to_device(q_on, float),
+                                    to_device(q_off, float), to_device(dt, float))
 
 
 @jax.jit

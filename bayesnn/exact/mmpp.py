@@ -284,6 +284,10 @@ def _propagate(model, p0, dts, channels):
     return rhos, log_norm
 
 
+# one program for a batch (an eager vmap of the jitted function adds a transpose program)
+_propagate_batch = jax.jit(jax.vmap(_propagate, in_axes=(None, None, 0, 0)))
+
+
 @jax.jit
 def _readout(rhos, positions):
     picked = rhos[..., positions, :] if rhos.ndim == 2 else jnp.take_along_axis(
@@ -358,8 +362,7 @@ def mmpp_filter_batch(params, inputs: Spikes, *, duration: float, query_times,
     dts = to_device(np.stack([m[0] for m in merged]), float)
     channels = to_device(np.stack([m[1] for m in merged]))
     positions = np.stack([m[2] for m in merged]).reshape(n_trials, -1)
-    batched = jax.vmap(_propagate, in_axes=(None, None, 0, 0))
-    rhos, log_norm = batched(model, to_device(p0, float), dts, channels)
+    rhos, log_norm = _propagate_batch(model, to_device(p0, float), dts, channels)
     prob_on, log_odds = _readout(rhos, to_device(positions))
     n_events = to_device([t.times.size for t in trials])
     return MMPPFilter(prob_on, log_odds, log_norm, n_events)

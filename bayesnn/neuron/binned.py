@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+from bayesnn.core.params import to_device
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.spikes import next_power_of_two, run_growing
 from bayesnn.core.validation import require_integer_counts, require_positive, require_shape
@@ -130,7 +131,7 @@ def filter_counts(params: NeuronParams, counts, *, dt: float, method: str = "dis
         log_lik_off = log_lik_off - _log_factorial_sums(counts, largest)
     log_odds, prediction = initial_values(params, initial_log_odds, initial_prediction)
     capacity = capacity or default_capacity(params, n_steps * dt, int(counts.sum(axis=(-1, -2)).max()))
-    run = lambda c: _counts(params, jnp.asarray(evidence), jnp.asarray(log_lik_off), dt, bias,
+    run = lambda c: _counts(params, to_device(evidence), to_device(log_lik_off), dt, bias,
                             log_odds, prediction, method=method, record_every=int(record_every),
                             capacity=c, batched=counts.ndim == 3)
     out = run_growing(run, capacity, lambda o: o.spikes.n_events)

@@ -138,7 +138,11 @@ def as_run(times, out: KernelOutput, with_normalizers: bool) -> NeuronResult:
 
 # --------------------------------------------------------------------------- public
 def _simulate(params, inputs, duration, method, dt, sample_times, record_every, capacity,
-              initial_log_odds, initial_prediction, chunk_steps, batched) -> NeuronResult:
+              initial_log_odds, initial_prediction, chunk_steps, batched, *,
+              window_at_least: int = 0) -> NeuronResult:
+    # window_at_least (stepped methods): a floor on the static event window of
+    # stepped_event_kernel, which changes the cost, never the result; callers that run
+    # several step sizes pass the largest window so that they share one program.
     params = check_params(params)
     if method not in ALL_METHODS:
         raise ValueError(f"method must be one of {ALL_METHODS}, got {method!r}")
@@ -191,7 +195,7 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
     n_steps = steps_of(duration, dt)
     chunk = chunk_length(n_steps, int(record_every), int(chunk_steps))
     valid_times = np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.times), np.inf)
-    window = chunk_window(valid_times, dt, n_steps, chunk)
+    window = max(chunk_window(valid_times, dt, n_steps, chunk), int(window_at_least))
     run = lambda c: _stepped(params, inputs, dt, log_odds, prediction, method=method,
                              n_steps=n_steps, chunk=chunk, record_every=int(record_every),
                              capacity=c, batched=batched, window=window)

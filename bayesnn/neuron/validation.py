@@ -43,7 +43,8 @@ from bayesnn import processes
 from bayesnn.core.binning import bin_counts
 from bayesnn.core.keys import as_key
 from bayesnn.core.precision import require_x64
-from bayesnn.core.spikes import spike_times_of
+from bayesnn.core.params import to_device
+from bayesnn.core.spikes import Spikes, spike_times_of
 from bayesnn.core.validation import require_int
 from bayesnn.exact.hmm import ctmc_transition_matrix, hmm_forward, poisson_log_likelihoods
 from bayesnn.exact.mmpp import mmpp_filter, mmpp_filter_batch
@@ -52,7 +53,9 @@ from bayesnn.io import spikes_to_dataset
 from bayesnn.neuron.output import decode_prediction
 from bayesnn.neuron.params import NeuronParams
 from bayesnn.neuron.binned import filter_counts
-from bayesnn.neuron.runs import simulate, simulate_trials
+from bayesnn.neuron.checks import chunk_length, default_capacity
+from bayesnn.neuron.kernels import chunk_window
+from bayesnn.neuron.runs import _simulate, simulate_trials
 from bayesnn.report import Check, Progress, ScenarioResult, silent
 
 
@@ -159,8 +162,16 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     numbers["input_spikes"] = int(trial.inputs.n_events)
 
     progress("exact event-driven neuron vs the continuous-time filter")
-    run = simulate(params, trial.inputs, duration=duration, sample_times=grid)
+    # The main trial and the 5 seed-spread trials run as one batch on the same grid:
+    # one compiled program, and each trial's result equals its own run bit for bit
+    # (simulate_trials' contract; padding events are no-ops at the horizon).
+    spread_trials = processes.sample_trials(params, key=jax.random.fold_in(base_key, 2),
+                                            n_trials=5, duration=duration)
+    stacked = _host_stack(trial.inputs, spread_trials.inputs)
+    batch = simulate_trials(params, stacked, duration=duration, sample_times=grid)
+    run = _lane(batch, 0)
     log_odds, prediction = np.asarray(run.log_odds), np.asarray(run.prediction)
+    # (the exact filter runs unbatched: vmapped, it differs from mmpp_filter by ulps)
     exact_log_odds = np.asarray(mmpp_filter(params, trial.inputs, duration=duration,
                                             query_times=grid).log_odds)
     checks.append(Check("event_driven_vs_continuous_filter", np.max(np.abs(log_odds - exact_log_odds)),
@@ -192,12 +203,12 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     progress("time-stepped errors against the exact filter (dt convergence)")
     steps = (dt, dt / 2, dt / 4)
     stepped_errors = {}
+    sweep = _dt_sweep(params, trial.inputs, duration, dt, steps)
     for method in ("euler", "discrete"):
         errors = []
         for step in steps:
-            stepped = simulate(params, trial.inputs, duration=duration, method=method, dt=step,
-                               record_every=int(round(dt / step)))
-            errors.append(float(np.mean(np.abs(np.asarray(stepped.log_odds) - exact_log_odds))))
+            stepped = sweep(method, step)
+            errors.append(float(np.mean(np.abs(stepped - exact_log_odds))))
         stepped_errors[method] = errors
         checks.append(Check(f"{method}_dt_slope", _loglog_slope(steps, errors), (0.8, 1.2), "in",
                             f"log-log slope of mean |L_{method} - L_exact| over dt = {steps} s"))
@@ -210,8 +221,13 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     # that the binomial intervals apply.
     spacing = max(dt, 4.0 / (scenario.r_on + scenario.r_off))
     sparse = np.arange(spacing, duration + 1e-9, spacing)
-    sparse_run = simulate_trials(params, trials.inputs, duration=duration, sample_times=sparse)
-    table = calibration_table(sparse_run.log_odds, _states(trials, sparse), n_bins=10,
+    # Padded with trailing samples at the last sample time (after every sample kept, so
+    # the kept ones are unchanged) to the log-loss grid's length: one compiled program.
+    loss_grid = _loss_grid(duration)
+    padded = np.concatenate([sparse, np.full(max(loss_grid.size - sparse.size, 0), sparse[-1])])
+    sparse_run = simulate_trials(params, trials.inputs, duration=duration, sample_times=padded)
+    sparse_log_odds = np.asarray(sparse_run.log_odds)[:, :sparse.size]
+    table = calibration_table(sparse_log_odds, _states(trials, padded)[:, :sparse.size], n_bins=10,
                               confidence=0.99)
     checks.append(Check("calibration_bins_inside", float(np.mean(table.inside)), 1.0, ">=",
                         f"fraction of probability bins inside their binomial interval "
@@ -228,7 +244,8 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
     numbers["kl_exact_to_neuron_L_nats"] = mean_kl(exact_log_odds, log_odds)
     numbers["log_loss_trial_nats"] = {"exact": log_loss(exact_log_odds, states),
                                       "decoded_G": log_loss(prediction, states)}
-    numbers["kl_exact_to_decoded_G_over_5_trials"] = _seed_spread(params, base_key, duration, grid)
+    numbers["kl_exact_to_decoded_G_over_5_trials"] = _seed_spread(
+        params, spread_trials, np.asarray(batch.prediction)[1:], duration, grid)
     numbers["output_rate_hz"] = firing_rate(all_spikes.size, duration)
     numbers["isi_cv"] = isi_cv(all_spikes) if all_spikes.size >= 3 else None
     windows = duration >= 2.0 and all_spikes.size > 0
@@ -263,7 +280,7 @@ def validate_neuron(scenario: NeuronScenario = _DEFAULT, *, progress: Progress =
 def _log_loss_contenders(params: NeuronParams, trials, duration: float, checks: list) -> dict:
     """Log-loss (nats per sample, 10 ms grid) of the exact filter and of mis-specified
     ones on the calibration trials; appends one check per contender."""
-    loss_grid = np.arange(1, int(round(duration / 1e-2)) + 1) * 1e-2
+    loss_grid = _loss_grid(duration)
     loss_states = _states(trials, loss_grid)
     contenders = {
         "exact": params,
@@ -284,13 +301,71 @@ def _log_loss_contenders(params: NeuronParams, trials, duration: float, checks: 
     return losses
 
 
-def _seed_spread(params: NeuronParams, base_key, duration: float, grid) -> dict:
-    """KL(exact || decoded G) over 5 further trials: its spread across seeds."""
-    trials = processes.sample_trials(params, key=jax.random.fold_in(base_key, 2), n_trials=5,
-                                     duration=duration)
-    runs = simulate_trials(params, trials.inputs, duration=duration, sample_times=grid)
+def _dt_sweep(params: NeuronParams, inputs, duration: float, dt: float, steps):
+    """``run(method, step)``: L of a stepped method at bin width ``step`` on the ``dt``
+    grid, (n_bins,), with every step size run by one compiled program per method.
+
+    Each run is ``n_max`` = duration / min(steps) steps long (the bin width is traced,
+    the step count static): the run at a coarser step goes on past ``duration`` with no
+    inputs, and only its records up to ``duration`` are kept. A step's records depend
+    only on the steps before it, so the kept ones equal those of a run of ``duration``
+    (inputs are continuous-time samples: none lies exactly at ``duration``, the one
+    time binned differently, into the last bin, by a run that ends there). Every run
+    records every step (kept: every ``dt / step``-th) and shares the event window and
+    output capacity, the other static sizes."""
+    n_bins = int(round(duration / dt))
+    n_max = int(round(duration / min(steps)))
+    ratios = [int(round(dt / step)) for step in steps]
+    valid = np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.times), np.inf)
+    chunk = chunk_length(n_max, 1, 2000)
+    window = max(chunk_window(valid, step, n_max, chunk) for step in steps)
+    longest = n_max * max(steps)
+    capacity = default_capacity(params, longest, int(np.max(np.asarray(inputs.n_events))))
+
+    def run(method: str, step: float) -> np.ndarray:
+        ratio = ratios[list(steps).index(step)]
+        result = _simulate(params, inputs, n_max * step, method, step, None, 1, capacity,
+                           None, None, 2000, False, window_at_least=window)
+        return np.asarray(result.log_odds)[ratio - 1::ratio][:n_bins]
+
+    return run
+
+
+def _loss_grid(duration: float) -> np.ndarray:
+    """The 10 ms grid of the log-loss comparison, s."""
+    return np.arange(1, int(round(duration / 1e-2)) + 1) * 1e-2
+
+
+def _host_stack(one: Spikes, many: Spikes) -> Spikes:
+    """One trial's inputs followed by a batch's, padded to a common capacity (sender -1,
+    time +inf), stacked on the host and moved with ``to_device`` (no XLA program)."""
+    one = [np.asarray(a)[None] for a in one]
+    many = [np.asarray(a) for a in many]
+    capacity = max(one[0].shape[-1], many[0].shape[-1])
+    fills = (np.inf, -1, 0)
+
+    def pad(a, fill):
+        return np.pad(a, [(0, 0), (0, capacity - a.shape[-1])], constant_values=fill)
+
+    fields = [np.concatenate([pad(a, f), pad(b, f)]) for a, b, f in zip(one[:3], many[:3], fills)]
+    fields.append(np.concatenate([one[3], many[3]]))
+    return Spikes(*(to_device(a) for a in fields))
+
+
+def _lane(batch, k: int):
+    """Trial ``k`` of a batched :class:`NeuronResult`, sliced on the host."""
+    take = lambda tree: jax.tree_util.tree_map(lambda a: np.asarray(a)[k], tree)
+    return batch._replace(log_odds=take(batch.log_odds), prediction=take(batch.prediction),
+                          spikes=take(batch.spikes), n_guarded=take(batch.n_guarded),
+                          final=take(batch.final))
+
+
+def _seed_spread(params: NeuronParams, trials, predictions: np.ndarray, duration: float,
+                 grid) -> dict:
+    """KL(exact || decoded G) over 5 further trials (``predictions``: their decoded G,
+    (5, S)): its spread across seeds."""
     exact = mmpp_filter_batch(params, trials.inputs, duration=duration, query_times=grid)
-    exact_log_odds, predictions = np.asarray(exact.log_odds), np.asarray(runs.prediction)
+    exact_log_odds = np.asarray(exact.log_odds)
     values = [mean_kl(exact_log_odds[k], predictions[k]) for k in range(5)]
     return {"values": values, "mean": float(np.mean(values)), "std": float(np.std(values, ddof=1))}
 

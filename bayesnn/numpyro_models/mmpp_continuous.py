@@ -141,7 +141,7 @@ class MMPPSpikeTrain(dist.Distribution):
     def __init__(self, params, duration, initial_prob_on=None, max_events: int = 1, *,
                  validate_args=None):
         self.params = _leaves(_as_model(params))
-        self.duration = jnp.asarray(duration)
+        self.duration = to_device(duration)
         self.initial_prob_on = (self.params.stationary_prob_on if initial_prob_on is None
                                 else jnp.asarray(initial_prob_on))
         self.max_events = int(max_events)
