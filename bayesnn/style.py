@@ -25,6 +25,9 @@ figure through this module, so one set of rules holds everywhere:
 
 Use ``@styled`` on a function that builds a figure (its text is created inside the
 style's ``rc_context``), or ``with bayesnn.style.context():`` in scripts and notebooks.
+
+One concern: the rules and the one audit that enforces them (the rules are defined by
+what :func:`audit` checks, so they live in one module).
 """
 from __future__ import annotations
 

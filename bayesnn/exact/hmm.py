@@ -48,6 +48,10 @@ Observations with zero probability under the model (every path impossible) are r
 with a ``ValueError``.
 
 ``expected_transitions = sum_{k=1}^T xi_k`` (this includes the move out of ``x_0``).
+
+One concern: the forward-backward recursions of one model (the scaled linear-space
+fast path and the log-space path for hard zeros are two routes to the same numbers and
+are tested against each other), so they stay together.
 """
 from __future__ import annotations
 

@@ -188,4 +188,27 @@ def spike_gradients_scenario(*, seed: int = 0, quick: bool = True, progress: Pro
         figure_set["transfer"] = plot_transfer(transfer, seed=seed)
         figure_set["eventprop_digits"] = plot_gradients(fd, digits, seed=seed)
     numbers["seconds"] = time.perf_counter() - started
-    return ScenarioResult("spike_gradients", checks, numbers, figure_set, None)
+    return ScenarioResult("spike_gradients", checks, numbers, figure_set,
+                          _traces(transfer, digits, seed, quick))
+
+
+def _traces(transfer: dict, digits: dict, seed: int, quick: bool):
+    """Labelled traces of the scenario (written as NetCDF by validate): the transferred
+    weights' hard-network measures per method, the surrogate's training loss, the local
+    rule's error against training samples, and the digits accuracies per classifier."""
+    import xarray as xr
+
+    methods = list(transfer["error"])
+    classifiers = list(digits["accuracy"])
+    return xr.Dataset(
+        {"hard_network_error": ("method", [transfer["error"][m] for m in methods]),
+         "hard_network_rate_hz": ("method", [transfer["rate_hz"][m] for m in methods]),
+         "hard_network_isi_cv": ("method", [transfer["cv"][m] for m in methods]),
+         "surrogate_training_loss": ("iteration", np.asarray(transfer["surrogate_loss"])),
+         "local_rule_error": ("local_samples", np.asarray(transfer["local_snapshot_error"])),
+         "digits_test_accuracy": ("classifier", [digits["accuracy"][c] for c in classifiers])},
+        coords={"method": methods, "classifier": classifiers,
+                "iteration": np.arange(len(transfer["surrogate_loss"])),
+                "local_samples": np.asarray(transfer["local_snapshot_samples"])},
+        attrs={"scenario": "spike_gradients", "seed": int(seed), "quick": int(bool(quick)),
+               "units": "decoding error: normalised RMSE; rate: Hz; samples: time steps"})

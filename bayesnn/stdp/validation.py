@@ -257,4 +257,28 @@ def stdp_scenario(*, seed: int = 0, quick: bool = True, progress: Progress = sil
     if figures:
         from bayesnn.stdp.plotting import stdp_figures
         built = stdp_figures(data["digits"], seed=int(seed), quick=bool(quick))
-    return ScenarioResult("stdp", checks, numbers, built, None)
+    return ScenarioResult("stdp", checks, numbers, built, _traces(data["digits"], int(seed)))
+
+
+def _traces(result: dict, seed: int):
+    """Labelled traces (written as NetCDF by validate): held-out log-likelihood of the
+    circuit and of online EM over presentations (batch EM's as a scalar), and the matched
+    component means of the circuit and of batch EM (K x pixels, P(pixel on | k))."""
+    import xarray as xr
+
+    curves = result["curves"]
+    presentations = np.asarray(curves["presentations"])
+    circuit = np.asarray(curves["circuit"], dtype=float)
+    online = np.asarray(curves["online"], dtype=float)
+    # online EM records its own history: on the circuit's presentation grid when the
+    # lengths agree, else on its own record index
+    online_dim = "presentation" if online.shape == circuit.shape else "online_record"
+    return xr.Dataset(
+        {"circuit_test_log_likelihood": ("presentation", circuit),
+         "online_em_test_log_likelihood": (online_dim, online),
+         "batch_em_test_log_likelihood": ((), float(curves["em"])),
+         "circuit_means": (("component", "pixel"), np.asarray(result["circuit_means"])),
+         "em_means": (("component", "pixel"), np.asarray(result["em_means"]))},
+        coords={"presentation": presentations},
+        attrs={"scenario": "stdp", "seed": seed,
+               "units": "log-likelihood: nats per held-out image; means: probability"})
