@@ -189,9 +189,9 @@ def test_figures_follow_the_house_style():
                                     seed=0),
         plot_phase_portraits([("2-D", t, rng.random((20, 2)), rng.random((20, 2))),
                               ("1-D", t, rng.random((20, 1)), rng.random((20, 1)))],
-                             caption="whole 2 s shown", seed=0),
+                             caption=style.window(0.0, 2.0, 2.0), seed=0),
         plot_learning_curves({"distance": [("a", t, 1 / t)], "error": [("a", t, 1 / t)]},
-                             caption="whole run shown", seed=0),
+                             caption=style.window(0.0, 2.0, 2.0), seed=0),
     ]
     assert [style.audit(f) for f in figures] == [[], [], []]
 

@@ -85,7 +85,10 @@ def _online_part(true, start, seed, quick, numbers, figures_data):
     online = online_statistics(true, spikes_from_counts(counts, dt), duration=3000 * dt, dt=dt,
                                initial_prob_on=0.3)
     batch, _ = binned_e_step(true, 0.3, jnp.asarray(counts, float)[None], dt)
-    exactness = max(_rel(a, b) for a, b in zip(online, batch))
+    # the statistics online EM tracks (it drops the initial law's one-bin term, so its
+    # initial-state statistic is not kept: bayesnn.learning.online.online_init)
+    exactness = max(_rel(getattr(online, name), getattr(batch, name))
+                    for name in ("transitions", "occupancy", "counts"))
     # tracking: q_on halves halfway, discount with memory tau
     tau, half = 10.0, 20_000
     first = sample_binned(true, key=seed + 1, dt=dt, n_steps=half)
@@ -104,7 +107,8 @@ def _online_part(true, start, seed, quick, numbers, figures_data):
                              tracking_lag_over_tau_ln2=lag / (tau * np.log(2)))
     return [
         Check("online_equals_batch_no_discount", exactness, 1e-9, "<=",
-              "max relative difference, forward-only statistics vs forward-backward (3000 bins)"),
+              "max relative difference, forward-only statistics (transitions, occupancy, counts) vs "
+              "forward-backward (3000 bins)"),
         Check("online_tracks_q_on_switch", lag / (tau * np.log(2)), (0.5, 6.0), "in",
               "time for the mean q_on estimate to cross the midpoint after q_on halves, "
               "in units of the discount half-life tau ln 2"),
