@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.precision import require_distinct_in_float32
 
 MIN_CAPACITY = 16
@@ -186,12 +187,12 @@ def make_spikes(times, senders=None, counts=None, *, n_senders: int | None = Non
     if capacity < max(n, 1):
         raise ValueError(f"capacity must be >= the number of events ({n}), got {capacity}")
     pad = capacity - n
-    dtype = jnp.result_type(float)
+    # device_put of host arrays: jnp.asarray compiles a copy program per shape (jax 0.10)
     return Spikes(
-        times=jnp.asarray(np.concatenate([times, np.full(pad, np.inf)]), dtype),
-        senders=jnp.asarray(np.concatenate([senders, np.full(pad, -1)]), jnp.int32),
-        counts=jnp.asarray(np.concatenate([counts, np.zeros(pad)]), jnp.int32),
-        n_events=jnp.asarray(n, jnp.int32))
+        times=to_device(np.concatenate([times, np.full(pad, np.inf)]), float),
+        senders=to_device(np.concatenate([senders, np.full(pad, -1)]), np.int32),
+        counts=to_device(np.concatenate([counts, np.zeros(pad)]), np.int32),
+        n_events=to_device(n, np.int32))
 
 
 def stack_spikes(trials: Sequence[Spikes], capacity: int | None = None) -> Spikes:
@@ -209,6 +210,16 @@ def stack_spikes(trials: Sequence[Spikes], capacity: int | None = None) -> Spike
                       jnp.pad(s.senders, (0, extra), constant_values=-1),
                       jnp.pad(s.counts, (0, extra)), s.n_events)
 
+    if not is_traced(trials):  # padded and stacked on the host: no program per shape
+        host = [Spikes(*(np.asarray(f) for f in s)) for s in trials]
+        for s in host:
+            if capacity < s.times.shape[-1]:
+                raise ValueError(f"capacity ({capacity}) is smaller than a trial's "
+                                 f"({s.times.shape[-1]})")
+        fills = (np.inf, -1, 0)
+        return Spikes(*(to_device(np.stack([np.concatenate(
+            [s[f], np.full(capacity - s.times.shape[-1], fills[f], s[f].dtype)]) for s in host]))
+            for f in range(3)), to_device(np.stack([s.n_events for s in host])))
     return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[pad(s) for s in trials])
 
 
@@ -225,8 +236,8 @@ def spike_arrays(spikes: Spikes, trial: int | None = None
         ValueError: if the container is batched and ``trial`` is None, or if it
             overflowed (its stored events would be incomplete).
     """
-    if trial is not None:
-        spikes = jax.tree_util.tree_map(lambda a: a[trial], spikes)
+    if trial is not None:  # indexed on the host: a device index compiles per shape
+        spikes = jax.tree_util.tree_map(lambda a: np.asarray(a)[trial], spikes)
     if spikes.times.ndim != 1:
         raise ValueError(f"spikes is a batch of shape {spikes.batch_shape}: pass trial=")
     n_events = int(spikes.n_events)

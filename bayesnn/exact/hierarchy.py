@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import validation as v
+from bayesnn.core.params import to_device
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes, next_power_of_two, spike_arrays
 
@@ -269,13 +270,20 @@ def _filter_scan(jump, rate, rho0, child_bits, top_bit, q_on_flat, q_off_flat, n
     return records, log_lik
 
 
-@partial(jax.jit, static_argnames=("n_inputs",))
+@partial(jax.jit, static_argnames=("n_inputs", "batched"))
 def _filter_jit(jump, rate, rho0, child_bits, top_bit, q_on_flat, q_off_flat, gaps, senders,
-                *, n_inputs):
-    """Batched over trials (a leading axis on ``gaps`` and ``senders``)."""
+                positions, *, n_inputs, batched):
+    """Batched over trials (a leading axis on ``gaps``, ``senders`` and ``positions``,
+    the items that are queries); the records at the queries, (B, V, S), and the
+    log-likelihoods (B,). ``batched=False`` drops the trial axis of a batch of one."""
     run = partial(_filter_scan, jump, rate, rho0, child_bits, top_bit, q_on_flat, q_off_flat,
                   n_inputs)
-    return jax.vmap(run)(gaps, senders)
+    (prob, log_odds), log_lik = jax.vmap(run)(gaps, senders)
+    take = jax.vmap(lambda values, where: values[where].T)
+    prob, log_odds = take(prob, positions), take(log_odds, positions)
+    if not batched:
+        return prob[0], log_odds[0], log_lik[0]
+    return prob, log_odds, log_lik
 
 
 def _prepare(params, duration, sample_times, initial_probs, max_bytes):
@@ -291,9 +299,9 @@ def _prepare(params, duration, sample_times, initial_probs, max_bytes):
     rate = float(np.max(-np.diag(matrix)))
     jump = np.eye(matrix.shape[0]) + matrix / rate
     bits = _state_bits(tree.n_children)
-    consts = (jnp.asarray(jump), jnp.asarray(rate), jnp.asarray(rho0), jnp.asarray(bits[:, 1:]),
-              jnp.asarray(bits[:, 0]), jnp.asarray(tree.q_on.reshape(-1)),
-              jnp.asarray(tree.q_off.reshape(-1)))
+    # device_put, not jnp.asarray: no copy program per shape (core.to_device)
+    consts = tuple(to_device(c) for c in (jump, rate, rho0, bits[:, 1:], bits[:, 0],
+                                          tree.q_on.reshape(-1), tree.q_off.reshape(-1)))
     return tree, duration, queries, consts
 
 
@@ -350,11 +358,10 @@ def _filter(params, inputs, duration, sample_times, initial_probs, max_bytes, ba
     for b, (g, s, _) in enumerate(merged):
         gaps[b, :g.size] = g
         item_senders[b, :s.size] = s
-    positions = jnp.asarray(np.stack([m[2] for m in merged]))
-    (prob, log_odds), log_lik = _filter_jit(*consts, jnp.asarray(gaps), jnp.asarray(item_senders),
-                                            n_inputs=tree.q_on.shape[1])
-    take = jax.vmap(lambda values, where: values[where].T)
-    prob, log_odds = take(prob, positions), take(log_odds, positions)
-    if not batched:
-        return TreeFilter(queries, prob[0], log_odds[0], log_lik[0], jnp.asarray(n_events[0]))
-    return TreeFilter(queries, prob, log_odds, log_lik, jnp.asarray(n_events))
+    positions = np.stack([m[2] for m in merged])
+    prob, log_odds, log_lik = _filter_jit(*consts, to_device(gaps), to_device(item_senders),
+                                          to_device(positions), n_inputs=tree.q_on.shape[1],
+                                          batched=batched)
+    n_events = np.asarray(n_events)
+    return TreeFilter(queries, prob, log_odds, log_lik,
+                      to_device(n_events if batched else n_events[0]))

@@ -7,10 +7,10 @@ from __future__ import annotations
 import itertools
 import math
 
-import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import validation as v
+from bayesnn.core.params import to_device
 from bayesnn.core.precision import require_x64
 from bayesnn.core.spikes import Spikes
 from bayesnn.exact.hierarchy import BRUTE_FORCE_MAX_CHILDREN, TreeFilter, _check_tree, _trial_events
@@ -94,5 +94,5 @@ def tree_brute_force(params, inputs: Spikes, *, duration: float, sample_times,
             on, off = is_on @ rho, (~is_on) @ rho
             prob[:, index] = on / (on + off)
             log_odds[:, index] = np.log(on) - np.log(off)
-    return TreeFilter(queries, jnp.asarray(prob), jnp.asarray(log_odds), jnp.asarray(log_lik),
-                      jnp.asarray(times.size))
+    return TreeFilter(queries, to_device(prob), to_device(log_odds), to_device(log_lik),
+                      to_device(times.size))

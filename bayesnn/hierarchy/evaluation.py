@@ -37,6 +37,7 @@ from bayesnn.hierarchy.sampling import TreeTrial, sample_trees
 from bayesnn.hierarchy.spiking import (
     HierarchyResult,
     SpikingHierarchy,
+    _default_capacity1,
     layer1_params,
     reader_params,
     simulate_trials,
@@ -44,7 +45,6 @@ from bayesnn.hierarchy.spiking import (
 from bayesnn.hierarchy.builder import make_hierarchy
 from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, measure_rates
 from bayesnn.metrics import bernoulli_kl
-from bayesnn.neuron.checks import default_capacity
 
 __all__ = ["Evaluation", "build_network", "evaluate", "candidates_of", "scores",
            "paired_difference", "frontier"]
@@ -107,12 +107,13 @@ def build_network(tree: TreeParams, *, g0: float, key: KeyLike, duration: float,
 def candidates_of(run: HierarchyResult, readers: Sequence[str], prior_log_odds: float
                   ) -> dict[str, np.ndarray]:
     """name -> (B, S) log-odds of y = 1 for every candidate posterior of a run."""
-    out = {"L": np.asarray(run.layer2_log_odds[:, 0]),
-           "G": np.asarray(run.layer2_prediction[:, 0]),
+    # indexed on the host (a device index compiles one program per shape)
+    log_odds, prediction = np.asarray(run.layer2_log_odds), np.asarray(run.layer2_prediction)
+    out = {"L": log_odds[:, 0], "G": prediction[:, 0],
            "fed": np.asarray(run.fed_log_odds),
            "decoded_fed": np.asarray(run.decoded_fed_log_odds)}
     if "not_y" in readers:
-        out["not_y_G"] = -np.asarray(run.layer2_prediction[:, list(readers).index("not_y")])
+        out["not_y_G"] = -prediction[:, list(readers).index("not_y")]
     out["prior"] = np.full_like(out["L"], prior_log_odds)
     return out
 
@@ -141,36 +142,64 @@ def paired_difference(worse, better) -> dict[str, float]:
     return {"mean": mean, "se": se, "z": mean / se if se > 0 else float("inf")}
 
 
+_fold_in = jax.jit(jax.random.fold_in)  # one program, not two eager ones per call
+
+
 def evaluate(tree: TreeParams, *, g0: float, key: KeyLike, n_trials: int, duration: float,
              dt: float = 1e-3, train_trials: int | None = None, reader_g0: float | None = None,
              reader_rates: str = "trained", readers: Sequence[str] = ("y", "not_y"),
-             network: SpikingHierarchy | None = None,
-             capacity: int | None = None) -> Evaluation:
+             network: SpikingHierarchy | None = None, capacity: int | None = None,
+             trials: TreeTrial | None = None, exact: TreeFilter | None = None) -> Evaluation:
     """Train (unless ``network`` is given), then run the hierarchy and the exact filter
     on ``n_trials`` fresh test trials of ``duration`` s and score every candidate.
 
     The training run has ``train_trials`` (default ``n_trials``) trials of the same
     length and grid, so with equal ``capacity`` it reuses the test run's compiled
     program. Keys: training uses ``fold_in(key, 1)``, the test trials ``fold_in(key,
-    2)``: training and test never share inputs."""
+    2)``: training and test never share inputs.
+
+    ``trials`` (and ``exact``, their exact filter on the record grid k dt, k = 1..S)
+    replace the test trials (and the filter): pass an earlier :class:`Evaluation`'s
+    ``trials`` and ``exact`` to score another network or g0 on the same test set
+    without sampling and filtering it again (same numbers: the same programs on the
+    same inputs).
+
+    Raises:
+        ValueError: naming the argument, for ``trials`` that are not ``n_trials``
+            trials of ``duration`` s, or ``exact`` without ``trials`` or not on the
+            record grid of these trials.
+    """
     tree = as_tree_params(tree)
     base = as_key(key)
     rates = None
     if network is None:
         network, rates = build_network(
-            tree, g0=g0, key=jax.random.fold_in(base, 1), duration=duration,
+            tree, g0=g0, key=_fold_in(base, 1), duration=duration,
             n_trials=n_trials if train_trials is None else train_trials, reader_g0=reader_g0,
             reader_rates=reader_rates, readers=readers, dt=dt, capacity=capacity)
-    trials = sample_trees(tree, key=jax.random.fold_in(base, 2), n_trials=n_trials,
-                          duration=duration)
+    if trials is None:
+        if exact is not None:
+            raise ValueError("exact must come with the trials it was computed on (trials=)")
+        trials = sample_trees(tree, key=_fold_in(base, 2), n_trials=n_trials,
+                              duration=duration)
+    elif (np.ndim(trials.duration) != 1 or np.shape(trials.duration)[0] != n_trials
+          or np.any(np.asarray(trials.duration) != duration)):
+        raise ValueError(f"trials must be a batch of n_trials = {n_trials} trials of "
+                         f"duration = {duration} s")
     run = simulate_trials(network, trials.inputs, duration=duration, dt=dt, capacity=capacity)
-    exact = tree_filter_trials(tree, trials.inputs, duration=duration, sample_times=run.times)
+    if exact is None:
+        exact = tree_filter_trials(tree, trials.inputs, duration=duration,
+                                   sample_times=run.times)
+    elif (not np.array_equal(np.asarray(exact.times), run.times)
+          or np.shape(exact.log_odds)[0] != n_trials):
+        raise ValueError("exact must be the exact filter of these trials on the record grid "
+                         "k dt, k = 1..S (an earlier Evaluation's exact)")
     top = np.asarray(trials.top_at(run.times))
-    exact_log_odds = np.asarray(exact.log_odds_top)
-    prior = float(np.log(tree.r_on / tree.r_off))
+    exact_log_odds = np.asarray(exact.log_odds)[:, 0]  # indexed on the host
+    prior = float(np.log(float(tree.r_on) / float(tree.r_off)))
     per_trial = scores(top, exact_log_odds, candidates_of(run, readers, prior))
-    spikes1 = np.asarray(run.layer1_spikes.n_spikes)
-    spikes2 = np.asarray(run.layer2_spikes.n_spikes)
+    spikes1 = np.asarray(run.layer1_spikes.counts).sum(axis=-1)  # n_spikes, on the host
+    spikes2 = np.asarray(run.layer2_spikes.counts).sum(axis=-1)
     per_trial["layer1_rate"] = spikes1 / (duration * tree.n_children)
     per_trial["layer2_rate"] = spikes2 / (duration * len(readers))
     return Evaluation(tree, network, rates, trials, run, exact, top, per_trial)
@@ -178,24 +207,34 @@ def evaluate(tree: TreeParams, *, g0: float, key: KeyLike, n_trials: int, durati
 
 def frontier(make: Callable[[int], TreeParams], n_children: Sequence[int],
              g0_values: Sequence[float], *, key: KeyLike, n_trials: int, duration: float,
-             dt: float = 1e-3,
+             dt: float = 1e-3, capacity: int | None = None,
              progress: Callable[[str], None] = lambda message: None) -> list[dict[str, Any]]:
     """The hierarchy's accuracy-against-spikes table: one row per (K, g0) with the
     layer-1 output rate and the mean/sd over trials of KL(exact || L), KL(exact || G),
     KL(exact || fed) and the log-losses. ``make(K)`` builds the tree for K children;
-    the readers' g0 is fixed at 1 so that only layer 1's rate varies. For each K, every
-    g0 uses the buffer size of the smallest g0, so one compiled program serves the row."""
+    the readers' g0 is fixed at 1 so that only layer 1's rate varies.
+
+    Every g0 of a K runs on the same test trials (sampled and exactly filtered once per
+    K) with one layer-1 buffer size: ``capacity`` (output-event slots per layer-1
+    neuron; overflow still grows it) or, by default, the size for the smallest g0. So
+    one compiled program serves a row, and a second table over other g0 values with the
+    same ``capacity`` compiles nothing new (unless a g0 changes whether drift alone can
+    make a layer-1 neuron fire, which selects another kernel)."""
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(
+            capacity, (int, np.integer)) or capacity < 1):
+        raise ValueError(f"capacity must be an integer >= 1 or None, got {capacity!r}")
     rows = []
     for k in n_children:
         tree = make(int(k))
-        n_inputs_max = float(np.maximum(np.asarray(tree.q_on), np.asarray(tree.q_off)).sum(1).max())
-        capacity = default_capacity(layer1_params(tree, float(min(g0_values))), duration,
-                                    int(n_inputs_max * duration))
+        size = capacity or _default_capacity1(layer1_params(tree, float(min(g0_values))),
+                                              duration)[2]
+        test = None
         for g0 in g0_values:
             progress(f"frontier: K = {k}, g0 = {g0:g}")
             result = evaluate(tree, g0=float(g0), key=key, n_trials=n_trials,
                               duration=duration, dt=dt, reader_g0=1.0, readers=("y",),
-                              capacity=capacity)
+                              capacity=size, **(test or {}))
+            test = {"trials": result.trials, "exact": result.exact}
             summary = result.summary()
             row = {"n_children": int(k), "g0": float(g0)}
             for name in ("layer1_rate", "layer2_rate", "kl_L", "kl_G", "kl_fed",

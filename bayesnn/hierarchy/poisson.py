@@ -34,7 +34,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from bayesnn.core.keys import KeyLike
-from bayesnn.core.params import unchecked
+from bayesnn.core.params import to_device, unchecked
 from bayesnn.core.spikes import Spikes, make_spikes, spike_arrays, stack_spikes
 from bayesnn.exact.mmpp import mmpp_filter_batch
 from bayesnn.neuron import NeuronParams, simulate_trials as neuron_trials
@@ -47,7 +47,7 @@ __all__ = ["delivered_spikes", "top_epochs", "isi_statistics", "fit_reader_ml"]
 def delivered_spikes(run, n_children: int, duration: float) -> Spikes:
     """The layer-1 spikes as the readers receive them: one event per spike (sender j),
     batched over the run's trials (a leading trial axis)."""
-    spikes = run.layer1_spikes
+    spikes = jax.tree_util.tree_map(np.asarray, run.layer1_spikes)  # one copy to the host
     n_trials = spikes.times.shape[0] if spikes.times.ndim == 2 else 1
     out = []
     for b in range(n_trials):
@@ -181,8 +181,8 @@ def fit_reader_ml(reader: NeuronParams, delivered: Spikes, duration: float, *,
     value_and_grad = jax.value_and_grad(objective)
     start = np.log(np.concatenate([[float(reader.r_on), float(reader.r_off)],
                                    np.asarray(reader.q_on), np.asarray(reader.q_off)]))
-    trained = float(objective(jnp.asarray(start)))
-    result = optimize.minimize(lambda x: tuple(np.asarray(v, float) for v in value_and_grad(jnp.asarray(x))),
+    trained = float(objective(to_device(start)))
+    result = optimize.minimize(lambda x: tuple(np.asarray(v, float) for v in value_and_grad(to_device(x))),
                                start, jac=True, method="L-BFGS-B",
                                options={"maxiter": int(max_iterations)})
     fitted = np.exp(result.x)

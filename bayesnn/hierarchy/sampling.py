@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.keys import KeyLike, as_key, trial_keys
-from bayesnn.core.params import is_traced
+from bayesnn.core.keys import KeyLike, as_key
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two
 from bayesnn.core.validation import require_positive
 from bayesnn.hierarchy.params import TreeParams, as_tree_params, stationary_joint
@@ -56,17 +56,29 @@ class TreeTrial(NamedTuple):
 
     def state_at(self, times) -> jax.Array:
         """(K+1, S) values (y, x_0, ..) at ``times`` (right-continuous); (B, K+1, S)
-        for a batch."""
-        times = jnp.asarray(times)
-        if self.switch_times.ndim == 1:
-            return tree_states_at(self.initial_state, self.switch_times,
-                                  self.switch_variables, times)
-        return jax.vmap(tree_states_at, in_axes=(0, 0, 0, None))(
-            self.initial_state, self.switch_times, self.switch_variables, times)
+        for a batch. Concrete trials are read on the host (NumPy, int32: the same
+        integers as :func:`tree_states_at`, with no XLA program per new ``times``
+        shape); traced ones with :func:`tree_states_at`."""
+        if is_traced((self.initial_state, self.switch_times, self.switch_variables, times)):
+            times = jnp.asarray(times)
+            if self.switch_times.ndim == 1:
+                return tree_states_at(self.initial_state, self.switch_times,
+                                      self.switch_variables, times)
+            return jax.vmap(tree_states_at, in_axes=(0, 0, 0, None))(
+                self.initial_state, self.switch_times, self.switch_variables, times)
+        initial, switch_times, variables = (np.asarray(self.initial_state),
+                                            np.asarray(self.switch_times),
+                                            np.asarray(self.switch_variables))
+        times = np.asarray(times)
+        if switch_times.ndim == 1:
+            return _states_at_host(initial, switch_times, variables, times)
+        return np.stack([_states_at_host(initial[b], switch_times[b], variables[b], times)
+                         for b in range(switch_times.shape[0])])
 
     def trial(self, index: int) -> "TreeTrial":
-        """Trial ``index`` of a batch (every field indexed on its leading axis)."""
-        return jax.tree_util.tree_map(lambda field: field[index], self)
+        """Trial ``index`` of a batch (every field indexed on its leading axis, on the
+        host: NumPy fields)."""
+        return jax.tree_util.tree_map(lambda field: np.asarray(field)[index], self)
 
     def top_at(self, times) -> jax.Array:
         """y at ``times``: (S,) or (B, S)."""
@@ -85,6 +97,16 @@ def tree_states_at(initial_state, switch_times, switch_variables, times) -> jax.
         return (initial_state[v] + flips) % 2
 
     return jax.vmap(one)(jnp.arange(n_variables)).astype(jnp.int32)
+
+
+def _states_at_host(initial_state, switch_times, switch_variables, times) -> np.ndarray:
+    """:func:`tree_states_at` in NumPy for concrete values (same sort, same right-sided
+    search, same integers)."""
+    out = np.empty((initial_state.shape[0],) + times.shape, np.int32)
+    for v in range(initial_state.shape[0]):
+        own = np.sort(np.where(switch_variables == v, switch_times, np.inf))
+        out[v] = (initial_state[v] + np.searchsorted(own, times, side="right")) % 2
+    return out
 
 
 def _leave_rates(params: TreeParams, bits):
@@ -156,12 +178,18 @@ def _tree_kernel(key, params: TreeParams, initial_probs, duration, switch_capaci
     return trial, switches_needed, candidates_needed
 
 
-@partial(jax.jit, static_argnames=("switch_capacity", "spike_capacity", "batched"))
-def _sample_jit(keys, params, initial_probs, duration, *, switch_capacity, spike_capacity,
-                batched):
+@partial(jax.jit, static_argnames=("switch_capacity", "spike_capacity", "n_trials"))
+def _sample_jit(key, params, initial_probs, duration, *, switch_capacity, spike_capacity,
+                n_trials):
+    """One trial from ``key`` (``n_trials`` None) or ``n_trials`` trials from
+    ``fold_in(key, k)`` (the keys of :func:`bayesnn.core.keys.trial_keys`, folded in
+    here so that no separate program makes them)."""
     one = partial(_tree_kernel, params=params, initial_probs=initial_probs, duration=duration,
                   switch_capacity=switch_capacity, spike_capacity=spike_capacity)
-    return jax.vmap(lambda key: one(key))(keys) if batched else one(keys)
+    if n_trials is None:
+        return one(key)
+    keys = jax.vmap(lambda index: jax.random.fold_in(key, index))(jnp.arange(n_trials))
+    return jax.vmap(lambda k: one(k))(keys)
 
 
 def _capacities(params: TreeParams, duration: float) -> tuple[int, int]:
@@ -171,20 +199,20 @@ def _capacities(params: TreeParams, duration: float) -> tuple[int, int]:
     return bucket_capacity(switch_rate * duration), bucket_capacity(input_rate * duration)
 
 
-def _sample(params, keys, duration, batched: bool) -> TreeTrial:
+def _sample(params, key, duration, n_trials: int | None) -> TreeTrial:
     params = as_tree_params(params)
     if is_traced(params):
         raise ValueError("params must hold concrete values (sampling sizes its buffers)")
     if np.asarray(params.r_on).ndim != 0:
         raise ValueError("params must be one TreeParams record, not a stacked batch")
     duration = float(require_positive("duration", duration, ndim=0))
-    initial_probs = jnp.asarray(stationary_joint(params))
+    initial_probs = to_device(stationary_joint(params))
     capacities = list(_capacities(params, duration))
     while True:
         trial, switches, candidates = _sample_jit(
-            keys, params, initial_probs, duration, switch_capacity=capacities[0],
-            spike_capacity=capacities[1], batched=batched)
-        needed = [int(jnp.max(switches)), int(jnp.max(candidates))]
+            key, params, initial_probs, duration, switch_capacity=capacities[0],
+            spike_capacity=capacities[1], n_trials=n_trials)
+        needed = [int(np.max(np.asarray(switches))), int(np.max(np.asarray(candidates)))]
         if needed[0] <= capacities[0] and needed[1] <= capacities[1]:
             return trial
         capacities = [max(c, next_power_of_two(n)) for c, n in zip(capacities, needed)]
@@ -205,7 +233,7 @@ def sample_tree(params: TreeParams, *, key: KeyLike, duration: float) -> TreeTri
     Raises:
         ValueError: naming the argument, for bad input.
     """
-    return _sample(params, as_key(key), duration, batched=False)
+    return _sample(params, as_key(key), duration, None)
 
 
 def sample_trees(params: TreeParams, *, key: KeyLike, n_trials: int,
@@ -213,4 +241,7 @@ def sample_trees(params: TreeParams, *, key: KeyLike, n_trials: int,
     """``n_trials`` trials with a leading trial axis; trial k equals
     ``sample_tree(params, key=fold_in(key, k))`` (same buffer sizes permitting, the
     same values: draws are prefix-consistent)."""
-    return _sample(params, trial_keys(key, n_trials), duration, batched=True)
+    if (isinstance(n_trials, (bool, np.bool_)) or not isinstance(n_trials, (int, np.integer))
+            or n_trials < 1):
+        raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+    return _sample(params, as_key(key), duration, int(n_trials))

@@ -32,14 +32,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.params import params_record, stack_params
+from bayesnn.core.params import params_record, to_device, unchecked
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two, spike_arrays
 from bayesnn.core.validation import check_spikes, require_positive
 from bayesnn.hierarchy.fed import log_odds_fed
 from bayesnn.hierarchy.params import TreeParams, as_tree_params, child_effective_rates
 from bayesnn.neuron import NeuronParams
-from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel
 from bayesnn.neuron.checks import default_capacity
 
@@ -111,9 +110,9 @@ def layer1_params(tree: TreeParams, g0: float) -> NeuronParams:
     records = []
     for j in range(tree.n_children):
         r_on, r_off = child_effective_rates(tree, j)
-        records.append(NeuronParams(r_on, r_off, np.asarray(tree.q_on[j]),
-                                    np.asarray(tree.q_off[j]), g0))
-    return stack_params(records)
+        records.append(NeuronParams(r_on, r_off, np.asarray(tree.q_on)[j],
+                                    np.asarray(tree.q_off)[j], g0))
+    return _stack(records)
 
 
 def reader_params(tree: TreeParams, rates_given_top, g0: float,
@@ -139,7 +138,39 @@ def reader_params(tree: TreeParams, rates_given_top, g0: float,
             records.append(NeuronParams(tree.r_off, tree.r_on, rates[:, 0], rates[:, 1], g0))
         else:
             raise ValueError(f"readers must hold 'y' or 'not_y', got {reader!r}")
-    return stack_params(records)
+    return _stack(records)
+
+
+def _stack(records: list[NeuronParams]) -> NeuronParams:
+    """Validated records stacked on the host (``core.stack_params`` stacks on the device:
+    one XLA program per new shape; the values are the same copies)."""
+    return unchecked(NeuronParams, **{
+        name: to_device(np.stack([np.asarray(getattr(r, name)) for r in records]))
+        for name in NeuronParams.field_names})
+
+
+def _host_decisions(params: NeuronParams, duration: float, n_input_events: int
+                    ) -> tuple[bool, int]:
+    """Whether drift alone can make any neuron of the stacked record fire
+    (:func:`bayesnn.neuron.event_driven.drift_can_fire`) and its default output slots
+    (:func:`bayesnn.neuron.checks.default_capacity`), from its rates in NumPy: the
+    records' jitted rate properties compile one program per (K, N) shape, and these
+    are a static flag and a power-of-two bucket that only choose the program."""
+    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
+    r_on, r_off, g0 = (np.asarray(params.r_on), np.asarray(params.r_off),
+                       np.asarray(params.g0))
+    theta = np.sum(q_on - q_off, axis=-1)
+    alpha, beta = r_on * (-np.expm1(-0.5 * g0)), r_off * np.expm1(0.5 * g0)
+    drift = bool(np.any((theta < 0) & (theta * theta > 4.0 * alpha * beta)))
+    rates = _HostRates(np.sum(q_on * np.log(q_on / q_off), axis=-1) - theta, g0)
+    return drift, default_capacity(rates, duration, n_input_events)
+
+
+class _HostRates(NamedTuple):
+    """The two fields :func:`bayesnn.neuron.checks.default_capacity` reads, in NumPy."""
+
+    evidence_rate_on: np.ndarray
+    g0: np.ndarray
 
 
 class HierarchyResult(NamedTuple):
@@ -197,14 +228,26 @@ def split_inputs(inputs: Spikes, n_children: int, n_inputs: int, capacity: int |
     """Per-child input spikes (K, capacity) from the tree's inputs (sender j * N + i
     becomes sender i of row j; an event of multiplicity n becomes n events, since the
     neuron kernels jump once per event); one trial, NumPy."""
-    times, senders, counts = spike_arrays(inputs)
+    times, senders, sizes = _events_by_child(inputs, None, n_children, n_inputs)
+    capacity = capacity or bucket_capacity(float(sizes.max(initial=0)), sigmas=0.0)
+    return _to_device(_split_rows(times, senders, n_children, n_inputs, capacity), sizes)
+
+
+def _events_by_child(inputs: Spikes, trial, n_children: int, n_inputs: int):
+    """One trial's events, one per spike (NumPy), and the (K,) spikes per child."""
+    times, senders, counts = spike_arrays(inputs, trial)
     times, senders = np.repeat(times, counts), np.repeat(senders, counts)  # one event per spike
     if senders.size and senders.max() >= n_children * n_inputs:
         raise ValueError(f"inputs senders must be < K * N = {n_children * n_inputs}, got "
                          f"{int(senders.max())}")
+    sizes = (np.bincount(senders // n_inputs, minlength=n_children) if senders.size
+             else np.zeros(n_children, int))
+    return times, senders, sizes
+
+
+def _split_rows(times, senders, n_children: int, n_inputs: int, capacity: int):
+    """(K, capacity) NumPy times, senders (i), counts of one trial's events by child."""
     child = senders // n_inputs
-    sizes = np.bincount(child, minlength=n_children) if senders.size else np.zeros(n_children, int)
-    capacity = capacity or bucket_capacity(float(sizes.max(initial=0)), sigmas=0.0)
     out_times = np.full((n_children, capacity), np.inf)
     out_senders = np.full((n_children, capacity), -1, np.int32)
     out_counts = np.zeros((n_children, capacity), np.int32)
@@ -214,9 +257,13 @@ def split_inputs(inputs: Spikes, n_children: int, n_inputs: int, capacity: int |
         out_times[j, :n] = times[pick]
         out_senders[j, :n] = senders[pick] % n_inputs
         out_counts[j, :n] = 1
-    dtype = jnp.result_type(float)
-    return Spikes(jnp.asarray(out_times, dtype), jnp.asarray(out_senders),
-                  jnp.asarray(out_counts), jnp.asarray(sizes, jnp.int32))
+    return out_times, out_senders, out_counts
+
+
+def _to_device(rows, sizes) -> Spikes:
+    times, senders, counts = rows
+    return Spikes(to_device(times, float), to_device(senders), to_device(counts),
+                  to_device(sizes, np.int32))
 
 
 def expand_layer1(spikes: Spikes, capacity: int) -> Spikes:
@@ -258,12 +305,22 @@ def _one_trial(net: SpikingHierarchy, child_inputs: Spikes, grid, dt, *, capacit
 
 
 @partial(jax.jit, static_argnames=("capacity1", "capacity_in", "capacity2", "drift1",
-                                   "drift2", "batched"))
+                                   "drift2", "record_every", "batched"))
 def _run(net, child_inputs, grid, dt, *, capacity1, capacity_in, capacity2, drift1, drift2,
-         batched):
+         record_every, batched):
+    """Both layers and the log-odds-fed readers on the record grid (kept every
+    ``record_every``-th point), spikes merged per layer, and the event counts of every
+    buffer (for the overflow check): one program per stage, nothing left to do eagerly."""
     run = partial(_one_trial, net, grid=grid, dt=dt, capacity1=capacity1,
                   capacity_in=capacity_in, capacity2=capacity2, drift1=drift1, drift2=drift2)
-    return jax.vmap(lambda inputs: run(inputs))(child_inputs) if batched else run(child_inputs)
+    out = jax.vmap(lambda inputs: run(inputs))(child_inputs) if batched else run(child_inputs)
+    l1_log_odds, l1_prediction, l1_spikes, delivered, l2_log_odds, l2_prediction, l2_spikes, \
+        fed, decoded_fed = out
+    keep = slice(record_every - 1, None, record_every)
+    counts = (l1_spikes.n_events, delivered.n_events, l2_spikes.n_events)
+    return (l1_log_odds[..., keep], l1_prediction[..., keep], _merge_rows(l1_spikes),
+            l2_log_odds[..., keep], l2_prediction[..., keep], _merge_rows(l2_spikes),
+            fed[..., keep], decoded_fed[..., keep]), counts
 
 
 def _merge_rows(spikes: Spikes) -> Spikes:
@@ -278,6 +335,16 @@ def _merge_rows(spikes: Spikes) -> Spikes:
         (flat(spikes.times), flat(jnp.broadcast_to(senders, spikes.times.shape)),
          flat(spikes.counts)), num_keys=1, is_stable=True)
     return Spikes(times, senders, counts, jnp.sum(spikes.n_events, axis=-1))
+
+
+def _default_capacity1(layer1: NeuronParams, duration: float) -> tuple[float, bool, int]:
+    """Expected input spikes of the busiest child (from the rates), whether drift can
+    fire, and layer 1's default output slots (deterministic in the rates, so training
+    and test runs share a program)."""
+    expected = float(np.max(np.sum(np.maximum(np.asarray(layer1.q_on),
+                                              np.asarray(layer1.q_off)), axis=1))) * duration
+    drift, capacity = _host_decisions(layer1, duration, int(expected))
+    return expected, drift, capacity
 
 
 def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> HierarchyResult:
@@ -300,43 +367,44 @@ def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> Hie
     warn_if_float32("bayesnn.hierarchy.simulate")
     n_children, n_inputs = net.n_children, net.n_inputs
     n_trials = inputs.times.shape[0] if batched else 1
-    per_trial = [Spikes(*(np.asarray(f)[b] for f in inputs)) if batched else inputs
-                 for b in range(n_trials)]
-    for spikes in per_trial:
+    host = Spikes(*(np.asarray(f) for f in inputs))  # one copy to the host, sliced there
+    for b in range(n_trials):
         # finite, sorted, in [0, duration], counts >= 1 (a NaN time fails no range
         # comparison, so it is checked explicitly there); senders by split_inputs
-        check_spikes(spikes, n_senders=np.iinfo(np.int32).max, duration=duration,
-                     name="inputs")
-    split = [split_inputs(s, n_children, n_inputs) for s in per_trial]
+        check_spikes(Spikes(*(f[b] for f in host)) if batched else host,
+                     n_senders=np.iinfo(np.int32).max, duration=duration, name="inputs")
+    events = [_events_by_child(host, b if batched else None, n_children, n_inputs)
+              for b in range(n_trials)]
+    expected, drift1, capacity1 = _default_capacity1(net.layer1, duration)
     # Deterministic size from the rates (so training and test runs share a program).
-    expected = float(np.max(np.sum(np.maximum(np.asarray(net.layer1.q_on),
-                                              np.asarray(net.layer1.q_off)), axis=1))) * duration
-    capacity_inputs = max(bucket_capacity(expected), max(s.capacity for s in split))
-    split = [split_inputs(s, n_children, n_inputs, capacity_inputs) for s in per_trial]
-    child_inputs = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *split) if batched else split[0]
-    grid = jnp.asarray(dt * np.arange(n_steps + 1))
-    capacity1 = capacity or default_capacity(net.layer1, duration, int(expected))
+    largest = max(int(sizes.max(initial=0)) for _, _, sizes in events)
+    capacity_inputs = max(bucket_capacity(expected),
+                          bucket_capacity(float(largest), sigmas=0.0))
+    rows = [_split_rows(t, s, n_children, n_inputs, capacity_inputs) for t, s, _ in events]
+    sizes = np.stack([z for _, _, z in events])
+    if batched:
+        child_inputs = _to_device(tuple(np.stack(f) for f in zip(*rows)), sizes)
+    else:
+        child_inputs = _to_device(rows[0], sizes[0])
+    grid_host = dt * np.arange(n_steps + 1)
+    grid = to_device(grid_host)
+    capacity1 = capacity or capacity1
     # Reader buffers follow from layer 1's (not from the readers' rates), so runs of one
     # layer 1 with different readers share a compiled program; overflow grows them.
     capacity_in = bucket_capacity(n_children * capacity1 / 2.0, sigmas=0.0)
     capacities = [capacity1, capacity_in, capacity_in]
-    drift1, drift2 = drift_can_fire(net.layer1), drift_can_fire(net.layer2)
+    drift2, _ = _host_decisions(net.layer2, duration, 0)
     while True:
-        out = _run(net, child_inputs, grid, dt, capacity1=capacities[0],
-                   capacity_in=capacities[1], capacity2=capacities[2], drift1=drift1,
-                   drift2=drift2, batched=batched)
-        needed = [int(jnp.max(out[2].n_events)), int(jnp.max(out[3].n_events)),
-                  int(jnp.max(out[6].n_events))]
+        out, counts = _run(net, child_inputs, grid, dt, capacity1=capacities[0],
+                           capacity_in=capacities[1], capacity2=capacities[2], drift1=drift1,
+                           drift2=drift2, record_every=int(record_every), batched=batched)
+        needed = [int(np.max(np.asarray(c), initial=0)) for c in counts]
         if all(n <= c for n, c in zip(needed, capacities)):
             break
         capacities = [c if n <= c else next_power_of_two(n)
                       for n, c in zip(needed, capacities)]
-    l1_log_odds, l1_prediction, l1_spikes, _, l2_log_odds, l2_prediction, l2_spikes = out[:7]
     keep = slice(record_every - 1, None, record_every)
-    return HierarchyResult(np.asarray(grid[1:])[keep], l1_log_odds[..., keep],
-                        l1_prediction[..., keep], _merge_rows(l1_spikes),
-                        l2_log_odds[..., keep], l2_prediction[..., keep],
-                        _merge_rows(l2_spikes), out[7][..., keep], out[8][..., keep])
+    return HierarchyResult(grid_host[1:][keep], *out)
 
 
 def simulate(params: SpikingHierarchy, inputs: Spikes, *, duration: float,

@@ -125,9 +125,10 @@ def measure_rates(tree: TreeParams, layer1, *, key: KeyLike, duration: float,
     k = tree.n_children
     spikes_child, spikes_top = np.zeros((k, 2)), np.zeros((k, 2))
     time_child, time_top = np.zeros((k, 2)), np.zeros(2)
+    spikes_host = jax.tree_util.tree_map(np.asarray, run.layer1_spikes)  # one copy each
     for b in range(int(n_trials)):
-        trial = trials.trial(b)
-        spikes = jax.tree_util.tree_map(lambda field: field[b], run.layer1_spikes)
+        trial = trials.trial(b)  # NumPy fields: counted on the host
+        spikes = jax.tree_util.tree_map(lambda field: field[b], spikes_host)
         by_child, by_top = count_by_state(trial, spikes, k)
         spikes_child += by_child
         spikes_top += by_top
