@@ -41,15 +41,85 @@ print(json.dumps({"passed": result.passed, "programs": count["programs"],
 """
 
 
-@pytest.mark.slow
-def test_main_job_stays_under_its_program_budget():
+def _fresh_process(script: str) -> dict:
+    """Run ``script`` in a fresh process without the persistent cache; its last line."""
     env = dict(os.environ, BAYESNN_JAX_CACHE="off", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_main_job_stays_under_its_program_budget():
+    report = _fresh_process(_SCRIPT)
     assert report["passed"]
     assert report["programs"] <= MAIN_JOB_BUDGET, sorted(report["names"])
+
+
+# The hierarchy scenario compiled 765-802 programs before issue 21 (most of them eager
+# jax.numpy helpers on concrete values: state lookups, trial slices, device copies, the
+# gradient of the maximum-likelihood fit op by op); now one program per stage and tree
+# size. Its quick run below (every stage, two frontier tree sizes and the g0 values on
+# both sides of the drift-kernel switch) compiles HIERARCHY_MEASURED; the budget adds 4
+# for JAX versions that split a program differently.
+HIERARCHY_MEASURED = 25
+HIERARCHY_BUDGET = HIERARCHY_MEASURED + 4
+
+_HIERARCHY_SCRIPT = """
+import json, time
+from bayesnn.core.precision import enable_x64
+enable_x64()
+from bayesnn import validate
+from bayesnn.hierarchy.validation import hierarchy_scenario
+meter = validate.CompileMeter.get()
+start = time.time()
+result = hierarchy_scenario(duration=4.0, n_trials=4, frontier_children=(1, 2),
+                            frontier_g0=(0.5, 2.0), frontier_trials=2,
+                            frontier_duration=3.0, figures=False)
+count = meter.since(start)
+print(json.dumps({"passed": result.passed, "programs": count["programs"],
+                  "names": count["program_names"]}))
+"""
+
+
+@pytest.mark.slow
+def test_hierarchy_scenario_stays_under_its_program_budget():
+    report = _fresh_process(_HIERARCHY_SCRIPT)
+    assert report["passed"]
+    assert report["programs"] <= HIERARCHY_BUDGET, sorted(report["names"])
+
+
+def test_second_frontier_over_new_g0_compiles_nothing():
+    """The hierarchy's grid call (:func:`bayesnn.hierarchy.evaluation.frontier`) over
+    other g0 values with a given layer-1 capacity reuses the first call's programs:
+    0 XLA programs compiled, and the same rows as without the capacity."""
+    import numpy as np
+
+    from bayesnn.hierarchy.evaluation import frontier
+    from bayesnn.hierarchy.params import make_tree
+    from bayesnn.hierarchy.spiking import _default_capacity1, layer1_params
+    from bayesnn.validate import CompileMeter
+    import time
+
+    # q_on > q_off on every input: theta > 0, so drift alone never fires and every g0
+    # runs the same kernel
+    tree = make_tree(1, r_on=1.0, r_off=1.0, follow=10.0, stray=0.5,
+                     q_on=np.array([30.0, 25.0, 20.0]), q_off=np.array([5.0, 8.0, 4.0]))
+    options = dict(key=3, n_trials=2, duration=1.0, capacity=1024)
+    # premise: without capacity= the two g0 sets get different default buffers (a
+    # recompilation), so the test can fail
+    sizes = [_default_capacity1(layer1_params(tree, g0), 1.0)[2] for g0 in (1.0, 0.2)]
+    assert sizes[0] != sizes[1]
+    frontier(lambda k: tree, [1], [1.0, 2.0], **options)
+    meter = CompileMeter.get()
+    start = time.time()
+    second = frontier(lambda k: tree, [1], [0.2, 0.3], **options)
+    assert meter.since(start)["programs"] == 0, meter.since(start)["program_names"]
+    # the capacity changes nothing but the buffer: same rows as the default capacity
+    default = frontier(lambda k: tree, [1], [0.2, 0.3], **{**options, "capacity": None})
+    assert second == default
+    assert second[0]["layer1_rate"] > second[1]["layer1_rate"] > 0  # g0 changed the run
 
 
 def test_second_sweep_over_new_values_compiles_nothing():
