@@ -98,7 +98,8 @@ def test_second_frontier_over_new_g0_compiles_nothing():
 
     from bayesnn.hierarchy.evaluation import frontier
     from bayesnn.hierarchy.params import make_tree
-    from bayesnn.hierarchy.spiking import _default_capacity1, layer1_params
+    from bayesnn.hierarchy.sizing import layer1_capacity
+    from bayesnn.hierarchy.spiking import layer1_params
     from bayesnn.validate import CompileMeter
     import time
 
@@ -109,7 +110,7 @@ def test_second_frontier_over_new_g0_compiles_nothing():
     options = dict(key=3, n_trials=2, duration=1.0, capacity=1024)
     # premise: without capacity= the two g0 sets get different default buffers (a
     # recompilation), so the test can fail
-    sizes = [_default_capacity1(layer1_params(tree, g0), 1.0)[2] for g0 in (1.0, 0.2)]
+    sizes = [layer1_capacity(layer1_params(tree, g0), 1.0)[2] for g0 in (1.0, 0.2)]
     assert sizes[0] != sizes[1]
     frontier(lambda k: tree, [1], [1.0, 2.0], **options)
     meter = CompileMeter.get()

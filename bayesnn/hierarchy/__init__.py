@@ -12,6 +12,8 @@
 - :mod:`bayesnn.hierarchy.functional`: public step functions (``init_state``,
   ``advance``, ``receive``) that run both layers event by event.
 - :mod:`bayesnn.hierarchy.fed`: the log-odds-fed reader.
+- :mod:`bayesnn.hierarchy.sizing`: the static choices (buffer sizes, drift flag) of the
+  compiled run, made on the host.
 - :mod:`bayesnn.hierarchy.training`: the readers' rates (model-derived mixing,
   training-run rates).
 - :mod:`bayesnn.hierarchy.evaluation`: KL and log-loss against the exact marginal

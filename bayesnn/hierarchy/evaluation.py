@@ -37,12 +37,12 @@ from bayesnn.hierarchy.sampling import TreeTrial, sample_trees
 from bayesnn.hierarchy.spiking import (
     HierarchyResult,
     SpikingHierarchy,
-    _default_capacity1,
     layer1_params,
     reader_params,
     simulate_trials,
 )
 from bayesnn.hierarchy.builder import make_hierarchy
+from bayesnn.hierarchy.sizing import layer1_capacity
 from bayesnn.hierarchy.training import TrainingRates, derived_reader_rates, measure_rates
 from bayesnn.metrics import bernoulli_kl
 
@@ -226,7 +226,7 @@ def frontier(make: Callable[[int], TreeParams], n_children: Sequence[int],
     rows = []
     for k in n_children:
         tree = make(int(k))
-        size = capacity or _default_capacity1(layer1_params(tree, float(min(g0_values))),
+        size = capacity or layer1_capacity(layer1_params(tree, float(min(g0_values))),
                                               duration)[2]
         test = None
         for g0 in g0_values:

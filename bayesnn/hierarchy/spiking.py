@@ -32,15 +32,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.params import params_record, to_device, unchecked
+from bayesnn.core.params import params_record, to_device
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two, spike_arrays
 from bayesnn.core.validation import check_spikes, require_positive
 from bayesnn.hierarchy.fed import log_odds_fed
 from bayesnn.hierarchy.params import TreeParams, as_tree_params, child_effective_rates
+from bayesnn.hierarchy.sizing import kernel_choices, layer1_capacity, stack_records
 from bayesnn.neuron import NeuronParams
 from bayesnn.neuron.kernels import event_kernel
-from bayesnn.neuron.checks import default_capacity
 
 __all__ = ["SpikingHierarchy", "HierarchyResult", "layer1_params", "reader_params",
            "split_inputs", "simulate", "simulate_trials"]
@@ -112,7 +112,7 @@ def layer1_params(tree: TreeParams, g0: float) -> NeuronParams:
         r_on, r_off = child_effective_rates(tree, j)
         records.append(NeuronParams(r_on, r_off, np.asarray(tree.q_on)[j],
                                     np.asarray(tree.q_off)[j], g0))
-    return _stack(records)
+    return stack_records(records)
 
 
 def reader_params(tree: TreeParams, rates_given_top, g0: float,
@@ -138,39 +138,7 @@ def reader_params(tree: TreeParams, rates_given_top, g0: float,
             records.append(NeuronParams(tree.r_off, tree.r_on, rates[:, 0], rates[:, 1], g0))
         else:
             raise ValueError(f"readers must hold 'y' or 'not_y', got {reader!r}")
-    return _stack(records)
-
-
-def _stack(records: list[NeuronParams]) -> NeuronParams:
-    """Validated records stacked on the host (``core.stack_params`` stacks on the device:
-    one XLA program per new shape; the values are the same copies)."""
-    return unchecked(NeuronParams, **{
-        name: to_device(np.stack([np.asarray(getattr(r, name)) for r in records]))
-        for name in NeuronParams.field_names})
-
-
-def _host_decisions(params: NeuronParams, duration: float, n_input_events: int
-                    ) -> tuple[bool, int]:
-    """Whether drift alone can make any neuron of the stacked record fire
-    (:func:`bayesnn.neuron.event_driven.drift_can_fire`) and its default output slots
-    (:func:`bayesnn.neuron.checks.default_capacity`), from its rates in NumPy: the
-    records' jitted rate properties compile one program per (K, N) shape, and these
-    are a static flag and a power-of-two bucket that only choose the program."""
-    q_on, q_off = np.asarray(params.q_on), np.asarray(params.q_off)
-    r_on, r_off, g0 = (np.asarray(params.r_on), np.asarray(params.r_off),
-                       np.asarray(params.g0))
-    theta = np.sum(q_on - q_off, axis=-1)
-    alpha, beta = r_on * (-np.expm1(-0.5 * g0)), r_off * np.expm1(0.5 * g0)
-    drift = bool(np.any((theta < 0) & (theta * theta > 4.0 * alpha * beta)))
-    rates = _HostRates(np.sum(q_on * np.log(q_on / q_off), axis=-1) - theta, g0)
-    return drift, default_capacity(rates, duration, n_input_events)
-
-
-class _HostRates(NamedTuple):
-    """The two fields :func:`bayesnn.neuron.checks.default_capacity` reads, in NumPy."""
-
-    evidence_rate_on: np.ndarray
-    g0: np.ndarray
+    return stack_records(records)
 
 
 class HierarchyResult(NamedTuple):
@@ -337,16 +305,6 @@ def _merge_rows(spikes: Spikes) -> Spikes:
     return Spikes(times, senders, counts, jnp.sum(spikes.n_events, axis=-1))
 
 
-def _default_capacity1(layer1: NeuronParams, duration: float) -> tuple[float, bool, int]:
-    """Expected input spikes of the busiest child (from the rates), whether drift can
-    fire, and layer 1's default output slots (deterministic in the rates, so training
-    and test runs share a program)."""
-    expected = float(np.max(np.sum(np.maximum(np.asarray(layer1.q_on),
-                                              np.asarray(layer1.q_off)), axis=1))) * duration
-    drift, capacity = _host_decisions(layer1, duration, int(expected))
-    return expected, drift, capacity
-
-
 def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> HierarchyResult:
     if not isinstance(net, SpikingHierarchy):
         raise ValueError(f"params must be a SpikingHierarchy, got {type(net).__name__}")
@@ -375,7 +333,7 @@ def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> Hie
                      n_senders=np.iinfo(np.int32).max, duration=duration, name="inputs")
     events = [_events_by_child(host, b if batched else None, n_children, n_inputs)
               for b in range(n_trials)]
-    expected, drift1, capacity1 = _default_capacity1(net.layer1, duration)
+    expected, drift1, capacity1 = layer1_capacity(net.layer1, duration)
     # Deterministic size from the rates (so training and test runs share a program).
     largest = max(int(sizes.max(initial=0)) for _, _, sizes in events)
     capacity_inputs = max(bucket_capacity(expected),
@@ -393,7 +351,7 @@ def _simulate(net, inputs, duration, dt, record_every, capacity, batched) -> Hie
     # layer 1 with different readers share a compiled program; overflow grows them.
     capacity_in = bucket_capacity(n_children * capacity1 / 2.0, sigmas=0.0)
     capacities = [capacity1, capacity_in, capacity_in]
-    drift2, _ = _host_decisions(net.layer2, duration, 0)
+    drift2, _ = kernel_choices(net.layer2, duration, 0)
     while True:
         out, counts = _run(net, child_inputs, grid, dt, capacity1=capacities[0],
                            capacity_in=capacities[1], capacity2=capacities[2], drift1=drift1,
