@@ -13,7 +13,8 @@ import jax
 import numpy as np
 
 from bayesnn.core.keys import as_key
-from bayesnn.core.spikes import Spikes, stack_spikes
+from bayesnn.core.params import to_device
+from bayesnn.core.spikes import Spikes
 from bayesnn.learning.em import em_binned, em_continuous
 from bayesnn.processes import MMPPParams, sample_trial
 
@@ -71,8 +72,20 @@ def sample_data(true: MMPPParams, key, duration: float, n_datasets: int, capacit
     trials = [sample_trial(true, key=jax.random.fold_in(base, k), duration=duration).inputs
               for k in range(n_datasets)]
     capacity = capacity or max(s.capacity for s in trials)
-    batch = stack_spikes(trials, capacity=capacity)
-    return [jax.tree_util.tree_map(lambda a, k=k: a[k], batch) for k in range(n_datasets)]
+    return [_padded(s, capacity) for s in trials]
+
+
+def _padded(spikes: Spikes, capacity: int) -> Spikes:
+    """One trial padded to ``capacity`` in NumPy (padding as :func:`bayesnn.core.
+    stack_spikes`: time inf, sender -1, count 0), moved to the device by ``device_put``
+    (padding and slicing device arrays would compile a program per shape)."""
+    extra = capacity - spikes.capacity
+    if extra < 0:
+        raise ValueError(f"capacity ({capacity}) is smaller than a trial's ({spikes.capacity})")
+    fills = (np.inf, -1, 0)
+    arrays = [np.asarray(a) for a in (spikes.times, spikes.senders, spikes.counts)]
+    return Spikes(*(to_device(np.concatenate([a, np.full(extra, fill, a.dtype)]))
+                    for a, fill in zip(arrays, fills)), spikes.n_events)
 
 
 class DurationSweep(NamedTuple):
