@@ -108,10 +108,11 @@ def em_binned(initial, inputs, *, duration: float, dt: float, max_iterations: in
                                                     max_iterations, xtol)
     reference = checks.check_reference(reference, params.n_inputs)
     stationary, p0 = p0 is None, np.float64(0.0 if p0 is None else p0)
-    run = _loop(lambda current: _binned_step(current, p0, data, dt, low, high,
-                                             stationary=stationary), params,
+    program = partial(_binned_program, p0=p0, counts=data, dt=dt, low=low, high=high,
+                      stationary=stationary)
+    run = _loop(lambda current: program(np.bool_(False), current)[:2], params,
                 max_iterations, xtol)
-    gradient = _binned_gradient(run[0], p0, data, dt, stationary=stationary)
+    gradient = program(np.bool_(True), run[0])[2]
     return _result("em_binned", *run, gradient, float(np.sum(host)), reference)
 
 
@@ -142,10 +143,11 @@ def em_continuous(initial, inputs, *, duration: float, max_iterations: int = 200
     reference = checks.check_reference(reference, params.n_inputs)
     arrays = (inputs.times, inputs.senders, inputs.counts)
     stationary, p0 = p0 is None, np.float64(0.0 if p0 is None else p0)
-    run = _loop(lambda current: _continuous_step(current, p0, *arrays, duration, low, high,
-                                                 batched=batched, stationary=stationary),
-                params, max_iterations, xtol)
-    gradient = _continuous_gradient(run[0], p0, *arrays, duration, stationary=stationary)
+    program = partial(_continuous_program, p0=p0, arrays=arrays, duration=duration, low=low,
+                      high=high, batched=batched, stationary=stationary)
+    run = _loop(lambda current: program(np.bool_(False), current)[:2], params,
+                max_iterations, xtol)
+    gradient = program(np.bool_(True), run[0])[2]
     n_spikes = float(np.sum(np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.counts), 0)))
     return _result("em_continuous", *run, gradient, n_spikes, reference)
 
@@ -168,6 +170,38 @@ def _continuous_step(params, p0, times, senders, counts, duration, low, high, *,
     stats, log_lik = continuous_e_step(params, _p0(params, p0, stationary), times, senders,
                                        counts, duration, batched=batched)
     return m_step_continuous(stats, low, high, stationary=stationary), log_lik
+
+
+# The EM step and the final gradient norm share one compiled program per data shape
+# (lax.cond on a traced flag: only the branch asked for runs).
+@partial(jax.jit, static_argnames=("stationary",))
+def _binned_program(gradient, params, *, p0, counts, dt, low, high, stationary):
+    def step(_):
+        new, log_lik = _binned_step.__wrapped__(params, p0, counts, dt, low, high,
+                                                stationary=stationary)
+        return new, log_lik, jnp.zeros((), log_lik.dtype)
+
+    def norm(_):
+        value = _binned_gradient.__wrapped__(params, p0, counts, dt, stationary=stationary)
+        return params, jnp.zeros((), value.dtype), value
+
+    return jax.lax.cond(gradient, norm, step, None)
+
+
+@partial(jax.jit, static_argnames=("stationary", "batched"))
+def _continuous_program(gradient, params, *, p0, arrays, duration, low, high, batched,
+                        stationary):
+    def step(_):
+        new, log_lik = _continuous_step.__wrapped__(params, p0, *arrays, duration, low, high,
+                                                    batched=batched, stationary=stationary)
+        return new, log_lik, jnp.zeros((), log_lik.dtype)
+
+    def norm(_):
+        value = _continuous_gradient.__wrapped__(params, p0, *arrays, duration,
+                                                 stationary=stationary)
+        return params, jnp.zeros((), value.dtype), value
+
+    return jax.lax.cond(gradient, norm, step, None)
 
 
 def _log_rates(params):

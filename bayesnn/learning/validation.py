@@ -37,6 +37,10 @@ from bayesnn.report import Check
 __all__ = ["learning_checks", "learning_scenario"]
 
 
+# one compiled program (eagerly about six; the same values to the bit)
+_readout = jax.jit(local_readout)
+
+
 def _rel(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a) / np.asarray(b) - 1.0)))
 
@@ -49,7 +53,8 @@ def _monotone(log_liks) -> float:
 def _em_part(true, start, seed, numbers, figures_data):
     spikes = ex.sample_data(true, seed, 60.0, 1)[0]
     em = em_continuous(start, spikes, duration=60.0, max_iterations=3000, xtol=1e-10)
-    grad = jax.grad(lambda p: mmpp_log_likelihood(p, spikes, duration=60.0))(em.params)
+    # one compiled program (eagerly about a dozen; the same gradient to the bit)
+    grad = jax.jit(jax.grad(lambda p: mmpp_log_likelihood(p, spikes, duration=60.0)))(em.params)
     stationarity = float(np.max(np.abs(ex.flat(grad) * ex.flat(em.params))))
     binned = em_binned(start, spikes, duration=60.0, dt=0.01, max_iterations=3000, xtol=1e-10)
     gradient = fit_gradient(start, spikes, duration=60.0, tol=1e-9)
@@ -125,7 +130,7 @@ def _local_part(true, start, seed, quick, numbers, figures_data):
         exact = jax.device_get(online_statistics(true, spikes, duration=duration, dt=dt))
         # only the final state is used: no diagnostics, and the record grid of the runs
         # below (one compiled program for both)
-        local = jax.device_get(local_readout(local_rule(
+        local = jax.device_get(_readout(local_rule(
             true, spikes, duration=duration, dt=dt, warmup=10**9, record_every=250,
             diagnostics=False).extra["state"]))
         stats_diff[dt] = max(_rel(local[0] / dt, exact.occupancy[1]), _rel(local[1], exact.transitions[0, 1]),
@@ -157,8 +162,8 @@ def _local_part(true, start, seed, quick, numbers, figures_data):
     # r averaged over the second half (100 s): the memory (30 s, ~60 switches) leaves
     # ~13 % noise per value, ~8 % on the mean, so 30 % is > 3.5 sd
     # the mean by XLA's reduction, as before the history came back as NumPy
-    r_error = max(abs(float(jnp.mean(to_device(getattr(local.history, n)[late]))
-                            / np.asarray(getattr(true, n))) - 1) for n in ("r_on", "r_off"))
+    r_error = max(abs(float(jnp.mean(to_device(getattr(local.history, n)[late])))
+                      / float(getattr(true, n)) - 1) for n in ("r_on", "r_off"))
     numbers["local"]["local_r_second_half_max_rel_error"] = r_error
     return [
         Check("local_vs_online_statistics", stats_diff[0.002], 0.01, "<=",
