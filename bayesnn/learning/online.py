@@ -214,7 +214,11 @@ def online_em(initial, inputs, *, duration: float, dt: float, discount: float = 
 
 def initial_law(params, p0):
     """P(x_0 = 1): the fixed value, or the stationary law of ``params`` (None)."""
-    return float(params.stationary_prob_on) if p0 is None else p0
+    if p0 is not None:
+        return p0
+    # r_on / (r_on + r_off) in host floats (the same IEEE operations): no program
+    r_on, r_off = float(np.asarray(params.r_on)), float(np.asarray(params.r_off))
+    return r_on / (r_on + r_off)
 
 
 def stream(inputs, duration, dt, n_inputs):
