@@ -13,7 +13,6 @@ absolute times are too coarse for the model are refused upstream
 """
 from __future__ import annotations
 
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -71,18 +70,24 @@ def bin_counts(spikes, n_senders: int, dt, n_steps: int) -> jax.Array:
     events weighted by their multiplicity. Memory is steps x senders: for moderate runs
     (long runs bin chunk by chunk inside their scan with :func:`bin_index`)."""
     if not is_traced(spikes, dt, n_steps):  # on the host: no eager XLA programs
-        senders = np.asarray(spikes.senders)
-        valid = senders >= 0
-        bins = np.where(valid, bin_index(np.asarray(spikes.times), dt, n_steps), n_steps)
-        keep = valid & (bins < n_steps)
-        counts = np.zeros((n_steps, n_senders), dtype=np.int32)
-        np.add.at(counts, (bins[keep], senders[keep]), np.asarray(spikes.counts)[keep])
-        return to_device(counts)
+        return to_device(_bin_counts_host(spikes.times, spikes.senders, spikes.counts,
+                                          n_senders, dt, n_steps))
     valid = spikes.senders >= 0
     bins = jnp.where(valid, bin_index(spikes.times, dt, n_steps), n_steps)
     counts = jnp.zeros((n_steps, n_senders), dtype=jnp.int32)
     return counts.at[bins, jnp.maximum(spikes.senders, 0)].add(
         jnp.where(valid, spikes.counts, 0), mode="drop")
+
+
+def _bin_counts_host(times, senders, counts, n_senders: int, dt, n_steps: int) -> np.ndarray:
+    """(n_steps, n_senders) int32 counts of one trial in NumPy (:func:`bin_index`'s rule)."""
+    senders = np.asarray(senders)
+    valid = senders >= 0
+    bins = np.where(valid, bin_index(np.asarray(times), dt, n_steps), n_steps)
+    keep = valid & (bins < n_steps)
+    out = np.zeros((n_steps, n_senders), dtype=np.int32)
+    np.add.at(out, (bins[keep], senders[keep]), np.asarray(counts)[keep])
+    return out
 
 
 def n_bins_of(duration: float, dt: float) -> int:
@@ -102,16 +107,15 @@ def bin_spikes(spikes, *, n_senders: int, duration: float, dt: float) -> np.ndar
     The one binning helper of the learners and the NumPyro models; the caller checks
     the spikes (sorted, in range, senders < N, counts >= 1)."""
     steps = n_bins_of(duration, dt)
-    return np.asarray(_bin_compiled(spikes, n_senders, float(dt), steps,
-                                    np.ndim(spikes.times) == 2), dtype=np.float64)
-
-
-@partial(jax.jit, static_argnums=(1, 3, 4))
-def _bin_compiled(spikes, n_senders, dt, n_steps, batched):
-    # one compiled program per shape (not a string of eager ops per call)
-    if batched:
-        return jax.vmap(lambda one: bin_counts(one, n_senders, dt, n_steps))(spikes)
-    return bin_counts(spikes, n_senders, dt, n_steps)
+    # in NumPy on the host (bin_index's rule, the same bins as the traced path): a
+    # compiled binning would cost one XLA program per trial length and capacity
+    times, senders, counts = (np.asarray(a) for a in (spikes.times, spikes.senders,
+                                                      spikes.counts))
+    if times.ndim == 1:
+        return _bin_counts_host(times, senders, counts, n_senders, float(dt),
+                                steps).astype(np.float64)
+    return np.stack([_bin_counts_host(*trial, n_senders, float(dt), steps)
+                     for trial in zip(times, senders, counts)]).astype(np.float64)
 
 
 def spikes_from_counts(counts, dt: float):

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.params import to_device
 from bayesnn.learning import checks
 from bayesnn.learning.fit import Convergence, FitResult, bin_inputs, finish, log_rate_change, stack
 from bayesnn.learning.statistics import (
@@ -101,14 +102,18 @@ def em_binned(initial, inputs, *, duration: float, dt: float, max_iterations: in
     params = checks.check_initial(initial)
     inputs, duration, _ = checks.check_spikes(inputs, duration, params.n_inputs)
     dt = float(checks.require_positive("dt", dt, ndim=0))
-    data = jnp.asarray(bin_inputs(inputs, duration=duration, dt=dt, n_inputs=params.n_inputs))
+    host = bin_inputs(inputs, duration=duration, dt=dt, n_inputs=params.n_inputs)
+    data = to_device(host)
     p0, low, high, max_iterations, xtol = _settings(initial_prob_on, min_rate, max_rate,
                                                     max_iterations, xtol)
     reference = checks.check_reference(reference, params.n_inputs)
-    run = _loop(lambda current: _binned_step(current, p0, data, dt, low, high), params,
+    stationary, p0 = p0 is None, np.float64(0.0 if p0 is None else p0)
+    program = partial(_binned_program, p0=p0, counts=data, dt=dt, low=low, high=high,
+                      stationary=stationary)
+    run = _loop(lambda current: program(np.bool_(False), current)[:2], params,
                 max_iterations, xtol)
-    gradient = _binned_gradient(run[0], p0, data, dt)
-    return _result("em_binned", *run, gradient, float(np.sum(data)), reference)
+    gradient = program(np.bool_(True), run[0])[2]
+    return _result("em_binned", *run, gradient, float(np.sum(host)), reference)
 
 
 def em_continuous(initial, inputs, *, duration: float, max_iterations: int = 200,
@@ -137,29 +142,66 @@ def em_continuous(initial, inputs, *, duration: float, max_iterations: int = 200
                                                     max_iterations, xtol)
     reference = checks.check_reference(reference, params.n_inputs)
     arrays = (inputs.times, inputs.senders, inputs.counts)
-    run = _loop(lambda current: _continuous_step(current, p0, *arrays, duration, low, high,
-                                                 batched=batched), params, max_iterations, xtol)
-    gradient = _continuous_gradient(run[0], p0, *arrays, duration)
+    stationary, p0 = p0 is None, np.float64(0.0 if p0 is None else p0)
+    program = partial(_continuous_program, p0=p0, arrays=arrays, duration=duration, low=low,
+                      high=high, batched=batched, stationary=stationary)
+    run = _loop(lambda current: program(np.bool_(False), current)[:2], params,
+                max_iterations, xtol)
+    gradient = program(np.bool_(True), run[0])[2]
     n_spikes = float(np.sum(np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.counts), 0)))
     return _result("em_continuous", *run, gradient, n_spikes, reference)
 
 
-def _p0(params, p0):
-    return params.r_on / (params.r_on + params.r_off) if p0 is None else jnp.asarray(p0, float)
+def _p0(params, p0, stationary):
+    return params.r_on / (params.r_on + params.r_off) if stationary else p0
 
 
-# One compiled program per data shape (capacities are powers of two), shared by calls.
-@partial(jax.jit, static_argnames=("p0",))
-def _binned_step(params, p0, counts, dt, low, high):
-    stats, log_lik = binned_e_step(params, _p0(params, p0), counts, dt)
-    return m_step_binned(stats, dt, low, high, stationary=p0 is None), log_lik
+# One compiled program per data shape (capacities are powers of two), shared by calls:
+# data, parameters and a fixed initial_prob_on are traced (only the law's kind is static).
+@partial(jax.jit, static_argnames=("stationary",))
+def _binned_step(params, p0, counts, dt, low, high, *, stationary):
+    stats, log_lik = binned_e_step(params, _p0(params, p0, stationary), counts, dt)
+    return m_step_binned(stats, dt, low, high, stationary=stationary), log_lik
 
 
-@partial(jax.jit, static_argnames=("p0", "batched"))
-def _continuous_step(params, p0, times, senders, counts, duration, low, high, *, batched):
-    stats, log_lik = continuous_e_step(params, _p0(params, p0), times, senders, counts, duration,
-                                       batched=batched)
-    return m_step_continuous(stats, low, high, stationary=p0 is None), log_lik
+@partial(jax.jit, static_argnames=("stationary", "batched"))
+def _continuous_step(params, p0, times, senders, counts, duration, low, high, *, batched,
+                     stationary):
+    stats, log_lik = continuous_e_step(params, _p0(params, p0, stationary), times, senders,
+                                       counts, duration, batched=batched)
+    return m_step_continuous(stats, low, high, stationary=stationary), log_lik
+
+
+# The EM step and the final gradient norm share one compiled program per data shape
+# (lax.cond on a traced flag: only the branch asked for runs).
+@partial(jax.jit, static_argnames=("stationary",))
+def _binned_program(gradient, params, *, p0, counts, dt, low, high, stationary):
+    def step(_):
+        new, log_lik = _binned_step.__wrapped__(params, p0, counts, dt, low, high,
+                                                stationary=stationary)
+        return new, log_lik, jnp.zeros((), log_lik.dtype)
+
+    def norm(_):
+        value = _binned_gradient.__wrapped__(params, p0, counts, dt, stationary=stationary)
+        return params, jnp.zeros((), value.dtype), value
+
+    return jax.lax.cond(gradient, norm, step, None)
+
+
+@partial(jax.jit, static_argnames=("stationary", "batched"))
+def _continuous_program(gradient, params, *, p0, arrays, duration, low, high, batched,
+                        stationary):
+    def step(_):
+        new, log_lik = _continuous_step.__wrapped__(params, p0, *arrays, duration, low, high,
+                                                    batched=batched, stationary=stationary)
+        return new, log_lik, jnp.zeros((), log_lik.dtype)
+
+    def norm(_):
+        value = _continuous_gradient.__wrapped__(params, p0, *arrays, duration,
+                                                 stationary=stationary)
+        return params, jnp.zeros((), value.dtype), value
+
+    return jax.lax.cond(gradient, norm, step, None)
 
 
 def _log_rates(params):
@@ -170,21 +212,21 @@ def _norm(grad):
     return jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree_util.tree_leaves(grad)))
 
 
-@partial(jax.jit, static_argnames=("p0",))
-def _binned_gradient(params, p0, counts, dt):
+@partial(jax.jit, static_argnames=("stationary",))
+def _binned_gradient(params, p0, counts, dt, *, stationary):
     def objective(u):
         rates = jax.tree_util.tree_map(jnp.exp, u)
-        return binned_log_likelihood(rates, _p0(rates, p0), counts, dt)
+        return binned_log_likelihood(rates, _p0(rates, p0, stationary), counts, dt)
 
     return _norm(jax.grad(objective)(_log_rates(params)))
 
 
-@partial(jax.jit, static_argnames=("p0",))
-def _continuous_gradient(params, p0, times, senders, counts, duration):
+@partial(jax.jit, static_argnames=("stationary",))
+def _continuous_gradient(params, p0, times, senders, counts, duration, *, stationary):
     def objective(u):
         rates = jax.tree_util.tree_map(jnp.exp, u)
         one = partial(log_likelihood_kernel, rates.r_on, rates.r_off, rates.q_on, rates.q_off,
-                      _p0(rates, p0))
+                      _p0(rates, p0, stationary))
         if times.ndim == 1:
             return one(times, senders, counts, duration)
         return jnp.sum(jax.vmap(one, in_axes=(0, 0, 0, None))(times, senders, counts, duration))

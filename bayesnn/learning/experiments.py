@@ -13,7 +13,8 @@ import jax
 import numpy as np
 
 from bayesnn.core.keys import as_key
-from bayesnn.core.spikes import Spikes, stack_spikes
+from bayesnn.core.params import to_device
+from bayesnn.core.spikes import Spikes
 from bayesnn.learning.em import em_binned, em_continuous
 from bayesnn.processes import MMPPParams, sample_trial
 
@@ -68,11 +69,27 @@ def sample_data(true: MMPPParams, key, duration: float, n_datasets: int, capacit
     """``n_datasets`` independent trials (key ``fold_in(key, k)``), padded to one capacity
     so that every fit shares one compiled program."""
     base = as_key(key)
-    trials = [sample_trial(true, key=jax.random.fold_in(base, k), duration=duration).inputs
+    trials = [sample_trial(true, key=_fold_in(base, k), duration=duration).inputs
               for k in range(n_datasets)]
     capacity = capacity or max(s.capacity for s in trials)
-    batch = stack_spikes(trials, capacity=capacity)
-    return [jax.tree_util.tree_map(lambda a, k=k: a[k], batch) for k in range(n_datasets)]
+    return [_padded(s, capacity) for s in trials]
+
+
+def _padded(spikes: Spikes, capacity: int) -> Spikes:
+    """One trial padded to ``capacity`` in NumPy (padding as :func:`bayesnn.core.
+    stack_spikes`: time inf, sender -1, count 0), moved to the device by ``device_put``
+    (padding and slicing device arrays would compile a program per shape)."""
+    extra = capacity - spikes.capacity
+    if extra < 0:
+        raise ValueError(f"capacity ({capacity}) is smaller than a trial's ({spikes.capacity})")
+    fills = (np.inf, -1, 0)
+    arrays = [np.asarray(a) for a in (spikes.times, spikes.senders, spikes.counts)]
+    return Spikes(*(to_device(np.concatenate([a, np.full(extra, fill, a.dtype)]))
+                    for a, fill in zip(arrays, fills)), spikes.n_events)
+
+
+# one compiled program (eagerly two: a conversion of k and the fold)
+_fold_in = jax.jit(jax.random.fold_in)
 
 
 class DurationSweep(NamedTuple):
@@ -101,7 +118,7 @@ def duration_sweep(true: MMPPParams, durations, n_datasets: int, key=0,
     errors, learned, iterations = [], [], []
     for d, duration in enumerate(durations):
         row, fits, its = [], [], []
-        for spikes in sample_data(true, jax.random.fold_in(as_key(key), d), duration, n_datasets):
+        for spikes in sample_data(true, _fold_in(as_key(key), d), duration, n_datasets):
             result = em_continuous(mis_initialised(true), spikes, duration=duration,
                                    max_iterations=500, xtol=tol)
             row.append(float(np.sqrt(np.mean((flat(aligned(result.params, true)) / truth - 1) ** 2))))
@@ -170,7 +187,7 @@ def nuts_coverage(true: MMPPParams, n_datasets: int = 5, duration: float = 20.0,
                             max_iterations=1000, xtol=1e-9).params)
         rows["wall_time_em"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        nuts = run_nuts(spikes, duration=duration, dt=dt, n_inputs=true.n_inputs, key=jax.random.fold_in(as_key(key), 10_000 + k),
+        nuts = run_nuts(spikes, duration=duration, dt=dt, n_inputs=true.n_inputs, key=_fold_in(as_key(key), 10_000 + k),
                         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                         chain_method="sequential", hdi_prob=hdi_prob)
         rows["wall_time_nuts"].append(time.perf_counter() - start)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
@@ -125,7 +124,9 @@ def finish(params, history, *, reference, fixed=()) -> tuple[MMPPParams, MMPPPar
 
 
 def stack(history: list) -> MMPPParams:
-    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *history)
+    """The iterates as one record with a leading axis, stacked on the host (NumPy): a
+    device ``jnp.stack`` would compile one program per history length."""
+    return jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(x) for x in a]), *history)
 
 
 def log_rate_change(new, old) -> float:

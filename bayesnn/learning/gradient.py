@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bayesnn.core.params import is_traced, unchecked
+from bayesnn.core.params import is_traced, to_device, unchecked
 from bayesnn.exact.mmpp_smoother import log_likelihood_kernel
 from bayesnn.learning import checks
 from bayesnn.learning.fit import FitResult, finish, stack
@@ -103,19 +103,33 @@ def _loss(u, p0, times, senders, counts, duration, n_spikes, start, free):
     return -_log_likelihood(rates, p0, times, senders, counts, duration) / n_spikes
 
 
-@partial(jax.jit, static_argnames=("transform", "line_search", "p0"))
-def _step(u, state, data, low, high, *, transform, line_search, p0):
-    loss = partial(_loss, p0=p0, **data)
+@partial(jax.jit, static_argnames=("transform", "fixed"))
+def _start(params, low, high, *, transform, fixed):
+    """The starting point as one program (eagerly: about ten small ones): log-rates
+    ``u`` clipped to ``[log low, log high]``, the mask of free rates, the optimiser's
+    state, the log bounds and the rates ``exp(u)``."""
+    low, high = jnp.log(low), jnp.log(high)
+    u = jax.tree_util.tree_map(lambda a: jnp.clip(jnp.log(a), low, high), params)
+    free = unchecked(MMPPParams, **{name: jnp.full(jnp.shape(getattr(u, name)), name not in fixed)
+                                    for name in MMPPParams.field_names})
+    return u, free, transform.init(u), low, high, jax.tree_util.tree_map(jnp.exp, u)
+
+
+# A fixed initial_prob_on is traced (p0; only whether the law is stationary is static),
+# so a new value reuses the compiled programs.
+@partial(jax.jit, static_argnames=("transform", "line_search", "stationary"))
+def _step(u, state, data, low, high, p0, *, transform, line_search, stationary):
+    loss = partial(_loss, p0=None if stationary else p0, **data)
     value, grad = jax.value_and_grad(loss)(u)
     extra = dict(value=value, grad=grad, value_fn=loss) if line_search else {}
     updates, state = transform.update(grad, state, u, **extra)
     u = jax.tree_util.tree_map(lambda a: jnp.clip(a, low, high), optax.apply_updates(u, updates))
-    return u, state, value, optax.tree.norm(grad)
+    return u, state, value, optax.tree.norm(grad), jax.tree_util.tree_map(jnp.exp, u)
 
 
-@partial(jax.jit, static_argnames=("p0",))
-def _value_and_grad(u, data, *, p0):
-    value, grad = jax.value_and_grad(partial(_loss, p0=p0, **data))(u)
+@partial(jax.jit, static_argnames=("stationary",))
+def _value_and_grad(u, data, p0, *, stationary):
+    value, grad = jax.value_and_grad(partial(_loss, p0=None if stationary else p0, **data))(u)
     return value, optax.tree.norm(grad)
 
 
@@ -169,32 +183,33 @@ def fit_gradient(initial, inputs, *, duration: float, optimizer="lbfgs",
     reference = checks.check_reference(reference, params.n_inputs)
     transform, line_search = _optimizer(optimizer, learning_rate)
     n_spikes = float(np.sum(np.where(np.asarray(inputs.senders) >= 0, np.asarray(inputs.counts), 0)))
-    low, high = jnp.log(low), jnp.log(high)
-
     start = time.perf_counter()
-    u = jax.tree_util.tree_map(lambda a: jnp.clip(jnp.log(a), low, high), params)
-    free = unchecked(MMPPParams, **{name: jnp.full(jnp.shape(getattr(u, name)), name not in fixed)
-                                    for name in MMPPParams.field_names})
+    u, free, state, low, high, rates = _start(params, low, high, transform=transform,
+                                              fixed=fixed)
     data = dict(times=inputs.times, senders=inputs.senders, counts=inputs.counts,
-                duration=jnp.asarray(duration, float), n_spikes=jnp.asarray(n_spikes),
+                duration=to_device(np.float64(duration)), n_spikes=to_device(np.float64(n_spikes)),
                 start=u, free=free)
-    state = transform.init(u)
-    values, history, converged, norm = [], [u], False, np.inf
+    p0_value = np.float64(0.0 if p0 is None else p0)
+    # history holds the rates exp(u) of each iterate (computed by the programs that make
+    # the iterates), stacked on the host at the end
+    values, history, converged, norm = [], [rates], False, np.inf
     for _ in range(max_steps):
-        new_u, state, value, norm = _step(u, state, data, low, high, transform=transform,
-                                          line_search=line_search, p0=p0)
+        new_u, state, value, norm, new_rates = _step(u, state, data, low, high, p0_value,
+                                                     transform=transform,
+                                                     line_search=line_search,
+                                                     stationary=p0 is None)
         values.append(float(value))
         if float(norm) < tol:
             converged = True
             break
         u = new_u
-        history.append(u)
+        history.append(new_rates)
     else:
-        value, norm = _value_and_grad(u, data, p0=p0)
+        value, norm = _value_and_grad(u, data, p0_value, stationary=p0 is None)
         values.append(float(value))
         converged = bool(norm < tol)
-    final = unchecked(MMPPParams, **{name: jnp.exp(getattr(u, name)) for name in MMPPParams.field_names})
-    trace = jax.tree_util.tree_map(jnp.exp, stack(history))
+    final = history[-1]
+    trace = stack(history)
     final, trace, swapped = finish(final, trace, reference=reference, fixed=fixed)
     return FitResult(final, -np.asarray(values) * n_spikes, trace, None, len(values) - 1,
                      converged, float(norm), swapped, time.perf_counter() - start,

@@ -62,7 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.params import unchecked
+from bayesnn.core.params import to_device, unchecked
 from bayesnn.core.stepping import scan_steps
 from bayesnn.learning import checks
 from bayesnn.learning.fit import FitResult
@@ -174,9 +174,9 @@ def _m_step(params, state, learning_rate, low, high, readout_log_odds):
                                     for name, value in proposal.items()})
 
 
-@partial(jax.jit, static_argnames=("update_every", "warmup", "record_every", "smoothing",
-                                   "readout"))
-def _run(params, p0, g0, counts, dt, discount, learning_rate, *, update_every, warmup,
+# update_every and warmup are traced (int32): a new value reuses the compiled program
+@partial(jax.jit, static_argnames=("record_every", "smoothing", "readout"))
+def _run(params, p0, g0, counts, dt, discount, learning_rate, update_every, warmup, *,
          record_every, smoothing, readout):
     def step(carry, y):
         current, state, k, fired = carry
@@ -255,8 +255,9 @@ def local_rule(initial, inputs, *, duration: float, dt: float, learning_rate: fl
     g0 = float(require_positive("g0", g0, ndim=0))
     reference = checks.check_reference(reference, params.n_inputs)
     final, (trajectory, log_odds, predicted), state, fired = _run(
-        params, p0, g0, jnp.asarray(data), dt, discount, learning_rate, update_every=update_every,
-        warmup=warmup, record_every=record_every, smoothing=bool(smoothing), readout=readout)
+        params, p0, g0, to_device(data), dt, discount, learning_rate, np.int32(update_every),
+        np.int32(min(warmup, np.iinfo(np.int32).max)), record_every=record_every,
+        smoothing=bool(smoothing), readout=readout)
     extra = {"log_odds": np.asarray(log_odds), "prediction": np.asarray(predicted),
              "n_output_spikes": int(fired), "state": state}
     return stream_result("local_rule", params, final, trajectory, data, dt, record_every,

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bayesnn.core.params import to_device
 from bayesnn.core.stepping import scan_steps
 from bayesnn.learning import checks
 from bayesnn.learning.em import _binned_gradient
@@ -135,11 +136,12 @@ def online_statistics(params, inputs, *, duration: float, dt: float, discount: f
     data, dt = stream(inputs, duration, dt, params.n_inputs)
     discount = checks.check_discount(discount)
     p0 = initial_law(params, checks.check_initial_prob_on(initial_prob_on))
-    return _statistics(params, p0, jnp.asarray(data), dt, discount)
+    return _statistics(params, p0, to_device(data), dt, discount)
 
 
-@partial(jax.jit, static_argnames=("update_every", "warmup", "record_every"))
-def _online_em(params, p0, counts, dt, discount, *, update_every, warmup, record_every):
+# update_every and warmup are traced (int32): a new value reuses the compiled program
+@partial(jax.jit, static_argnames=("record_every",))
+def _online_em(params, p0, counts, dt, discount, update_every, warmup, *, record_every):
     def step(carry, y):
         current, state, k = carry
         state = online_step(current, state, y, dt, discount)
@@ -202,8 +204,9 @@ def online_em(initial, inputs, *, duration: float, dt: float, discount: float = 
     record_every = checks.check_positive_int("record_every", record_every)
     p0 = initial_law(params, checks.check_initial_prob_on(initial_prob_on))
     reference = checks.check_reference(reference, params.n_inputs)
-    final, trajectory, stats = _online_em(params, p0, jnp.asarray(data), dt, discount,
-                                          update_every=update_every, warmup=warmup,
+    final, trajectory, stats = _online_em(params, p0, to_device(data), dt, discount,
+                                          np.int32(update_every),
+                                          np.int32(min(warmup, np.iinfo(np.int32).max)),
                                           record_every=record_every)
     return stream_result("online_em", params, final, trajectory, data, dt, record_every,
                          reference, start, {"statistics": stats}, bool(diagnostics))
@@ -211,7 +214,11 @@ def online_em(initial, inputs, *, duration: float, dt: float, discount: float = 
 
 def initial_law(params, p0):
     """P(x_0 = 1): the fixed value, or the stationary law of ``params`` (None)."""
-    return float(params.stationary_prob_on) if p0 is None else p0
+    if p0 is not None:
+        return p0
+    # r_on / (r_on + r_off) in host floats (the same IEEE operations): no program
+    r_on, r_off = float(np.asarray(params.r_on)), float(np.asarray(params.r_off))
+    return r_on / (r_on + r_off)
 
 
 def stream(inputs, duration, dt, n_inputs):
@@ -230,7 +237,8 @@ def _diagnostics(initial, final, data, dt):
         return binned_log_likelihood(params, params.r_on / (params.r_on + params.r_off),
                                      data[None], dt)
 
-    return jnp.stack([value(initial), value(final)]), _binned_gradient(final, None, data[None], dt)
+    return jnp.stack([value(initial), value(final)]), _binned_gradient(final, 0.0, data[None], dt,
+                                                                     stationary=True)
 
 
 def stream_result(method, initial, final, trajectory, data, dt, record_every, reference,
@@ -240,10 +248,12 @@ def stream_result(method, initial, final, trajectory, data, dt, record_every, re
     initial law) at the start and at the end, and the final gradient norm (two passes
     over the stream; skipped with ``diagnostics=False``: then ``log_likelihoods`` is
     empty and ``gradient_norm`` is NaN, by request)."""
-    history = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), initial,
-                                     trajectory)
+    # on the host (NumPy): a device concatenate compiles one program per length
+    history = jax.tree_util.tree_map(lambda a, b: np.concatenate([np.asarray(a)[None],
+                                                                  np.asarray(b)]),
+                                     initial, trajectory)
     if diagnostics:
-        log_liks, gradient = _diagnostics(initial, final, jnp.asarray(data), dt)
+        log_liks, gradient = _diagnostics(initial, final, to_device(data), dt)
         log_liks, gradient = np.asarray(log_liks), float(gradient) / float(np.sum(data))
     else:
         log_liks, gradient = np.zeros(0), float("nan")

@@ -26,6 +26,7 @@ from bayesnn.learning import experiments as ex
 from bayesnn.learning.em import em_binned, em_continuous
 from bayesnn.learning.experiments import PARAMETERS
 from bayesnn.core import spikes_from_counts
+from bayesnn.core.params import to_device
 from bayesnn.learning.gradient import fit_gradient
 from bayesnn.learning.local import local_readout, local_rule
 from bayesnn.learning.online import online_em, online_statistics
@@ -34,6 +35,10 @@ from bayesnn.processes import sample_binned
 from bayesnn.report import Check
 
 __all__ = ["learning_checks", "learning_scenario"]
+
+
+# one compiled program (eagerly about six; the same values to the bit)
+_readout = jax.jit(local_readout)
 
 
 def _rel(a, b) -> float:
@@ -48,7 +53,8 @@ def _monotone(log_liks) -> float:
 def _em_part(true, start, seed, numbers, figures_data):
     spikes = ex.sample_data(true, seed, 60.0, 1)[0]
     em = em_continuous(start, spikes, duration=60.0, max_iterations=3000, xtol=1e-10)
-    grad = jax.grad(lambda p: mmpp_log_likelihood(p, spikes, duration=60.0))(em.params)
+    # one compiled program (eagerly about a dozen; the same gradient to the bit)
+    grad = jax.jit(jax.grad(lambda p: mmpp_log_likelihood(p, spikes, duration=60.0)))(em.params)
     stationarity = float(np.max(np.abs(ex.flat(grad) * ex.flat(em.params))))
     binned = em_binned(start, spikes, duration=60.0, dt=0.01, max_iterations=3000, xtol=1e-10)
     gradient = fit_gradient(start, spikes, duration=60.0, tol=1e-9)
@@ -84,7 +90,7 @@ def _online_part(true, start, seed, quick, numbers, figures_data):
     counts = np.asarray(sample_binned(true, key=seed, dt=dt, n_steps=3000).counts)
     online = online_statistics(true, spikes_from_counts(counts, dt), duration=3000 * dt, dt=dt,
                                initial_prob_on=0.3)
-    batch, _ = binned_e_step(true, 0.3, jnp.asarray(counts, float)[None], dt)
+    batch, _ = binned_e_step(true, 0.3, to_device(counts[None], float), dt)
     # the statistics online EM tracks (it drops the initial law's one-bin term, so its
     # initial-state statistic is not kept: bayesnn.learning.online.online_init)
     exactness = max(_rel(getattr(online, name), getattr(batch, name))
@@ -92,8 +98,9 @@ def _online_part(true, start, seed, quick, numbers, figures_data):
     # tracking: q_on halves halfway, discount with memory tau
     tau, half = 10.0, 20_000
     first = sample_binned(true, key=seed + 1, dt=dt, n_steps=half)
-    second = sample_binned(true.replace(q_on=true.q_on / 2), key=seed + 2, dt=dt, n_steps=half,
-                           initial_state=int(first.states[-1]))
+    # host values (NumPy, the same IEEE quotient): no eager device programs
+    second = sample_binned(true.replace(q_on=np.asarray(true.q_on) / 2), key=seed + 2, dt=dt,
+                           n_steps=half, initial_state=int(np.asarray(first.states)[-1]))
     switched = np.concatenate([np.asarray(first.counts), np.asarray(second.counts)])
     tracked = online_em(true, spikes_from_counts(switched, dt), duration=2 * half * dt, dt=dt,
                         discount=1 - dt / tau, update_every=10, warmup=int(tau / dt),
@@ -120,9 +127,12 @@ def _local_part(true, start, seed, quick, numbers, figures_data):
     spikes = ex.sample_data(true, seed + 3, duration, 1)[0]
     stats_diff = {}
     for dt in (0.004, 0.002):
-        exact = online_statistics(true, spikes, duration=duration, dt=dt)
-        local = local_readout(local_rule(true, spikes, duration=duration, dt=dt,
-                                         warmup=10**9).extra["state"])
+        exact = jax.device_get(online_statistics(true, spikes, duration=duration, dt=dt))
+        # only the final state is used: no diagnostics, and the record grid of the runs
+        # below (one compiled program for both)
+        local = jax.device_get(_readout(local_rule(
+            true, spikes, duration=duration, dt=dt, warmup=10**9, record_every=250,
+            diagnostics=False).extra["state"]))
         stats_diff[dt] = max(_rel(local[0] / dt, exact.occupancy[1]), _rel(local[1], exact.transitions[0, 1]),
                              _rel(local[2], exact.transitions[1, 0]), _rel(local[3], exact.counts[1]))
     dt = 0.002
@@ -147,11 +157,13 @@ def _local_part(true, start, seed, quick, numbers, figures_data):
         readout_g_final_over_truth=(ex.flat(with_g.params) / ex.flat(true)).tolist(),
         local_r_second_half_max_rel_error=None,
         output_spikes_per_s=local.extra["n_output_spikes"] / duration)
-    r_moved = max(abs(float(filtered.params.r_on / start.r_on) - 1), abs(float(filtered.params.r_off / start.r_off) - 1))
+    r_moved = max(abs(float(np.asarray(filtered.params.r_on) / np.asarray(start.r_on)) - 1),
+                  abs(float(np.asarray(filtered.params.r_off) / np.asarray(start.r_off)) - 1))
     # r averaged over the second half (100 s): the memory (30 s, ~60 switches) leaves
     # ~13 % noise per value, ~8 % on the mean, so 30 % is > 3.5 sd
-    r_error = max(abs(float(np.mean(getattr(local.history, n)[late]) / getattr(true, n)) - 1)
-                  for n in ("r_on", "r_off"))
+    # the mean by XLA's reduction, as before the history came back as NumPy
+    r_error = max(abs(float(jnp.mean(to_device(getattr(local.history, n)[late])))
+                      / float(getattr(true, n)) - 1) for n in ("r_on", "r_off"))
     numbers["local"]["local_r_second_half_max_rel_error"] = r_error
     return [
         Check("local_vs_online_statistics", stats_diff[0.002], 0.01, "<=",

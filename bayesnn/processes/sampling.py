@@ -134,7 +134,9 @@ def sample_kernel(key: jax.Array, params: MMPPParams, duration, initial_state,
 def sample_capacities(params, duration: float) -> tuple[int, int]:
     """Bucketed buffer sizes (switch draws, candidate input spikes) for one trial."""
     rate = float(np.max(np.maximum(np.asarray(params.r_on), np.asarray(params.r_off))))
-    majorant = float(np.max(np.asarray(model_of(params).max_input_rate)))
+    model = model_of(params)  # the majorant sum_i max(q_on, q_off) in NumPy: no program
+    majorant = float(np.max(np.sum(np.maximum(np.asarray(model.q_on), np.asarray(model.q_off)),
+                                   axis=-1)))
     return bucket_capacity(rate * duration), bucket_capacity(majorant * duration)
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from bayesnn.core.validation import as_array
 from bayesnn.core import as_key
+from bayesnn.core.params import to_device
 from bayesnn.core.validation import require_int as check_int
 from bayesnn.scn.learning.signals import SmoothedNoise, check_inputs, input_block
 from bayesnn.scn.learning.statistics import (
@@ -169,24 +170,26 @@ def evaluate_weights(params: LearningParams, F, Omega, inputs=SmoothedNoise(), *
     if not amp > 0:
         raise ValueError(f"cv_amplitude must be > 0, got {amp}")
     key = as_key(key)
-    u = np.asarray(jax.random.normal(jax.random.fold_in(key, 9), (cv_directions, D)))
+    u = np.asarray(_directions(key, cv_directions, D))
     u = amp * u / np.linalg.norm(u, axis=1, keepdims=True)
     f = jnp.result_type(float)
     spec = data if isinstance(data, SmoothedNoise) else None
-    arr = None if spec is not None else jnp.asarray(data, f)
-    out = _evaluate_batch(params, jnp.asarray(Fb, f), jnp.asarray(Ob, f), arr, key,
-                          jnp.asarray(u, f), spec=spec, n_blocks=n_steps // block, block=block,
-                          cv_blocks=cv_steps // block, noisy=_positive(params.sigma_v),
-                          jittery=_positive(params.jitter))
-    return jax.tree_util.tree_map(lambda a: a.reshape(lead + a.shape[1:]), out)
+    arr = None if spec is not None else to_device(data, f)
+    static = dict(spec=spec, n_blocks=n_steps // block, block=block, cv_blocks=cv_steps // block,
+                  noisy=_positive(params.sigma_v), jittery=_positive(params.jitter))
+    u = to_device(u, f)
+    # one weight set per call of one compiled program (the same program whatever the
+    # number of weight sets), results gathered on the host
+    outs = [jax.device_get(_evaluate_one(params, to_device(Fk, f), to_device(Ok, f), arr, key, u,
+                                         **static))
+            for Fk, Ok in zip(Fb, Ob)]
+    return Evaluation(*(np.stack(field).reshape(lead + np.shape(field[0])) for field in zip(*outs)))
 
 
-@partial(jax.jit, static_argnames=("spec", "n_blocks", "block", "cv_blocks", "noisy",
-                                   "jittery"))
-def _evaluate_batch(params, Fb, Ob, arr, key, u, **static):
-    """lax.map of :func:`_evaluate_one` over the leading axis, compiled once per shape."""
-    return jax.lax.map(lambda w: _evaluate_one(params, w[0], w[1], arr, key, u, **static),
-                       (Fb, Ob))
+@partial(jax.jit, static_argnames=("n", "D"))
+def _directions(key, n: int, D: int):
+    """(n, D) standard normal draws of the constant-input directions (key fold 9)."""
+    return jax.random.normal(jax.random.fold_in(key, 9), (n, D))
 
 
 def best_fixed_point(F, Omega) -> tuple[np.ndarray, float, float]:

@@ -65,7 +65,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.params import as_leaf, params_record
+from bayesnn.core.params import as_leaf, params_record, to_device
 from bayesnn.core.validation import as_array, require_nonnegative, require_positive, require_shape
 from bayesnn.core import as_key
 from bayesnn.scn.network.kernels import pick_max
@@ -231,9 +231,10 @@ def init_learning_state(params: LearningParams, F, Omega, *, x0=None) -> Learnin
     D, N = F.shape
     x = np.zeros(D) if x0 is None else require_shape("x0", as_array("x0", x0, ndim=1), (D,))
     f = jnp.result_type(float)
-    return LearningState(V=jnp.asarray(x @ F, f), rates=jnp.zeros(N, f), x=jnp.asarray(x, f),
-                         F=jnp.asarray(F, f), OmegaT=jnp.asarray(Omega.T, f),
-                         step=jnp.zeros((), jnp.int32))
+    # host values (NumPy) reach the device without compiled programs
+    return LearningState(V=to_device(x @ F, f), rates=to_device(np.zeros(N, f)),
+                         x=to_device(x, f), F=to_device(F, f), OmegaT=to_device(Omega.T, f),
+                         step=to_device(np.zeros((), np.int32)))
 
 
 KEY_BLOCK = 16  # steps per PRNG key in learning_inputs

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import as_key
-from bayesnn.core.params import as_leaf, params_record
+from bayesnn.core.params import as_leaf, params_record, to_device
 from bayesnn.core.validation import as_array, require_nonnegative, require_positive, require_shape
 from bayesnn.scn.network.kernels import pick_max
 from bayesnn.scn.learning.plasticity import _positive, check_rate, draw_step_normals
@@ -199,11 +199,13 @@ def init_dale_learning_state(params: DaleLearningParams, weights: dict) -> DaleL
     f = jnp.result_type(float)
     D, NE = w["FE"].shape
     NI = w["CEI"].shape[0]
-    z = lambda n: jnp.zeros(n, f)  # noqa: E731
+    # host values (NumPy) reach the device without compiled programs
+    z = lambda n: to_device(np.zeros(n, f))  # noqa: E731
     return DaleLearningState(z(NE), z(NI), z(NE), z(NI), z(D), z(D), z(NE),
-                             *(jnp.asarray(w[n], f) for n in DALE_WEIGHTS),
-                             jnp.full(NE, -(10**6), jnp.int32), jnp.full(NI, -(10**6), jnp.int32),
-                             jnp.zeros((), jnp.int32))
+                             *(to_device(w[n], f) for n in DALE_WEIGHTS),
+                             to_device(np.full(NE, -(10**6), np.int32)),
+                             to_device(np.full(NI, -(10**6), np.int32)),
+                             to_device(np.zeros((), np.int32)))
 
 
 def dale_learning_inputs(params: DaleLearningParams, c, n_e: int, n_i: int, *, key: Any = 0,

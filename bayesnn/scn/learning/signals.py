@@ -8,6 +8,7 @@ plain array (T, D). Argument checks shared by the learning loops.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -79,7 +80,14 @@ def smoothed_noise(spec: SmoothedNoise, n_steps: int, *, key: Any = 0) -> np.nda
     spec = _check_spec(spec)
     n_steps = check_int("n_steps", n_steps, 1)
     n_seq = -(-n_steps // spec.sequence_steps)
-    return np.asarray(noise_block(spec, as_key(key), 0, n_seq))[:n_steps]
+    return np.asarray(_noise_program(spec, as_key(key), n_seq))[:n_steps]
+
+
+@partial(jax.jit, static_argnames=("spec", "n_sequences"))
+def _noise_program(spec: SmoothedNoise, key, n_sequences: int):
+    """:func:`noise_block` from sequence 0 as one compiled program (eagerly it would
+    dispatch about ten small ones)."""
+    return noise_block(spec, key, 0, n_sequences)
 
 
 def check_inputs(inputs, n_dims: int, dt: float, duration, block_steps: int

@@ -10,6 +10,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from bayesnn.core.params import to_device
 
 __all__ = ["add_spike", "accumulate", "block_summary", "reset_block", "empty_acc",
            "Moments", "zero_moments", "add_moments", "decoding_error", "optimal_decoder",
@@ -68,8 +71,9 @@ def reset_block(acc: _Acc) -> _Acc:
 
 
 def empty_acc(N: int, dtype) -> _Acc:
-    zero = jnp.zeros(N, dtype)
-    return _Acc(zero, jnp.full(N, -1, jnp.int32), zero, zero, zero, zero, zero)
+    # built by NumPy: a host value reaches the device without a compiled program
+    zero = to_device(np.zeros(N, dtype))
+    return _Acc(zero, to_device(np.full(N, -1, np.int32)), zero, zero, zero, zero, zero)
 
 
 class Moments(NamedTuple):

@@ -30,6 +30,7 @@ measures the trained weights in the hard spiking network.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -37,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import as_key
-from bayesnn.core.params import as_leaf, is_traced, params_record
+from bayesnn.core.params import as_leaf, is_traced, params_record, to_device
 from bayesnn.core.validation import as_array, require_positive
 from bayesnn.core.validation import require_int as check_int
 from bayesnn.scn.learning.signals import SmoothedNoise, _check_spec, noise_block
@@ -206,10 +207,10 @@ def _split(weights: dict, train: Sequence[str]) -> tuple[dict, dict]:
     missing = set(TRAINABLE) - set(weights)
     if missing:
         raise ValueError(f"weights must hold {TRAINABLE}, missing {sorted(missing)}")
-    w = {n: jnp.asarray(as_array(f"weights[{n!r}]", weights[n], ndim=2), jnp.result_type(float))
+    w = {n: to_device(as_array(f"weights[{n!r}]", weights[n], ndim=2), jnp.result_type(float))
          for n in TRAINABLE}
     for name, value in w.items():
-        if not bool(jnp.all(jnp.isfinite(value))):
+        if not np.all(np.isfinite(np.asarray(value))):  # on the host: no program per shape
             raise ValueError(f"weights[{name!r}] must be finite")
     Dm, N = w["F"].shape
     for name, shape in (("Omega", (N, N)), ("D", (None, N))):
@@ -233,26 +234,51 @@ def gradient_check(params: GateParams, weights: dict, c, *, train=TRAINABLE, key
     _check_run(params, {**fixed, **trainable}, c, target, M)
     n_directions = check_int("n_directions", n_directions, 1)
     h = float(require_positive("step", step, ndim=0))
-    loss = jax.jit(lambda w: gated_loss(w, fixed, params, c, target, M))
-    grad = jax.grad(lambda w: gated_loss(w, fixed, params, c, target, M))(trainable)
+    # the unit directions and <grad, u> by eager JAX operations, as before this path was
+    # compiled: fused into one program the norm and the dot sum in another order, and the
+    # check's value (a difference of two near-equal derivatives) would move by ~1e-7
+    # relative; each of these small programs is compiled once for all directions
+    leaves = jax.tree_util.tree_leaves(trainable)
+    size = sum(int(np.size(leaf)) for leaf in leaves)
+    directions = []
+    for raw in _normal_draws(as_key(key), n_directions, size, leaves[0].dtype):
+        directions.append(raw / jnp.linalg.norm(raw))
+    gflat, fd, value = _directional_derivatives(
+        trainable, fixed, params, to_device(c, jnp.result_type(float)), target, M,
+        tuple(directions), h)
+    ad = np.array([float(gflat @ u) for u in directions])
+    fd = np.asarray(fd)
+    scale = max(float(np.max(np.abs(ad))), 1e-300)
+    return {"max_rel_error": float(np.max(np.abs(ad - fd)) / scale), "autodiff": ad,
+            "finite_difference": fd, "loss": float(value), "step": h}
+
+
+@partial(jax.jit, static_argnames=("n", "size", "dtype"))
+def _normal_draws(key, n: int, size: int, dtype):
+    """n standard normal vectors (size,), draw i from ``fold_in(key, i)``."""
+    return tuple(jax.random.normal(jax.random.fold_in(key, i), (size,), dtype) for i in range(n))
+
+
+@jax.jit
+def _directional_derivatives(trainable, fixed, params, c, target, M, directions, h):
+    """The model work of :func:`gradient_check` as one compiled program: (flattened
+    gradient, central differences along ``directions`` (n,), loss at ``trainable``)."""
+    def loss(w):
+        return gated_loss(w, fixed, params, c, target, M)
+
+    grad = jax.grad(loss)(trainable)
     leaves, tree = jax.tree_util.tree_flatten(trainable)
     gflat = jnp.concatenate([g.ravel() for g in jax.tree_util.tree_leaves(grad)])
-    ad, fd = [], []
-    for i in range(n_directions):
-        u = jax.random.normal(jax.random.fold_in(as_key(key), i), gflat.shape, gflat.dtype)
-        u = u / jnp.linalg.norm(u)
+    fd = []
+    for u in directions:
         parts, start = [], 0
         for leaf in leaves:
             parts.append(u[start:start + leaf.size].reshape(leaf.shape))
             start += leaf.size
         shift = lambda sign: jax.tree_util.tree_unflatten(  # noqa: E731
             tree, [a + sign * h * b for a, b in zip(leaves, parts)])
-        fd.append(float((loss(shift(1.0)) - loss(shift(-1.0))) / (2 * h)))
-        ad.append(float(gflat @ u))
-    ad, fd = np.array(ad), np.array(fd)
-    scale = max(float(np.max(np.abs(ad))), 1e-300)
-    return {"max_rel_error": float(np.max(np.abs(ad - fd)) / scale), "autodiff": ad,
-            "finite_difference": fd, "loss": float(loss(trainable)), "step": h}
+        fd.append((loss(shift(1.0)) - loss(shift(-1.0))) / (2 * h))
+    return gflat, jnp.stack(fd), loss(trainable)
 
 
 class TrainResult(NamedTuple):
@@ -305,6 +331,7 @@ def train_gated(params: GateParams, weights: dict, inputs: SmoothedNoise = Smoot
         return w, losses
 
     w, losses = run(trainable)
-    if not all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(w)):
+    # checked on the host: no program per shape
+    if not all(np.all(np.isfinite(a)) for a in jax.tree_util.tree_leaves(jax.device_get(w))):
         raise FloatingPointError("train_gated: weights became non-finite; lower learning_rate")
     return TrainResult({**fixed, **w}, np.asarray(losses))

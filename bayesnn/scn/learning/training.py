@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import as_key, warn_if_float32
+from bayesnn.core.params import to_device
 from bayesnn.core.validation import require_int as check_int
 from bayesnn.scn.learning.signals import SmoothedNoise, check_inputs, input_block, is_aligned
 from bayesnn.scn.learning.statistics import (
@@ -162,7 +163,7 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
                     else check_int("decode_every", decode_every, 0))
     warn_if_float32("scn learning")
     f = jnp.result_type(float)
-    arr = None if isinstance(data, SmoothedNoise) else jnp.asarray(data, f)
+    arr = None if isinstance(data, SmoothedNoise) else to_device(data, f)
     spec = data if isinstance(data, SmoothedNoise) else None
     static = dict(spec=spec, block=block, plastic=bool(plastic), noisy=_positive(params.sigma_v),
                   jittery=_positive(params.jitter), decode_every=decode_every,
@@ -170,43 +171,64 @@ def learn(params: LearningParams, inputs=SmoothedNoise(), *, F=None, Omega=None,
     key = as_key(key)
 
     def run_chunk(carry, b0, n):
-        return _learn_chunk(params, carry, arr, key, state0.step, b0, n=n, **static)
+        return _learn_chunk(params, carry, arr, key, state0.step, b0, n, **static)
 
-    carry = (state0, empty_acc(N, f), jnp.zeros(N, f))
+    carry = (state0, empty_acc(N, f), to_device(np.zeros(N, f)))
     carry, recs, snaps_w = drive_blocks(run_chunk, carry, n_blocks, snaps,
                                         lambda c: (c[0].F, c[0].Omega))
     final, _, counts = carry
     times, dist, rate, cv, vvar, err, wmax = recs
     check_finite(times, wmax, "learning")
-    t0 = state0.step.astype(f) * params.dt
-    snap_times = jnp.concatenate([t0[None], times[jnp.asarray(snaps)]]) if snaps.size else t0[None]
-    Fs = jnp.stack([w[0] for w in snaps_w])
-    Os = jnp.stack([w[1] for w in snaps_w])
+    # on the host (NumPy, the same IEEE products): no device program per shape
+    t0 = np.asarray(state0.step).astype(f) * np.asarray(params.dt)
+    snap_times = np.concatenate([t0[None], times[snaps]])
+    Fs = np.stack([w[0] for w in snaps_w])
+    Os = np.stack([w[1] for w in snaps_w])
     return LearningResult(times, dist, rate, cv, vvar, err, wmax, snap_times, Fs, Os, counts,
                           final)
 
 
-CHUNK_BLOCKS = 16  # blocks per compiled call in long runs (plus a one-block program)
+CHUNK_BLOCKS = 16  # most blocks per compiled call in long runs
 
 
 def drive_blocks(run_chunk, carry, n_blocks: int, snaps: np.ndarray, take):
     """Run ``n_blocks`` blocks by calls ``run_chunk(carry, b0, n) -> (carry, records)``
-    with n = CHUNK_BLOCKS or 1 (so at most two programs are compiled whatever the
-    duration), stopping after each block in ``snaps`` to keep ``take(carry)``.
-    Returns (carry, records concatenated over blocks, [take(initial), take(snap)...])."""
-    kept = [take(carry)]
+    with ``n <= CHUNK_BLOCKS`` blocks (``b0``, ``n`` int32 arrays, so that one compiled
+    program serves every call whatever the duration and the snapshot times: records
+    come in ``CHUNK_BLOCKS`` rows, the first ``n`` filled), stopping after each block in
+    ``snaps`` to keep ``take(carry)``. Returns (carry, records concatenated over blocks
+    as NumPy arrays, [take(initial), take(snap)...] as NumPy arrays). Records and
+    snapshots are assembled on the host: slicing and stacking device arrays of
+    varying length would compile one small program per length."""
+    kept = [jax.device_get(take(carry))]
     ends = sorted({int(b) + 1 for b in snaps} | {n_blocks})
+    snap_set = {int(x) for x in snaps}
     parts, b = [], 0
     for end in ends:
         while b < end:
-            n = CHUNK_BLOCKS if end - b >= CHUNK_BLOCKS else 1
-            carry, rec = run_chunk(carry, jnp.asarray(b, jnp.int32), n)
-            parts.append(rec)
+            n = min(CHUNK_BLOCKS, end - b)
+            carry, rec = run_chunk(carry, np.int32(b), np.int32(n))
+            parts.append([np.asarray(a)[:n] for a in jax.device_get(rec)])
             b += n
-        if end - 1 in set(int(x) for x in snaps):
-            kept.append(take(carry))
-    recs = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)
+        if end - 1 in snap_set:
+            kept.append(jax.device_get(take(carry)))
+    recs = tuple(np.concatenate(a) for a in zip(*parts))
     return carry, recs, kept
+
+
+def scan_blocks(one_block, carry, b0, n):
+    """``one_block(carry, b) -> (carry, record)`` for blocks ``b0 .. b0 + n - 1`` (n <=
+    CHUNK_BLOCKS, traced), records in ``CHUNK_BLOCKS`` rows (the first n filled): a
+    ``fori_loop`` with a traced trip count, so the chunk program does not depend on n."""
+    _, shapes = jax.eval_shape(one_block, carry, b0)
+    buffers = tuple(jnp.zeros((CHUNK_BLOCKS,) + s.shape, s.dtype) for s in shapes)
+
+    def body(i, state):
+        carry, buffers = state
+        carry, record = one_block(carry, b0 + i)
+        return carry, tuple(buf.at[i].set(r) for buf, r in zip(buffers, record))
+
+    return jax.lax.fori_loop(0, n, body, (carry, buffers))
 
 
 def check_finite(times, wmax, what: str) -> None:
@@ -226,11 +248,11 @@ def sample_moments(moments, k, x, r, every: int):
     return jax.lax.cond(k % every == 0, lambda m: add_moments(m, x, r), lambda m: m, moments)
 
 
-@partial(jax.jit, static_argnames=("n", "spec", "block", "plastic", "noisy", "jittery",
+@partial(jax.jit, static_argnames=("spec", "block", "plastic", "noisy", "jittery",
                                    "decode_every", "aligned"))
-def _learn_chunk(params, carry, arr, key, step0, b0, *, n, spec, block, plastic, noisy, jittery,
+def _learn_chunk(params, carry, arr, key, step0, b0, n, *, spec, block, plastic, noisy, jittery,
                  decode_every, aligned):
-    """Blocks b0 .. b0 + n - 1 of a run that started at step ``step0``."""
+    """Blocks b0 .. b0 + n - 1 of a run that started at step ``step0`` (:func:`scan_blocks`)."""
     D, N = carry[0].F.shape
     f = carry[0].V.dtype
     inputs = spec if spec is not None else arr
@@ -259,4 +281,4 @@ def _learn_chunk(params, carry, arr, key, step0, b0, *, n, spec, block, plastic,
         t = state.step.astype(f) * params.dt
         return (state, reset_block(acc), total + acc.spikes), (t, dist, rate, cv, vvar, err, wmax)
 
-    return jax.lax.scan(one_block, carry, b0 + jnp.arange(n, dtype=jnp.int32))
+    return scan_blocks(one_block, carry, b0, n)

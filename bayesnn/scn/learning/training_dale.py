@@ -19,9 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import as_key, warn_if_float32
+from bayesnn.core.params import to_device
 from bayesnn.core.validation import as_array
 from bayesnn.core.validation import require_int as check_int
-from bayesnn.scn.learning.training import check_finite, drive_blocks, sample_moments, snapshot_blocks
+from bayesnn.scn.learning.training import (
+    check_finite, drive_blocks, sample_moments, scan_blocks, snapshot_blocks,
+)
 from bayesnn.scn.learning.signals import SmoothedNoise, check_inputs, input_block, is_aligned
 from bayesnn.scn.learning.statistics import (
     accumulate, add_moments, add_spike, block_summary, decoding_error, empty_acc,
@@ -88,23 +91,24 @@ def learn_dale(params: DaleLearningParams, inputs=SmoothedNoise(3), *, weights: 
     warn_if_float32("scn E/I learning")
     spec = data if isinstance(data, SmoothedNoise) else None
     f = jnp.result_type(float)
-    arr = None if spec is not None else jnp.asarray(data, f)
+    arr = None if spec is not None else to_device(data, f)
     static = dict(spec=spec, block=block, plastic=bool(plastic), noisy=_positive(params.sigma_v),
                   jittery=_positive(params.jitter), decode_every=decode_every,
                   aligned=is_aligned(data, int(state0.step), block))
     key = as_key(key)
 
     def run_chunk(carry, b0, n):
-        return _chunk(params, carry, arr, key, state0.step, b0, n=n, **static)
+        return _chunk(params, carry, arr, key, state0.step, b0, n, **static)
 
     carry = (state0, empty_acc(NE + state0.CEI.shape[0], f))
     (final, _), recs, kept = drive_blocks(
         run_chunk, carry, n_blocks, snaps, lambda c: tuple(getattr(c[0], n) for n in DALE_WEIGHTS))
     times, rate_e, rate_i, cv_e, err_e, err_i, viol, wmax = recs
     check_finite(times, wmax, "E/I learning")
-    t0 = state0.step.astype(f) * params.dt
-    snap_times = jnp.concatenate([t0[None], times[jnp.asarray(snaps)]]) if snaps.size else t0[None]
-    snap = {n: jnp.stack([k[i] for k in kept]) for i, n in enumerate(DALE_WEIGHTS)}
+    # on the host (NumPy, the same IEEE products): no device program per shape
+    t0 = np.asarray(state0.step).astype(f) * np.asarray(params.dt)
+    snap_times = np.concatenate([t0[None], times[snaps]])
+    snap = {n: np.stack([k[i] for k in kept]) for i, n in enumerate(DALE_WEIGHTS)}
     return DaleLearningResult(times, rate_e, rate_i, cv_e, err_e, err_i, viol, wmax, snap_times,
                               snap, final)
 
@@ -115,11 +119,12 @@ def _two_spikes(acc, k, V, rec, NE):
     return add_spike(acc, k, rec.senders[1] + NE, rec.fired[1])
 
 
-@partial(jax.jit, static_argnames=("n", "spec", "block", "plastic", "noisy", "jittery",
+@partial(jax.jit, static_argnames=("spec", "block", "plastic", "noisy", "jittery",
                                    "decode_every", "aligned"))
-def _chunk(params, carry, arr, key, step0, b0, *, n, spec, block, plastic, noisy, jittery,
+def _chunk(params, carry, arr, key, step0, b0, n, *, spec, block, plastic, noisy, jittery,
            decode_every, aligned):
-    """Blocks b0 .. b0 + n - 1 of a run that started at step ``step0``."""
+    """Blocks b0 .. b0 + n - 1 of a run that started at step ``step0`` (:func:`bayesnn.scn.
+    learning.training.scan_blocks`)."""
     D, NE = carry[0].FE.shape
     NI = carry[0].CEI.shape[0]
     f = carry[0].VE.dtype
@@ -156,7 +161,7 @@ def _chunk(params, carry, arr, key, step0, b0, *, n, spec, block, plastic, noisy
         return (st, reset_block(acc)), (t, rate_e, rate_i, cv_e, err_e, err_i,
                                         sign_violations(st), wmax)
 
-    return jax.lax.scan(one_block, carry, b0 + jnp.arange(n, dtype=jnp.int32))
+    return scan_blocks(one_block, carry, b0, n)
 
 
 class DaleEvaluation(NamedTuple):

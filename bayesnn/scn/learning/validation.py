@@ -81,7 +81,7 @@ def _dale(seed, duration, n_i, progress):
                       key=seed + 1, duration=duration, record_every=10000, decode_every=10)
 
 
-def _gradient(seed, n_neurons, iterations, local_params, eval_duration, progress):
+def _gradient(seed, n_neurons, iterations, local_params, eval_duration, cv_duration, progress):
     from bayesnn.scn.learning.evaluation import evaluate_weights
     from bayesnn.scn.learning.signals import SmoothedNoise, smoothed_noise
     from bayesnn.scn.learning.plasticity import brendel_fig2_weights
@@ -96,8 +96,9 @@ def _gradient(seed, n_neurons, iterations, local_params, eval_duration, progress
     progress(f"scn_learning: Adam through the gated network, {iterations} iterations")
     trained = train_gated(gate, w0, SmoothedNoise(2), train=("D", "F"), key=seed + 5,
                           n_iterations=iterations)
+    # the settings of the snapshots' evaluation (one compiled program for both)
     hard = evaluate_weights(local_params, trained.weights["F"], trained.weights["Omega"],
-                            key=seed + 2, duration=eval_duration)
+                            key=seed + 2, duration=eval_duration, cv_duration=cv_duration)
     return check, trained, hard
 
 
@@ -187,7 +188,7 @@ def scn_learning_scenario(*, seed: int = 0, duration: float = 512.0, n_neurons: 
                 NE=4 * dale_n_i, NI=dale_n_i, duration=(dale_duration, "s"), seed=seed))
     if gradient:
         check, trained, hard = _gradient(seed, n_neurons, train_iterations, params,
-                                         eval_duration, progress)
+                                         eval_duration, cv_duration, progress)
         losses = trained.loss
         first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
         checks += [
