@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bayesnn.core.validation import as_array, require_shape
 from bayesnn.scn.network.kernels import StepInputs, any_positive, draw_randomness, pick_max, run_key
@@ -141,13 +142,18 @@ def init_state(params: SCNParams, x0=None, *, delay_steps: int = 0) -> SCNState:
     f = jnp.result_type(float)
     _check_params(params)
     D, N = params.n_dims, params.n_neurons
-    V = jnp.zeros(N, f)
+    # constant fields built by NumPy and transferred by device_put (jnp.zeros, jnp.full
+    # and jnp.asarray each compile a small XLA program per shape); V = x0 Gamma stays an
+    # XLA dot (NumPy's BLAS rounds differently)
+    put = jax.device_put
+    V = put(np.zeros(N, f))
     if x0 is not None:
         x0 = require_shape("x0", as_array("x0", x0, ndim=1), (D,))
-        V = jnp.asarray(x0, f) @ params.Gamma
-    return SCNState(V=V, rates=jnp.zeros(N, f), readout=jnp.zeros(D, f),
-                    step=jnp.zeros((), jnp.int32), last_spike=jnp.full(N, _NO_SPIKE, jnp.int32),
-                    ring=jnp.zeros((max(int(delay_steps), 0), N), f))
+        V = put(np.asarray(x0, f)) @ params.Gamma
+    return SCNState(V=V, rates=put(np.zeros(N, f)), readout=put(np.zeros(D, f)),
+                    step=put(np.zeros((), np.int32)),
+                    last_spike=put(np.full(N, _NO_SPIKE, np.int32)),
+                    ring=put(np.zeros((max(int(delay_steps), 0), N), f)))
 
 
 def step_inputs(params: SCNParams, c, *, key: Any = 0, start_step: int = 0,

@@ -295,10 +295,24 @@ def circular_decoder(n_neurons: int, norm: float = 1.0) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ derived quantities
+def _host_cost_quad(net: SCNParams) -> float:
+    """``net.cost_quad`` on the host (Python floats, the same two roundings as the
+    property: no XLA program is compiled for it outside a jitted function)."""
+    lambda_d = float(net.lambda_d)
+    return float(net.mu) * (lambda_d * lambda_d)
+
+
+def _host_gamma_sq(net: SCNParams) -> np.ndarray:
+    """``net.gamma_sq`` on the host (NumPy; equal to the property bit for bit: squares,
+    then a sum over the D rows)."""
+    G = np.asarray(net.Gamma)
+    return np.sum(G**2, axis=-2)
+
+
 def fast_weights(net: SCNParams) -> np.ndarray:
     """Dense Omega_f = Gamma^T Gamma + mu lambda_d^2 I, (N, N). Small N only."""
     G = np.asarray(net.Gamma)
-    return G.T @ G + float(net.cost_quad) * np.eye(G.shape[1])
+    return G.T @ G + _host_cost_quad(net) * np.eye(G.shape[1])
 
 
 def slow_weights(net: SCNParams) -> np.ndarray:
@@ -310,7 +324,7 @@ def slow_weights(net: SCNParams) -> np.ndarray:
 def box_margin(net: SCNParams) -> np.ndarray:
     """Per-neuron box margin ``2 T_i - ||Gamma_i||^2`` (= nu lambda_d + mu lambda_d^2
     for the default thresholds), (N,)."""
-    return 2 * np.asarray(net.thresholds) - np.asarray(net.gamma_sq)
+    return 2 * np.asarray(net.thresholds) - _host_gamma_sq(net)
 
 
 def closed_form_voltage(net: SCNParams, x, rates) -> np.ndarray:
@@ -318,7 +332,7 @@ def closed_form_voltage(net: SCNParams, x, rates) -> np.ndarray:
     G = np.asarray(net.Gamma)
     x = np.asarray(x)
     r = np.asarray(rates)
-    return (x - r @ G.T) @ G - float(net.cost_quad) * r
+    return (x - r @ G.T) @ G - _host_cost_quad(net) * r
 
 
 def instantaneous_loss(net: SCNParams, x, rates) -> np.ndarray:
@@ -326,8 +340,8 @@ def instantaneous_loss(net: SCNParams, x, rates) -> np.ndarray:
     G = np.asarray(net.Gamma)
     r = np.asarray(rates)
     err = np.asarray(x) - r @ G.T
-    return (np.sum(err**2, -1) + float(net.cost_lin) * np.sum(np.abs(r), -1)
-            + float(net.cost_quad) * np.sum(r**2, -1))
+    return (np.sum(err**2, -1) + float(net.nu) * float(net.lambda_d) * np.sum(np.abs(r), -1)
+            + _host_cost_quad(net) * np.sum(r**2, -1))
 
 
 def check_drive_margin(net: SCNParams, c) -> float:
@@ -336,7 +350,7 @@ def check_drive_margin(net: SCNParams, c) -> float:
     largest ratio drive / margin (inf for a zero margin). O(T D + N)."""
     c = np.asarray(c)
     cmax = float(np.max(np.linalg.norm(c, axis=-1))) if c.size else 0.0
-    drive = cmax * np.sqrt(np.asarray(net.gamma_sq)) * float(net.dt)
+    drive = cmax * np.sqrt(_host_gamma_sq(net)) * float(net.dt)
     margin = box_margin(net)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(margin > 0, drive / np.where(margin > 0, margin, 1), np.where(drive > 0, np.inf, 0))

@@ -41,7 +41,7 @@ from bayesnn.core import bucket_capacity, empty_spikes, run_growing, trial_keys,
 from bayesnn.core.validation import require_shape
 from bayesnn.scn.network import kernels as K
 from bayesnn.scn.network.functional import SPIKE_MODES, SCNState, SimOptions, init_state, integrate, step
-from bayesnn.scn.network.params import SCNParams, check_drive_margin
+from bayesnn.scn.network.params import SCNParams, _host_gamma_sq, check_drive_margin
 from bayesnn.scn.network.perturbations import Perturbations, check_perturbations
 from bayesnn.scn.network.results import SCNResult
 
@@ -171,7 +171,7 @@ def default_capacity(params: SCNParams, c, *, x0=None, spike_mode: str = "one",
     n_steps = c.shape[0]
     demand = K.expected_demand(np.asarray(params.A), c, float(params.dt),
                                float(params.lambda_d), x0)
-    kernel = float(np.sqrt(np.min(np.asarray(params.gamma_sq))))
+    kernel = float(np.sqrt(np.min(_host_gamma_sq(params))))
     expected = 2.0 * demand / kernel if math.isfinite(demand) else float(n_steps)
     if K.any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma):
         expected = max(expected, n_steps / 8)
