@@ -187,11 +187,14 @@ def make_spikes(times, senders=None, counts=None, *, n_senders: int | None = Non
         raise ValueError(f"capacity must be >= the number of events ({n}), got {capacity}")
     pad = capacity - n
     dtype = jnp.result_type(float)
+    # converted by NumPy and transferred by device_put: jnp.asarray(..., dtype) compiles
+    # a conversion program per capacity
+    put = jax.device_put
     return Spikes(
-        times=jnp.asarray(np.concatenate([times, np.full(pad, np.inf)]), dtype),
-        senders=jnp.asarray(np.concatenate([senders, np.full(pad, -1)]), jnp.int32),
-        counts=jnp.asarray(np.concatenate([counts, np.zeros(pad)]), jnp.int32),
-        n_events=jnp.asarray(n, jnp.int32))
+        times=put(np.concatenate([times, np.full(pad, np.inf)]).astype(dtype)),
+        senders=put(np.concatenate([senders, np.full(pad, -1)]).astype(np.int32)),
+        counts=put(np.concatenate([counts, np.zeros(pad)]).astype(np.int32)),
+        n_events=put(np.asarray(n, np.int32)))
 
 
 def stack_spikes(trials: Sequence[Spikes], capacity: int | None = None) -> Spikes:
@@ -226,7 +229,8 @@ def spike_arrays(spikes: Spikes, trial: int | None = None
             overflowed (its stored events would be incomplete).
     """
     if trial is not None:
-        spikes = jax.tree_util.tree_map(lambda a: a[trial], spikes)
+        # picked on the host (indexing a device array compiles a program per shape)
+        spikes = jax.tree_util.tree_map(lambda a: np.asarray(a)[trial], spikes)
     if spikes.times.ndim != 1:
         raise ValueError(f"spikes is a batch of shape {spikes.batch_shape}: pass trial=")
     n_events = int(spikes.n_events)

@@ -58,6 +58,7 @@ __all__ = [
     "fast_weights",
     "slow_weights",
     "box_margin",
+    "host_derived",
     "closed_form_voltage",
     "instantaneous_loss",
     "pm_decoder",
@@ -309,6 +310,28 @@ def _host_gamma_sq(net: SCNParams) -> np.ndarray:
     return np.sum(G**2, axis=-2)
 
 
+def host_derived(net: SCNParams) -> dict[str, np.ndarray | float]:
+    """The derived quantities of ``net`` (the :class:`SCNParams` properties
+    ``cost_quad``, ``cost_lin``, ``gamma_sq``, ``slow_matrix``, ``kappa``,
+    ``reset_extra``) computed on the host in NumPy float64 with the properties'
+    operations in the same order, so equal to them bit for bit, without compiling an XLA
+    program per quantity and shape (the properties are for traced code). Single
+    (unbatched) records only.
+
+    Returns:
+        dict name -> float or ndarray ((N,) for gamma_sq and reset_extra, (D, D) for
+        slow_matrix).
+    """
+    cost_quad = _host_cost_quad(net)
+    lambda_d, lambda_v = float(net.lambda_d), float(net.lambda_v)
+    gamma_sq = _host_gamma_sq(net)
+    A = np.asarray(net.A)
+    return {"cost_quad": cost_quad, "cost_lin": float(net.nu) * lambda_d, "gamma_sq": gamma_sq,
+            "slow_matrix": A + lambda_d * np.eye(A.shape[-1], dtype=A.dtype),
+            "kappa": float(net.slow_self_term) * (lambda_d - lambda_v) * cost_quad,
+            "reset_extra": (float(net.self_reset_scale) - 1) * (gamma_sq + cost_quad)}
+
+
 def fast_weights(net: SCNParams) -> np.ndarray:
     """Dense Omega_f = Gamma^T Gamma + mu lambda_d^2 I, (N, N). Small N only."""
     G = np.asarray(net.Gamma)
@@ -318,7 +341,7 @@ def fast_weights(net: SCNParams) -> np.ndarray:
 def slow_weights(net: SCNParams) -> np.ndarray:
     """Dense Omega_s = Gamma^T (A + lambda_d I) Gamma, (N, N) (without kappa)."""
     G = np.asarray(net.Gamma)
-    return G.T @ np.asarray(net.slow_matrix) @ G
+    return G.T @ host_derived(net)["slow_matrix"] @ G
 
 
 def box_margin(net: SCNParams) -> np.ndarray:
