@@ -80,7 +80,8 @@ def mixture_of(weights, log_prior) -> tuple[np.ndarray, np.ndarray]:
 def wta_posterior(weights, log_prior, codes) -> jax.Array:
     """softmax_k(w_k0 + sum_i w_ki y_i), (N, K): the law of the winner of a circuit spike
     when y is the full population code ``codes`` (N, 2M) (the ideal regime)."""
-    u = jnp.asarray(log_prior) + jnp.asarray(codes) @ jnp.asarray(weights).T
+    # to_device: host arrays in without a copy program each (jnp.asarray compiles one)
+    u = to_device(log_prior) + to_device(codes) @ to_device(weights).T
     return jax.nn.softmax(u, axis=-1)
 
 
