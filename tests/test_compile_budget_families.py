@@ -23,19 +23,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # scenario -> (module, function, keyword settings, budget). Budget = programs measured
-# in a fresh process (this test's script) + 4.
+# with `python -m bayesnn.cli validate --scenario X --no-figures --no-jax-cache` (the
+# scenario's quick defaults, as here) + 4. Before issue 21: scn 23, log_odds 46,
+# accuracy 58, kalman 36, spike_gradients 177, stdp 42, neuromorphic 173, scn_dynamics 29.
 SCENARIOS = {
-    "scn": ("bayesnn.scn.network.validation", "scn_scenario", {}, 5 + 4),
-    "log_odds": ("bayesnn.posteriors.validation", "log_odds_scenario", {"duration": 1.0},
-                 17 + 4),
-    "accuracy": ("bayesnn.posteriors.validation", "accuracy_scenario", {"duration": 2.0},
-                 21 + 4),
-    "kalman": ("bayesnn.posteriors.kalman_validation", "kalman_scenario", {}, 22 + 4),
+    "scn": ("bayesnn.scn.network.validation", "scn_scenario", {}, 4 + 4),
+    "log_odds": ("bayesnn.posteriors.validation", "log_odds_scenario", {}, 14 + 4),
+    "accuracy": ("bayesnn.posteriors.validation", "accuracy_scenario", {}, 17 + 4),
+    "kalman": ("bayesnn.posteriors.kalman_validation", "kalman_scenario", {}, 20 + 4),
     "spike_gradients": ("bayesnn.spike_gradients.validation", "spike_gradients_scenario", {},
-                        None),
-    "stdp": ("bayesnn.stdp.validation", "stdp_scenario", {}, None),
-    "neuromorphic": ("bayesnn.neuromorphic.validation", "neuromorphic_scenario", {}, None),
-    "scn_dynamics": ("bayesnn.scn.dynamics.validation", "scn_dynamics_scenario", {}, None),
+                        75 + 4),
+    "stdp": ("bayesnn.stdp.validation", "stdp_scenario", {}, 25 + 4),
+    "neuromorphic": ("bayesnn.neuromorphic.validation", "neuromorphic_scenario", {}, 53 + 4),
+    "scn_dynamics": ("bayesnn.scn.dynamics.validation", "scn_dynamics_scenario", {}, 13 + 4),
 }
 
 _SCRIPT = """
@@ -54,7 +54,7 @@ print(json.dumps({"programs": count["programs"], "names": count["program_names"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [name for name, spec in SCENARIOS.items() if spec[3]])
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_family_scenario_stays_under_its_program_budget(name):
     module, function, settings, budget = SCENARIOS[name]
     env = dict(os.environ, BAYESNN_JAX_CACHE="off", PYTHONPATH=str(ROOT))
@@ -64,3 +64,5 @@ def test_family_scenario_stays_under_its_program_budget(name):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["programs"] <= budget, sorted(report["names"])
+    # premise: the count is that of a real run (each scenario compiles its own kernels)
+    assert report["programs"] >= 1
