@@ -111,7 +111,9 @@ def as_leaf(value: Any) -> jax.Array:
     if dtype == jnp.float32:
         from bayesnn.core.precision import note_float32_record
         note_float32_record()
-    return jnp.asarray(value, dtype=dtype)
+    # converted by NumPy, then transferred by device_put: jnp.asarray compiles a small
+    # XLA program per shape (a conversion, or a copy "stage"), device_put none
+    return jax.device_put(np.asarray(value, dtype=dtype))
 
 
 def stack_params(records: Sequence[T]) -> T:

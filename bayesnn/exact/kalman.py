@@ -70,7 +70,7 @@ import numpy as np
 import scipy.linalg
 
 from bayesnn.core import validation as v
-from bayesnn.core.params import is_traced
+from bayesnn.core.params import is_traced, to_device
 from bayesnn.core.precision import require_x64
 from bayesnn.processes.linear_gaussian import LGSSMParams
 
@@ -170,7 +170,7 @@ def _filter(A, Q, C, R, m0, P0, ys):
 
 
 def _as_jnp(*arrays):
-    return tuple(jnp.asarray(a, dtype=float) for a in arrays)
+    return tuple(to_device(a, float) for a in arrays)
 
 
 def kalman_filter(params: LGSSMParams, ys) -> KalmanFilter:
@@ -230,7 +230,7 @@ def rts_smoother(params: LGSSMParams, ys) -> KalmanSmoother:
         largest count as zero).
     """
     filtered = kalman_filter(params, ys)
-    return _smooth(jnp.asarray(params.A, dtype=float), filtered)
+    return _smooth(to_device(params.A, float), filtered)
 
 
 # ----------------------------------------------------------------------------- continuous
@@ -300,7 +300,7 @@ def discretize_lds(A_cont, noise_cov_cont, dt: float) -> tuple[jax.Array, jax.Ar
                          "noise overflows float64 (max Re eig(A_cont) dt must be <= 350)")
     A_d = scipy.linalg.expm(A_cont * dt)
     Q_d = _van_loan_doubling(A_cont, sigma, dt)
-    return jnp.asarray(A_d, dtype=float), jnp.asarray(Q_d, dtype=float)
+    return to_device(A_d, float), to_device(Q_d, float)
 
 
 def steady_state_kalman_bucy(A, B_noise_cov, C, R_density) -> KalmanBucySteadyState:
@@ -333,7 +333,7 @@ def steady_state_kalman_bucy(A, B_noise_cov, C, R_density) -> KalmanBucySteadySt
                          f"no stabilising Riccati solution ({error})") from error
     P = 0.5 * (P + P.T)
     K = np.linalg.solve(R, C @ P).T  # P C^T R^{-1} (R symmetric)
-    return KalmanBucySteadyState(jnp.asarray(K, dtype=float), jnp.asarray(P, dtype=float))
+    return KalmanBucySteadyState(to_device(K, float), to_device(P, float))
 
 
 @jax.jit
@@ -384,5 +384,5 @@ def kalman_bucy_mean(A, K, C, y_increments, dt: float, mu0, input_convention: st
     E = scipy.linalg.expm(block * dt)
     propagator, integral = E[:dim, :dim], E[:dim, dim:]  # e^{F dt}, int_0^dt e^{F u} du
     input_map = integral @ K / dt if input_convention == "hold" else K
-    drive = jnp.asarray(increments, dtype=float) @ jnp.asarray(input_map.T, dtype=float)
+    drive = to_device(increments, float) @ to_device(input_map.T, float)
     return _linear_recursion(*_as_jnp(propagator), drive, *_as_jnp(mu0))

@@ -38,7 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.keys import as_key
+from bayesnn.core.keys import as_key, trial_keys
+from bayesnn.core.params import to_device
 from bayesnn.core.validation import require_integer_counts, require_positive
 from bayesnn.core.spikes import spike_arrays
 from bayesnn.neuron import NeuronParams, filter_counts
@@ -243,10 +244,12 @@ def simulate_fixed_neuron(params: NeuronParams, counts, *, dt: float, precision:
         raise ValueError(f"counts must have shape (T, {params.n_inputs}) or (trials, T, "
                          f"{params.n_inputs}) with T >= 1, got {c.shape}")
     single = c.ndim == 2
-    c = jnp.asarray(c[None] if single else c, jnp.int64)
+    # host arrays in by device_put (jnp.asarray compiles a program per shape); the keys
+    # fold_in(key, k) by one jitted program (core.trial_keys)
+    c = to_device(c[None] if single else c, jnp.int64)
     base = as_key(key)
-    keys = jax.vmap(lambda k: jax.random.fold_in(base, k))(jnp.arange(c.shape[0]))
-    weights = jnp.asarray(table_weights(params, p))
+    keys = trial_keys(base, c.shape[0])
+    weights = to_device(table_weights(params, p))
     if p.exact_float:
         # The plain model's own entry point: bit-identical by construction (its
         # evidence sums run on the host, so a re-implementation could round apart).
@@ -256,15 +259,24 @@ def simulate_fixed_neuron(params: NeuronParams, counts, *, dt: float, precision:
         for t in range(c.shape[0]):
             times, _, mult = spike_arrays(run.spikes, t)
             np.add.at(n[t], np.rint(np.asarray(times) / dt).astype(int) - 1, mult)
-        zero = jnp.zeros(c.shape[0], jnp.int64)
-        res = FixedNeuronResult(L, G, n, zero, zero, jnp.zeros(c.shape[0]),
-                                jnp.broadcast_to(weights, (c.shape[0],) + weights.shape),
-                                jnp.full(c.shape[0], params.g0), zero, zero)
+        zero = to_device(np.zeros(c.shape[0], np.int64), jnp.int64)
+        w_host = np.asarray(weights)
+        res = FixedNeuronResult(L, G, n, zero, zero, to_device(np.zeros(c.shape[0])),
+                                to_device(np.broadcast_to(w_host, (c.shape[0],) + w_host.shape)),
+                                to_device(np.full(c.shape[0], float(params.g0))), zero, zero)
     else:
         res = _run_batch(params, weights, c, dt, neuron_bits(p), keys, p.rounding, p.saturate,
                          p.weight_exp is None, p.state_exp is None)
-        if not p.saturate and int(jnp.max(res.n_saturated)) > 0:
+        if not p.saturate and int(np.max(np.asarray(res.n_saturated))) > 0:
             raise ValueError(f"state_bits = {p.state_bits}: the log-odds left the declared range "
-                             f"{int(jnp.max(res.n_saturated))} times; enable saturate or widen "
+                             f"{int(np.max(np.asarray(res.n_saturated)))} times; enable saturate or widen "
                              f"the state")
-    return jax.tree_util.tree_map(lambda a: a[0], res) if single else res
+    # the single trial cut on the host (indexing compiles a program per field shape)
+    return (jax.tree_util.tree_map(_first, res) if single
+            else res)
+
+
+def _first(a):
+    """Trial 0 of a batched field, cut on the host (indexing a device array compiles a
+    program per shape); NumPy fields stay NumPy, device fields go back to the device."""
+    return a[0] if isinstance(a, np.ndarray) else to_device(np.asarray(a)[0])

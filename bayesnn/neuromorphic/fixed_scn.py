@@ -37,10 +37,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesnn.core.keys import as_key
+from bayesnn.core.keys import as_key, trial_keys
+from bayesnn.core.params import to_device
 from bayesnn.core.validation import as_array
 from bayesnn.scn import SCNParams, simulate, step_inputs
 from bayesnn.scn.network.kernels import pick_max
+from bayesnn.scn.network.params import host_derived
 from bayesnn.neuromorphic.fixed_neuron import IntBits, neuron_bits
 from bayesnn.neuromorphic.precision import (Precision, check_precision, codebook_weights,
                                             quantize_float, quantize_weights, random_words,
@@ -85,10 +87,11 @@ def scn_matrices(net: SCNParams, weight_table: str = "uniform"):
     (reset by subtraction), not a synapse, so it is kept out of the weight table."""
     G = np.asarray(net.Gamma, float)
     N = G.shape[1]
-    full = G.T @ G + np.diag(float(net.cost_quad) + np.asarray(net.reset_extra, float))
+    d = host_derived(net)  # on the host: no XLA program per derived quantity
+    full = G.T @ G + np.diag(d["cost_quad"] + np.asarray(d["reset_extra"], float))
     reset = np.diag(full).copy()
     fast = full - np.diag(reset)
-    slow = float(net.dt) * (G.T @ np.asarray(net.slow_matrix, float) @ G + float(net.kappa) * np.eye(N))
+    slow = float(net.dt) * (G.T @ np.asarray(d["slow_matrix"], float) @ G + d["kappa"] * np.eye(N))
     if weight_table != "uniform":
         fast, slow = codebook_weights(fast, weight_table), codebook_weights(slow, weight_table)
     return fast, slow, np.asarray(net.thresholds, float), reset
@@ -235,20 +238,32 @@ def simulate_fixed_scn(net: SCNParams, c, *, precision: Precision, key=0) -> Fix
         out = jax.tree_util.tree_map(lambda *a: np.stack(a), *outs)
     else:
         fast, slow, T, reset = scn_matrices(net, p.weight_table)
-        keys = jax.vmap(lambda k: jax.random.fold_in(base, k))(jnp.arange(n_trials))
-        per_trial = [step_inputs(net, c[t], key=keys[t]) for t in range(n_trials)]
-        inputs = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *per_trial)
-        out = _run_batch(net, jnp.asarray(fast), jnp.asarray(slow), jnp.asarray(T),
-                         jnp.asarray(reset), inputs,
+        # fold_in(key, t) by one program (core.trial_keys); keys cut and inputs stacked on
+        # the host (indexing / jnp.stack / asarray compile a program per shape)
+        keys = trial_keys(base, n_trials)
+        host_keys = np.asarray(keys)
+        per_trial = [step_inputs(net, c[t], key=to_device(host_keys[t])) for t in range(n_trials)]
+        inputs = jax.tree_util.tree_map(
+            lambda *a: to_device(np.stack([np.asarray(x) for x in a])), *per_trial)
+        out = _run_batch(net, to_device(fast), to_device(slow), to_device(T),
+                         to_device(reset), inputs,
                          neuron_bits(p), keys, p.rounding, p.weight_exp is None, p.state_exp is None)
-        if not p.saturate and int(jnp.max(out.n_saturated)) > 0:
+        if not p.saturate and int(np.max(np.asarray(out.n_saturated))) > 0:
             raise ValueError(f"state_bits = {p.state_bits}: a voltage or trace left the declared "
-                             f"range {int(jnp.max(out.n_saturated))} times; enable saturate or "
+                             f"range {int(np.max(np.asarray(out.n_saturated)))} times; enable saturate or "
                              f"widen the state")
-    return jax.tree_util.tree_map(lambda a: a[0], out) if single else out
+    # the single trial cut on the host (indexing compiles a program per field shape)
+    return (jax.tree_util.tree_map(_first, out) if single
+            else out)
 
 
 def _spike_lists(res):
     from bayesnn.core.spikes import spike_arrays
     times, senders, _ = spike_arrays(res.spikes)
     return np.asarray(times), np.asarray(senders)
+
+
+def _first(a):
+    """Trial 0 of a batched field, cut on the host (indexing a device array compiles a
+    program per shape); NumPy fields stay NumPy, device fields go back to the device."""
+    return a[0] if isinstance(a, np.ndarray) else to_device(np.asarray(a)[0])

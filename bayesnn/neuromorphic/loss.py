@@ -27,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from bayesnn.core.keys import as_key
+from bayesnn.core.keys import as_key, trial_keys
+from bayesnn.core.params import to_device
 from bayesnn.neuron import NeuronParams, filter_counts
 from bayesnn.scn import SCNParams, simulate, step_inputs
 from bayesnn.neuromorphic.fixed_neuron import (IntBits, check_neuron_precision, neuron_bits,
@@ -55,8 +56,9 @@ def _grid(weight_bits, state_bits, base: Precision, check):
         check(base._replace(weight_bits=int(w), state_bits=int(s), state_exp=None))
     b = neuron_bits(base)
     n = wb.size
-    full = lambda v: jnp.full(n, v, jnp.int64)  # noqa: E731
-    return IntBits(jnp.asarray(wb, jnp.int64), full(b.weight_exp), jnp.asarray(sb, jnp.int64),
+    # built on the host and transferred: no XLA program per field (jnp.full / asarray)
+    full = lambda v: to_device(np.full(n, v, np.int64), jnp.int64)  # noqa: E731
+    return IntBits(to_device(wb, jnp.int64), full(b.weight_exp), to_device(sb, jnp.int64),
                    full(0), full(b.decay_bits), full(b.threshold_bits)), wb, sb
 
 
@@ -106,15 +108,16 @@ def neuron_bit_sweep(params: NeuronParams, counts, states, *, dt: float,
     exact = np.asarray(ref.log_odds)
     g_float = np.asarray(ref.prediction)
     base_key = as_key(key)
-    keys = jax.vmap(lambda k: jax.random.fold_in(base_key, k))(jnp.arange(counts.shape[0]))
-    weights = jnp.asarray(table_weights(params, base))
-    kl_g, kl_l, ll, n, sat = _neuron_grid(params, weights, jnp.asarray(counts, jnp.int64),
-                                          jnp.asarray(exact), jnp.asarray(states), dt, bits, keys,
+    keys = trial_keys(base_key, counts.shape[0])  # fold_in(key, k), one program
+    weights = to_device(table_weights(params, base))
+    kl_g, kl_l, ll, n, sat = _neuron_grid(params, weights, to_device(counts, jnp.int64),
+                                          to_device(exact), to_device(states), dt, bits, keys,
                                           base.rounding)
     shape = (len(weight_bits), len(state_bits), counts.shape[0])
     dims = ("weight_bits", "state_bits", "trial")
     v = lambda a: (dims, np.asarray(a).reshape(shape))  # noqa: E731
-    n_float = np.array([int(np.sum(ref.spikes.counts[t] * (ref.spikes.senders[t] >= 0)))
+    counts_f, senders_f = np.asarray(ref.spikes.counts), np.asarray(ref.spikes.senders)
+    n_float = np.array([int(np.sum(counts_f[t] * (senders_f[t] >= 0)))  # on the host
                         for t in range(counts.shape[0])])
     return xr.Dataset(
         {"kl_spiking": v(kl_g), "kl_state": v(kl_l), "log_loss": v(ll), "spikes": v(n),
@@ -165,10 +168,12 @@ def scn_bit_sweep(net: SCNParams, c, target, *, weight_bits=tuple(range(2, 17)),
     base_key = as_key(key)
     keys = [jax.random.fold_in(base_key, t) for t in range(c.shape[0])]
     per_trial = [step_inputs(net, c[t], key=keys[t]) for t in range(c.shape[0])]
-    inputs = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *per_trial)
-    fast, slow, T, reset = (jnp.asarray(a) for a in scn_matrices(net, base.weight_table))
-    rmse, n, sat = _scn_grid(net, fast, slow, T, reset, inputs, jnp.asarray(target), bits,
-                             jnp.stack(keys), base.rounding)
+    # stacked on the host and transferred (jnp.stack / asarray compile a program each)
+    stack = lambda *a: to_device(np.stack([np.asarray(x) for x in a]))  # noqa: E731
+    inputs = jax.tree_util.tree_map(stack, *per_trial)
+    fast, slow, T, reset = (to_device(a) for a in scn_matrices(net, base.weight_table))
+    rmse, n, sat = _scn_grid(net, fast, slow, T, reset, inputs, to_device(target), bits,
+                             stack(*keys), base.rounding)
     floats = [simulate(net, c[t], key=keys[t]) for t in range(c.shape[0])]
     rmse_f = np.array([np.sqrt(np.mean((np.asarray(f.readout) - target[t]) ** 2))
                        for t, f in enumerate(floats)])

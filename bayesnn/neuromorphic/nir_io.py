@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesnn.scn import SCNParams, make_network
+from bayesnn.scn.network.params import host_derived
 
 __all__ = ["export_scn", "import_scn", "run_nir_graph", "NIR_CONVENTIONS"]
 
@@ -69,10 +70,11 @@ def export_scn(net: SCNParams):
         raise ValueError(f"net must be an SCNParams, got {type(net).__name__}")
     G = np.asarray(net.Gamma, float)
     D, N = G.shape
-    full = G.T @ G + np.diag(float(net.cost_quad) + np.asarray(net.reset_extra, float))
+    d = host_derived(net)  # on the host: no XLA program per derived quantity
+    full = G.T @ G + np.diag(d["cost_quad"] + np.asarray(d["reset_extra"], float))
     self_reset = np.diag(full).copy()
     lateral = -(full - np.diag(self_reset))
-    slow = G.T @ np.asarray(net.slow_matrix, float) @ G + float(net.kappa) * np.eye(N)
+    slow = G.T @ np.asarray(d["slow_matrix"], float) @ G + d["kappa"] * np.eye(N)
     T = np.asarray(net.thresholds, float)
     lam_v, lam_d = float(net.lambda_v), float(net.lambda_d)
     if lam_v > 0:

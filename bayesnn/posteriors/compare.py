@@ -55,6 +55,8 @@ def accuracy_vs_spikes(params: LogOddsPopulationParams, trial: PopulationTrial, 
         ValueError: unless K = 1; for a bad grid or ``reference``.
     """
     from bayesnn.neuron import NeuronParams, simulate as simulate_neuron
+    from bayesnn.core.spikes import bucket_capacity
+    from bayesnn.neuron.event_driven import drift_can_fire
     from bayesnn.posteriors.log_odds import simulate
     from bayesnn.posteriors.accuracy import population_accuracy
 
@@ -68,12 +70,21 @@ def accuracy_vs_spikes(params: LogOddsPopulationParams, trial: PopulationTrial, 
     exact = reference.exact[record_every::record_every, 0]
     states = trial.state_at(grid)[:, 0]
     rows = []
-    for g0 in g0_values:
-        neuron = NeuronParams(params.r_on, params.r_off, params.q_on[0], params.q_off[0], g0)
+    q_on, q_off = np.asarray(params.q_on)[0], np.asarray(params.q_off)[0]  # host rows
+    neurons = [NeuronParams(params.r_on, params.r_off, q_on, q_off, g0) for g0 in g0_values]
+    # One event buffer for every g0, so one compiled program: at most one output event
+    # per input event plus drift spikes (< |theta| / g0 Hz, only where drift can fire),
+    # the bound bayesnn.neuron.simulate uses for each g0 alone. The buffer only stores:
+    # the spikes are those of the per-g0 default.
+    drift = max((max(-float(np.asarray(n.theta)), 0.0) / float(n.g0) if drift_can_fire(n)
+                 else 0.0) for n in neurons) if neurons else 0.0
+    capacity = bucket_capacity(int(np.asarray(trial.inputs.n_events)) + drift * duration)
+    for g0, neuron in zip(g0_values, neurons):
         run = simulate_neuron(neuron, trial.inputs, duration=duration, method="exact",
-                              sample_times=grid)
+                              sample_times=grid, capacity=capacity)
         decoded = np.asarray(run.prediction)
-        rows.append(AccuracyRow("neuron", float(g0), float(run.spikes.n_spikes) / duration,
+        n_spikes = int(np.sum(np.asarray(run.spikes.counts)))  # on the host
+        rows.append(AccuracyRow("neuron", float(g0), float(n_spikes) / duration,
                                 mean_kl(exact, decoded), log_loss(decoded, states)))
     for mode in ("tracking", "implementing"):
         for size in population_sizes:

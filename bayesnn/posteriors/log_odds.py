@@ -205,9 +205,11 @@ def simulate(params: LogOddsPopulationParams, inputs: Spikes, *, key: KeyLike = 
     target, network_target, exact = _outputs(params, reference, mode, net, c, x0, offset,
                                              int(record_every))
     f = jnp.result_type(float)
-    return LogOddsResult(res.times, offset + res.readout, jnp.asarray(target, f),
-                         jnp.asarray(network_target, f), jnp.asarray(exact, f), res.spikes,
-                         res.spike_counts, res.max_spikes_per_step)
+    put = jax.device_put  # host arrays in without an XLA program each (jnp.asarray)
+    return LogOddsResult(res.times, put(offset + np.asarray(res.readout)),
+                         put(np.asarray(target, f)), put(np.asarray(network_target, f)),
+                         put(np.asarray(exact, f)), res.spikes, res.spike_counts,
+                         res.max_spikes_per_step)
 
 
 def simulate_trials(params: LogOddsPopulationParams, inputs: Spikes, *, key: KeyLike = 0,
@@ -235,6 +237,7 @@ def simulate_trials(params: LogOddsPopulationParams, inputs: Spikes, *, key: Key
                capacity=capacity)
     outs = [_outputs(params, ref, mode, net, *d, int(record_every)) for ref, d in zip(refs, drives)]
     f = jnp.result_type(float)
-    stacked = [jnp.asarray(np.stack([o[i] for o in outs]), f) for i in range(3)]
-    return LogOddsResult(res.times, drives[0][2] + res.readout, *stacked, res.spikes,
+    stacked = [jax.device_put(np.stack([o[i] for o in outs]).astype(f)) for i in range(3)]
+    return LogOddsResult(res.times, jax.device_put(drives[0][2] + np.asarray(res.readout)),
+                         *stacked, res.spikes,
                          res.spike_counts, res.max_spikes_per_step)

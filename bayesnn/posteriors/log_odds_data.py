@@ -83,10 +83,11 @@ def sample_population(params: LogOddsPopulationParams, *, key: KeyLike,
     for k, s in enumerate(switches):
         padded[k, :s.size] = s
     f = jnp.result_type(float)
-    return PopulationTrial(jnp.asarray(starts, jnp.int32), jnp.asarray(padded, f),
+    put = jax.device_put  # NumPy in without an XLA program (jnp.asarray compiles one)
+    return PopulationTrial(put(np.asarray(starts, np.int32)), put(padded.astype(f)),
                            make_spikes(times[order], senders[order],
                                        n_senders=params.n_variables * M, duration=duration),
-                           jnp.asarray(duration, f))
+                           put(np.asarray(duration, f)))
 
 
 def sample_population_trials(params: LogOddsPopulationParams, *, key: KeyLike, n_trials: int,
@@ -196,7 +197,7 @@ def reference_log_odds(params: LogOddsPopulationParams, inputs: Spikes, *, durat
         exact.append(np.asarray(filtered.log_odds))
         linear.append(linearised_log_odds(params, k, t, channel, times))
         step_jumps = np.zeros(n_steps)
-        np.add.at(step_jumps, np.asarray(bin_index(jnp.asarray(t), dt, n_steps)),
+        np.add.at(step_jumps, bin_index(np.asarray(t), dt, n_steps),
                   weights[k, channel])
         jumps.append(step_jumps)
     return LogOddsReference(times, np.stack(exact, 1), np.stack(linear, 1), np.stack(jumps, 1))

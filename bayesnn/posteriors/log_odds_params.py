@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from bayesnn.core.params import as_leaf, params_record, unchecked
+from bayesnn.core.params import as_leaf, is_traced, params_record, to_device, unchecked
 from bayesnn.core.validation import as_array, require_positive, require_shape
 from bayesnn.processes.params import MMPPParams, _RatesMixin
 
@@ -98,7 +98,9 @@ class LogOddsPopulationParams(_RatesMixin):
     @property
     def linear_leak(self) -> jax.Array:
         """k(L*) = r_on + r_off, Hz: the leak of the filter linearised at the prior."""
-        return self.r_on + self.r_off
+        if is_traced(self.r_on, self.r_off):
+            return self.r_on + self.r_off
+        return to_device(np.asarray(self.r_on) + np.asarray(self.r_off))  # no XLA program
 
     @property
     def decoder_weight(self) -> float:
@@ -111,8 +113,13 @@ class LogOddsPopulationParams(_RatesMixin):
 
     def variable(self, k: int) -> MMPPParams:
         """The generative model of variable k (:class:`bayesnn.processes.MMPPParams`)."""
-        return unchecked(MMPPParams, r_on=self.r_on, r_off=self.r_off, q_on=self.q_on[k],
-                         q_off=self.q_off[k])
+        if is_traced(self.q_on, self.q_off):
+            return unchecked(MMPPParams, r_on=self.r_on, r_off=self.r_off, q_on=self.q_on[k],
+                             q_off=self.q_off[k])
+        # rows cut on the host (indexing a device array compiles a program per shape)
+        return unchecked(MMPPParams, r_on=self.r_on, r_off=self.r_off,
+                         q_on=to_device(np.asarray(self.q_on)[k]),
+                         q_off=to_device(np.asarray(self.q_off)[k]))
 
 
 def make_log_odds_population(r_on, r_off, q_on, q_off, *, n_neurons: int,

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.linalg
 
 from bayesnn.core.keys import KeyLike, as_key, trial_keys
-from bayesnn.core.params import as_leaf, is_traced, params_record
+from bayesnn.core.params import as_leaf, is_traced, params_record, to_device
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.validation import (
     require_hurwitz,
@@ -260,7 +260,8 @@ def _prepare(params, dt, n_steps, z0):
     z0 = np.zeros(params.n_dims) if z0 is None else require_matrix("z0", z0, (params.n_dims,))
     arrays = (Ad, _psd_sqrt(Qd), C, np.linalg.cholesky(R), np.asarray(params.m0),
               _psd_sqrt(np.asarray(params.P0)), z0)
-    return tuple(jnp.asarray(a, f) for a in arrays) + (use_given, jnp.asarray(dt, f)), n_steps
+    # to_device: host arrays in without an XLA program each (jnp.asarray compiles one)
+    return tuple(to_device(a, f) for a in arrays) + (use_given, to_device(dt, f)), n_steps
 
 
 def sample_linear_gaussian(params: LinearGaussianParams, *, key: KeyLike, dt: float,

@@ -117,13 +117,18 @@ def fit(loss: Callable, weights, *, n_iterations: int, learning_rate: float = 1e
         ok = jnp.isfinite(value) & jnp.all(jnp.stack(
             [jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(grad)]))
         updates, state = optimizer.update(grad, state, w)
-        return optax.apply_updates(w, updates), state, value, ok
+        new = optax.apply_updates(w, updates)
+        # the new weights' finiteness in the same program (checked eagerly, it cost an
+        # XLA program per weight shape)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(a))
+                                    for a in jax.tree_util.tree_leaves(new)]))
+        return new, state, value, ok, finite
 
     started = time.process_time()
     state = optimizer.init(weights)
     losses = []
     for i in range(n_iterations):
-        new, new_state, value, ok = update(weights, state, batch(i))
+        new, new_state, value, ok, finite = update(weights, state, batch(i))
         if not bool(ok):
             # the loss or gradient at ``weights`` is not finite: keep the weights of the
             # previous iteration, whose loss was finite
@@ -132,6 +137,6 @@ def fit(loss: Callable, weights, *, n_iterations: int, learning_rate: float = 1e
             return FitResult(previous, np.asarray(losses), True, i, time.process_time() - started)
         previous, weights, state = weights, new, new_state
         losses.append(float(value))
-        if not all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(weights)):
+        if not bool(finite):
             return FitResult(previous, np.asarray(losses), True, i + 1, time.process_time() - started)
     return FitResult(weights, np.asarray(losses), False, -1, time.process_time() - started)

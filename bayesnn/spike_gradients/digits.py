@@ -12,6 +12,7 @@ neuron that spikes first (ties and silence: the lowest index among the earliest)
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -97,10 +98,20 @@ def predict_eventprop(weights, t, p: EventLIF):
 
 def predict_surrogate(weights, t, p: LIFNet):
     """(predicted labels (B,), spikes per sample (B,)) of the discrete network."""
-    outs = lif_run([jnp.asarray(w) for w in weights], jnp.asarray(_to_steps(t, p)), p)
+    put = jax.device_put  # no XLA program (jnp.asarray compiles one per shape)
+    labels, n = _predict_surrogate([put(np.asarray(w)) for w in weights],
+                                   put(_to_steps(t, p)), p)
+    return np.asarray(labels), np.asarray(n)
+
+
+@partial(jax.jit, static_argnames="p")
+def _predict_surrogate(weights, s_in, p: LIFNet):
+    """The forward pass and its read-out as one program (eagerly, each jnp call
+    compiled a program of its own per batch shape)."""
+    outs = lif_run(weights, s_in, p)
     first = first_spike_times(outs[-1], p.dt)
     n = sum(jnp.sum(o, axis=(1, 2)) for o in outs)
-    return np.asarray(jnp.argmin(first, axis=1)), np.asarray(n)
+    return jnp.argmin(first, axis=1), n
 
 
 class DigitsResult(NamedTuple):
@@ -140,7 +151,8 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
     predict = (lambda w, t: predict_surrogate(w, t, lif)) if method == "surrogate" else (
         lambda w, t: predict_eventprop(w, t, event))
     t_te, y_te = data.t_test[:n_test], data.y_test[:n_test]
-    w = [jnp.asarray(a) for a in init_weights(n_hidden, seed=seed)]
+    put = jax.device_put  # host arrays in without an XLA program each (jnp.asarray)
+    w = [put(a) for a in init_weights(n_hidden, seed=seed)]
     opt = optax.adam(learning_rate)
     if clip is not None:
         opt = optax.chain(optax.clip_by_global_norm(float(clip)), opt)
@@ -161,13 +173,15 @@ def train_digits(data: DigitsData, method: str, *, n_hidden: int = 40, epochs: i
         for i in range(0, len(perm) - batch_size + 1, batch_size):
             idx = perm[i:i + batch_size]
             if method == "surrogate":
-                value, g = vg(w, jnp.asarray(_to_k(t_tr[idx], lif)), jnp.asarray(y_tr[idx]))
+                value, g = vg(w, put(_to_k(t_tr[idx], lif)), put(np.asarray(y_tr[idx])))
             else:
                 src = np.tile(np.arange(64), (len(idx), 1))
                 value, g, _ = network_grad([np.asarray(a) for a in w], t_tr[idx], src,
                                            y_tr[idx], event)
-                g = [jnp.asarray(a) for a in g]
-            if not (np.isfinite(float(value)) and all(bool(jnp.all(jnp.isfinite(a))) for a in g)):
+                g = [put(np.asarray(a)) for a in g]
+            # checked on the host (the same test, no XLA program per weight shape)
+            if not (np.isfinite(float(value)) and all(np.all(np.isfinite(np.asarray(a)))
+                                                      for a in g)):
                 stopped = True     # documented stop: keep the best finite weights so far
                 break
             upd, state = opt.update(g, state, w)

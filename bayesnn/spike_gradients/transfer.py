@@ -71,7 +71,7 @@ def transfer_experiment(*, seed: int = 0, n_neurons: int = 20, iterations: int =
     res = fit(lambda w, i: loss(w, noise_block(spec, jax.random.fold_in(key, i), 0, 1),
                                 jax.random.fold_in(key, 10**6 + i)),
               trainable, n_iterations=iterations, learning_rate=learning_rate,
-              batch=lambda i: jnp.asarray(i))
+              batch=lambda i: np.asarray(i, jnp.result_type(int)))  # no conversion program
     ws = {**w0, **{k: np.asarray(v) for k, v in res.weights.items()}}
     names.append("surrogate"), Fs.append(ws["F"]), Oms.append(ws["Omega"])
     out["samples"]["surrogate"] = len(res.loss) * sequence_steps

@@ -53,9 +53,8 @@ DIGITS_MIN_QUICK = 0.40   # quick run (2 epochs, 200 test images): 4x chance; me
 
 
 def _bit_identity():
-    import jax.numpy as jnp
-
     from bayesnn.core import spike_arrays
+    from bayesnn.core.params import to_device
     from bayesnn.scn import autoencoder_input, make_autoencoder, random_decoder, simulate
     from bayesnn.scn.learning.signals import SmoothedNoise, smoothed_noise
     from bayesnn.scn.learning.plasticity import (LearningState, brendel_fig2_params,
@@ -72,13 +71,14 @@ def _bit_identity():
     ref = simulate(p, c, key=3)
     run = scn_surrogate_run(p, c, key=3, width=0.05, checkpoint_every=100)
     d1 = float(np.max(np.abs(np.asarray(ref.readout) - np.asarray(run.readout))))
-    d1 += abs(len(spike_arrays(ref.spikes)[0]) - int(np.sum(run.spikes)))
+    d1 += abs(len(spike_arrays(ref.spikes)[0]) - int(np.sum(np.asarray(run.spikes))))
     P = brendel_fig2_params()
     F0, Om0 = brendel_fig2_weights(2, 20, key=0)
     c2 = smoothed_noise(SmoothedNoise(2), 500, key=3)
     run2 = brendel_surrogate_run(P, {"F": F0, "Omega": Om0, "D": 0.1 * F0}, c2, key=5)
-    st = LearningState(V=jnp.zeros(20), rates=jnp.zeros(20), x=jnp.zeros(2), F=jnp.asarray(F0),
-                       OmegaT=jnp.asarray(Om0.T), step=jnp.zeros((), jnp.int32))
+    put = to_device  # host arrays in without an XLA program each (jnp.zeros / asarray)
+    st = LearningState(V=put(np.zeros(20)), rates=put(np.zeros(20)), x=put(np.zeros(2)),
+                       F=put(F0), OmegaT=put(np.asarray(Om0).T), step=put(np.zeros((), np.int32)))
     _, rec = jax.jit(lambda s0, i: jax.lax.scan(
         lambda a, b: plastic_step(P, a, b, plastic=False), s0, i))(st, brendel_inputs(P, c2, 20, key=5))
     s = np.zeros((500, 20))

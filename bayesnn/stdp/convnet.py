@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.keys import as_key
+from bayesnn.core.params import to_device
 from bayesnn.stdp.data import check_images
 
 __all__ = ["DIGITS", "ConvSTDPParams", "ConvSTDPResult", "dog_latencies", "features", "train"]
@@ -218,7 +219,7 @@ def train(images, shape, params: ConvSTDPParams = ConvSTDPParams(), *, key=0,
     params = params.check()
     if int(n_epochs) != n_epochs or n_epochs < 1:
         raise ValueError(f"n_epochs must be an integer >= 1, got {n_epochs!r}")
-    waves = jnp.asarray(dog_latencies(images, shape, params))
+    waves = to_device(dog_latencies(images, shape, params))  # no XLA program (jnp.asarray)
     key = as_key(key)
     weights = 0.8 + 0.05 * jax.random.normal(jax.random.fold_in(key, 0),
                                              (params.n_maps, 2, params.kernel, params.kernel))
@@ -231,5 +232,5 @@ def train(images, shape, params: ConvSTDPParams = ConvSTDPParams(), *, key=0,
 
 def features(layer: ConvSTDPResult, images) -> np.ndarray:
     """Frozen features (N, F * (H/pool) * (W/pool)): pooled first-spike latencies, (T - t) / T."""
-    waves = jnp.asarray(dog_latencies(images, layer.shape, layer.params))
-    return np.asarray(_features(jnp.asarray(layer.weights), waves, layer.params))
+    waves = to_device(dog_latencies(images, layer.shape, layer.params))  # no XLA program
+    return np.asarray(_features(to_device(layer.weights), waves, layer.params))

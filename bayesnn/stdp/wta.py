@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core.keys import as_key, trial_keys
+from bayesnn.core.params import to_device
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.stdp.data import check_images, initial_means as data_initial_means, population_code
 from bayesnn.stdp.data import presentation_order
@@ -79,15 +80,17 @@ def mixture_of(weights, log_prior) -> tuple[np.ndarray, np.ndarray]:
 def wta_posterior(weights, log_prior, codes) -> jax.Array:
     """softmax_k(w_k0 + sum_i w_ki y_i), (N, K): the law of the winner of a circuit spike
     when y is the full population code ``codes`` (N, 2M) (the ideal regime)."""
-    u = jnp.asarray(log_prior) + jnp.asarray(codes) @ jnp.asarray(weights).T
+    # to_device: host arrays in without a copy program each (jnp.asarray compiles one)
+    u = to_device(log_prior) + to_device(codes) @ to_device(weights).T
     return jax.nn.softmax(u, axis=-1)
 
 
 def initial_state(weights, log_prior) -> WTAState:
     """A state with the given weights (K, 2M) and excitabilities (K,), no input spikes."""
-    weights = jnp.asarray(weights, jnp.result_type(float))
-    return WTAState(weights, jnp.asarray(log_prior, weights.dtype),
-                    jnp.full(weights.shape[1], jnp.inf, weights.dtype))
+    # to_device: host arrays in without an XLA program each (jnp.asarray / jnp.full)
+    weights = to_device(weights, jnp.result_type(float))
+    return WTAState(weights, to_device(log_prior, weights.dtype),
+                    to_device(np.full(weights.shape[1], np.inf), weights.dtype))
 
 
 def presentation_uniforms(trial_key, presentation, n_steps: int, n_inputs: int) -> jax.Array:
@@ -252,8 +255,9 @@ def _prepare(params, images, order, n_epochs, initial_means, initial_log_prior, 
         raise ValueError(f"record_every must divide the number of presentations ({order.size}), "
                          f"got {record_every}")
     weights = weights_from_means(means, float(params.c))
-    return (jnp.asarray(population_code(x)), jnp.asarray(order, jnp.int32), jnp.asarray(weights),
-            jnp.asarray(log_prior), order, order.size // every, every)
+    # to_device: host arrays in without an XLA program each (jnp.asarray compiles one)
+    return (to_device(population_code(x)), to_device(order, jnp.int32), to_device(weights),
+            to_device(log_prior), order, order.size // every, every)
 
 
 def simulate(params: WTAParams, images, *, key: Any, order=None, n_epochs: int = 1,
@@ -286,7 +290,7 @@ def simulate(params: WTAParams, images, *, key: Any, order=None, n_epochs: int =
     codes, order_j, weights, log_prior, order, n_records, every = _prepare(
         params, images, order, n_epochs, initial_means, initial_log_prior, record_every)
     w_hist, p_hist, wins = _run_one(params, codes, order_j, weights, log_prior, as_key(key),
-                                    jnp.asarray(float(learn)), n_steps=params.n_steps(),
+                                    to_device(float(learn)), n_steps=params.n_steps(),
                                     n_records=n_records)
     w_hist, p_hist = np.asarray(w_hist), np.asarray(p_hist)
     return WTAResult(w_hist[-1], p_hist[-1], w_hist, p_hist, every * np.arange(1, n_records + 1),
@@ -303,7 +307,7 @@ def simulate_trials(params: WTAParams, images, *, key: Any, n_trials: int, order
     codes, order_j, weights, log_prior, order, n_records, every = _prepare(
         params, images, order, n_epochs, initial_means, initial_log_prior, record_every)
     w_hist, p_hist, wins = _run_many(params, codes, order_j, weights, log_prior,
-                                     trial_keys(key, n_trials), jnp.asarray(float(learn)),
+                                     trial_keys(key, n_trials), to_device(float(learn)),
                                      n_steps=params.n_steps(), n_records=n_records)
     w_hist, p_hist = np.asarray(w_hist), np.asarray(p_hist)
     return WTAResult(w_hist[:, -1], p_hist[:, -1], w_hist, p_hist,

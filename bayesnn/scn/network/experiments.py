@@ -43,7 +43,7 @@ def fig1c_integrator(spike_mode: str = "one", n_neurons: int = 400, lambda_v: fl
     target = target_at(res, x)
     err = metrics.readout_errors(np.asarray(res.readout), target)
     return {"rmse": err["rmse"], "max_abs": err["max_abs"], "n_spikes": int(res.spikes.n_events),
-            "bound": float(net.thresholds[0]) / 0.1 + 100.0 * dt,
+            "bound": float(np.asarray(net.thresholds)[0]) / 0.1 + 100.0 * dt,
             "max_spikes_per_step": int(res.max_spikes_per_step), "n_bursts": int(res.n_bursts),
             "data": {"net": net, "result": res, "target": target, "c": c}}
 

@@ -40,11 +40,14 @@ The E/I network (Barrett et al. 2016) has its own step functions in
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from bayesnn.core.params import to_device
 from bayesnn.core.validation import as_array, require_shape
 from bayesnn.scn.network.kernels import StepInputs, any_positive, draw_randomness, pick_max, run_key
 from bayesnn.scn.network.params import SCNParams
@@ -141,13 +144,18 @@ def init_state(params: SCNParams, x0=None, *, delay_steps: int = 0) -> SCNState:
     f = jnp.result_type(float)
     _check_params(params)
     D, N = params.n_dims, params.n_neurons
-    V = jnp.zeros(N, f)
+    # constant fields built by NumPy and transferred by device_put (jnp.zeros, jnp.full
+    # and jnp.asarray each compile a small XLA program per shape); V = x0 Gamma stays an
+    # XLA dot (NumPy's BLAS rounds differently)
+    put = jax.device_put
+    V = put(np.zeros(N, f))
     if x0 is not None:
         x0 = require_shape("x0", as_array("x0", x0, ndim=1), (D,))
-        V = jnp.asarray(x0, f) @ params.Gamma
-    return SCNState(V=V, rates=jnp.zeros(N, f), readout=jnp.zeros(D, f),
-                    step=jnp.zeros((), jnp.int32), last_spike=jnp.full(N, _NO_SPIKE, jnp.int32),
-                    ring=jnp.zeros((max(int(delay_steps), 0), N), f))
+        V = put(np.asarray(x0, f)) @ params.Gamma
+    return SCNState(V=V, rates=put(np.zeros(N, f)), readout=put(np.zeros(D, f)),
+                    step=put(np.zeros((), np.int32)),
+                    last_spike=put(np.full(N, _NO_SPIKE, np.int32)),
+                    ring=put(np.zeros((max(int(delay_steps), 0), N), f)))
 
 
 def step_inputs(params: SCNParams, c, *, key: Any = 0, start_step: int = 0,
@@ -158,13 +166,20 @@ def step_inputs(params: SCNParams, c, *, key: Any = 0, start_step: int = 0,
     sigma_v nor the perturbations add noise). ``start_step``: absolute index of the
     first step (for continuing a run). Memory O(T N): for long runs use ``simulate``."""
     _check_params(params)
-    c = jnp.asarray(as_array("c", c, ndim=2), jnp.result_type(float))
+    c = to_device(as_array("c", c, ndim=2), jnp.result_type(float))
     noisy = any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma)
     sizes = (params.n_neurons,)
-    noise, offsets = draw_randomness(run_key(key), jnp.asarray(start_step, jnp.int32),
-                                     int(c.shape[0]), params.n_neurons if noisy else 0,
-                                     sizes, c.dtype)
+    noise, offsets = _draw_jit(run_key(key), np.asarray(start_step, np.int32),
+                               length=int(c.shape[0]), n_noise=params.n_neurons if noisy else 0,
+                               sizes=sizes, dtype=c.dtype)
     return StepInputs(c, noise, offsets)
+
+
+@partial(jax.jit, static_argnames=("length", "n_noise", "sizes", "dtype"))
+def _draw_jit(key, start, *, length, n_noise, sizes, dtype):
+    """:func:`draw_randomness` as one program (eagerly, its ~35 jnp calls compiled a
+    program each); the draws are those the simulation's jitted loop makes."""
+    return draw_randomness(key, start, length, n_noise, sizes, dtype)
 
 
 def step(params: SCNParams, state: SCNState, inputs: StepInputs, *,

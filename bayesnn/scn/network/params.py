@@ -58,6 +58,7 @@ __all__ = [
     "fast_weights",
     "slow_weights",
     "box_margin",
+    "host_derived",
     "closed_form_voltage",
     "instantaneous_loss",
     "pm_decoder",
@@ -295,22 +296,58 @@ def circular_decoder(n_neurons: int, norm: float = 1.0) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ derived quantities
+def _host_cost_quad(net: SCNParams) -> float:
+    """``net.cost_quad`` on the host (Python floats, the same two roundings as the
+    property: no XLA program is compiled for it outside a jitted function)."""
+    lambda_d = float(net.lambda_d)
+    return float(net.mu) * (lambda_d * lambda_d)
+
+
+def _host_gamma_sq(net: SCNParams) -> np.ndarray:
+    """``net.gamma_sq`` on the host (NumPy; equal to the property bit for bit: squares,
+    then a sum over the D rows)."""
+    G = np.asarray(net.Gamma)
+    return np.sum(G**2, axis=-2)
+
+
+def host_derived(net: SCNParams) -> dict[str, np.ndarray | float]:
+    """The derived quantities of ``net`` (the :class:`SCNParams` properties
+    ``cost_quad``, ``cost_lin``, ``gamma_sq``, ``slow_matrix``, ``kappa``,
+    ``reset_extra``) computed on the host in NumPy float64 with the properties'
+    operations in the same order, so equal to them bit for bit, without compiling an XLA
+    program per quantity and shape (the properties are for traced code). Single
+    (unbatched) records only.
+
+    Returns:
+        dict name -> float or ndarray ((N,) for gamma_sq and reset_extra, (D, D) for
+        slow_matrix).
+    """
+    cost_quad = _host_cost_quad(net)
+    lambda_d, lambda_v = float(net.lambda_d), float(net.lambda_v)
+    gamma_sq = _host_gamma_sq(net)
+    A = np.asarray(net.A)
+    return {"cost_quad": cost_quad, "cost_lin": float(net.nu) * lambda_d, "gamma_sq": gamma_sq,
+            "slow_matrix": A + lambda_d * np.eye(A.shape[-1], dtype=A.dtype),
+            "kappa": float(net.slow_self_term) * (lambda_d - lambda_v) * cost_quad,
+            "reset_extra": (float(net.self_reset_scale) - 1) * (gamma_sq + cost_quad)}
+
+
 def fast_weights(net: SCNParams) -> np.ndarray:
     """Dense Omega_f = Gamma^T Gamma + mu lambda_d^2 I, (N, N). Small N only."""
     G = np.asarray(net.Gamma)
-    return G.T @ G + float(net.cost_quad) * np.eye(G.shape[1])
+    return G.T @ G + _host_cost_quad(net) * np.eye(G.shape[1])
 
 
 def slow_weights(net: SCNParams) -> np.ndarray:
     """Dense Omega_s = Gamma^T (A + lambda_d I) Gamma, (N, N) (without kappa)."""
     G = np.asarray(net.Gamma)
-    return G.T @ np.asarray(net.slow_matrix) @ G
+    return G.T @ host_derived(net)["slow_matrix"] @ G
 
 
 def box_margin(net: SCNParams) -> np.ndarray:
     """Per-neuron box margin ``2 T_i - ||Gamma_i||^2`` (= nu lambda_d + mu lambda_d^2
     for the default thresholds), (N,)."""
-    return 2 * np.asarray(net.thresholds) - np.asarray(net.gamma_sq)
+    return 2 * np.asarray(net.thresholds) - _host_gamma_sq(net)
 
 
 def closed_form_voltage(net: SCNParams, x, rates) -> np.ndarray:
@@ -318,7 +355,7 @@ def closed_form_voltage(net: SCNParams, x, rates) -> np.ndarray:
     G = np.asarray(net.Gamma)
     x = np.asarray(x)
     r = np.asarray(rates)
-    return (x - r @ G.T) @ G - float(net.cost_quad) * r
+    return (x - r @ G.T) @ G - _host_cost_quad(net) * r
 
 
 def instantaneous_loss(net: SCNParams, x, rates) -> np.ndarray:
@@ -326,8 +363,8 @@ def instantaneous_loss(net: SCNParams, x, rates) -> np.ndarray:
     G = np.asarray(net.Gamma)
     r = np.asarray(rates)
     err = np.asarray(x) - r @ G.T
-    return (np.sum(err**2, -1) + float(net.cost_lin) * np.sum(np.abs(r), -1)
-            + float(net.cost_quad) * np.sum(r**2, -1))
+    return (np.sum(err**2, -1) + float(net.nu) * float(net.lambda_d) * np.sum(np.abs(r), -1)
+            + _host_cost_quad(net) * np.sum(r**2, -1))
 
 
 def check_drive_margin(net: SCNParams, c) -> float:
@@ -336,7 +373,7 @@ def check_drive_margin(net: SCNParams, c) -> float:
     largest ratio drive / margin (inf for a zero margin). O(T D + N)."""
     c = np.asarray(c)
     cmax = float(np.max(np.linalg.norm(c, axis=-1))) if c.size else 0.0
-    drive = cmax * np.sqrt(np.asarray(net.gamma_sq)) * float(net.dt)
+    drive = cmax * np.sqrt(_host_gamma_sq(net)) * float(net.dt)
     margin = box_margin(net)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(margin > 0, drive / np.where(margin > 0, margin, 1), np.where(drive > 0, np.inf, 0))

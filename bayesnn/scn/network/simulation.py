@@ -38,10 +38,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesnn.core import bucket_capacity, empty_spikes, run_growing, trial_keys, warn_if_float32
+from bayesnn.core.params import to_device
 from bayesnn.core.validation import require_shape
 from bayesnn.scn.network import kernels as K
 from bayesnn.scn.network.functional import SPIKE_MODES, SCNState, SimOptions, init_state, integrate, step
-from bayesnn.scn.network.params import SCNParams, check_drive_margin
+from bayesnn.scn.network.params import SCNParams, _host_gamma_sq, check_drive_margin
 from bayesnn.scn.network.perturbations import Perturbations, check_perturbations
 from bayesnn.scn.network.results import SCNResult
 
@@ -89,16 +90,21 @@ def simulate(params: SCNParams, c, *, key: Any = 0, duration: float | None = Non
     x0 = K.check_x0(x0, net.n_dims, None)
     if x0 is not None and state0 is not None:
         raise ValueError("x0 and state0 are exclusive: give one of them")
+    f = jnp.result_type(float)
+    v_x0 = None  # x0 for V = Gamma^T x0, computed inside the run's program
     if state0 is None:
-        state0 = init_state(net, x0, delay_steps=opts.delay_steps)
+        # init_state's V = x0 Gamma is an XLA dot per shape when eager: the run's
+        # program computes it instead (the same dot), so no extra program is compiled
+        state0 = init_state(net, None, delay_steps=opts.delay_steps)
+        v_x0 = None if x0 is None else to_device(x0, f)
     else:
         _check_state(state0, net, opts)
     key = K.run_key(key)
     noisy = K.any_positive(net.sigma_v, None if pert is None else pert.extra_sigma)
-    f = jnp.result_type(float)
     capacity = capacity or default_capacity(net, c, x0=x0, spike_mode=opts.spike_mode,
                                             perturbations=pert)
-    run = lambda cap: _simulate_core(net, jnp.asarray(c, f), key, pert, state0, opts=opts,
+    c = to_device(c, f)
+    run = lambda cap: _simulate_core(net, c, key, pert, state0, v_x0, opts=opts,
                                      capacity=cap, every=every, noisy=noisy)
     return _untracked(run_growing(run, capacity, lambda result: result.spikes.n_events), opts)
 
@@ -133,7 +139,9 @@ def simulate_trials(params: SCNParams, c, *, key: Any, duration: float | None = 
     if state0 is None:
         states = [init_state(net, None if x0 is None else x0[k], delay_steps=opts.delay_steps)
                   for k in range(n_trials)]
-        state0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
+        # stacked on the host (jnp.stack compiles a program per shape)
+        state0 = jax.tree_util.tree_map(
+            lambda *a: to_device(np.stack([np.asarray(v) for v in a])), *states)
     else:
         _check_state(jax.tree_util.tree_map(lambda a: a[0], state0), net, opts)
         require_shape("state0.V", np.asarray(state0.V), (n_trials, net.n_neurons))
@@ -144,7 +152,8 @@ def simulate_trials(params: SCNParams, c, *, key: Any, duration: float | None = 
         capacity = max(default_capacity(net, c[k], x0=None if x0 is None else x0[k],
                                         spike_mode=opts.spike_mode, perturbations=pert)
                        for k in range(n_trials))
-    run = lambda cap: _trials_core(net, jnp.asarray(c, f), keys, pert, state0, opts=opts,
+    c = to_device(c, f)
+    run = lambda cap: _trials_core(net, c, keys, pert, state0, opts=opts,
                                    capacity=cap, every=every, noisy=noisy)
     return _untracked(run_growing(run, capacity, lambda result: result.spikes.n_events), opts)
 
@@ -171,7 +180,7 @@ def default_capacity(params: SCNParams, c, *, x0=None, spike_mode: str = "one",
     n_steps = c.shape[0]
     demand = K.expected_demand(np.asarray(params.A), c, float(params.dt),
                                float(params.lambda_d), x0)
-    kernel = float(np.sqrt(np.min(np.asarray(params.gamma_sq))))
+    kernel = float(np.sqrt(np.min(_host_gamma_sq(params))))
     expected = 2.0 * demand / kernel if math.isfinite(demand) else float(n_steps)
     if K.any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma):
         expected = max(expected, n_steps / 8)
@@ -400,7 +409,10 @@ _STATIC = ("opts", "capacity", "every", "noisy", "multistep")
 
 
 @partial(jax.jit, static_argnames=_STATIC)
-def _simulate_core(net, c, key, pert, state0, *, opts, capacity, every, noisy, multistep=True):
+def _simulate_core(net, c, key, pert, state0, x0=None, *, opts, capacity, every, noisy,
+                   multistep=True):
+    if x0 is not None:  # the closed form at rest, V = Gamma^T x0 (init_state)
+        state0 = state0._replace(V=x0 @ net.Gamma)
     return _run_any(net, c, key, pert, state0, opts=opts, capacity=capacity, every=every,
                     noisy=noisy, multistep=multistep)
 
