@@ -101,6 +101,7 @@ print(json.dumps({"pid": os.getpid(), "tasks": [
 """
 
 
+@pytest.mark.slow  # a fresh process and a 2-worker cluster: ~25 s of CPU
 @pytest.mark.timeout(300)
 def test_embedded_cluster_compiles_once_and_workers_read_the_cache(tmp_path):
     """With an embedded cluster and a cache folder, the calling process runs the first
