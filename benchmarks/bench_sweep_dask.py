@@ -181,8 +181,13 @@ def main(argv=None) -> dict:
                     "load_average_1min": os.getloadavg()[0]}
     quiet = {"progress": False}
 
-    reference, serial_cold, serial_tasks = _timed(lambda hook: run_serial(sweep, on_task=hook, **quiet))
-    again, serial_warm, serial_warm_tasks = _timed(lambda hook: run_serial(sweep, on_task=hook, **quiet))
+    # every run names its cache folder: without one, run_sweep would use the user's
+    # default folder (possibly filled by earlier runs: not cold)
+    quiet_cached = {**quiet, "compilation_cache": cache}
+    reference, serial_cold, serial_tasks = _timed(
+        lambda hook: run_serial(sweep, on_task=hook, **quiet_cached))
+    again, serial_warm, serial_warm_tasks = _timed(
+        lambda hook: run_serial(sweep, on_task=hook, **quiet_cached))
     xr.testing.assert_identical(again, reference)
     report.update(serial_cold_s=serial_cold, serial_warm_s=serial_warm,
                   serial_warm_cpu_s=sum(r.cpu_s for r in serial_warm_tasks),
@@ -190,15 +195,18 @@ def main(argv=None) -> dict:
                       r.compute_s for r in serial_warm_tasks))
 
     def on_cluster(labels, compilation_cache=None):
+        # no folder given: a new empty one (cold: each worker compiles)
+        folder = compilation_cache or tempfile.mkdtemp(prefix="bench-sweep-cold-cache-")
         start = time.perf_counter()
-        with local_cluster(args.workers, compilation_cache) as cluster, \
+        with local_cluster(args.workers, folder) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             client.wait_for_workers(args.workers)
             report.setdefault("cluster_start_s", time.perf_counter() - start)
             address = cluster.scheduler_address
             for label in labels:
                 dataset, wall, tasks = _timed(
-                    lambda hook: run_sweep(sweep, scheduler=address, on_task=hook, **quiet))
+                    lambda hook: run_sweep(sweep, scheduler=address, on_task=hook,
+                                           compilation_cache=folder, **quiet))
                 xr.testing.assert_identical(dataset, reference)
                 compute = sum(r.compute_s for r in tasks)
                 report[f"dask_{label}_s"] = wall
