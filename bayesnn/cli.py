@@ -107,12 +107,15 @@ def _write_outputs(results, out: Path) -> tuple[dict, Path]:
     every file written atomically (bayesnn.io); returns the JSON payload and the path
     of results.json."""
     from bayesnn import io
-    from bayesnn.plotting import save_figure
 
     payload = {"passed": all(result.passed for result in results), "scenarios": {}}
     for result in results:
-        files = [str(save_figure(figure, out / f"{result.scenario}_{name}.png"))
-                 for name, figure in result.figures.items()]
+        files = []
+        if result.figures:  # matplotlib only when there are figures (not --no-figures)
+            from bayesnn.plotting import save_figure
+
+            files = [str(save_figure(figure, out / f"{result.scenario}_{name}.png"))
+                     for name, figure in result.figures.items()]
         if result.traces is not None:
             files.append(str(io.write_netcdf(out / f"{result.scenario}_traces.nc", result.traces)))
         payload["scenarios"][result.scenario] = {

@@ -1,6 +1,6 @@
 """Benchmark the NumPyro references.
 
-Run: ``python benchmarks/bench_numpyro.py [--repeats K] [--parallel] [--validate] [--json FILE]``
+Run: ``python benchmarks/bench_numpyro.py [--repeats K] [--warm] [--parallel] [--validate] [--json FILE]``
 
 Measures, on T = 2000 bins of N = 10 inputs (dt = 10 ms, r_on = r_off = 2 Hz, q_on and
 q_off drawn from U(5, 30) Hz, seed 0):
@@ -14,6 +14,10 @@ q_off drawn from U(5, 30) Hz, seed 0):
   part of the wall time spent compiling (tracing, lowering, XLA; measured with
   ``bayesnn.validate.CompileMeter``); with ``--repeats K`` the median over K fresh
   subprocesses;
+* with ``--warm``: the same one-chain run in fresh subprocesses sharing one new
+  persistent compilation cache folder: the first fills it (cold), the next ``--repeats``
+  read it (warm), and one more samples another data set of the same shape (warm: the
+  sampler's data are arguments of its one program, so its cache entry serves it);
 * NUTS, 500 warm-up + 500 draws, 2 chains, run_nuts defaults: wall time (compile
   included), divergences, R-hat, bulk ESS. ``--parallel`` calls
   ``numpyro.set_host_device_count(2)`` *before JAX starts* so the two chains run in
@@ -46,7 +50,11 @@ def _parse(argv):
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=1,
                         help="one-chain NUTS: median over this many fresh subprocesses")
+    parser.add_argument("--warm", action="store_true",
+                        help="one-chain NUTS in fresh processes sharing a persistent cache")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the data set")
     parser.add_argument("--one-chain-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=str, default=None, help="write the numbers here")
     return parser.parse_args(argv)
 
@@ -77,27 +85,65 @@ def _one_chain(nuts, counts, dt, args) -> dict:
     compiled = meter.since(wall0)
     return {"nuts1_wall_s": wall, "nuts1_cpu_s": time.process_time() - cpu,
             "nuts1_compile_s": compiled["compile_s"], "nuts1_programs": compiled["programs"],
+            "nuts1_hits": compiled["hits"],
             "nuts1_run_s": wall - compiled["compile_s"],
             "nuts1_divergences": result.num_divergences,
             "nuts1_min_ess_bulk": result.min_ess_bulk}
+
+
+def _one_chain_process(args, cache=None, data_seed=0) -> dict:
+    """One-chain NUTS in a fresh subprocess (persistent cache folder ``cache`` or none);
+    adds the process's wall and CPU seconds from launch to result."""
+    import resource
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "one.json")
+        command = [sys.executable, os.path.abspath(__file__), "--one-chain-only",
+                   "--bins", str(args.bins), "--inputs", str(args.inputs), "--warmup",
+                   str(args.warmup), "--samples", str(args.samples), "--json", out,
+                   "--data-seed", str(data_seed)] + (["--cache", cache] if cache else [])
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(out) as handle:
+            run = json.load(handle)
+    run["nuts1_process_wall_s"] = wall
+    run["nuts1_process_cpu_s"] = ((after.ru_utime - before.ru_utime)
+                                  + (after.ru_stime - before.ru_stime))
+    return run
 
 
 def _one_chain_medians(args) -> dict:
     """Medians of one-chain NUTS over ``args.repeats`` fresh subprocesses."""
     import statistics
 
-    runs = []
-    for _ in range(args.repeats):
-        with tempfile.TemporaryDirectory() as folder:
-            out = os.path.join(folder, "one.json")
-            command = [sys.executable, os.path.abspath(__file__), "--one-chain-only",
-                       "--bins", str(args.bins), "--inputs", str(args.inputs), "--warmup",
-                       str(args.warmup), "--samples", str(args.samples), "--json", out]
-            subprocess.run(command, check=True, capture_output=True)
-            with open(out) as handle:
-                runs.append(json.load(handle))
+    runs = [_one_chain_process(args) for _ in range(args.repeats)]
     keys = [key for key in runs[0] if key.startswith("nuts1_")]
     return {key: statistics.median(run[key] for run in runs) for key in keys}
+
+
+def _one_chain_warm(args) -> dict:
+    """Fresh processes sharing one new cache folder: cold (fills it), ``args.repeats``
+    warm, and warm on another data set of the same shape."""
+    import statistics
+
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        rows = [("cold (fills the cache)", _one_chain_process(args, cache))]
+        warm = [_one_chain_process(args, cache) for _ in range(args.repeats)]
+        rows.append((f"warm (median of {args.repeats})",
+                     {key: statistics.median(run[key] for run in warm) for key in warm[0]}))
+        rows.append(("warm, another data set", _one_chain_process(args, cache, data_seed=1)))
+    for label, run in rows:
+        print(f"NUTS 1 chain, fresh process, {label}: {run['nuts1_process_wall_s']:.1f} s wall, "
+              f"{run['nuts1_process_cpu_s']:.1f} s CPU launch to result (run_nuts "
+              f"{run['nuts1_wall_s']:.1f} s wall, {run['nuts1_cpu_s']:.1f} s CPU, compile "
+              f"{run['nuts1_compile_s']:.1f} s, {run['nuts1_programs']:.0f} programs, "
+              f"{run['nuts1_hits']:.0f} cache hits); {load_average()}")
+        out[label] = run
+    return out
 
 
 def _time_validate() -> dict:
@@ -127,13 +173,17 @@ def main(argv=None) -> dict:
     import numpy as np
 
     jax.config.update("jax_enable_x64", True)
+    if args.cache:
+        from bayesnn.core.compilation_cache import enable_compilation_cache
+
+        enable_compilation_cache(args.cache)
     from bayesnn.numpyro_models import mmpp_binned, mmpp_forward, nuts
     from bayesnn.processes import MMPPParams
 
     results: dict = {"bins": args.bins, "inputs": args.inputs, "devices": jax.device_count()}
     if not args.one_chain_only:
         print(load_average())
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.data_seed)
     n_inputs, n_bins, dt = args.inputs, args.bins, 1e-2
     q_on, q_off = rng.uniform(5, 30, n_inputs), rng.uniform(5, 30, n_inputs)
     a = 2.0 / 4.0 * -np.expm1(-4.0 * dt)  # r_on = r_off = 2 Hz
@@ -149,6 +199,12 @@ def main(argv=None) -> dict:
         results.update(_one_chain(nuts, counts, dt, args))
         with open(args.json, "w") as handle:
             json.dump(results, handle)
+        return results
+    if args.warm:
+        results["warm"] = _one_chain_warm(args)
+        if args.json:
+            with open(args.json, "w") as handle:
+                json.dump(results, handle, indent=2)
         return results
     if args.repeats > 1:
         results.update(_one_chain_medians(args))

@@ -24,6 +24,16 @@ Every run's combined Dataset is checked equal (bit for bit) to the first one. No
 asserted about speed; the script reports.
 
     python benchmarks/bench_sweep_dask.py [--workers 2] [--seeds 8] [--duration 2]
+
+``--cold`` measures only what a user waits for the first time, process launch to
+result, each side a fresh process with its own **empty** persistent-cache folder,
+alternating ``--repeats`` times: ``run_serial`` (one process) against ``run_sweep(...,
+workers=W)`` (embedded LocalCluster: cluster start, worker imports and compilation
+included), wall and CPU seconds (the CPU of the process and its workers, from
+``RUSAGE_CHILDREN``), and the programs compiled and read from the cache per task.
+``--tree DIR`` runs another checkout's bayesnn (a before/after comparison).
+
+    python benchmarks/bench_sweep_dask.py --cold [--repeats 3] [--tree DIR]
 """
 from __future__ import annotations
 
@@ -48,6 +58,80 @@ def config(args) -> dict:
     }
 
 
+_COLD = """
+import json, sys, time
+sys.path.insert(0, {tree!r})
+from bayesnn.sweep import run_serial, run_sweep
+config, results = json.loads({config!r}), []
+start = time.perf_counter()
+if {workers} == 0:
+    dataset = run_serial(config, progress=False, compilation_cache={cache!r},
+                         on_task=results.append)
+else:
+    dataset = run_sweep(config, workers={workers}, progress=False,
+                        compilation_cache={cache!r}, on_task=results.append)
+wall = time.perf_counter() - start
+dataset.to_netcdf({out!r})
+print(json.dumps({{"sweep_s": wall, "programs": [getattr(r, "programs", -1) for r in results],
+                  "hits": [getattr(r, "cache_hits", -1) for r in results],
+                  "task_cpu_s": [round(r.cpu_s, 2) for r in results],
+                  "task_s": [round(r.compute_s, 2) for r in results],
+                  "workers": len({{r.worker for r in results}})}}))
+"""
+
+
+def cold_processes(args) -> dict:
+    """Fresh processes, empty cache folders: one process against the embedded cluster,
+    alternating; wall and CPU from launch to result, medians over ``args.repeats``."""
+    import resource
+    import tempfile
+
+    import xarray as xr
+
+    tree = os.path.abspath(args.tree)
+    rows: dict = {"one process": [], f"{args.workers} workers": []}
+    reference = None
+    for _ in range(args.repeats):
+        for label, workers in (("one process", 0), (f"{args.workers} workers", args.workers)):
+            with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
+                out = os.path.join(tmp, "sweep.nc")
+                script = _COLD.format(tree=tree, config=json.dumps(config(args)),
+                                      workers=workers, cache=cache, out=out)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                start = time.perf_counter()
+                done = subprocess.run([sys.executable, "-c", script], cwd=tree, check=True,
+                                      capture_output=True, text=True,
+                                      env={k: v for k, v in os.environ.items()
+                                           if k != "BAYESNN_JAX_CACHE"})
+                wall = time.perf_counter() - start
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                info = json.loads(done.stdout.strip().splitlines()[-1])
+                dataset = xr.load_dataset(out)
+                if reference is None:
+                    reference = dataset
+                else:
+                    xr.testing.assert_identical(dataset, reference)
+                rows[label].append({"wall_s": wall, "cpu_s": (after.ru_utime - before.ru_utime)
+                                    + (after.ru_stime - before.ru_stime), **info,
+                                    "load": os.getloadavg()[0]})
+    report = {}
+    print(f"cold, process launch to result, empty cache folder each ({args.repeats} "
+          f"alternating repeat(s); tree {tree}):")
+    for label, runs in rows.items():
+        wall = statistics.median(r["wall_s"] for r in runs)
+        cpu = statistics.median(r["cpu_s"] for r in runs)
+        report[label] = {"wall_s": wall, "cpu_s": cpu, "runs": runs}
+        print(f"  {label:12s} {wall:7.1f} s wall {cpu:7.1f} s CPU; sweep part "
+              f"{statistics.median(r['sweep_s'] for r in runs):6.1f} s; programs per task "
+              f"{runs[0]['programs']}, cache hits {runs[0]['hits']}; CPU in tasks "
+              f"{sum(runs[0]['task_cpu_s']):.1f} s (per task {runs[0]['task_cpu_s']}); load "
+              f"{[round(r['load'], 1) for r in runs]}")
+    one, many = report["one process"], report[f"{args.workers} workers"]
+    print(f"  ratio one process / workers: wall {one['wall_s'] / many['wall_s']:.2f}, "
+          f"CPU {one['cpu_s'] / many['cpu_s']:.2f}; datasets identical")
+    return report
+
+
 def _timed(run):
     results = []
     start = time.perf_counter()
@@ -63,7 +147,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--dt", type=float, default=1e-3, help="s between posterior samples")
     parser.add_argument("--batch-size", type=int, default=4, help="points per task")
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
+    parser.add_argument("--cold", action="store_true",
+                        help="only the cold fresh-process comparison (see above)")
+    parser.add_argument("--repeats", type=int, default=1, help="--cold: alternating repeats")
+    parser.add_argument("--tree", default=os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), help="--cold: checkout whose bayesnn to run")
     args = parser.parse_args(argv)
+    if args.cold:
+        report = cold_processes(args)
+        if args.json:
+            with open(args.json, "w") as handle:
+                json.dump(report, handle, indent=2)
+        return report
 
     import tempfile
 
@@ -86,8 +181,13 @@ def main(argv=None) -> dict:
                     "load_average_1min": os.getloadavg()[0]}
     quiet = {"progress": False}
 
-    reference, serial_cold, serial_tasks = _timed(lambda hook: run_serial(sweep, on_task=hook, **quiet))
-    again, serial_warm, serial_warm_tasks = _timed(lambda hook: run_serial(sweep, on_task=hook, **quiet))
+    # every run names its cache folder: without one, run_sweep would use the user's
+    # default folder (possibly filled by earlier runs: not cold)
+    quiet_cached = {**quiet, "compilation_cache": cache}
+    reference, serial_cold, serial_tasks = _timed(
+        lambda hook: run_serial(sweep, on_task=hook, **quiet_cached))
+    again, serial_warm, serial_warm_tasks = _timed(
+        lambda hook: run_serial(sweep, on_task=hook, **quiet_cached))
     xr.testing.assert_identical(again, reference)
     report.update(serial_cold_s=serial_cold, serial_warm_s=serial_warm,
                   serial_warm_cpu_s=sum(r.cpu_s for r in serial_warm_tasks),
@@ -95,15 +195,18 @@ def main(argv=None) -> dict:
                       r.compute_s for r in serial_warm_tasks))
 
     def on_cluster(labels, compilation_cache=None):
+        # no folder given: a new empty one (cold: each worker compiles)
+        folder = compilation_cache or tempfile.mkdtemp(prefix="bench-sweep-cold-cache-")
         start = time.perf_counter()
-        with local_cluster(args.workers, compilation_cache) as cluster, \
+        with local_cluster(args.workers, folder) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             client.wait_for_workers(args.workers)
             report.setdefault("cluster_start_s", time.perf_counter() - start)
             address = cluster.scheduler_address
             for label in labels:
                 dataset, wall, tasks = _timed(
-                    lambda hook: run_sweep(sweep, scheduler=address, on_task=hook, **quiet))
+                    lambda hook: run_sweep(sweep, scheduler=address, on_task=hook,
+                                           compilation_cache=folder, **quiet))
                 xr.testing.assert_identical(dataset, reference)
                 compute = sum(r.compute_s for r in tasks)
                 report[f"dask_{label}_s"] = wall

@@ -150,3 +150,20 @@ def test_nuts_holds_chosen_rates_fixed():
     assert set(result.intervals) == {"q_on", "q_off"}
     mean_on = np.asarray(result.samples["q_on"]).mean(axis=(0, 1))
     np.testing.assert_array_less(np.abs(mean_on / q_on - 1), 0.5)
+
+    # The sampler is one program whose data are arguments: another data set of the same
+    # shape compiles nothing, and the same data and seed give the same draws bit for bit.
+    import time
+
+    from bayesnn.validate import CompileMeter
+
+    _, other = _binned(rng, 2.0, 2.0, q_on, q_off, 0.01, 2000)
+    other = other[0] if other.ndim == 3 else other
+    meter, start = CompileMeter.get(), time.time()
+    options = dict(duration=20.0, dt=0.01, fixed={"r_on": 2.0, "r_off": 2.0},
+                   num_warmup=50, num_samples=50, num_chains=1, chain_method="sequential")
+    nuts.run_nuts(spikes_from_counts(other, 0.01), key=1, **options)
+    again = nuts.run_nuts(spikes_from_counts(counts, 0.01), key=0, **options)
+    assert meter.since(start)["programs"] == 0, meter.since(start)["program_names"]
+    for name in ("q_on", "q_off"):
+        np.testing.assert_array_equal(again.samples[name], result.samples[name])

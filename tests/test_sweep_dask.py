@@ -85,3 +85,46 @@ def test_sweep_survives_a_killed_worker_and_equals_serial_run(tmp_path):
     xr.testing.assert_identical(outcome["result"], expected)
     assert not _wait_gone(cluster_processes | set(pids.values())), "LocalCluster processes left running"
     assert not _children() - before
+
+
+_EMBEDDED = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from bayesnn.sweep import run_sweep
+from tests.sweep_setup import TINY
+tasks = []
+result = run_sweep(TINY, workers=2, progress=False, on_task=tasks.append,
+                   compilation_cache=sys.argv[1])
+result.to_netcdf(sys.argv[2])
+print(json.dumps({"pid": os.getpid(), "tasks": [
+    [t.task_id, t.worker, t.programs, t.cache_hits] for t in tasks]}))
+"""
+
+
+@pytest.mark.slow  # a fresh process and a 2-worker cluster: ~25 s of CPU
+@pytest.mark.timeout(300)
+def test_embedded_cluster_compiles_once_and_workers_read_the_cache(tmp_path):
+    """With an embedded cluster and a cache folder, the calling process runs the first
+    task (compiling the sweep's programs into the empty cache) while the cluster starts;
+    the workers then compile nothing: every program they need is read from the shared
+    cache. The result equals the serial run bit for bit. (A fresh process: one that has
+    compiled the programs before holds them in memory and writes nothing to the cache.)"""
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", _EMBEDDED, str(tmp_path / "jax-cache"),
+                           str(tmp_path / "sweep.nc")], cwd=root, capture_output=True,
+                          text=True, timeout=280,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    xr.testing.assert_identical(xr.load_dataset(tmp_path / "sweep.nc"), serial_reference())
+    tasks = info["tasks"]
+    assert len(tasks) == N_TASKS
+    here = [task for task in tasks if task[1].endswith(f":{info['pid']}")]
+    assert [task[0] for task in here] == [0] and here[0][2] > 0 and here[0][3] == 0
+    on_workers = [task for task in tasks if task not in here]
+    assert all(hits == programs for _, _, programs, hits in on_workers), on_workers
+    assert sum(hits for _, _, _, hits in on_workers) > 0

@@ -36,13 +36,22 @@ Default priors: ``mu_r = log 2 Hz``, ``sigma_r = 1`` (90 % prior mass in 0.39–
 
 Results come back as ArviZ ``InferenceData`` with R-hat, bulk ESS and 90 % HDIs.
 
-Speed: NumPyro's NUTS compiles the enumerated model once per chain method. With JAX
+Speed: without a progress bar, and unless parallel chains have a device each, every chain
+(initialisation, warm-up, draws) runs in one compiled program (:func:`_sample_program`)
+whose data are arguments: one XLA program per shape and setting, reused for every data
+set of that shape in the process and through JAX's persistent cache. It is NumPyro's
+``MCMC`` traced under ``jax.jit``; its draws differ from an eager ``mcmc.run``'s only
+because the potential energy's constant ``sum log n!`` is rounded differently there
+(7e-12 nats at T = 2000, gradients bit for bit equal), which changes the odd
+accept decision: the posterior is the same, not the sequence. NumPyro's NUTS compiles
+the enumerated model once per chain method. With JAX
 already initialised, ``chain_method="parallel"`` needs ``numpyro.set_host_device_count``
 to have been called *before* JAX started (otherwise NumPyro falls back to sequential);
 ``"vectorized"`` runs chains in lock-step in one process.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import NamedTuple
@@ -56,7 +65,7 @@ from numpyro.distributions import constraints
 from numpyro.infer import MCMC, NUTS, init_to_value
 
 from bayesnn.core.keys import KeyLike, as_key
-from bayesnn.core.params import unchecked
+from bayesnn.core.params import is_traced, unchecked
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.binning import bin_spikes
 from bayesnn.core.spikes import Spikes
@@ -113,7 +122,8 @@ class NUTSResult(NamedTuple):
 
 
 def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
-                         marginalize: str = "forward", fixed: dict | None = None) -> None:
+                         marginalize: str = "forward", fixed: dict | None = None,
+                         log_factorials=None) -> None:
     """NumPyro model: priors on (r_on, r_off, q_on, q_off) + binned MMPP likelihood.
 
     Args:
@@ -128,6 +138,9 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
         fixed: optional dict name -> value (Hz) of rates held fixed (no sample site).
             When exactly one of ``q_on``, ``q_off`` is fixed, the other gets the iid
             Gamma prior without the ordering (the fixed one pins the labels).
+        log_factorials: optional ``(B,)`` host sums ``sum log n!`` of ``counts`` (nats),
+            for ``"forward"`` with traced counts (see
+            :func:`~bayesnn.numpyro_models.mmpp_forward.forward_log_likelihood`).
     Sites: ``r_on``, ``r_off`` (Hz), ``log_total_rates`` (ordered: log Q_off < log Q_on),
     ``weights_on``/``weights_off`` (Dirichlet, only when N > 1), deterministic ``q_on``,
     ``q_off`` (Hz), and the enumerated hidden chain of :func:`mmpp_hmm_model`.
@@ -161,7 +174,8 @@ def mmpp_parameter_model(counts, dt, priors: MMPPPriors = MMPPPriors(),
     if marginalize == "enumerate":
         mmpp_hmm_model(params, counts, dt)
     elif marginalize == "forward":
-        numpyro.factor("log_likelihood", jnp.sum(forward_log_likelihood(params, counts, dt)))
+        numpyro.factor("log_likelihood", jnp.sum(forward_log_likelihood(
+            params, counts, dt, log_factorials=log_factorials)))
     else:
         raise ValueError(f"marginalize must be 'forward' or 'enumerate', got {marginalize!r}")
 
@@ -258,6 +272,11 @@ class _CompiledInitNUTS(NUTS):
             return parent.init(key, num_warmup, init_params, model_args, model_kwargs)
 
         state = compiled(rng_key)
+        if is_traced(state.potential_energy):  # inside _sample_program: checked by it
+            self.start_is_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in
+                                                      jax.tree.leaves(state.potential_energy)
+                                                      + jax.tree.leaves(state.z_grad)]))
+            return state
         start = jax.device_get((state.potential_energy, state.z_grad))
         if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(start)):
             raise RuntimeError("Cannot find valid initial parameters: the potential energy "
@@ -268,6 +287,49 @@ class _CompiledInitNUTS(NUTS):
         # NumPyro applies this once eagerly (to size its sample buffers) before the
         # compiled sampling loop, which runs the model op by op; compiled, it is one call.
         return jax.jit(super().postprocess_fn(args, kwargs))
+
+
+class _Settings(NamedTuple):
+    """The static settings of one compiled sampler (:func:`_sample_program`)."""
+
+    num_warmup: int
+    num_samples: int
+    num_chains: int
+    target_accept_prob: float
+    dense_mass: bool
+    priors: MMPPPriors
+    marginalize: str
+
+
+@functools.partial(jax.jit, static_argnames="settings")
+def _sample_program(key, counts, dt, log_factorials, fixed, init_values, *, settings):
+    """Every chain of :func:`run_nuts` (initialisation, warm-up and draws) as one program.
+
+    NumPyro's :class:`MCMC` run under ``jax.jit``: the same kernel, the same key split
+    and the same sequence of operations as an eager ``mcmc.run`` with
+    ``chain_method="sequential"``, but compiled as one XLA program instead of an
+    initialisation program, a sampling loop and about 25 small programs NumPyro
+    dispatches between them (buffer allocation, reshapes). The data (counts, dt,
+    ``sum log n!``, fixed rates, start values) are arguments, not constants, so the
+    program (and JAX's persistent cache entry) serves every data set of the same shape:
+    a second data set compiles nothing. Chains run one after another (``lax.map``,
+    one copy of the sampler in the program). Returns the samples ``(chains, draws, ...)``,
+    the divergence flags ``(chains, draws)`` and whether every chain's start had a
+    finite potential energy and gradient ``(chains,)``.
+    """
+    def chain(chain_key):
+        kernel = _CompiledInitNUTS(
+            mmpp_parameter_model, target_accept_prob=settings.target_accept_prob,
+            dense_mass=settings.dense_mass, init_strategy=init_to_value(values=init_values))
+        mcmc = MCMC(kernel, num_warmup=settings.num_warmup, num_samples=settings.num_samples,
+                    num_chains=1, progress_bar=False)
+        mcmc.run(chain_key, counts, dt, settings.priors, settings.marginalize, fixed,
+                 log_factorials=log_factorials)
+        return mcmc.get_samples(), mcmc.get_extra_fields()["diverging"], kernel.start_is_finite
+
+    if settings.num_chains == 1:  # NumPyro uses the key as given for one chain
+        return jax.tree.map(lambda leaf: leaf[None], chain(key))
+    return jax.lax.map(chain, jax.random.split(key, settings.num_chains))
 
 
 def run_nuts(inputs: Spikes, *, duration: float, dt: float, n_inputs: int | None = None,
@@ -322,26 +384,45 @@ def run_nuts(inputs: Spikes, *, duration: float, dt: float, n_inputs: int | None
     key = as_key(key)
     warn_if_float32("run_nuts")
 
-    kernel = _CompiledInitNUTS(mmpp_parameter_model, target_accept_prob=target_accept_prob,
-                  dense_mass=bool(dense_mass),
-                  init_strategy=init_to_value(values=_initial_values(counts, dt, fixed)))
-    with warnings.catch_warnings():
-        # "There are not enough devices to run parallel chains": NumPyro then runs the
-        # chains sequentially, which is the documented fallback.
-        warnings.filterwarnings("ignore", message="There are not enough devices")
-        mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples,
-                    num_chains=num_chains, chain_method=chain_method,
-                    progress_bar=progress_bar)
-        mcmc.run(key, jnp.asarray(counts), dt, priors, marginalize,
-                 {name: jnp.asarray(value) for name, value in fixed.items()})
     free = [name for name in PARAMETERS if name not in fixed]
-    samples = {name: np.asarray(value)
-               for name, value in mcmc.get_samples(group_by_chain=True).items()
-               if name in free}
-    divergences = int(np.sum(np.asarray(mcmc.get_extra_fields()["diverging"])))
-    posterior = az.from_dict(posterior=samples,
-                             sample_stats={"diverging": np.asarray(
-                                 mcmc.get_extra_fields(group_by_chain=True)["diverging"])})
+    one_program = not progress_bar and (
+        num_chains == 1 or chain_method == "sequential"
+        or (chain_method == "parallel" and jax.local_device_count() < num_chains))
+    if one_program:
+        from scipy.special import gammaln
+
+        settings = _Settings(int(num_warmup), int(num_samples), int(num_chains),
+                             float(target_accept_prob), bool(dense_mass), priors, marginalize)
+        log_factorials = np.sum(gammaln(counts + 1.0), axis=(-2, -1))
+        draws, diverging, finite = jax.device_get(_sample_program(
+            key, jnp.asarray(counts), jnp.asarray(dt), jnp.asarray(log_factorials),
+            {name: jnp.asarray(value) for name, value in fixed.items()},
+            {name: jnp.asarray(value, dtype=float)
+             for name, value in _initial_values(counts, dt, fixed).items()},
+            settings=settings))
+        if not np.all(finite):
+            raise RuntimeError("Cannot find valid initial parameters: the potential energy "
+                               "or its gradient is not finite at the initial values.")
+    else:  # a progress bar, vectorised chains, or parallel chains on several devices
+        kernel = _CompiledInitNUTS(
+            mmpp_parameter_model, target_accept_prob=target_accept_prob,
+            dense_mass=bool(dense_mass),
+            init_strategy=init_to_value(values=_initial_values(counts, dt, fixed)))
+        with warnings.catch_warnings():
+            # "There are not enough devices to run parallel chains": NumPyro then runs the
+            # chains sequentially, which is the documented fallback.
+            warnings.filterwarnings("ignore", message="There are not enough devices")
+            mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples,
+                        num_chains=num_chains, chain_method=chain_method,
+                        progress_bar=progress_bar)
+            mcmc.run(key, jnp.asarray(counts), dt, priors, marginalize,
+                     {name: jnp.asarray(value) for name, value in fixed.items()})
+        draws = mcmc.get_samples(group_by_chain=True)
+        diverging = mcmc.get_extra_fields(group_by_chain=True)["diverging"]
+    samples = {name: np.asarray(value) for name, value in draws.items() if name in free}
+    diverging = np.asarray(diverging)
+    divergences = int(np.sum(diverging))
+    posterior = az.from_dict(posterior=samples, sample_stats={"diverging": diverging})
     # round_to="none": the default rounds R-hat to 2 decimals, too coarse for "< 1.01"
     summary = az.summary(posterior, var_names=free, hdi_prob=hdi_prob, round_to="none")
     intervals = {}

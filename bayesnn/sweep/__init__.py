@@ -10,12 +10,43 @@ parameter values x trials as one compiled, vectorised program; e.g.
 :func:`bayesnn.neuron.simulate_grid`). "Sweep" names only the study; "grid" the
 primitive.
 """
-from bayesnn.sweep.config import SweepConfig, load_config
-from bayesnn.sweep.scenarios import SCENARIOS, Scenario, get_scenario
-from bayesnn.sweep.tasks import SweepPlan, Task, TaskResult, combine, make_plan
-from bayesnn.sweep.store import SweepStore, load_sweep
-from bayesnn.sweep.distributed import IN_PROCESS, local_cluster, run_serial, run_sweep
-from bayesnn.sweep.plotting import plot_sweep
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first use below
+    from bayesnn.sweep.config import SweepConfig, load_config
+    from bayesnn.sweep.scenarios import SCENARIOS, Scenario, get_scenario
+    from bayesnn.sweep.tasks import SweepPlan, Task, TaskResult, combine, make_plan
+    from bayesnn.sweep.store import SweepStore, load_sweep
+    from bayesnn.sweep.distributed import IN_PROCESS, local_cluster, run_serial, run_sweep
+    from bayesnn.sweep.plotting import plot_sweep
+
+# Imported on first use (PEP 562): ``bayesnn`` builds its command line parser from
+# bayesnn.sweep.cli, and importing Dask, xarray and matplotlib there would slow every
+# command (``bayesnn validate`` included) by seconds.
+_WHERE = {
+    "SweepConfig": "config", "load_config": "config",
+    "SCENARIOS": "scenarios", "Scenario": "scenarios", "get_scenario": "scenarios",
+    "SweepPlan": "tasks", "Task": "tasks", "TaskResult": "tasks", "combine": "tasks",
+    "make_plan": "tasks",
+    "SweepStore": "store", "load_sweep": "store",
+    "IN_PROCESS": "distributed", "local_cluster": "distributed", "run_serial": "distributed",
+    "run_sweep": "distributed",
+    "plot_sweep": "plotting",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"bayesnn.sweep.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bayesnn.sweep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = ["IN_PROCESS", "SCENARIOS", "Scenario", "SweepConfig", "SweepPlan", "SweepStore",
            "Task", "TaskResult", "combine", "get_scenario", "load_config", "load_sweep",

@@ -72,14 +72,31 @@ def _workers(workers) -> int:
 
 
 @contextmanager
-def _client(scheduler: str | None, workers: int | None, cache: str | None) -> Iterator[Any]:
+def _client(scheduler: str | None, workers: int | None, cache: str | None,
+            meanwhile: Callable[[], None] | None = None) -> Iterator[Any]:
+    """A client of ``scheduler``, or of an embedded cluster; ``meanwhile`` runs in this
+    process while the embedded cluster starts (its processes start and import in the
+    background), before the client is handed out."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from distributed import Client
 
     if scheduler is not None:
+        if meanwhile is not None:
+            meanwhile()
         with Client(scheduler, set_as_default=False) as client:
             yield client
         return
-    with local_cluster(workers, cache) as cluster, Client(cluster, set_as_default=False) as client:
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(local_cluster, workers, cache)
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        except BaseException:
+            starting.result().close()
+            raise
+        cluster = starting.result()
+    with cluster, Client(cluster, set_as_default=False) as client:
         yield client
 
 
@@ -165,8 +182,9 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
     folder = cache_dir(compilation_cache)
     cache = None if folder is None else str(folder)
     # float64 here too (the plan's buffer sizes come from float64 records); in-process
-    # tasks also get the compilation cache, set before anything compiles.
-    prepare_process(cache if scheduler == IN_PROCESS else None)
+    # tasks (and the first task of an embedded cluster's sweep, run here) also get the
+    # compilation cache, set before anything compiles.
+    prepare_process(cache if scheduler in (IN_PROCESS, None) else None)
     plan = make_plan(config)
     store = SweepStore.open(out, plan) if out is not None else None
     done = store.finished() if store is not None else set()
@@ -189,7 +207,17 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
             for payload in payloads:
                 finish(run_task(payload))
         elif payloads:
-            with _client(scheduler, workers, cache) as client:
+            meanwhile = None
+            if scheduler is None and cache is not None and len(payloads) > 1:
+                # Embedded workers share this machine's cache folder. This process runs
+                # the first task while the cluster starts: it compiles the sweep's
+                # programs once (every task has the same shapes: pad_to) and writes them
+                # to the cache, which the workers then read instead of each compiling.
+                first, payloads = payloads[0], payloads[1:]
+
+                def meanwhile():
+                    finish(run_task(first))
+            with _client(scheduler, workers, cache, meanwhile) as client:
                 _run_dask(client, plan, payloads, finish)
     finally:
         bar.close()

@@ -86,13 +86,17 @@ def make_plan(config: SweepConfig) -> SweepPlan:
 class TaskResult(NamedTuple):
     """A finished task: its Dataset (dims point, seed), the wall seconds spent inside
     the worker (``compute_s``, compilation included), the CPU seconds of the worker
-    process meanwhile (``cpu_s``) and which process ran it (``worker``, host:pid)."""
+    process meanwhile (``cpu_s``), which process ran it (``worker``, host:pid), the XLA
+    programs it compiled or read from the persistent cache (``programs``) and how many
+    of those were read from the cache (``cache_hits``)."""
 
     task_id: int
     dataset: xr.Dataset
     compute_s: float
     worker: str
     cpu_s: float = float("nan")
+    programs: int = -1
+    cache_hits: int = -1
 
 
 def prepare_process(compilation_cache: str | None = None) -> None:
@@ -109,14 +113,19 @@ def prepare_process(compilation_cache: str | None = None) -> None:
 
 def run_task(payload: Mapping[str, Any]) -> TaskResult:
     """Run one task (a worker's entry point; also used by the serial runner)."""
-    start, cpu = time.perf_counter(), time.process_time()
+    from bayesnn.validate import CompileMeter
+
+    start, cpu, since = time.perf_counter(), time.process_time(), time.time()
     prepare_process(payload.get("compilation_cache"))
+    meter = CompileMeter.get()
     scenario = get_scenario(payload["scenario"])
     out = run_points(scenario, payload["points"], payload["settings"], payload["statics"],
                      payload["seed"], payload["n_seeds"], pad_to=payload["pad_to"])
     dataset = task_dataset(scenario, payload, out)
+    compiled = meter.since(since)
     return TaskResult(payload["task_id"], dataset, time.perf_counter() - start,
-                      f"{socket.gethostname()}:{os.getpid()}", time.process_time() - cpu)
+                      f"{socket.gethostname()}:{os.getpid()}", time.process_time() - cpu,
+                      compiled["programs"], compiled["hits"])
 
 
 def task_dataset(scenario, payload: Mapping[str, Any], out: Mapping[str, np.ndarray]) -> xr.Dataset:
