@@ -142,9 +142,8 @@ def simulate_trials(params: SCNParams, c, *, key: Any, duration: float | None = 
     noisy = K.any_positive(net.sigma_v, None if pert is None else pert.extra_sigma)
     f = jnp.result_type(float)
     if capacity is None:
-        capacity = max(default_capacity(net, c[k], x0=None if x0 is None else x0[k],
-                                        spike_mode=opts.spike_mode, perturbations=pert)
-                       for k in range(n_trials))
+        capacity = default_capacity(net, c, x0=x0, spike_mode=opts.spike_mode,
+                                    perturbations=pert)  # the largest trial's
     run = lambda cap: _trials_core(net, jnp.asarray(c, f), keys, pert, state0, opts=opts,
                                    capacity=cap, every=every, noisy=noisy)
     return _untracked(run_growing(run, capacity, lambda result: result.spikes.n_events), opts)
@@ -167,11 +166,12 @@ def default_capacity(params: SCNParams, c, *, x0=None, spike_mode: str = "one",
     adds spikes the target does not predict (measured: 0.05 per step at N = 400,
     sigma_v = 1e-3, 5x the tracking count), so noisy runs get at least T / 8 slots;
     at most T slots when one spike per step. A heuristic: more spikes (e.g. ping-pong
-    in "all" mode) cost one rerun with a larger buffer, never a truncation."""
+    in "all" mode) cost one rerun with a larger buffer, never a truncation. A batch ``c``
+    (trials, T, D) (``x0`` (trials, D)) gets the capacity of its largest trial."""
     c = np.asarray(c, float)
-    n_steps = c.shape[0]
-    demand = K.expected_demand(np.asarray(params.A), c, float(params.dt),
-                               float(params.lambda_d), x0)
+    n_steps = c.shape[-2]
+    demand = float(np.max(K.expected_demand(np.asarray(params.A), c, float(params.dt),
+                                            float(params.lambda_d), x0)))
     kernel = float(np.sqrt(np.min(np.asarray(params.gamma_sq))))
     expected = 2.0 * demand / kernel if math.isfinite(demand) else float(n_steps)
     if K.any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma):
