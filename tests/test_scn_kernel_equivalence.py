@@ -93,6 +93,11 @@ def test_event_driven_continues_a_run_and_batches():
     _assert_same_model(fast, slow)
     one = simulate(net, c[2], key=trial_keys(4, 3)[2], record_every=3, record_voltages=(1, 2))
     _assert_identical(jax.tree_util.tree_map(lambda a: a[2], fast), one)
+    # the concurrent trial loops (one per CPU core) do not change any trial's result
+    args = (net, jax.numpy.asarray(c), trial_keys(4, 3), None,
+            jax.tree_util.tree_map(lambda *a: jax.numpy.stack(a), *[SIM.init_state(net)] * 3))
+    kw = dict(opts=SIM.SimOptions(), capacity=256, every=1, noisy=False)
+    _assert_identical(SIM._trials_core(*args, **kw, lanes=1), SIM._trials_core(*args, **kw, lanes=3))
 
 
 def test_multistep_only_where_it_applies():

@@ -49,8 +49,8 @@ from bayesnn.scn.network.results import SCNResult
 
 __all__ = ["HORIZON", "EXACT_STEPS", "run_event_driven"]
 
-HORIZON = 48     # H: steps covered by the linear bound of one iteration
-EXACT_STEPS = 8  # B: steps evaluated exactly (all neurons) per iteration
+HORIZON = 60     # H: steps covered by the linear bound of one iteration
+EXACT_STEPS = 4  # B: steps evaluated exactly (all neurons) per iteration
 _SLACK = 1e-12   # relative rounding slack of the bound (rounding is ~1e-15 relative)
 
 
