@@ -13,9 +13,9 @@ draws depend on the key only), never truncated. The default capacity
 (:func:`default_capacity`) is a power of two above the spike count a tracking network
 needs, so nearby parameter values share one compiled program.
 
-One concern (running the public step over a whole input, with the step-by-step and the
-multi-step kernel that must agree bit for bit side by side), hence a little over 400
-lines.
+One concern: running the public step over a whole input (the noise-free one-spike
+case event by event, :mod:`bayesnn.scn.network.eventdriven`: the same spikes, voltages
+to round-off).
 
 Call path (one direction, simulation -> functional -> kernels -> core)::
 
