@@ -18,7 +18,7 @@ iteration of :func:`run_event_driven`
 1. builds ``p_k`` for ``k = 0 .. H + B`` (one small matrix product with the input);
 2. bounds every neuron's ``Z_j(k)`` on ``k <= H`` from above by a line:
    ``Z_j(k) <= Z_j(0) + c_j + k s_j`` with ``s_j = b_j . (p_H - p_0) / H`` and
-   ``c_j = |b_j| . max_k |p_k - p_0 - k (p_H - p_0) / H|`` (plus a rounding slack),
+   ``c_j = |b_j| . max_k |p_k - p_0 - k (p_H - p_0) / H|`` (plus a rounding slack of 1e4 eps),
    so no neuron can cross threshold before step ``k_lb = min_j k_j`` (the first
    ``k`` where its line is above 0; ``H + 1`` if none);
 3. evaluates ``Z`` exactly (the closed form) for all neurons at the ``B`` steps
@@ -51,7 +51,8 @@ __all__ = ["HORIZON", "EXACT_STEPS", "run_event_driven"]
 
 HORIZON = 60     # H: steps covered by the linear bound of one iteration
 EXACT_STEPS = 4  # B: steps evaluated exactly (all neurons) per iteration
-_SLACK = 1e-12   # relative rounding slack of the bound (rounding is ~1e-15 relative)
+_SLACK = 1e4     # rounding slack of the bound, in units of eps (float64: 2e-12 relative;
+                 # the closed form and the bound round at ~10 eps)
 
 
 def _coefficients(net: SCNParams, n: int):
@@ -114,7 +115,7 @@ def run_event_driven(net: SCNParams, c: jax.Array, key: jax.Array, state0: SCNSt
         s_j = V0 * slope[0] + mat_vec(slope[1:D + 1], G) + w * slope[D + 1]
         abs_b = (jnp.abs(V0), jnp.abs(G), jnp.abs(w))
         c_j = (abs_b[0] * dev[0] + mat_vec(dev[1:D + 1], abs_b[1]) + abs_b[2] * dev[D + 1]
-               + _SLACK * (abs_b[0] * p_max[0] + mat_vec(p_max[1:D + 1], abs_b[1])
+               + _SLACK * jnp.finfo(f).eps * (abs_b[0] * p_max[0] + mat_vec(p_max[1:D + 1], abs_b[1])
                            + abs_b[2] * p_max[D + 1] + T))
         start = V0 - T + c_j                                     # bound at k = 0
         x = -start / jnp.where(s_j > 0, s_j, 1.0)
