@@ -406,7 +406,8 @@ def main(argv=None) -> dict:
         results[f"N=400, {a.steps} steps"]["numpy_run_s"] = npy
         single = unpinned[f"{first} single"]["bayesnn"]["wall_s"]
         print(f"  single trial vs NumPy loop (extrapolated from {a.numpy_steps} steps): "
-              f"{npy / single:.1f}x faster (goal >= 5x) -> {'PASS' if npy / single >= 5 else 'FAIL'}")
+              f"{npy / single:.1f}x faster (goal >= 5x) -> "
+              f"{'PASS' if npy / single >= 5 else 'FAIL'}")
     blocks = ([("1 core", one_core)] if one_core else []) + [("unpinned", unpinned)]
     for name, res in blocks:
         for case, r in res.items():

@@ -97,7 +97,8 @@ def test_event_driven_continues_a_run_and_batches():
     args = (net, jax.numpy.asarray(c), trial_keys(4, 3), None,
             jax.tree_util.tree_map(lambda *a: jax.numpy.stack(a), *[SIM.init_state(net)] * 3))
     kw = dict(opts=SIM.SimOptions(), capacity=256, every=1, noisy=False)
-    _assert_identical(SIM._trials_core(*args, **kw, lanes=1), SIM._trials_core(*args, **kw, lanes=3))
+    _assert_identical(SIM._trials_core(*args, **kw, lanes=1),
+                      SIM._trials_core(*args, **kw, lanes=3))
 
 
 def test_multistep_only_where_it_applies():

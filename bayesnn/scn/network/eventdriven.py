@@ -114,9 +114,10 @@ def run_event_driven(net: SCNParams, c: jax.Array, key: jax.Array, state0: SCNSt
         p_max = jnp.max(jnp.abs(p), axis=0)
         s_j = V0 * slope[0] + mat_vec(slope[1:D + 1], G) + w * slope[D + 1]
         abs_b = (jnp.abs(V0), jnp.abs(G), jnp.abs(w))
+        size = (abs_b[0] * p_max[0] + mat_vec(p_max[1:D + 1], abs_b[1])
+                + abs_b[2] * p_max[D + 1] + T)                  # scale of the terms
         c_j = (abs_b[0] * dev[0] + mat_vec(dev[1:D + 1], abs_b[1]) + abs_b[2] * dev[D + 1]
-               + _SLACK * jnp.finfo(f).eps * (abs_b[0] * p_max[0] + mat_vec(p_max[1:D + 1], abs_b[1])
-                           + abs_b[2] * p_max[D + 1] + T))
+               + _SLACK * jnp.finfo(f).eps * size)
         start = V0 - T + c_j                                     # bound at k = 0
         x = -start / jnp.where(s_j > 0, s_j, 1.0)
         k_j = jnp.where(start + s_j > 0, 1.0,
