@@ -32,7 +32,7 @@ Loop iterations: about one per spike plus ``T / (H + B)`` (against ``T`` for ste
 work per iteration O(N (D + 2) B), not O(N D T). The closed form is an exact
 reformulation of the step, not an approximation; it rounds differently (sums of
 ``a^(k-1-m)`` terms instead of ``k`` successive updates), so voltages and margins
-agree with stepping to round-off (~1e-16 relative) and spikes are identical unless a
+agree with stepping to round-off (~1e-15 of their scale) and spikes are identical unless a
 decision lies within round-off of a tie or of the threshold
 (``tests/test_scn_kernel_equivalence.py`` checks both).
 """
@@ -73,10 +73,24 @@ def run_event_driven(net: SCNParams, c: jax.Array, key: jax.Array, state0: SCNSt
                      sel_v: tuple, sel_r: tuple, capacity: int, every: int,
                      horizon: int = HORIZON, exact_steps: int = EXACT_STEPS) -> SCNResult:
     """One noise-free "one"-mode trial (traceable): the same model as stepping
-    :func:`~bayesnn.scn.network.functional.step` over ``c`` (T, D) from ``state0``,
-    computed event by event (module docstring). ``sel_v`` / ``sel_r``: recorded
-    neurons; records every ``every`` steps; ``capacity`` event slots. Returns
-    :class:`SCNResult` (currents and E/I totals empty)."""
+    :func:`~bayesnn.scn.network.functional.step` over ``c`` from ``state0``, computed
+    event by event (equations in the module docstring; Boerlin et al. 2013).
+
+    Args:
+        net: :class:`SCNParams` (its ``sigma_v`` is not used: callers check noise-free).
+        c: (T, D) input per step, units of x per second.
+        key: JAX key (tie-break offsets, drawn for step k from ``fold_in(key, k // 16)``
+            as in :func:`bayesnn.scn.network.kernels.draw_randomness`).
+        state0: :class:`SCNState` to start from (``state0.step`` continues the clock).
+        sel_v, sel_r: indices of the neurons whose voltages / traces are recorded.
+        capacity: event slots (events past it are counted, not stored).
+        every: record every ``every`` steps (divides T).
+        horizon, exact_steps: H and B of the module docstring (results do not depend
+            on them beyond round-off; speed does).
+
+    Returns:
+        :class:`SCNResult` (currents and E/I totals empty; times in s).
+    """
     G = net.Gamma
     D, N = G.shape
     f = state0.V.dtype
