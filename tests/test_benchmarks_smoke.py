@@ -60,12 +60,16 @@ def test_bench_sweep_smoke(tmp_path, capsys):
 @pytest.mark.timeout(300)  # numba compiles two reference kernels (D = 2 written out)
 def test_bench_scn_smoke(capsys):
     results = _load("bench_scn").main(["--steps", "400", "--trials", "2", "--big-n", "200",
-                                       "--numpy-steps", "100", "--repeats", "1"])
+                                       "--numpy-steps", "100", "--repeats", "1",
+                                       "--trial-repeats", "1", "--regimes", "dense"])
     printed = capsys.readouterr().out
     assert "single trial vs NumPy loop" in printed and "peak memory at N = 200" in printed
     single = results["N=400, 400 steps"]
-    assert single["bayesnn"][1] > 0 and single["numpy_run_s"] > 0
-    assert results["N=400, 2 trials"]["bayesnn"][1] > 0  # per-trial inputs, one program
+    assert single["bayesnn"]["wall_s"] > 0 and single["numpy_run_s"] > 0
+    assert results["N=400, 2 trials"]["bayesnn"]["cpu_s"] > 0  # per-trial inputs, one program
+    for block in [results["unpinned"]] + ([results["1 core"]] if "1 core" in results else []):
+        for case in block.values():  # the benchmark's own agreement check
+            assert case["check"][0] and case["check"][2] < 1e-13
 
 
 @pytest.mark.timeout(180)

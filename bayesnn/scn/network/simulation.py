@@ -13,9 +13,9 @@ draws depend on the key only), never truncated. The default capacity
 (:func:`default_capacity`) is a power of two above the spike count a tracking network
 needs, so nearby parameter values share one compiled program.
 
-One concern (running the public step over a whole input, with the step-by-step and the
-multi-step kernel that must agree bit for bit side by side), hence a little over 400
-lines.
+One concern: running the public step over a whole input (the noise-free one-spike
+case event by event, :mod:`bayesnn.scn.network.eventdriven`: the same spikes, voltages
+to round-off).
 
 Call path (one direction, simulation -> functional -> kernels -> core)::
 
@@ -24,12 +24,13 @@ Call path (one direction, simulation -> functional -> kernels -> core)::
         -> _run                         event storage and records around the step
           -> kernels.scan_network       bayesnn.core.scan_steps_chunked over input chunks
             -> functional.step          the public step (equations there)
-        -> _run_multistep               (noise-free "one" mode only) the same steps
-                                        blocked 32 at a time, bit for bit equal
+        -> eventdriven.run_event_driven (noise-free "one" mode only) the same model,
+                                        jumping from spike to spike in closed form
 """
 from __future__ import annotations
 
 import math
+import os
 from functools import partial
 from typing import Any
 
@@ -41,7 +42,8 @@ from bayesnn.core import bucket_capacity, empty_spikes, run_growing, trial_keys,
 from bayesnn.core.params import to_device
 from bayesnn.core.validation import require_shape
 from bayesnn.scn.network import kernels as K
-from bayesnn.scn.network.functional import SPIKE_MODES, SCNState, SimOptions, init_state, integrate, step
+from bayesnn.scn.network.eventdriven import run_event_driven
+from bayesnn.scn.network.functional import SPIKE_MODES, SCNState, SimOptions, init_state, step
 from bayesnn.scn.network.params import SCNParams, _host_gamma_sq, check_drive_margin
 from bayesnn.scn.network.perturbations import Perturbations, check_perturbations
 from bayesnn.scn.network.results import SCNResult
@@ -149,12 +151,13 @@ def simulate_trials(params: SCNParams, c, *, key: Any, duration: float | None = 
     noisy = K.any_positive(net.sigma_v, None if pert is None else pert.extra_sigma)
     f = jnp.result_type(float)
     if capacity is None:
-        capacity = max(default_capacity(net, c[k], x0=None if x0 is None else x0[k],
-                                        spike_mode=opts.spike_mode, perturbations=pert)
-                       for k in range(n_trials))
+        capacity = default_capacity(net, c, x0=x0, spike_mode=opts.spike_mode,
+                                    perturbations=pert)  # the largest trial's
+    lanes = (_cpu_lanes(n_trials) if multistep_applies(opts, pert, noisy)
+             and jax.default_backend() == "cpu" else 1)
     c = to_device(c, f)
     run = lambda cap: _trials_core(net, c, keys, pert, state0, opts=opts,
-                                   capacity=cap, every=every, noisy=noisy)
+                                   capacity=cap, every=every, noisy=noisy, lanes=lanes)
     return _untracked(run_growing(run, capacity, lambda result: result.spikes.n_events), opts)
 
 
@@ -175,11 +178,12 @@ def default_capacity(params: SCNParams, c, *, x0=None, spike_mode: str = "one",
     adds spikes the target does not predict (measured: 0.05 per step at N = 400,
     sigma_v = 1e-3, 5x the tracking count), so noisy runs get at least T / 8 slots;
     at most T slots when one spike per step. A heuristic: more spikes (e.g. ping-pong
-    in "all" mode) cost one rerun with a larger buffer, never a truncation."""
+    in "all" mode) cost one rerun with a larger buffer, never a truncation. A batch ``c``
+    (trials, T, D) (``x0`` (trials, D)) gets the capacity of its largest trial."""
     c = np.asarray(c, float)
-    n_steps = c.shape[0]
-    demand = K.expected_demand(np.asarray(params.A), c, float(params.dt),
-                               float(params.lambda_d), x0)
+    n_steps = c.shape[-2]
+    demand = float(np.max(K.expected_demand(np.asarray(params.A), c, float(params.dt),
+                                            float(params.lambda_d), x0)))
     kernel = float(np.sqrt(np.min(_host_gamma_sq(params))))
     expected = 2.0 * demand / kernel if math.isfinite(demand) else float(n_steps)
     if K.any_positive(params.sigma_v, None if perturbations is None else perturbations.extra_sigma):
@@ -280,127 +284,25 @@ def _run(net: SCNParams, c, key, pert, state0: SCNState, *, opts: SimOptions, ca
         rate_neurons=sel_r, final=state)
 
 
-BLOCK_STEPS = 32  # steps integrated ahead per iteration of the multi-step kernel
-
-
 def multistep_applies(opts: SimOptions, pert, noisy: bool) -> bool:
-    """True when :func:`_run_multistep` runs the simulation: one spike per step, no
-    noise, no delays, no refractory period, no perturbations, no current or balance
-    records. It gives the same result as stepping :func:`step` bit for bit."""
+    """True when the event-driven kernel (:func:`bayesnn.scn.network.eventdriven.
+    run_event_driven`) runs the simulation: one spike per step, no noise, no delays, no
+    refractory period, no perturbations, no current or balance records. It computes the
+    same model as stepping :func:`step`, in closed form between spikes (the same spikes;
+    voltages to round-off)."""
     return (opts.spike_mode == "one" and not noisy and pert is None and opts.delay_steps == 0
             and opts.refractory_steps == 0 and not opts.record_currents
             and not opts.track_balance)
 
 
-def _run_multistep(net: SCNParams, c, key, state0: SCNState, *, opts: SimOptions,
-                   capacity: int, every: int, block: int = BLOCK_STEPS) -> SCNResult:
-    """One trial (traceable), the same result as :func:`_run` bit for bit, with far
-    fewer loop iterations.
-
-    Without noise, a step with no spike is an elementwise map of (V, r~) plus a D-vector
-    update of x_hat. Each iteration (1) integrates ``block`` steps ahead without spikes
-    (the step's own arithmetic, :func:`integrate`, unrolled into one fused elementwise
-    chain per neuron) and finds the first step where some ``V - T > 0`` (one
-    reduction); (2) recomputes the state just before that step (a second chain, so no
-    (block, N) trajectory is stored); (3) runs the public :func:`step` on it (the spike
-    pick with that step's random offset, the reset, the event) and continues after
-    it. Steps computed past the first candidate are discarded. Loop iterations: about
-    spikes + T / block instead of T, so the per-iteration overhead of the XLA loop (op
-    dispatch, spike pick, event and record updates: ~4 us per step on CPU, far more
-    than the O(N D) arithmetic at N = 400) is paid once per spike or block. Memory as
-    in :func:`_run`: records and events only (plus (block, K) rows of the recorded
-    neurons). XLA contracts multiply-adds (FMA) inside a fusion; both passes and the
-    step contain the same fused expressions, and ``tests/test_scn_kernel_equivalence``
-    holds the results to :func:`_run` bit for bit."""
-    G = net.Gamma
-    D, N = G.shape
-    f = state0.V.dtype
-    n_steps = c.shape[0]
-    n_rec = n_steps // every
-    sel_v = jnp.asarray(opts.record_voltages, jnp.int32)
-    sel_r = jnp.asarray(opts.record_rates, jnp.int32)
-    step0 = state0.step
-    decay = 1.0 - net.lambda_d * net.dt
-    T = net.thresholds
-    c_pad = jnp.concatenate([c, jnp.zeros((block, D), c.dtype)])
-    rows = jnp.arange(block, dtype=jnp.int32)
-
-    def cond(carry):
-        return carry[0] < n_steps
-
-    G_v = G[:, sel_v]
-
-    def body(carry):
-        i, state, spikes, margins, counts, max_n, recs = carry
-        cs = jax.lax.dynamic_slice(c_pad, (i, jnp.zeros((), jnp.int32)), (block, D))
-        n_valid = jnp.minimum(block, n_steps - i).astype(jnp.int32)
-        xs = [state.readout]                      # x_hat before each step's decay
-        for j in range(block):
-            xs.append(xs[-1] * decay)
-
-        def ahead(V, r, j, G_sub=None):           # step j without spike (as in step)
-            return integrate(net, V, r, xs[j], cs[j], G_sub)[0], r * decay
-
-        # pass 1, one fused elementwise chain and a reduction: the first step of the
-        # block where some V - T > 0 (else the block's last valid step)
-        V, r, first = state.V, state.rates, jnp.full((N,), block, jnp.int32)
-        for j in range(block):
-            V, r = ahead(V, r, j)
-            first = jnp.where((first == block) & (V - T > 0), j, first)
-        last = jnp.minimum(jnp.min(first), n_valid - 1).astype(jnp.int32)
-        # pass 2: the state before step ``last``, which the public step itself then runs
-        V, r = state.V, state.rates
-        V_prev, r_prev = V, r
-        for j in range(block - 1):
-            V, r = ahead(V, r, j)
-            V_prev, r_prev = jnp.where(j < last, V, V_prev), jnp.where(j < last, r, r_prev)
-        # the recorded neurons' trajectories (records of the steps before ``last``)
-        Vv, rv, rr, Vs, rs = state.V[sel_v], state.rates[sel_v], state.rates[sel_r], [], []
-        for j in range(block):
-            Vv, rv = ahead(Vv, rv, j, G_v)
-            rr = rr * decay
-            Vs.append(Vv), rs.append(rr)
-        Vs, rs, xs = jnp.stack(Vs), jnp.stack(rs), jnp.stack(xs)
-        k = step0 + i + last                             # its absolute index
-        prev = state._replace(V=V_prev, rates=r_prev, readout=xs[last], step=k)
-        _, offsets = K.draw_randomness(key, k, 1, 0, (N,), f)
-        state, rec = step(net, prev, K.StepInputs(cs[last], jnp.zeros((0,), f), offsets[0]),
-                          options=opts)
-        spikes, margins = K.append_events(spikes, margins, rec.time, rec.spike_senders,
-                                          rec.spike_margins, rec.spike_mask)
-        counts = counts.at[jnp.where(rec.spike_mask, rec.spike_senders, N)].add(
-            rec.spike_mask.astype(jnp.int32), mode="drop")
-        # records of the steps i .. i + last
-        end = (rows == last)[:, None]
-        local = i + rows + 1
-        target = jnp.where((rows <= last) & (local % every == 0), local // every - 1, n_rec)
-        new = {"readout": jnp.where(end, rec.readout, xs[1:]),
-               "voltages": jnp.where(end, rec.voltages[sel_v], Vs),
-               "rates": jnp.where(end, rec.rates[sel_r], rs)}
-        recs = {name: recs[name].at[target].set(new[name], mode="drop") for name in recs}
-        return (i + last + 1, state, spikes, margins, counts, jnp.maximum(max_n, rec.n_spikes),
-                recs)
-
-    recs = {"readout": jnp.zeros((n_rec, D), f), "voltages": jnp.zeros((n_rec, sel_v.shape[0]), f),
-            "rates": jnp.zeros((n_rec, sel_r.shape[0]), f)}
-    zero = jnp.zeros((), jnp.int32)
-    carry = (zero, state0, empty_spikes(capacity, f), jnp.full((capacity,), jnp.nan, f),
-             jnp.zeros(N, jnp.int32), zero, recs)
-    _, state, spikes, margins, counts, max_n, recs = jax.lax.while_loop(cond, body, carry)
-    times = (step0 + (jnp.arange(n_rec) + 1) * every).astype(f) * net.dt
-    empty = jnp.zeros((n_rec, 0), f)
-    return SCNResult(
-        spikes=spikes, margins=margins, times=times, readout=recs["readout"],
-        voltages=recs["voltages"], rates=recs["rates"], currents_e=empty, currents_i=empty,
-        spike_counts=counts, e_input=jnp.zeros(N, f), i_input=jnp.zeros(N, f),
-        max_spikes_per_step=max_n, n_bursts=zero, n_cap_hits=zero, voltage_neurons=sel_v,
-        rate_neurons=sel_r, final=state)
+def _run_events(net, c, key, state0, *, opts, capacity, every):
+    return run_event_driven(net, c, key, state0, sel_v=opts.record_voltages,
+                            sel_r=opts.record_rates, capacity=capacity, every=every)
 
 
 def _run_any(net, c, key, pert, state0, *, opts, capacity, every, noisy, multistep):
     if multistep and multistep_applies(opts, pert, noisy):
-        return _run_multistep(net, c, key, state0, opts=opts, capacity=capacity, every=every,
-                              block=BLOCK_STEPS)
+        return _run_events(net, c, key, state0, opts=opts, capacity=capacity, every=every)
     return _run(net, c, key, pert, state0, opts=opts, capacity=capacity, every=every,
                 noisy=noisy)
 
@@ -417,16 +319,34 @@ def _simulate_core(net, c, key, pert, state0, x0=None, *, opts, capacity, every,
                     noisy=noisy, multistep=multistep)
 
 
-@partial(jax.jit, static_argnames=_STATIC)
-def _trials_core(net, c, keys, pert, state0, *, opts, capacity, every, noisy, multistep=True):
+@partial(jax.jit, static_argnames=_STATIC + ("lanes",))
+def _trials_core(net, c, keys, pert, state0, *, opts, capacity, every, noisy, multistep=True,
+                 lanes=1):
     if multistep and multistep_applies(opts, pert, noisy):
-        # trials one after another (lax.map): vmapped, the trials' different spike
-        # times made the batched loop run every trial's iterations (11x slower, W2)
-        return jax.lax.map(lambda a: _run_multistep(net, a[0], a[1], a[2], opts=opts,
-                                                    capacity=capacity, every=every,
-                                                    block=BLOCK_STEPS), (c, keys, state0))
+        # Trials one after another (lax.map) in ``lanes`` independent loops over
+        # contiguous groups of trials, which XLA's CPU runtime runs on concurrent threads.
+        # Vmapped instead, the trials' different spike times made the batched loop run
+        # every trial's iterations (11x slower, W2). Each trial runs the same program
+        # body whatever the grouping: results do not depend on ``lanes``.
+        one = lambda a: _run_events(net, a[0], a[1], a[2], opts=opts, capacity=capacity,
+                                    every=every)
+        bounds = [len(keys) * g // lanes for g in range(lanes + 1)]
+        parts = [jax.lax.map(one, jax.tree_util.tree_map(lambda x, lo=lo, hi=hi: x[lo:hi],
+                                                          (c, keys, state0)))
+                 for lo, hi in zip(bounds[:-1], bounds[1:])]
+        return jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *parts)
 
     def one(c_k, key_k, state_k):
         return _run(net, c_k, key_k, pert, state_k, opts=opts, capacity=capacity,
                     every=every, noisy=noisy)
     return jax.vmap(one)(c, keys, state0)
+
+
+def _cpu_lanes(n_trials: int) -> int:
+    """Concurrent trial loops for a batch: the CPU cores this process may use (its
+    affinity, so ``taskset -c 0`` gives 1), at most the number of trials."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(n_trials, cores))
