@@ -32,7 +32,7 @@ import jax
 import numpy as np
 
 from bayesnn.core.precision import require_time_resolution, warn_if_float32
-from bayesnn.core.spikes import Spikes, bucket_capacity, next_power_of_two, run_growing
+from bayesnn.core.spikes import Spikes, bucket_capacity, run_growing
 from bayesnn.core.validation import require_positive
 from bayesnn.neuron.checks import (
     check_inputs,
@@ -172,10 +172,13 @@ def _simulate(params, inputs, duration, method, dt, sample_times, record_every, 
             drift_rate = (float(np.max(np.maximum(-np.asarray(params.theta), 0.0)
                                        / np.asarray(params.g0))) if drift else 0.0)
             capacity = min(capacity, bucket_capacity(n_events + drift_rate * duration))
-        # Input buffers are sized for a majorant (a sampler's thinning candidates): the
-        # kernel scans only a power of two that holds every trial's valid events, the
-        # rest is padding (W1: 4096 of 8192 slots, half the scan).
-        scan_length = next_power_of_two(max(n_events, 1))
+        # Input buffers are sized for a majorant (a sampler's thinning candidates): when
+        # every trial's valid events fit in the first half of the slots the kernel scans
+        # only that half, the rest being padding (W1: 4096 of 8192 slots). Two choices
+        # per input shape, so at most two programs, whatever the values.
+        n_slots = int(np.shape(inputs.times)[-1])
+        half = n_slots // 2
+        scan_length = half if 0 < half and n_events <= half else n_slots
         n_given = int(np.shape(inputs.times)[0]) if batched else 1
         if drift and n_given == 1:
             # XLA:CPU contracts a*b + c into FMAs per fused kernel, and the drift-spike
