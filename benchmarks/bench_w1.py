@@ -82,7 +82,7 @@ class RunPeak:
         return max(self.peak, peak_rss_mib())
 
 
-def run_mode(mode: str, n: int, duration: float, repeats: int) -> dict:
+def run_mode(mode: str, n: int, duration: float, repeats: int, g0: float = 1.0) -> dict:
     import jax
     jax.config.update("jax_enable_x64", True)
     import numpy as np
@@ -92,7 +92,7 @@ def run_mode(mode: str, n: int, duration: float, repeats: int) -> dict:
 
     rng = np.random.default_rng(SEED)
     params = NeuronParams(r_on=2.0, r_off=2.0, q_on=rng.uniform(5.0, 30.0, N_INPUTS),
-                          q_off=rng.uniform(5.0, 30.0, N_INPUTS), g0=1.0)
+                          q_off=rng.uniform(5.0, 30.0, N_INPUTS), g0=g0)
     times = np.linspace(duration / N_SAMPLES, duration, N_SAMPLES)
     baseline = _rss_mib()
     out = {"mode": mode, "n": n, "duration": duration, "baseline_mib": baseline}
@@ -174,10 +174,10 @@ def run_mode(mode: str, n: int, duration: float, repeats: int) -> dict:
     return out
 
 
-def _spawn(mode: str, config: str, repeats: int) -> dict:
+def _spawn(mode: str, config: str, repeats: int, g0: float = 1.0) -> dict:
     n, duration = config.split("x")
     command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--configs", config,
-               "--repeats", str(repeats)]
+               "--repeats", str(repeats), "--g0", str(g0)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"mode": mode, "n": int(n), "duration": float(duration),
@@ -268,6 +268,8 @@ def main(argv=None):
                              "use one)")
     parser.add_argument("--today-day", action="store_true",
                         help="also run today's path on the one-day run")
+    parser.add_argument("--g0", type=float, default=1.0,
+                        help="output spike size: 1 (default) ~68 Hz output, 0.22 ~300 Hz")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", default=None, help="save the rows to this path")
     parser.add_argument("--previous", default=None,
@@ -276,7 +278,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         n, duration = args.configs[0].split("x")
-        print(json.dumps(run_mode(args.child, int(n), float(duration), args.repeats)))
+        print(json.dumps(run_mode(args.child, int(n), float(duration), args.repeats, args.g0)))
         return
     load = os.getloadavg()
     rows = []
@@ -286,7 +288,7 @@ def main(argv=None):
         for mode in args.modes:
             if mode == "today" and float(duration) > 1e4 and not args.today_day:
                 continue
-            row = _spawn(mode, config, repeats)
+            row = _spawn(mode, config, repeats, args.g0)
             row["load"] = load
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)

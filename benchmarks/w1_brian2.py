@@ -42,6 +42,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--neurons", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=10.0, help="s")
+    parser.add_argument("--g0", type=float, default=1.0,
+                        help="output spike size (1: ~68 Hz output; 0.22: ~300 Hz)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     import brian2 as b2
@@ -52,7 +54,7 @@ def main(argv=None):
     rng = np.random.default_rng(SEED)
     q_on, q_off = rng.uniform(5.0, 30.0, N_INPUTS), rng.uniform(5.0, 30.0, N_INPUTS)
     n = args.neurons
-    namespace = {"r_on": 2.0 * b2.Hz, "r_off": 2.0 * b2.Hz, "g0": 1.0,
+    namespace = {"r_on": 2.0 * b2.Hz, "r_off": 2.0 * b2.Hz, "g0": args.g0,
                  "theta": float(np.sum(q_on - q_off)) * b2.Hz}
     neurons = b2.NeuronGroup(
         n, """dL/dt = r_on*(1 + exp(-L)) - r_off*(1 + exp(L)) - theta : 1
@@ -88,6 +90,7 @@ def main(argv=None):
         "neurons": n, "duration": args.duration, "dt_s": 1e-4, "brian2": b2.__version__,
         "end_to_end_s": end_to_end, "binary_run_s": binary_s, "binary_status": status,
         "binary_peak_mib": usage.ru_maxrss / 1024,
+        "binary_cpu_s": usage.ru_utime + usage.ru_stime, "g0": args.g0,
         "children_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "rate_hz": n_spikes / (n * args.duration), "load": os.getloadavg()}))
     shutil.rmtree(directory, ignore_errors=True)

@@ -118,3 +118,17 @@ def test_bench_memory_stepped_smoke(tmp_path, capsys):
     assert [row["n_steps"] for row in result["rows"]] == [2000, 20000]
     assert all(row["records"] == row["n_steps"] // 1000 for row in result["rows"])
     assert result["verdict"] in ("FLAT", "GROWS") and "peak RSS" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(300)
+def test_bench_w1_numba_smoke(capsys):
+    """The W1 exact run against the plain numba loop of the same algorithm on 6 neurons
+    x 1 s: the script raises unless both give the same output spikes (times and counts)
+    and samples of L and G within 1e-12 nats (libm and XLA transcendentals differ by an
+    ulp; a few dozen flows per trial accumulate that to ~1e-14)."""
+    pytest.importorskip("numba")
+    bench = _load("bench_w1_numba")
+    result = bench.main(["--neurons", "6", "--duration", "1", "--repeats", "1",
+                         "--threads", "1"])
+    assert result["same_spikes"] and max(result["diff"]) <= 1e-12
+    assert "GOAL bayesnn <= 1.5x the numba loop" in capsys.readouterr().out

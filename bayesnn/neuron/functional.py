@@ -133,6 +133,17 @@ def receive(params: NeuronParams, state: NeuronState, channel, spikes: Spikes,
     so that the instant's jumps are summed before the neuron fires (one output event,
     whose count does not depend on the order of simultaneous inputs, as within a bin of
     the stepped methods). :func:`bayesnn.neuron.kernels.event_kernel` does so."""
+    state, n_spikes = receive_count(params, state, channel, active, emit)
+    spikes = append_spikes(spikes, state.time[None], jnp.zeros(1, jnp.int32), n_spikes[None],
+                           (n_spikes > 0)[None])
+    return state, spikes
+
+
+def receive_count(params: NeuronParams, state: NeuronState, channel, active=True,
+                  emit=True) -> tuple[NeuronState, jax.Array]:
+    """:func:`receive` without a spike buffer: returns the new state and the number of
+    output spikes emitted at ``state.time`` (int32, 0 if none), for loops that collect
+    the output events themselves (one scatter after the loop instead of one per event)."""
     active = jnp.asarray(active, bool)
     weight = params.weights[jnp.maximum(channel, 0)]
     log_odds = state.log_odds + jnp.where(active, weight, 0.0)
@@ -140,13 +151,11 @@ def receive(params: NeuronParams, state: NeuronState, channel, spikes: Spikes,
     n_spikes = jnp.where(active & jnp.asarray(emit, bool),
                          spikes_needed(log_odds, g, params.g0), 0)
     fired = n_spikes > 0
-    spikes = append_spikes(spikes, state.time[None], jnp.zeros(1, jnp.int32), n_spikes[None],
-                           fired[None])
     return state._replace(
         log_odds=log_odds,
         anchor_time=jnp.where(fired, state.time, state.anchor_time),
         anchor_value=jnp.where(fired, g + params.g0 * n_spikes, state.anchor_value),
-        step=state.step + 1), spikes
+        step=state.step + 1), n_spikes
 
 
 def stepped_step(params: NeuronParams, state: NeuronState, evidence, *, dt: float,
@@ -166,4 +175,5 @@ def stepped_step(params: NeuronParams, state: NeuronState, evidence, *, dt: floa
     return step(state, (evidence, zero if log_lik_off is None else log_lik_off))
 
 
-__all__ = ["NeuronState", "init_state", "prediction", "advance", "receive", "stepped_step"]
+__all__ = ["NeuronState", "init_state", "prediction", "advance", "receive", "receive_count",
+           "stepped_step"]

@@ -163,8 +163,8 @@ def _run_batch(params, keys, x0, times, duration, *, chunk_events, drift, sizes,
                          record_inputs=sizes["record_inputs"],
                          scratch_size=sizes["scratch_size"], max_chunks=max_chunks)
         harvest(lanes)
-    lanes = end(params, fresh_spikes(lanes, slots), duration, drift_spikes=drift,
-                 scratch_size=sizes["scratch_size"])
+    lanes = end(params, fresh_spikes(lanes, slots), duration, jnp.asarray(times),
+                drift_spikes=drift, scratch_size=sizes["scratch_size"])
     harvest(lanes)
     return (lanes, initial, [np.concatenate(t) for t in harvested_times],
             [np.concatenate(c) for c in harvested_counts])

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 
 from bayesnn.core.spikes import Spikes, append_spikes, empty_spikes
-from bayesnn.neuron.functional import NeuronState, advance, init_state, prediction, receive
+from bayesnn.neuron.functional import NeuronState, advance, init_state, receive, receive_count
+from bayesnn.neuron.output import prediction_at
 
 _UNROLL = 2
 
@@ -25,7 +26,8 @@ _UNROLL = 2
 class Lane(NamedTuple):
     state: NeuronState
     spikes: Spikes
-    samples: jax.Array      # (S + 1, 3): L, G, x; the last row takes non-sample writes
+    samples: jax.Array      # (S + 1, 4): L, G's anchor time and value, x (L, G, x after
+                            # end); the last row takes non-sample writes
     sample_index: jax.Array
     x: jax.Array
     clock: jax.Array        # time of the pending candidate
@@ -86,12 +88,22 @@ def _step(params, lane: Lane, table, base, duration, rate_bound, cumulative, pad
     moves = take_sample | is_input
     until = jnp.where(take_sample, sample_time,
                       jnp.where(is_input, lane.clock, lane.state.time))
-    scratch = empty_spikes(scratch_size, lane.clock.dtype)
-    state, scratch = advance(params, lane.state, until, scratch, drift_spikes=drift_spikes)
-    state, scratch = receive(params, state, channel, scratch, active=is_input)
+    if drift_spikes:
+        scratch = empty_spikes(scratch_size, lane.clock.dtype)
+        state, scratch = advance(params, lane.state, until, scratch, drift_spikes=True)
+        state, scratch = receive(params, state, channel, scratch, active=is_input)
+        spikes, scratch_events = _merge(lane.spikes, scratch), scratch.n_events
+    else:
+        # at most one output event per step (receive's): appended directly, one slot
+        state, _ = advance(params, lane.state, until, lane.spikes, drift_spikes=False)
+        state, n_spikes = receive_count(params, state, channel, active=is_input)
+        spikes = append_spikes(lane.spikes, state.time[None], jnp.zeros(1, jnp.int32),
+                               n_spikes[None], (n_spikes > 0)[None])
+        scratch_events = (n_spikes > 0).astype(jnp.int32)
     state = state._replace(step=jnp.where(moves, state.step, lane.state.step))
     slot = jnp.where(take_sample, lane.sample_index, padded_times.shape[0] - 1)
-    row = jnp.stack([state.log_odds, prediction(params, state, state.time),
+    # G is evaluated from its anchor at the samples only, in end (same call, same numbers)
+    row = jnp.stack([state.log_odds, state.anchor_time, state.anchor_value,
                      x.astype(state.log_odds.dtype)])
     rows, columns = lane.counts.shape
     tally = ((jnp.arange(rows)[:, None] == x) & (jnp.arange(columns)[None, :] == channel)
@@ -107,7 +119,7 @@ def _step(params, lane: Lane, table, base, duration, rate_bound, cumulative, pad
         switches = _append(switches, lane.clock, jnp.zeros((), jnp.int32), switch)
     new_x = jnp.where(switch, 1 - x, x)
     return lane._replace(
-        state=state, spikes=_merge(lane.spikes, scratch),
+        state=state, spikes=spikes,
         samples=jax.lax.dynamic_update_slice(lane.samples, row[None],
                                              (slot, jnp.zeros_like(slot))),
         sample_index=lane.sample_index + take_sample.astype(jnp.int32),
@@ -120,7 +132,7 @@ def _step(params, lane: Lane, table, base, duration, rate_bound, cumulative, pad
         # the dwell from this candidate to the next one is spent in the new state
         time_on=lane.time_on + jnp.where(candidate & (new_x == 1), ended, 0.0),
         n_switches=lane.n_switches + switch.astype(jnp.int32),
-        scratch_peak=jnp.maximum(lane.scratch_peak, scratch.n_events),
+        scratch_peak=jnp.maximum(lane.scratch_peak, scratch_events),
         inputs=inputs, switches=switches)
 
 
@@ -153,7 +165,7 @@ def begin(params, keys, initial_state, sample_times, duration, *, record_inputs)
         first = _uniforms(event_key, jnp.zeros(1, jnp.int32), dtype)[0]
         clock, level = _next_time(jnp.zeros((), dtype), first[0], rate_bound), first[1]
         lane = Lane(init_state(params, None, None, dtype), empty_spikes(1, dtype),
-                     jnp.zeros((n_samples + 1, 3), dtype), jnp.zeros((), jnp.int32), x0,
+                     jnp.zeros((n_samples + 1, 4), dtype), jnp.zeros((), jnp.int32), x0,
                      clock, level, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                      jnp.zeros((2, params.n_inputs), jnp.int32),
                      jnp.where(x0 == 1, jnp.minimum(clock, duration), 0.0),
@@ -211,9 +223,15 @@ def running(lanes, duration, n_samples):
 
 
 @partial(jax.jit, static_argnames=("drift_spikes", "scratch_size"))
-def end(params, lanes, duration, *, drift_spikes, scratch_size):
-    """Drift of every lane from its last event to ``duration``."""
+def end(params, lanes, duration, sample_times, *, drift_spikes, scratch_size):
+    """Drift of every lane from its last event to ``duration``; the samples become
+    (S + 1, 3) rows L, G, x (G from its anchor at the sample time)."""
+    _, padded_times, _, _, _ = _constants(params, sample_times, duration)
+
     def finish(lane):
+        rows = lane.samples
+        g = prediction_at(rows[:, 1], rows[:, 2], padded_times, params.r_on, params.r_off)
+        lane = lane._replace(samples=jnp.stack([rows[:, 0], g, rows[:, 3]], axis=1))
         scratch = empty_spikes(scratch_size, lane.clock.dtype)
         state, scratch = advance(params, lane.state,
                                  jnp.maximum(jnp.asarray(duration, lane.clock.dtype),
