@@ -69,7 +69,7 @@ def load_average() -> str:
 
 def _one_chain(nuts, counts, dt, args) -> dict:
     """One NUTS chain, timed: wall, CPU, compile (first call in this process)."""
-    from bayesnn.validate import CompileMeter
+    from bayesnn.core.compile_meter import CompileMeter
 
     meter = CompileMeter.get()
     import arviz  # noqa: F401  (imported by run_nuts; not part of the sampler's time)

@@ -51,7 +51,7 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
 from bayesnn import neuron, processes  # noqa: E402
-from bayesnn.validate import CompileMeter  # noqa: E402
+from bayesnn.core.compile_meter import CompileMeter  # noqa: E402
 
 MODES = ("per_value", "unbucketed", "sweep")
 SEED = 20261128

@@ -100,7 +100,7 @@ def test_second_frontier_over_new_g0_compiles_nothing():
     from bayesnn.hierarchy.params import make_tree
     from bayesnn.hierarchy.sizing import layer1_capacity
     from bayesnn.hierarchy.spiking import layer1_params
-    from bayesnn.validate import CompileMeter
+    from bayesnn.core.compile_meter import CompileMeter
     import time
 
     # q_on > q_off on every input: theta > 0, so drift alone never fires and every g0
@@ -129,7 +129,7 @@ def test_second_sweep_over_new_values_compiles_nothing():
     import numpy as np
 
     from bayesnn import neuron
-    from bayesnn.validate import CompileMeter
+    from bayesnn.core.compile_meter import CompileMeter
     import time
 
     base = neuron.NeuronParams(r_on=1.0, r_off=3.0, q_on=np.array([30.0, 12.0, 25.0]),

@@ -80,7 +80,7 @@ def test_learning_scenario_stays_under_its_program_budget():
 
 
 def _meter_since(action):
-    from bayesnn.validate import CompileMeter
+    from bayesnn.core.compile_meter import CompileMeter
 
     meter = CompileMeter.get()
     start = time.time()

@@ -23,7 +23,7 @@ from bayesnn.core.params import unchecked
 from bayesnn.neuron.event_driven import drift_can_fire
 from bayesnn.neuron.kernels import event_kernel, stepped_event_kernel
 from bayesnn.processes import MMPPParams
-from bayesnn.validate import CompileMeter
+from bayesnn.core.compile_meter import CompileMeter
 from tests.neuron_setup import default_params, default_rates
 
 from bayesnn.neuron import grid as grid_module

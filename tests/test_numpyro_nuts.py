@@ -155,7 +155,7 @@ def test_nuts_holds_chosen_rates_fixed():
     # shape compiles nothing, and the same data and seed give the same draws bit for bit.
     import time
 
-    from bayesnn.validate import CompileMeter
+    from bayesnn.core.compile_meter import CompileMeter
 
     _, other = _binned(rng, 2.0, 2.0, q_on, q_off, 0.01, 2000)
     other = other[0] if other.ndim == 3 else other

@@ -17,6 +17,7 @@ import pytest
 from bayesnn.numpyro_models import mmpp_binned as binned
 from bayesnn.numpyro_models import mmpp_forward
 from bayesnn.numpyro_models import nuts
+from bayesnn.numpyro_models.compiled_nuts import CompiledInitNUTS
 from bayesnn.processes import MMPPParams
 from tests.simulators import binned_trial as _binned
 
@@ -79,7 +80,7 @@ def test_compiled_initialisation_equals_numpyro_eager_initialisation(rng):
     counts = counts[:1]
     args = (jnp.asarray(counts), DT, nuts.MMPPPriors(), "forward")
     states = []
-    for kind in (NUTS, nuts._CompiledInitNUTS):
+    for kind in (NUTS, CompiledInitNUTS):
         kernel = kind(nuts.mmpp_parameter_model,
                       init_strategy=init_to_value(values=nuts._initial_values(counts, DT, {})))
         states.append(kernel.init(jax.random.PRNGKey(3), 100, model_args=args))
@@ -98,7 +99,7 @@ def test_compiled_initialisation_refuses_invalid_start():
     from numpyro.infer import init_to_value
 
     counts = np.ones((1, 8, 2))
-    kernel = nuts._CompiledInitNUTS(
+    kernel = CompiledInitNUTS(
         nuts.mmpp_parameter_model,
         init_strategy=init_to_value(values={"r_on": jnp.nan}))
     with pytest.raises(RuntimeError, match="valid initial parameters"):

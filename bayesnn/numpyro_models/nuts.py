@@ -62,15 +62,16 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
-from numpyro.infer import MCMC, NUTS, init_to_value
+from numpyro.infer import MCMC, init_to_value
 
 from bayesnn.core.keys import KeyLike, as_key
-from bayesnn.core.params import is_traced, unchecked
+from bayesnn.core.params import unchecked
 from bayesnn.core.precision import warn_if_float32
 from bayesnn.core.binning import bin_spikes
 from bayesnn.core.spikes import Spikes
 from bayesnn.core.validation import check_spikes, require_int, require_positive
-from bayesnn.numpyro_models.mmpp_binned import check_binned, mmpp_hmm_model
+from bayesnn.numpyro_models.compiled_nuts import CompiledInitNUTS
+from bayesnn.numpyro_models.mmpp_binned import mmpp_hmm_model
 from bayesnn.numpyro_models.mmpp_forward import forward_log_likelihood
 from bayesnn.processes.labelling import canonical_labelling
 from bayesnn.processes.params import MMPPParams
@@ -244,51 +245,6 @@ def _binned_inputs(inputs, duration, dt, n_inputs, fixed):
     return counts, dt
 
 
-class _CompiledInitNUTS(NUTS):
-    """NUTS whose initialisation runs as one compiled program.
-
-    NumPyro initialises a single chain eagerly: it traces the model, evaluates the
-    potential energy and its gradient and adapts the first step size op by op, and every
-    distinct operation is dispatched (and compiled) on its own: about 280 small XLA
-    compilations, ~10 s at T = 2000 on 2 loaded cores. Here the same
-    :meth:`NUTS.init` runs under ``jax.jit``: the same operations (the same
-    ``initialize_model``, ``find_valid_initial_params`` and ``hmc`` ``init_fn``) in one
-    program. Under a trace NumPyro's "no valid initial parameters" check cannot run, so
-    it is done here on the returned state (finite potential energy and gradient). The
-    post-processing function (constrained values and deterministic sites from the
-    unconstrained position) is compiled as well.
-
-    The functions the kernel keeps (potential, post-processing, sample function) are
-    built while tracing from the model and the (static) settings; they capture no
-    traced values (``dynamic_args=True``: the data come back as arguments of every
-    sample step), as NumPyro's own vectorised initialisation relies on as well.
-    """
-
-    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs={}):
-        parent = super()
-
-        @jax.jit
-        def compiled(key):  # the data are constants here, as in NumPyro's sampling loop
-            return parent.init(key, num_warmup, init_params, model_args, model_kwargs)
-
-        state = compiled(rng_key)
-        if is_traced(state.potential_energy):  # inside _sample_program: checked by it
-            self.start_is_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in
-                                                      jax.tree.leaves(state.potential_energy)
-                                                      + jax.tree.leaves(state.z_grad)]))
-            return state
-        start = jax.device_get((state.potential_energy, state.z_grad))
-        if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(start)):
-            raise RuntimeError("Cannot find valid initial parameters: the potential energy "
-                               "or its gradient is not finite at the initial values.")
-        return state
-
-    def postprocess_fn(self, args, kwargs):
-        # NumPyro applies this once eagerly (to size its sample buffers) before the
-        # compiled sampling loop, which runs the model op by op; compiled, it is one call.
-        return jax.jit(super().postprocess_fn(args, kwargs))
-
-
 class _Settings(NamedTuple):
     """The static settings of one compiled sampler (:func:`_sample_program`)."""
 
@@ -318,7 +274,7 @@ def _sample_program(key, counts, dt, log_factorials, fixed, init_values, *, sett
     finite potential energy and gradient ``(chains,)``.
     """
     def chain(chain_key):
-        kernel = _CompiledInitNUTS(
+        kernel = CompiledInitNUTS(
             mmpp_parameter_model, target_accept_prob=settings.target_accept_prob,
             dense_mass=settings.dense_mass, init_strategy=init_to_value(values=init_values))
         mcmc = MCMC(kernel, num_warmup=settings.num_warmup, num_samples=settings.num_samples,
@@ -404,7 +360,7 @@ def run_nuts(inputs: Spikes, *, duration: float, dt: float, n_inputs: int | None
             raise RuntimeError("Cannot find valid initial parameters: the potential energy "
                                "or its gradient is not finite at the initial values.")
     else:  # a progress bar, vectorised chains, or parallel chains on several devices
-        kernel = _CompiledInitNUTS(
+        kernel = CompiledInitNUTS(
             mmpp_parameter_model, target_accept_prob=target_accept_prob,
             dense_mass=bool(dense_mass),
             init_strategy=init_to_value(values=_initial_values(counts, dt, fixed)))

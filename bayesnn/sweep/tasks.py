@@ -113,7 +113,7 @@ def prepare_process(compilation_cache: str | None = None) -> None:
 
 def run_task(payload: Mapping[str, Any]) -> TaskResult:
     """Run one task (a worker's entry point; also used by the serial runner)."""
-    from bayesnn.validate import CompileMeter
+    from bayesnn.core.compile_meter import CompileMeter
 
     start, cpu, since = time.perf_counter(), time.process_time(), time.time()
     prepare_process(payload.get("compilation_cache"))
