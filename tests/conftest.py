@@ -9,6 +9,8 @@ closed forms of a few operations, stay as they were.
 """
 import gc
 import os
+import shutil
+import tempfile
 
 import jax
 import numpy as np
@@ -16,18 +18,71 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-# No persistent compilation cache in tests by default: each test compiles what it runs (a
-# stale cache entry must not hide a compile-time problem). BAYESNN_TEST_JAX_CACHE=DIR
-# turns one on for a run (e.g. CI re-runs): the xdist workers inherit the variable, so
-# they share the folder, and the per-module jax.clear_caches() below then reloads
-# programs from disk instead of recompiling them. Subprocesses started by tests see the
-# same setting through BAYESNN_JAX_CACHE.
+# One persistent compilation cache per suite run, shared by every process of the run.
+# conftest.py clears JAX's in-memory caches after each module (below), so without it each
+# module (and each xdist worker, and each subprocess a test starts) compiles again the
+# programs that earlier modules compiled; with it they read them back from disk. The
+# folder is created fresh by the process that starts the run (the xdist controller, or
+# the single pytest process), passed on through the environment (xdist workers and
+# subprocesses inherit it) and deleted when the run ends, so no entry outlives its run
+# and a stale entry cannot hide a compile-time problem. BAYESNN_TEST_JAX_CACHE=DIR uses
+# (and keeps) DIR instead; BAYESNN_TEST_JAX_CACHE=off runs without a persistent cache.
+# Tests that count compiled programs run their code in a subprocess with
+# BAYESNN_JAX_CACHE=off (tests/test_compile_budget.py) or count in-memory cache misses
+# only (CompileMeter deltas after a first run in the same process), so they see what a
+# cold process compiles either way.
+_OWN_CACHE = None
+if "BAYESNN_TEST_JAX_CACHE" not in os.environ and "PYTEST_XDIST_WORKER" not in os.environ:
+    _OWN_CACHE = tempfile.mkdtemp(prefix="bayesnn-test-jax-cache-")
+    os.environ["BAYESNN_TEST_JAX_CACHE"] = _OWN_CACHE
 _TEST_CACHE = os.environ.get("BAYESNN_TEST_JAX_CACHE", "")
+if _TEST_CACHE.strip().lower() in ("", "0", "off", "false", "no", "none"):
+    _TEST_CACHE = ""
 os.environ["BAYESNN_JAX_CACHE"] = _TEST_CACHE or "off"
 if _TEST_CACHE:
     from bayesnn.core.compilation_cache import enable_compilation_cache
 
     enable_compilation_cache(_TEST_CACHE)
+
+
+def pytest_unconfigure(config):
+    """Delete the run's compilation cache (only the folder this process created)."""
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
+
+# Scheduling (``-n 2 --dist loadfile``): a file runs on one worker, so the run ends when
+# the worker holding the last long file finishes. Files are handed out longest first
+# (longest-processing-time-first balancing): the seconds below are one file's run time
+# on one core, measured in CI (``--durations``) and by ``-n 0`` runs of single files
+# (benchmarks/notes/suite.md); files not listed count as 30 s if they hold a slow test,
+# else 5 s. The numbers only order the files: a stale number costs balance, never a
+# result. xdist's own reordering (most tests first) is turned off so this order holds.
+_FILE_SECONDS = {
+    "test_figures.py": 520, "test_learning_slow.py": 155, "test_numpyro_nuts.py": 150,
+    "test_spike_gradients.py": 170, "test_thread_invariance.py": 120,
+    "test_hierarchy_validation.py": 110, "test_benchmarks_smoke.py": 130,
+    "test_neuromorphic_scenario.py": 75, "test_spike_gradients_runs.py": 90,
+    "test_scn_kernel_equivalence.py": 90, "test_compile_budget.py": 50, "test_cli.py": 70,
+    "test_scn_reference.py": 60, "test_scn_dynamics_papers.py": 90,
+    "test_neuron_accuracy.py": 40,
+}
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def _file_seconds(path, slow_files):
+    return _FILE_SECONDS.get(path.name, 30 if path in slow_files else 5)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the tests file by file, longest file first (stable: a file's tests keep
+    their order, and files of equal weight keep the collection order)."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: -_file_seconds(item.path, slow_files))
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -23,7 +23,10 @@ PROBE = Path(__file__).with_name("thread_probe.py")
 
 
 def _run_probe(path: Path, cores: set[int]) -> dict[str, np.ndarray]:
-    env = {**os.environ, "BAYESNN_PROBE_CORES": ",".join(map(str, sorted(cores)))}
+    # No persistent compilation cache (the suite's run-wide one is in the environment):
+    # each probe compiles its own programs under its own thread count.
+    env = {**os.environ, "BAYESNN_PROBE_CORES": ",".join(map(str, sorted(cores))),
+           "BAYESNN_JAX_CACHE": "off"}
     subprocess.run([sys.executable, str(PROBE), str(path)], check=True, env=env, timeout=900)
     with np.load(path) as data:
         return {name: data[name] for name in data.files}
