@@ -55,7 +55,7 @@ def pytest_unconfigure(config):
 # the worker holding the last long file finishes. Files are handed out longest first
 # (longest-processing-time-first balancing): the seconds below are one file's run time
 # on one core, measured in CI (``--durations``) and by ``-n 0`` runs of single files
-# (benchmarks/notes/suite.md); files not listed count as 30 s if they hold a slow test,
+# (benchmarks/README.md, issue 21); files not listed count as 30 s if they hold a slow test,
 # else 5 s. The numbers only order the files: a stale number costs balance, never a
 # result. xdist's own reordering (most tests first) is turned off so this order holds.
 _FILE_SECONDS = {

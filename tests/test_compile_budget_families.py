@@ -3,7 +3,7 @@ XLA programs each ``bayesnn validate --scenario X`` compiles.
 
 Issue 21's goal is <= 400 programs for ``--scenario all``; these eight scenarios
 compiled 584 before the issue-21 work (measured with ``python -m bayesnn.cli validate
---scenario X --no-figures --no-jax-cache``; benchmarks/notes/newfam.md). Most of them
+--scenario X --no-figures --no-jax-cache``; benchmarks/README.md, issue 21). Most of them
 were eager ``jax.numpy`` calls on host data (``jnp.asarray``, ``jnp.zeros``, indexing a
 device array, derived parameters as properties), each compiling one small program per
 shape. Each scenario runs here in a fresh process with the persistent cache off, so no

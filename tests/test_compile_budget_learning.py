@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Measured (benchmarks/notes/learn.md; `python -m bayesnn.cli validate --scenario X
+# Measured (benchmarks/README.md, issue 21; `python -m bayesnn.cli validate --scenario X
 # --no-figures --no-jax-cache`): scn_learning 135 -> 15 programs at its default sizes and
 # 15 at the small sizes below. learning 268 -> 101, of which 36 before the NUTS stage; the
 # rest are NumPyro's (run_nuts, which another change compiles as one program per shape;
