@@ -141,9 +141,26 @@ def receive(params: NeuronParams, state: NeuronState, channel, spikes: Spikes,
 
 def receive_count(params: NeuronParams, state: NeuronState, channel, active=True,
                   emit=True) -> tuple[NeuronState, jax.Array]:
-    """:func:`receive` without a spike buffer: returns the new state and the number of
-    output spikes emitted at ``state.time`` (int32, 0 if none), for loops that collect
-    the output events themselves (one scatter after the loop instead of one per event)."""
+    """:func:`receive` without a spike buffer, for loops that collect the output events
+    themselves (one scatter after the loop instead of one per event).
+
+    Where ``active``: ``L <- L + w_channel`` (nats), then, where also ``emit``,
+    ``n = ceil((L - G - g0/2) / g0)`` output spikes if n > 0, and G's anchor moves to
+    ``(state.time, G + n g0)`` (Denève 2008 I, Sec. 2: the output spike rule).
+
+    Args:
+        params: the neuron's :class:`NeuronParams`.
+        state: its :class:`NeuronState` at the input's time ``state.time`` (s).
+        channel: the input channel (int scalar; negative entries are padding and must
+            come with ``active=False``).
+        active: whether this slot holds an input spike (bool scalar).
+        emit: whether the neuron may fire now (False for all but the last of
+            simultaneous inputs).
+
+    Returns:
+        ``(state, n_spikes)``: the new state and the number of output spikes emitted
+        at ``state.time`` (int32 scalar, 0 if none).
+    """
     active = jnp.asarray(active, bool)
     weight = params.weights[jnp.maximum(channel, 0)]
     log_odds = state.log_odds + jnp.where(active, weight, 0.0)
