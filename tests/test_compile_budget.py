@@ -8,15 +8,11 @@ are the main job's (same stages, code paths and static options), only the trial 
 number of calibration trials and inputs are smaller. It runs in a fresh process, so no
 program compiled by another test is reused. Nothing is timed.
 """
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.compile_counts import run_fresh
+
 
 # The main job compiled 224 programs before issue 21, then 54, and 39 since the scenario
 # batches its exact runs and runs its dt sweep through one program per method (measured
@@ -41,18 +37,9 @@ print(json.dumps({"passed": result.passed, "programs": count["programs"],
 """
 
 
-def _fresh_process(script: str) -> dict:
-    """Run ``script`` in a fresh process without the persistent cache; its last line."""
-    env = dict(os.environ, BAYESNN_JAX_CACHE="off", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.slow
 def test_main_job_stays_under_its_program_budget():
-    report = _fresh_process(_SCRIPT)
+    report = run_fresh(_SCRIPT)
     assert report["passed"]
     assert report["programs"] <= MAIN_JOB_BUDGET, sorted(report["names"])
 
@@ -85,7 +72,7 @@ print(json.dumps({"passed": result.passed, "programs": count["programs"],
 
 @pytest.mark.slow
 def test_hierarchy_scenario_stays_under_its_program_budget():
-    report = _fresh_process(_HIERARCHY_SCRIPT)
+    report = run_fresh(_HIERARCHY_SCRIPT)
     assert report["passed"]
     assert report["programs"] <= HIERARCHY_BUDGET, sorted(report["names"])
 

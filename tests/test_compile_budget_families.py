@@ -13,14 +13,11 @@ count plus a small margin for JAX versions that split a program differently. Not
 timed.
 """
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.compile_counts import run_fresh
+
 
 # scenario -> (module, function, keyword settings, budget). Budget = programs measured
 # with `python -m bayesnn.cli validate --scenario X --no-figures --no-jax-cache` (the
@@ -57,12 +54,7 @@ print(json.dumps({"programs": count["programs"], "names": count["program_names"]
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_family_scenario_stays_under_its_program_budget(name):
     module, function, settings, budget = SCENARIOS[name]
-    env = dict(os.environ, BAYESNN_JAX_CACHE="off", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", _SCRIPT, module, function,
-                           json.dumps(settings)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_fresh(_SCRIPT, module, function, json.dumps(settings))
     assert report["programs"] <= budget, sorted(report["names"])
     # premise: the count is that of a real run (each scenario compiles its own kernels)
     assert report["programs"] >= 1

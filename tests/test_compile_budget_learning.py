@@ -8,17 +8,13 @@ The scenarios run at small sizes in a fresh process with the persistent cache of
 programs are those of the full runs (same stages, code paths and static options),
 counted by :class:`bayesnn.validate.CompileMeter`. Nothing is timed.
 """
-import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.compile_counts import run_fresh
+
 
 # Measured (benchmarks/README.md, issue 21; `python -m bayesnn.cli validate --scenario X
 # --no-figures --no-jax-cache`): scn_learning 135 -> 15 programs at its default sizes and
@@ -59,23 +55,15 @@ print(json.dumps({"programs": count["programs"], "names": count["program_names"]
 """
 
 
-def _count(script: str) -> dict:
-    env = dict(os.environ, BAYESNN_JAX_CACHE="off", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.slow
 def test_scn_learning_scenario_stays_under_its_program_budget():
-    report = _count(_SCN_SCRIPT)
+    report = run_fresh(_SCN_SCRIPT, timeout=1800)
     assert report["programs"] <= SCN_LEARNING_BUDGET, sorted(report["names"])
 
 
 @pytest.mark.slow
 def test_learning_scenario_stays_under_its_program_budget():
-    report = _count(_LEARNING_SCRIPT)
+    report = run_fresh(_LEARNING_SCRIPT, timeout=1800)
     assert report["programs"] <= LEARNING_BUDGET, sorted(report["names"])
 
 
