@@ -5,8 +5,10 @@ that ``bayesnn validate`` (the ``neuron`` scenario) compiles is held under a bud
 counted by :class:`bayesnn.validate.CompileMeter` (the meter that prints validate's
 per-stage program counts). The scenario runs with small sizes: the programs it compiles
 are the main job's (same stages, code paths and static options), only the trial length,
-number of calibration trials and inputs are smaller. It runs in a fresh process, so no
-program compiled by another test is reused. Nothing is timed.
+number of calibration trials and inputs are smaller. It runs in a fresh process
+(tests/compile_counts.py), so no program held in memory by another test is reused; one
+read from the suite's persistent cache counts as one program, as a compilation would.
+Nothing is timed.
 """
 
 import pytest

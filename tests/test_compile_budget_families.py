@@ -6,8 +6,9 @@ compiled 584 before the issue-21 work (measured with ``python -m bayesnn.cli val
 --scenario X --no-figures --no-jax-cache``; benchmarks/README.md, issue 21). Most of them
 were eager ``jax.numpy`` calls on host data (``jnp.asarray``, ``jnp.zeros``, indexing a
 device array, derived parameters as properties), each compiling one small program per
-shape. Each scenario runs here in a fresh process with the persistent cache off, so no
-program compiled elsewhere is reused, with the sizes given below (the programs are the
+shape. Each scenario runs here in a fresh process (tests/compile_counts.py: no program in
+memory; a read from the suite's persistent cache counts as one program, as a compilation
+would), with the sizes given below (the programs are the
 scenario's own: same stages, code paths and static options). The budget is the measured
 count plus a small margin for JAX versions that split a program differently. Nothing is
 timed.
@@ -58,3 +59,19 @@ def test_family_scenario_stays_under_its_program_budget(name):
     assert report["programs"] <= budget, sorted(report["names"])
     # premise: the count is that of a real run (each scenario compiles its own kernels)
     assert report["programs"] >= 1
+
+
+@pytest.mark.slow
+def test_program_count_is_the_same_cold_and_warm(tmp_path):
+    """The premise of reading budgets through the suite's shared cache: a fresh process
+    counts the same programs whether XLA compiles them (empty cache) or reads every one
+    back (filled cache), and the second run's are all cache hits."""
+    script = _SCRIPT.replace('"names": count["program_names"]}',
+                             '"names": count["program_names"], "hits": count["hits"]}')
+    module, function, settings, _ = SCENARIOS["scn"]
+    folder = str(tmp_path / "cache")
+    cold = run_fresh(script, module, function, json.dumps(settings), cache=folder)
+    warm = run_fresh(script, module, function, json.dumps(settings), cache=folder)
+    assert cold["programs"] >= 1 and cold["hits"] == 0
+    assert warm["programs"] == cold["programs"] and warm["hits"] == warm["programs"]
+    assert sorted(warm["names"]) == sorted(cold["names"])

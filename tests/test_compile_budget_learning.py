@@ -3,9 +3,9 @@
 new data of the same size, new starting rates or a new fixed ``initial_prob_on``
 compiles nothing.
 
-The scenarios run at small sizes in a fresh process with the persistent cache off
-(``BAYESNN_JAX_CACHE=off``), so no program compiled by another test is reused; the
-programs are those of the full runs (same stages, code paths and static options),
+The scenarios run at small sizes in a fresh process (tests/compile_counts.py: no
+program in memory; one read from the suite's persistent cache counts as one program,
+so the count is that of a cold run); the programs are those of the full runs (same stages, code paths and static options),
 counted by :class:`bayesnn.validate.CompileMeter`. Nothing is timed.
 """
 import time
