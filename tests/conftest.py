@@ -27,10 +27,10 @@ jax.config.update("jax_enable_x64", True)
 # subprocesses inherit it) and deleted when the run ends, so no entry outlives its run
 # and a stale entry cannot hide a compile-time problem. BAYESNN_TEST_JAX_CACHE=DIR uses
 # (and keeps) DIR instead; BAYESNN_TEST_JAX_CACHE=off runs without a persistent cache.
-# Tests that count compiled programs run their code in a subprocess with
-# BAYESNN_JAX_CACHE=off (tests/test_compile_budget.py) or count in-memory cache misses
-# only (CompileMeter deltas after a first run in the same process), so they see what a
-# cold process compiles either way.
+# Tests that count compiled programs run their code in a fresh subprocess with this
+# cache (tests/compile_counts.py: a cache read counts as one program, as a compilation)
+# or count in-memory cache misses only (CompileMeter deltas after a first run in the
+# same process), so they see what a cold process compiles either way.
 _OWN_CACHE = None
 if "BAYESNN_TEST_JAX_CACHE" not in os.environ and "PYTEST_XDIST_WORKER" not in os.environ:
     _OWN_CACHE = tempfile.mkdtemp(prefix="bayesnn-test-jax-cache-")
