@@ -18,8 +18,10 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first use below
-    from bayesnn.core.binning import GRID_TOLERANCE, bin_counts, bin_index, bin_spikes, spikes_from_counts
-    from bayesnn.core.grid import Grid, build_params, grid_coords, make_grid, reshape_points, run_grid
+    from bayesnn.core.binning import (GRID_TOLERANCE, bin_counts, bin_index, bin_spikes,
+                                      spikes_from_counts)
+    from bayesnn.core.grid import (Grid, build_params, grid_coords, make_grid, reshape_points,
+                                   run_grid)
     from bayesnn.core.keys import KeyLike, as_key, trial_keys
     from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
     from bayesnn.core.precision import (
