@@ -3,7 +3,34 @@
 Units: seconds and Hz everywhere. Validation runs in float64; call
 :func:`bayesnn.enable_x64` (or set ``JAX_ENABLE_X64=1``) before creating arrays.
 """
-from bayesnn.core.precision import enable_x64, x64_enabled
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first use below
+    from bayesnn.core.precision import enable_x64, x64_enabled
+
+# Bound on first use (PEP 562): importing JAX takes 1-3 s, and the ``bayesnn`` command
+# decides whether to re-execute itself (a fixed PYTHONHASHSEED, bayesnn.cli) before it
+# needs JAX; importing ``bayesnn`` alone must not start it.
+_WHERE = {"enable_x64": "bayesnn.core.precision", "x64_enabled": "bayesnn.core.precision"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    try:  # a sub-package not imported yet (``bayesnn.core.PrecisionError``)
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'bayesnn' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 __all__ = ["enable_x64", "x64_enabled", "__version__"]

@@ -5,8 +5,8 @@ exact references on the *same* spikes, and returns a :class:`bayesnn.report.
 ScenarioResult`: :class:`bayesnn.report.Check` rows (exact agreement where exactness
 is claimed, measured distances where it is not), reported numbers, figures and
 labelled traces. Each family owns its scenario, next to its code; this module only
-registers them (:data:`REGISTRY`: name -> imported function), checks the settings
-and dispatches.
+registers them (:data:`REGISTRY`: name -> ``"module:function"``, imported when the
+scenario runs), checks the settings and dispatches.
 
 A scenario function has the signature ``scenario(*, <settings>, progress=..., figures=
 ...) -> ScenarioResult`` (``progress`` and ``figures`` optional); its keyword
@@ -42,62 +42,69 @@ Validation is an exactness claim: it refuses to run in float32
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import time
 from typing import Any, Callable, Mapping, NamedTuple
 
 from bayesnn.core.compile_meter import CompileMeter
 from bayesnn.core.precision import require_x64
-from bayesnn.hierarchy.validation import hierarchy_scenario
-from bayesnn.learning.validation import learning_scenario
-from bayesnn.neuron.validation import neuron_scenario
-from bayesnn.posteriors.kalman_validation import kalman_scenario
-from bayesnn.posteriors.validation import accuracy_scenario, log_odds_scenario
 from bayesnn.report import Check, Progress, ScenarioResult, silent
-from bayesnn.scn.learning.validation import scn_learning_scenario
-from bayesnn.scn.dynamics.validation import scn_dynamics_scenario
-from bayesnn.scn.network.validation import scn_scenario
-from bayesnn.spike_gradients.validation import spike_gradients_scenario
-from bayesnn.neuromorphic.validation import neuromorphic_scenario
-from bayesnn.stdp.validation import stdp_scenario
+
 
 class Scenario(NamedTuple):
-    """A family's scenario: the ``function`` itself (imported above, so static tools see
-    the dependency) and one line of description."""
+    """A family's scenario and one line of description.
 
-    function: Callable[..., Any]
+    ``target`` is the scenario function itself, or its ``"module:function"`` path,
+    imported the first time :attr:`function` is read: a run imports only the families
+    it runs (every family's scenario module together cost the main job ~1 s of imports:
+    optax, scipy.signal, the networks), and ``bayesnn scenarios`` lists them all
+    without importing any.
+    """
+
+    target: Callable[..., Any] | str
     description: str
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The scenario function (its module imported on first use)."""
+        if not isinstance(self.target, str):
+            return self.target
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     @property
     def where(self) -> str:
         """``module.function`` of the scenario (for ``bayesnn scenarios``)."""
-        return f"{self.function.__module__}.{self.function.__name__}"
+        if isinstance(self.target, str):
+            return self.target.replace(":", ".")
+        return f"{self.target.__module__}.{self.target.__name__}"
 
 
 REGISTRY: dict[str, Scenario] = {
-    "neuron": Scenario(neuron_scenario,
+    "neuron": Scenario("bayesnn.neuron.validation:neuron_scenario",
                        "Bayesian neuron vs exact continuous-time filter, HMM, NumPyro"),
-    "scn": Scenario(scn_scenario,
+    "scn": Scenario("bayesnn.scn.network.validation:scn_scenario",
                     "spike-coding networks: loss identity, voltage, box, ping-pong"),
-    "log_odds": Scenario(log_odds_scenario,
+    "log_odds": Scenario("bayesnn.posteriors.validation:log_odds_scenario",
                          "posteriors carried by spiking populations, KL against N"),
-    "accuracy": Scenario(accuracy_scenario,
+    "accuracy": Scenario("bayesnn.posteriors.validation:accuracy_scenario",
                          "KL from the exact posterior against output spikes per second"),
-    "kalman": Scenario(kalman_scenario,
+    "kalman": Scenario("bayesnn.posteriors.kalman_validation:kalman_scenario",
                        "spiking Kalman filters vs exact Kalman-Bucy"),
-    "learning": Scenario(learning_scenario,
+    "learning": Scenario("bayesnn.learning.validation:learning_scenario",
                          "learning the generative model's rates from spikes"),
-    "hierarchy": Scenario(hierarchy_scenario,
+    "hierarchy": Scenario("bayesnn.hierarchy.validation:hierarchy_scenario",
                           "hierarchical inference against its exact reference"),
-    "scn_learning": Scenario(scn_learning_scenario,
+    "scn_learning": Scenario("bayesnn.scn.learning.validation:scn_learning_scenario",
                              "SCN learning: Brendel rules vs the optimum, E/I signs, gated gradients"),
-    "spike_gradients": Scenario(spike_gradients_scenario,
+    "spike_gradients": Scenario("bayesnn.spike_gradients.validation:spike_gradients_scenario",
                                 "surrogate gradients and EventProp on the hard spiking network"),
-    "stdp": Scenario(stdp_scenario,
+    "stdp": Scenario("bayesnn.stdp.validation:stdp_scenario",
                      "WTA circuit with STDP (Nessler 2013) vs batch and online EM on digits"),
-    "neuromorphic": Scenario(neuromorphic_scenario,
+    "neuromorphic": Scenario("bayesnn.neuromorphic.validation:neuromorphic_scenario",
                              "fixed-point neuron and SCN: KL vs bits, spikes per nat, NIR"),
-    "scn_dynamics": Scenario(scn_dynamics_scenario,
+    "scn_dynamics": Scenario("bayesnn.scn.dynamics.validation:scn_dynamics_scenario",
                              "SCN learning dynamics: slow weights vs closed form, fields, knock-outs"),
 }
 SCENARIOS = tuple(REGISTRY)
@@ -106,8 +113,7 @@ _CALL_OPTIONS = ("progress", "figures")  # passed by the driver, never settings
 
 
 def available_scenarios() -> tuple[str, ...]:
-    """Registered scenarios, in registry order (every family's scenario is imported with
-    this module, so each registered one is available)."""
+    """Registered scenarios, in registry order (each is imported when it runs)."""
     return tuple(REGISTRY)
 
 

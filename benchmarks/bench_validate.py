@@ -1,7 +1,7 @@
 """Benchmark ``bayesnn validate``: per stage wall, CPU and compile seconds, without and
 with JAX's persistent compilation cache.
 
-Run: ``python benchmarks/bench_validate.py [--repeats K] [--no-figures] [--json FILE]``
+Run: ``python benchmarks/bench_validate.py [--repeats K] [--no-figures] [--json FILE] [--tree DIR]``
 
 Each repeat runs ``python -m bayesnn.cli validate --out TMP`` (the default scenario,
 figures on unless ``--no-figures``) as subprocesses of the working tree:
@@ -16,7 +16,9 @@ the stage's XLA programs, wall and CPU seconds, compile seconds (tracing, loweri
 spans from ``jax.monitoring``) and persistent-cache hits and misses; those lines are
 parsed here. ``--hash-seeds A,B`` runs cold with ``PYTHONHASHSEED=A`` and warm with
 ``B`` (an explicit seed switches the CLI's fixed seed off: this shows what a varying
-hash seed costs the cache). Reported per stage: programs, wall, CPU, compile and run
+hash seed costs the cache). ``--tree DIR`` runs another checkout's bayesnn (its
+``PYTHONPATH`` and working folder), for a before/after comparison; the process CPU
+seconds from launch to result are the number to compare on a loaded machine. Reported per stage: programs, wall, CPU, compile and run
 (wall - compile) seconds, cache hits/misses; then totals, and the process's wall and
 CPU seconds from launch to result. Medians over the repeats, with the load average,
 because the machine is shared.
@@ -61,8 +63,10 @@ def parse_stages(stderr: str) -> list[dict]:
     return stages
 
 
-def run_validate(cache: str, out: str, figures: bool, hash_seed: str | None) -> dict:
-    env = dict(os.environ, BAYESNN_JAX_CACHE=cache)
+def run_validate(cache: str, out: str, figures: bool, hash_seed: str | None,
+                 tree: str = ROOT) -> dict:
+    # PYTHONPATH: that tree's bayesnn, never an installed copy
+    env = dict(os.environ, BAYESNN_JAX_CACHE=cache, PYTHONPATH=tree)
     env.pop("PYTHONHASHSEED", None)
     if hash_seed is not None:
         env["PYTHONHASHSEED"] = hash_seed
@@ -71,7 +75,7 @@ def run_validate(cache: str, out: str, figures: bool, hash_seed: str | None) -> 
         command.append("--no-figures")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -97,14 +101,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--hash-seeds", default=None,
                         help="A,B: PYTHONHASHSEED of the cold and the warm run")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--tree", default=ROOT,
+                        help="the checkout whose bayesnn runs (default: this one)")
     args = parser.parse_args(argv)
+    tree = os.path.abspath(args.tree)
     seeds = args.hash_seeds.split(",") if args.hash_seeds else [None, None]
-    print(f"before: {load_average()}", flush=True)
+    print(f"tree {tree}; before: {load_average()}", flush=True)
     runs: dict[str, list[dict]] = {"cold": [], "warm": []}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
             for mode, seed in zip(("cold", "warm"), seeds):
-                result = run_validate(cache, out, not args.no_figures, seed)
+                result = run_validate(cache, out, not args.no_figures, seed, tree)
                 runs[mode].append(result)
                 print(f"{mode}: {result['total_wall_s']:.1f} s wall, "
                       f"{result['total_cpu_s']:.1f} s CPU, exit code {result['returncode']}, "

@@ -139,3 +139,45 @@ def test_validate_refuses_float32():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "JAX_ENABLE_X64": "0"})
     assert "refused: bayesnn validate promises float64" in done.stdout, done.stderr
+
+
+def test_registry_targets_name_functions_their_modules_define():
+    # Statically (nothing imported): each lazy "module:function" entry names a module
+    # file that defines that function, so `--scenario all` cannot fail on a typo.
+    import ast
+    from pathlib import Path
+
+    root = Path(validate.__file__).resolve().parents[1]
+    for name, entry in validate.REGISTRY.items():
+        # a function here would import its family with bayesnn.validate, for every run
+        assert isinstance(entry.target, str), (
+            f"register {name!r} as Scenario('module:function', ...), imported when it runs")
+        module, _, function = entry.target.partition(":")
+        path = root / Path(*module.split(".")).with_suffix(".py")
+        assert path.is_file(), (name, module)
+        defined = {node.name for node in ast.parse(path.read_text()).body
+                   if isinstance(node, ast.FunctionDef)}
+        assert function in defined, (name, entry.target)
+        assert entry.where == f"{module}.{function}"
+
+
+def test_start_up_imports_only_what_the_command_needs():
+    # The command line decides whether to re-execute itself (bayesnn.cli) before JAX
+    # starts: parsing and reading the cache folder start no JAX. The driver imports only
+    # the scenarios that run: listing them imports none, and the neuron scenario imports
+    # no other family.
+    code = ("import sys\nfrom bayesnn.cli import _list_scenarios, _parser\n"
+            "from bayesnn.core.compilation_cache import cache_dir\n"
+            "_parser(); cache_dir()\n"
+            "assert 'jax' not in sys.modules, 'jax imported'\n"
+            "_list_scenarios()\n"
+            "assert not any(m.endswith('validation') for m in sys.modules), 'imported'\n"
+            "from bayesnn import validate\n"
+            "validate.scenario_function('neuron')\n"
+            "others = sorted({m.split('.')[1] for m in sys.modules if m.startswith('bayesnn.')}\n"
+            "                & {'scn', 'posteriors', 'hierarchy', 'learning', 'stdp',\n"
+            "                   'spike_gradients', 'neuromorphic'})\n"
+            "assert others == [], others\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip().endswith("ok"), done.stderr

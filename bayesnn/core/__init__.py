@@ -14,40 +14,83 @@
 - :mod:`bayesnn.core.validation`: argument checks raising ``ValueError`` naming the
   parameter and the constraint, before any simulation work.
 """
-from bayesnn.core.binning import GRID_TOLERANCE, bin_counts, bin_index, bin_spikes, spikes_from_counts
-from bayesnn.core.grid import Grid, build_params, grid_coords, make_grid, reshape_points, run_grid
-from bayesnn.core.keys import KeyLike, as_key, trial_keys
-from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
-from bayesnn.core.precision import (
-    TIME_RESOLUTION,
-    PrecisionError,
-    PrecisionWarning,
-    enable_x64,
-    require_distinct_in_float32,
-    require_time_resolution,
-    require_x64,
-    warn_if_float32,
-    x64_enabled,
-)
-from bayesnn.core.spikes import (
-    Spikes,
-    append_spikes,
-    bucket_capacity,
-    empty_spikes,
-    make_spikes,
-    next_power_of_two,
-    run_growing,
-    spike_arrays,
-    spike_times_of,
-    stack_spikes,
-)
-from bayesnn.core.stepping import (
-    run_trials,
-    scan_chunked,
-    scan_steps,
-    scan_steps_chunked,
-    split_trial_keys,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first use below
+    from bayesnn.core.binning import (GRID_TOLERANCE, bin_counts, bin_index, bin_spikes,
+                                      spikes_from_counts)
+    from bayesnn.core.grid import (Grid, build_params, grid_coords, make_grid, reshape_points,
+                                   run_grid)
+    from bayesnn.core.keys import KeyLike, as_key, trial_keys
+    from bayesnn.core.params import as_leaf, is_traced, params_record, stack_params, unstack_params
+    from bayesnn.core.precision import (
+        TIME_RESOLUTION,
+        PrecisionError,
+        PrecisionWarning,
+        enable_x64,
+        require_distinct_in_float32,
+        require_time_resolution,
+        require_x64,
+        warn_if_float32,
+        x64_enabled,
+    )
+    from bayesnn.core.spikes import (
+        Spikes,
+        append_spikes,
+        bucket_capacity,
+        empty_spikes,
+        make_spikes,
+        next_power_of_two,
+        run_growing,
+        spike_arrays,
+        spike_times_of,
+        stack_spikes,
+    )
+    from bayesnn.core.stepping import (
+        run_trials,
+        scan_chunked,
+        scan_steps,
+        scan_steps_chunked,
+        split_trial_keys,
+    )
+
+# Bound on first use (PEP 562): a module of the core that needs no JAX (the
+# compilation cache's folder, read by ``bayesnn`` before it decides to re-execute
+# itself) must be importable without starting JAX (1-3 s).
+_EXPORTS = {
+    "binning": ("GRID_TOLERANCE", "bin_counts", "bin_index", "bin_spikes", "spikes_from_counts"),
+    "grid": ("Grid", "build_params", "grid_coords", "make_grid", "reshape_points", "run_grid"),
+    "keys": ("KeyLike", "as_key", "trial_keys"),
+    "params": ("as_leaf", "is_traced", "params_record", "stack_params", "unstack_params"),
+    "precision": ("TIME_RESOLUTION", "PrecisionError", "PrecisionWarning", "enable_x64",
+                  "require_distinct_in_float32", "require_time_resolution", "require_x64",
+                  "warn_if_float32", "x64_enabled"),
+    "spikes": ("Spikes", "append_spikes", "bucket_capacity", "empty_spikes", "make_spikes",
+               "next_power_of_two", "run_growing", "spike_arrays", "spike_times_of",
+               "stack_spikes"),
+    "stepping": ("run_trials", "scan_chunked", "scan_steps", "scan_steps_chunked",
+                 "split_trial_keys"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"bayesnn.core.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    try:  # a submodule not imported yet (``bayesnn.core.spikes``)
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'bayesnn.core' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "GRID_TOLERANCE", "bin_counts", "bin_index", "bin_spikes", "spikes_from_counts",
