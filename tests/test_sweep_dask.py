@@ -192,3 +192,18 @@ def test_bad_worker_processes_is_refused_before_any_work(bad, match):
     assert not _children() - before
     with pytest.raises(ValueError, match="^processes: must be True"):
         local_cluster(1, processes="yes")
+
+
+def test_cache_off_reaches_this_process_and_every_worker(monkeypatch):
+    """``compilation_cache="off"`` turns the persistent cache off for this process and
+    every task (it once fell back to the default folder downstream, None meaning
+    "default" there); the cluster's workers are threads here, so every call is seen."""
+    from bayesnn.core import compilation_cache
+
+    seen = []
+    monkeypatch.setenv("BAYESNN_JAX_CACHE", "/nonexistent/default-folder")
+    monkeypatch.setattr(compilation_cache, "enable_compilation_cache",
+                        lambda explicit=None: seen.append(compilation_cache.cache_dir(explicit)))
+    xr.testing.assert_identical(run_sweep(TINY, workers=2, progress=False, compilation_cache="off"),
+                                serial_reference())
+    assert len(seen) == 1 + N_TASKS and set(seen) == {None}

@@ -197,7 +197,9 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
         workers: embedded cluster size only.
         progress: tqdm bar over points on stderr (True), off (False), auto (None: on a TTY).
         compilation_cache: folder of JAX's persistent compilation cache, shared with
-            embedded workers (default: ``$BAYESNN_JAX_CACHE`` if set).
+            embedded worker processes, or ``"off"`` (default:
+            :func:`bayesnn.core.compilation_cache.cache_dir`, i.e.
+            ``$BAYESNN_JAX_CACHE`` if set, else the user cache folder).
         on_task: called with each :class:`TaskResult` after it is stored.
         worker_processes: embedded cluster only. False (default): its workers are
             threads of this process, which start at once and share every compiled
@@ -231,7 +233,8 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
         raise ValueError("worker_processes: chooses the embedded LocalCluster's workers only; "
                          "omit it with a scheduler")
     folder = cache_dir(compilation_cache)
-    cache = None if folder is None else str(folder)
+    # "off" (not None, which would mean "the default folder" downstream) when it is off
+    cache = "off" if folder is None else str(folder)
     # float64 here too (the plan's buffer sizes come from float64 records); in-process
     # tasks (and the first task of an embedded cluster's sweep, run here) also get the
     # compilation cache, set before anything compiles.
@@ -259,7 +262,7 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
                 finish(run_task(payload))
         elif payloads:
             meanwhile = None
-            if scheduler is None and len(payloads) > 1 and (cache is not None or not worker_processes):
+            if scheduler is None and len(payloads) > 1 and (folder is not None or not worker_processes):
                 # This process runs the first task while the embedded cluster starts
                 # (Dask's import and start, and for worker processes their start and
                 # imports, on the other core while XLA compiles here): it compiles the
