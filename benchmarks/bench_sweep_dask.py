@@ -73,9 +73,10 @@ if kind == "serial":
     dataset = run_serial(config, progress=False, compilation_cache={cache!r},
                          on_task=results.append)
 else:  # a tree from before worker threads takes no worker_processes (its workers: processes)
-    extra = {{"worker_processes": True}} if kind == "processes" else {{}}
-    if kind == "processes" and "worker_processes" not in inspect.signature(run_sweep).parameters:
-        extra = {{}}
+    known = "worker_processes" in inspect.signature(run_sweep).parameters
+    if kind == "threads" and not known:
+        sys.exit("this tree has no worker threads: run it with --sides serial processes")
+    extra = {{"worker_processes": kind == "processes"}} if known else {{}}
     dataset = run_sweep(config, workers={workers}, progress=False,
                         compilation_cache={cache!r}, on_task=results.append, **extra)
 wall = time.perf_counter() - start
