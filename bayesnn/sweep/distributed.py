@@ -3,10 +3,10 @@ an existing cluster by scheduler address, or in this process.
 
 Each task is one compiled, vectorised batch (:func:`bayesnn.sweep.tasks.run_task`).
 The embedded cluster's workers are, by default, threads of this process, one task at a
-time each: nothing is started or imported again, every compiled program is shared in
-memory (a program is compiled once, whichever worker needs it first; JAX makes the
-others wait for it rather than compile it again), and XLA releases the GIL while a
-program runs, so k workers run k tasks at once on k cores. With
+time each: nothing is started or imported again, and every compiled program is shared
+in memory (this thread runs the first task while the cluster starts, compiling the
+sweep's programs once; the workers then find them compiled). XLA releases the GIL while
+a program runs, so k workers run k tasks at once on k cores. With
 ``worker_processes=True`` the workers are processes with one thread each (one JAX
 process per worker, loading programs from the shared persistent compilation cache):
 they cost a process start and imports (~5 CPU-s each) but isolate the sweep from a
@@ -111,8 +111,9 @@ def _processes(processes, name: str = "processes") -> bool:
 def _client(scheduler: str | None, workers: int | None, cache: str | None,
             meanwhile: Callable[[], None] | None = None, processes: bool = False) -> Iterator[Any]:
     """A client of ``scheduler``, or of an embedded cluster (worker ``processes`` or
-    threads); ``meanwhile`` runs in this process while the embedded cluster starts (its
-    processes start and import in the background), before the client is handed out."""
+    threads); ``meanwhile`` runs in this thread while the embedded cluster starts in
+    another (Dask's import, the scheduler, and worker processes starting and importing),
+    before the client is handed out."""
     from concurrent.futures import ThreadPoolExecutor
 
     if scheduler is not None:
