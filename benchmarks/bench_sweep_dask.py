@@ -35,7 +35,9 @@ CPU of the process and its workers, from ``RUSAGE_CHILDREN``), medians, the rati
 one process, and the programs each task's thread compiled or read from the cache; the
 combined Datasets are checked identical bit for bit. ``--tree DIR`` runs another
 checkout's bayesnn (a before/after comparison; a tree without worker threads runs the
-process side only). ``--sides`` picks sides (default all three).
+process side only). ``--sides`` picks sides (default all three). ``--n-inputs 10 20``
+adds N as a grid axis: one static group, so one program to compile, per N (worker
+threads then compile the later groups' programs at the same time).
 
     python benchmarks/bench_sweep_dask.py --cold [--repeats 3] [--tree DIR]
 """
@@ -53,13 +55,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 
 def config(args) -> dict:
-    return {
-        "scenario": "bayesian_neuron", "duration": args.duration, "dt": args.dt, "seed": 0,
-        "n_seeds": args.seeds, "batch_size": args.batch_size,
-        "fixed": {"n_inputs": 20, "q_off": 10.0, "r_on": 2.0, "r_off": 2.0, "rate_spread": 0.5},
-        "grid": {"g0": [0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8],
-                 "q_on": [12.0, 14.0, 16.0, 18.0, 20.0, 25.0, 30.0, 40.0]},
-    }
+    n_inputs = list(getattr(args, "n_inputs", None) or [20])
+    fixed = {"q_off": 10.0, "r_on": 2.0, "r_off": 2.0, "rate_spread": 0.5}
+    grid = {"g0": [0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8],
+            "q_on": [12.0, 14.0, 16.0, 18.0, 20.0, 25.0, 30.0, 40.0]}
+    if len(n_inputs) == 1:
+        fixed["n_inputs"] = n_inputs[0]
+    else:  # one static group (one compiled program) per N
+        grid = {"n_inputs": n_inputs, **grid}
+    return {"scenario": "bayesian_neuron", "duration": args.duration, "dt": args.dt, "seed": 0,
+            "n_seeds": args.seeds, "batch_size": args.batch_size, "fixed": fixed, "grid": grid}
 
 
 _COLD = """
@@ -177,6 +182,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=1, help="--cold: alternating repeats")
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES),
                         help="--cold: which sides to run (default all)")
+    parser.add_argument("--n-inputs", type=int, nargs="+", default=[20], metavar="N",
+                        help="--cold: N values; several make a grid axis, one static group "
+                             "(one program to compile) per N (default: 20 only)")
     parser.add_argument("--tree", default=os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), help="--cold: checkout whose bayesnn to run")
     args = parser.parse_args(argv)
