@@ -26,12 +26,18 @@ asserted about speed; the script reports.
     python benchmarks/bench_sweep_dask.py [--workers 2] [--seeds 8] [--duration 2]
 
 ``--cold`` measures only what a user waits for the first time, process launch to
-result, each side a fresh process with its own **empty** persistent-cache folder,
-alternating ``--repeats`` times: ``run_serial`` (one process) against ``run_sweep(...,
-workers=W)`` (embedded LocalCluster: cluster start, worker imports and compilation
-included), wall and CPU seconds (the CPU of the process and its workers, from
-``RUSAGE_CHILDREN``), and the programs compiled and read from the cache per task.
-``--tree DIR`` runs another checkout's bayesnn (a before/after comparison).
+result, each side a fresh process with its own **empty** persistent-cache folder, the
+sides alternating ``--repeats`` times: ``run_serial`` (one process) against
+``run_sweep(..., workers=W)`` on the embedded LocalCluster with worker threads (the
+default) and with worker processes (``worker_processes=True``: cluster start, worker
+imports and compilation included). Reported: wall and CPU seconds launch to result (the
+CPU of the process and its workers, from ``RUSAGE_CHILDREN``), medians, the ratios to
+one process, and the programs each task's thread compiled or read from the cache; the
+combined Datasets are checked identical bit for bit. ``--tree DIR`` runs another
+checkout's bayesnn (a before/after comparison; a tree without worker threads runs the
+process side only). ``--sides`` picks sides (default all three). ``--n-inputs 10 20``
+adds N as a grid axis: one static group, so one program to compile, per N (worker
+threads then compile the later groups' programs at the same time).
 
     python benchmarks/bench_sweep_dask.py --cold [--repeats 3] [--tree DIR]
 """
@@ -49,62 +55,82 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 
 def config(args) -> dict:
-    return {
-        "scenario": "bayesian_neuron", "duration": args.duration, "dt": args.dt, "seed": 0,
-        "n_seeds": args.seeds, "batch_size": args.batch_size,
-        "fixed": {"n_inputs": 20, "q_off": 10.0, "r_on": 2.0, "r_off": 2.0, "rate_spread": 0.5},
-        "grid": {"g0": [0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8],
-                 "q_on": [12.0, 14.0, 16.0, 18.0, 20.0, 25.0, 30.0, 40.0]},
-    }
+    n_inputs = list(getattr(args, "n_inputs", None) or [20])
+    fixed = {"q_off": 10.0, "r_on": 2.0, "r_off": 2.0, "rate_spread": 0.5}
+    grid = {"g0": [0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8],
+            "q_on": [12.0, 14.0, 16.0, 18.0, 20.0, 25.0, 30.0, 40.0]}
+    if len(n_inputs) == 1:
+        fixed["n_inputs"] = n_inputs[0]
+    else:  # one static group (one compiled program) per N
+        grid = {"n_inputs": n_inputs, **grid}
+    return {"scenario": "bayesian_neuron", "duration": args.duration, "dt": args.dt, "seed": 0,
+            "n_seeds": args.seeds, "batch_size": args.batch_size, "fixed": fixed, "grid": grid}
 
 
 _COLD = """
-import json, sys, time
+import inspect, json, sys, time
 sys.path.insert(0, {tree!r})
 from bayesnn.sweep import run_serial, run_sweep
 config, results = json.loads({config!r}), []
+kind = {kind!r}
 start = time.perf_counter()
-if {workers} == 0:
+if kind == "serial":
     dataset = run_serial(config, progress=False, compilation_cache={cache!r},
                          on_task=results.append)
-else:
+else:  # a tree from before worker threads takes no worker_processes (its workers: processes)
+    known = "worker_processes" in inspect.signature(run_sweep).parameters
+    if kind == "threads" and not known:
+        sys.exit("this tree has no worker threads: run it with --sides serial processes")
+    extra = {{"worker_processes": kind == "processes"}} if known else {{}}
     dataset = run_sweep(config, workers={workers}, progress=False,
-                        compilation_cache={cache!r}, on_task=results.append)
+                        compilation_cache={cache!r}, on_task=results.append, **extra)
 wall = time.perf_counter() - start
 dataset.to_netcdf({out!r})
 print(json.dumps({{"sweep_s": wall, "programs": [getattr(r, "programs", -1) for r in results],
                   "hits": [getattr(r, "cache_hits", -1) for r in results],
                   "task_cpu_s": [round(r.cpu_s, 2) for r in results],
                   "task_s": [round(r.compute_s, 2) for r in results],
-                  "workers": len({{r.worker for r in results}})}}))
+                  "workers": len({{(r.worker, getattr(r, "thread", -1)) for r in results}})}}))
 """
 
 
+SIDES = ("serial", "threads", "processes")
+
+
 def cold_processes(args) -> dict:
-    """Fresh processes, empty cache folders: one process against the embedded cluster,
-    alternating; wall and CPU from launch to result, medians over ``args.repeats``."""
+    """Fresh processes, empty cache folders: one process against the embedded cluster's
+    worker threads and worker processes, the sides alternating (their order rotated each
+    repeat, so no side always follows another); wall and CPU from launch to result,
+    medians over ``args.repeats``."""
     import resource
     import tempfile
 
     import xarray as xr
 
     tree = os.path.abspath(args.tree)
-    rows: dict = {"one process": [], f"{args.workers} workers": []}
+    labels = {"serial": "one process", "threads": f"{args.workers} threads",
+              "processes": f"{args.workers} processes"}
+    sides = [side for side in SIDES if side in args.sides]
+    rows: dict = {labels[side]: [] for side in sides}
     reference = None
-    for _ in range(args.repeats):
-        for label, workers in (("one process", 0), (f"{args.workers} workers", args.workers)):
+    for repeat in range(args.repeats):
+        turn = repeat % len(sides)
+        for side in sides[turn:] + sides[:turn]:
+            label = labels[side]
             with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
                 out = os.path.join(tmp, "sweep.nc")
-                script = _COLD.format(tree=tree, config=json.dumps(config(args)),
-                                      workers=workers, cache=cache, out=out)
+                script = _COLD.format(tree=tree, config=json.dumps(config(args)), kind=side,
+                                      workers=args.workers, cache=cache, out=out)
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
-                done = subprocess.run([sys.executable, "-c", script], cwd=tree, check=True,
+                done = subprocess.run([sys.executable, "-c", script], cwd=tree,
                                       capture_output=True, text=True,
                                       env={k: v for k, v in os.environ.items()
                                            if k != "BAYESNN_JAX_CACHE"})
                 wall = time.perf_counter() - start
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                if done.returncode:
+                    raise SystemExit(f"{label} failed:\n{done.stderr[-3000:]}")
                 info = json.loads(done.stdout.strip().splitlines()[-1])
                 dataset = xr.load_dataset(out)
                 if reference is None:
@@ -116,19 +142,23 @@ def cold_processes(args) -> dict:
                                     "load": os.getloadavg()[0]})
     report = {}
     print(f"cold, process launch to result, empty cache folder each ({args.repeats} "
-          f"alternating repeat(s); tree {tree}):")
+          f"alternating repeat(s); tree {tree}; load average at start of each run):")
     for label, runs in rows.items():
         wall = statistics.median(r["wall_s"] for r in runs)
         cpu = statistics.median(r["cpu_s"] for r in runs)
         report[label] = {"wall_s": wall, "cpu_s": cpu, "runs": runs}
-        print(f"  {label:12s} {wall:7.1f} s wall {cpu:7.1f} s CPU; sweep part "
-              f"{statistics.median(r['sweep_s'] for r in runs):6.1f} s; programs per task "
-              f"{runs[0]['programs']}, cache hits {runs[0]['hits']}; CPU in tasks "
-              f"{sum(runs[0]['task_cpu_s']):.1f} s (per task {runs[0]['task_cpu_s']}); load "
-              f"{[round(r['load'], 1) for r in runs]}")
-    one, many = report["one process"], report[f"{args.workers} workers"]
-    print(f"  ratio one process / workers: wall {one['wall_s'] / many['wall_s']:.2f}, "
-          f"CPU {one['cpu_s'] / many['cpu_s']:.2f}; datasets identical")
+        print(f"  {label:12s} {wall:7.1f} s wall {cpu:7.1f} s CPU (runs: wall "
+              f"{[round(r['wall_s'], 1) for r in runs]}, CPU {[round(r['cpu_s'], 1) for r in runs]}); "
+              f"sweep part {statistics.median(r['sweep_s'] for r in runs):6.1f} s; programs per task "
+              f"{runs[0]['programs']}, cache hits {runs[0]['hits']}; tasks ran in "
+              f"{runs[0]['workers']} thread(s)/process(es); load {[round(r['load'], 1) for r in runs]}")
+    one = report.get("one process")
+    for label, row in report.items():
+        if one is not None and row is not one:
+            row["wall_ratio"], row["cpu_ratio"] = row["wall_s"] / one["wall_s"], row["cpu_s"] / one["cpu_s"]
+            print(f"  {label} / one process: wall {row['wall_ratio']:.2f}x, CPU {row['cpu_ratio']:.2f}x "
+                  f"(<= 1: no slower)")
+    print("  datasets: identical bit for bit across all runs and sides")
     return report
 
 
@@ -150,6 +180,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--cold", action="store_true",
                         help="only the cold fresh-process comparison (see above)")
     parser.add_argument("--repeats", type=int, default=1, help="--cold: alternating repeats")
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES),
+                        help="--cold: which sides to run (default all)")
+    parser.add_argument("--n-inputs", type=int, nargs="+", default=[20], metavar="N",
+                        help="--cold: N values; several make a grid axis, one static group "
+                             "(one program to compile) per N (default: 20 only)")
     parser.add_argument("--tree", default=os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), help="--cold: checkout whose bayesnn to run")
     args = parser.parse_args(argv)
@@ -198,7 +233,7 @@ def main(argv=None) -> dict:
         # no folder given: a new empty one (cold: each worker compiles)
         folder = compilation_cache or tempfile.mkdtemp(prefix="bench-sweep-cold-cache-")
         start = time.perf_counter()
-        with local_cluster(args.workers, folder) as cluster, \
+        with local_cluster(args.workers, folder, processes=True) as cluster, \
                 Client(cluster, set_as_default=False) as client:
             client.wait_for_workers(args.workers)
             report.setdefault("cluster_start_s", time.perf_counter() - start)

@@ -1,11 +1,15 @@
-"""Sweeps on a Dask LocalCluster (2 worker processes): a worker killed mid-sweep loses
-nothing (every point present exactly once, equal to the serial run bit for bit), and
-the cluster's processes are always gone afterwards."""
+"""Sweeps on a Dask LocalCluster: with worker threads (the embedded default) and with
+worker processes the result equals the serial run bit for bit, whatever the number of
+workers and the batch grouping; thread workers compile nothing (they share this
+process's programs) and start no process; a worker process killed mid-sweep loses
+nothing (every point present exactly once), and the cluster's processes are always gone
+afterwards."""
 import os
 import signal
 import threading
 import time
 
+import numpy as np
 import psutil
 import pytest
 import xarray as xr
@@ -44,7 +48,7 @@ def test_sweep_survives_a_killed_worker_and_equals_serial_run(tmp_path):
     expected = serial_reference()  # compiled here first, while no cluster competes for the cores
     before = _children()
     finished, outcome = [], {}
-    with local_cluster(2, compilation_cache=str(tmp_path / "jax-cache")) as cluster, \
+    with local_cluster(2, compilation_cache=str(tmp_path / "jax-cache"), processes=True) as cluster, \
             Client(cluster, set_as_default=False) as client:
         pids = client.run(os.getpid)
         assert len(pids) == 2
@@ -94,7 +98,7 @@ from bayesnn.sweep import run_sweep
 from tests.sweep_setup import TINY
 tasks = []
 result = run_sweep(TINY, workers=2, progress=False, on_task=tasks.append,
-                   compilation_cache=sys.argv[1])
+                   compilation_cache=sys.argv[1], worker_processes=True)
 result.to_netcdf(sys.argv[2])
 print(json.dumps({"pid": os.getpid(), "tasks": [
     [t.task_id, t.worker, t.programs, t.cache_hits] for t in tasks]}))
@@ -103,8 +107,8 @@ print(json.dumps({"pid": os.getpid(), "tasks": [
 
 @pytest.mark.slow  # a fresh process and a 2-worker cluster: ~25 s of CPU
 @pytest.mark.timeout(300)
-def test_embedded_cluster_compiles_once_and_workers_read_the_cache(tmp_path):
-    """With an embedded cluster and a cache folder, the calling process runs the first
+def test_embedded_worker_processes_compile_once_and_read_the_cache(tmp_path):
+    """With embedded worker processes and a cache folder, the calling process runs the first
     task (compiling the sweep's programs into the empty cache) while the cluster starts;
     the workers then compile nothing: every program they need is read from the shared
     cache. The result equals the serial run bit for bit. (A fresh process: one that has
@@ -128,3 +132,78 @@ def test_embedded_cluster_compiles_once_and_workers_read_the_cache(tmp_path):
     on_workers = [task for task in tasks if task not in here]
     assert all(hits == programs for _, _, programs, hits in on_workers), on_workers
     assert sum(hits for _, _, _, hits in on_workers) > 0
+
+
+def test_worker_threads_equal_serial_run_and_compile_nothing():
+    """The embedded default: workers are threads of this process. The calling thread
+    runs the first task (compiling the sweep's programs, or reading them from the
+    suite's persistent cache, once); the worker threads find them in memory, so they
+    compile and read nothing; no process is started; the result equals the serial run
+    bit for bit."""
+    import jax
+
+    from bayesnn.core.compile_meter import CompileMeter
+
+    expected = serial_reference()
+    jax.clear_caches()  # so that the first task compiles (or reads) the programs again
+    before, here = _children(), threading.get_ident()
+    meter, start = CompileMeter.get(), time.time()
+    tasks = []
+    result = run_sweep(TINY, workers=2, progress=False, on_task=tasks.append)
+    xr.testing.assert_identical(result, expected)
+    assert sorted(t.task_id for t in tasks) == list(range(N_TASKS))
+    assert {t.worker for t in tasks} == {tasks[0].worker} and tasks[0].worker.endswith(f":{os.getpid()}")
+    first = [t for t in tasks if t.thread == here]
+    assert [t.task_id for t in first] == [0] and first[0].programs > 0
+    on_workers = [t for t in tasks if t.thread != here]
+    assert len(on_workers) == N_TASKS - 1
+    assert all(t.programs == 0 and t.cache_hits == 0 for t in on_workers), on_workers
+    # no thread but the caller compiled or read a program (the caller's count also holds
+    # the plan's programs, compiled before the first task)
+    everywhere, caller = meter.since(start), meter.since(start, thread=here)
+    assert everywhere["programs"] == caller["programs"] >= first[0].programs
+    assert everywhere["hits"] == caller["hits"]
+    assert not _children() - before
+
+
+def test_result_does_not_depend_on_worker_count_or_batch_grouping():
+    """One worker thread, and tasks of 3 points instead of 2 (another compiled batch
+    shape, the last task padded): every trial's numbers equal the serial run's bit for
+    bit (a trial's key is fold_in(PRNGKey(seed), k), whatever its batch); only the
+    config's record (hash, batch size, task count) differs."""
+    expected = serial_reference()
+    one = run_sweep(TINY, workers=1, progress=False)
+    xr.testing.assert_identical(one, expected)
+    regrouped = run_sweep({**TINY, "batch_size": 3}, workers=2, progress=False)
+    assert regrouped.attrs["n_tasks"] == 3 and expected.attrs["n_tasks"] == N_TASKS
+    for name in expected.data_vars:
+        np.testing.assert_array_equal(regrouped[name].values, expected[name].values, err_msg=name)
+    xr.testing.assert_identical(regrouped.drop_attrs(), expected.drop_attrs())
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"worker_processes": 1}, "^worker_processes: must be True"),
+    ({"worker_processes": True, "scheduler": "tcp://127.0.0.1:9"}, "^worker_processes: chooses"),
+])
+def test_bad_worker_processes_is_refused_before_any_work(bad, match):
+    before = _children()
+    with pytest.raises(ValueError, match=match):
+        run_sweep(TINY, progress=False, **bad)
+    assert not _children() - before
+    with pytest.raises(ValueError, match="^processes: must be True"):
+        local_cluster(1, processes="yes")
+
+
+def test_cache_off_reaches_this_process_and_every_worker(monkeypatch):
+    """``compilation_cache="off"`` turns the persistent cache off for this process and
+    every task (it once fell back to the default folder downstream, None meaning
+    "default" there); the cluster's workers are threads here, so every call is seen."""
+    from bayesnn.core import compilation_cache
+
+    seen = []
+    monkeypatch.setenv("BAYESNN_JAX_CACHE", "/nonexistent/default-folder")
+    monkeypatch.setattr(compilation_cache, "enable_compilation_cache",
+                        lambda explicit=None: seen.append(compilation_cache.cache_dir(explicit)))
+    xr.testing.assert_identical(run_sweep(TINY, workers=2, progress=False, compilation_cache="off"),
+                                serial_reference())
+    assert len(seen) == 1 + N_TASKS and set(seen) == {None}

@@ -160,10 +160,13 @@ def test_cli_runs_resumes_plots_and_shows_progress(tmp_path, capsys, monkeypatch
     assert "sweep bayesian_neuron" in captured.err and "8/8" in captured.err  # tqdm bar
     assert "sweep.nc" in captured.out and (tmp_path / "out" / "kl.png").stat().st_size > 0
     xr.testing.assert_identical(load_sweep(tmp_path / "out"), serial_reference())
-    # Rerun: nothing left to do, the bar starts full; --workers with a scheduler is refused.
+    # Rerun: nothing left to do, the bar starts full; --workers or --worker-processes with
+    # a scheduler is refused.
     assert run_sweep_command(parser.parse_args(argv + ["--no-progress"])) == 0
     assert run_sweep_command(parser.parse_args(argv + ["--workers", "2"])) == 2
     assert capsys.readouterr().err.startswith("bayesnn sweep: error: workers")
+    assert run_sweep_command(parser.parse_args(argv + ["--worker-processes"])) == 2
+    assert capsys.readouterr().err.startswith("bayesnn sweep: error: worker_processes")
 
 
 def test_resume_reruns_damaged_and_missing_tasks_anywhere_in_the_order(tmp_path):

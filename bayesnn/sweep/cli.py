@@ -1,4 +1,4 @@
-"""``bayesnn sweep CONFIG.toml [--scheduler ADDRESS] [--workers N] [--out DIR]``.
+"""``bayesnn sweep CONFIG.toml [--scheduler ADDRESS] [--workers N] [--worker-processes] [--out DIR]``.
 
 :func:`add_sweep_parser` adds the subcommand to ``bayesnn``'s argument parser;
 :func:`run_sweep_command` runs it (exit status 0, or 2 for a bad config or store).
@@ -40,6 +40,11 @@ Results go to --out (default sweep-<config name>): tasks/*.nc (one per finished 
 sweep.json (index: config, hash, version), sweep.nc (combined). Rerunning the same
 config with the same --out skips finished tasks; a folder of another config is refused.
 
+The embedded LocalCluster's workers are threads of this process (they start at once and
+share every compiled program); --worker-processes makes them processes (slower to
+start; a worker that crashes cannot take the sweep down, and it suits tasks that hold
+the GIL).
+
 On an existing Dask cluster (workers with bayesnn installed):
   dask scheduler --port 8786 &   dask worker tcp://HOST:8786 --nthreads 1 --nworkers 4 &
   bayesnn sweep examples/sweep_g0.toml --scheduler tcp://HOST:8786
@@ -60,7 +65,11 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
                         help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786; 'in-process' runs "
                              "the tasks here one by one; default: an embedded LocalCluster")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="embedded LocalCluster processes (default: available cores)")
+                        help="embedded LocalCluster workers (default: available cores)")
+    parser.add_argument("--worker-processes", action="store_true",
+                        help="embedded LocalCluster workers as processes (isolated from a crashing "
+                             "worker; for tasks that hold the GIL) instead of threads of this "
+                             "process (default: they start at once and share compiled programs)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="results store (default: sweep-<config name>); rerun to resume")
     parser.add_argument("--plot", action="store_true",
@@ -77,8 +86,9 @@ def _setup_jax() -> str | None:
 
     jax.config.update("jax_enable_x64", True)
     # The same persistent compilation cache as `bayesnn validate` (on by default; off with
-    # BAYESNN_JAX_CACHE=off); embedded workers share it, so a worker loads a program
-    # another process compiled instead of compiling it (bayesnn.core.compilation_cache).
+    # BAYESNN_JAX_CACHE=off); embedded worker processes share it, so a worker loads a
+    # program another process compiled instead of compiling it
+    # (bayesnn.core.compilation_cache). Worker threads share this process's programs.
     from bayesnn.core.compilation_cache import enable_compilation_cache
     folder = enable_compilation_cache()
     return None if folder is None else str(folder)
@@ -113,7 +123,8 @@ def _plot(dataset, config, out: Path) -> Path:
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run ``bayesnn sweep`` with parsed ``args``; returns the exit status (2 and a
-    one-line message on stderr for a bad config, store, scheduler or workers)."""
+    one-line message on stderr for a bad config, store, scheduler, workers or
+    worker processes)."""
     from bayesnn.sweep.scenarios import SCENARIOS
 
     if args.list_scenarios:
@@ -138,7 +149,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
                   f"{len(plan.tasks)} tasks of <= {config.batch_size} points; hash {config.hash[:12]}")
             return 0
         dataset = run_sweep(config, out=out, scheduler=args.scheduler, workers=args.workers,
-                            progress=not args.no_progress, compilation_cache=cache)
+                            progress=not args.no_progress, compilation_cache=cache,
+                            worker_processes=args.worker_processes)
     except ValueError as error:
         print(f"bayesnn sweep: error: {error}", file=sys.stderr)
         return 2

@@ -2,11 +2,18 @@
 an existing cluster by scheduler address, or in this process.
 
 Each task is one compiled, vectorised batch (:func:`bayesnn.sweep.tasks.run_task`).
-Workers are processes with one thread each (one JAX process per worker, so XLA's
-compiled programs never share a process lock); a lost worker's tasks are rerun
-elsewhere by the Dask scheduler (up to ``distributed.scheduler.allowed-failures``
-times). Only this process writes the store, one atomic file per finished task, so
-workers need no shared file system. Progress: a tqdm bar over points on stderr.
+The embedded cluster's workers are, by default, threads of this process, one task at a
+time each: nothing is started or imported again, and every compiled program is shared
+in memory (this thread runs the first task while the cluster starts, compiling the
+sweep's programs once; the workers then find them compiled). XLA releases the GIL while
+a program runs, so k workers run k tasks at once on k cores. With
+``worker_processes=True`` the workers are processes with one thread each (one JAX
+process per worker, loading programs from the shared persistent compilation cache):
+they cost a process start and imports (~5 CPU-s each) but isolate the sweep from a
+worker that crashes (a lost worker's tasks are rerun elsewhere by the Dask scheduler, up
+to ``distributed.scheduler.allowed-failures`` times) and suit tasks that hold the GIL.
+Only this process writes the store, one atomic file per finished task, so workers need
+no shared file system. Progress: a tqdm bar over points on stderr.
 """
 from __future__ import annotations
 
@@ -49,20 +56,42 @@ def worker_env(compilation_cache: str | None = None) -> dict[str, str]:
 
 
 def local_cluster(workers: int | None = None, compilation_cache: str | None = None,
-                  silence_logs: int = logging.ERROR):
-    """An embedded ``distributed.LocalCluster``: ``workers`` processes (default: the
-    cores available), one thread each, on 127.0.0.1, no dashboard. Use it as a context
+                  silence_logs: int = logging.ERROR, *, processes: bool = False):
+    """An embedded ``distributed.LocalCluster`` of ``workers`` workers (default: the
+    cores available) running one task at a time each, no dashboard. Use it as a context
     manager so it is always closed::
 
         with local_cluster(2) as cluster:
             run_sweep(config, scheduler=cluster.scheduler_address)
+
+    Args:
+        workers: number of workers, an integer >= 1 (default :func:`available_cores`).
+        compilation_cache: persistent compilation cache folder of process workers
+            (:func:`worker_env`; thread workers share this process's JAX).
+        silence_logs: level below which Dask's log records are dropped.
+        processes: False (default): workers are threads of this process (no start-up
+            cost, programs shared in memory; JAX and this process must be set up by the
+            caller, e.g. :func:`bayesnn.sweep.tasks.prepare_process`). True: worker
+            processes with nannies on 127.0.0.1 (a crashing worker is restarted and
+            cannot take this process down; for tasks that hold the GIL).
+
+    Raises:
+        ValueError: ``workers`` not an integer >= 1, or ``processes`` not a bool.
     """
     from distributed import LocalCluster
 
     n_workers = available_cores() if workers is None else _workers(workers)
-    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None, silence_logs=silence_logs,
-                        env=worker_env(compilation_cache))
+    _processes(processes)
+    # No dashboard; the scheduler's remaining HTTP routes (health, metrics) on a free
+    # loopback port, not on port 8787 (busy whenever another cluster runs here).
+    common = dict(n_workers=n_workers, threads_per_worker=1, dashboard_address=None,
+                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=silence_logs)
+    if not processes:
+        # memory_limit=0: a thread worker's memory monitor would measure this whole
+        # process (other workers and the caller included) and pause the worker at 80 %
+        # of its share; results are small and there is nothing to spill or restart.
+        return LocalCluster(processes=False, memory_limit=0, **common)
+    return LocalCluster(processes=True, host="127.0.0.1", env=worker_env(compilation_cache), **common)
 
 
 def _workers(workers) -> int:
@@ -71,24 +100,33 @@ def _workers(workers) -> int:
     return workers
 
 
+def _processes(processes, name: str = "processes") -> bool:
+    if not isinstance(processes, bool):
+        raise ValueError(f"{name}: must be True (worker processes) or False (worker threads), "
+                         f"got {processes!r}")
+    return processes
+
+
 @contextmanager
 def _client(scheduler: str | None, workers: int | None, cache: str | None,
-            meanwhile: Callable[[], None] | None = None) -> Iterator[Any]:
-    """A client of ``scheduler``, or of an embedded cluster; ``meanwhile`` runs in this
-    process while the embedded cluster starts (its processes start and import in the
-    background), before the client is handed out."""
+            meanwhile: Callable[[], None] | None = None, processes: bool = False) -> Iterator[Any]:
+    """A client of ``scheduler``, or of an embedded cluster (worker ``processes`` or
+    threads); ``meanwhile`` runs in this thread while the embedded cluster starts in
+    another (Dask's import, the scheduler, and worker processes starting and importing),
+    before the client is handed out."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from distributed import Client
 
     if scheduler is not None:
         if meanwhile is not None:
             meanwhile()
+        from distributed import Client
+
         with Client(scheduler, set_as_default=False) as client:
             yield client
         return
+    # Dask is imported in the pool's thread (about 1 s), so meanwhile starts at once
     with ThreadPoolExecutor(1) as pool:
-        starting = pool.submit(local_cluster, workers, cache)
+        starting = pool.submit(local_cluster, workers, cache, processes=processes)
         try:
             if meanwhile is not None:
                 meanwhile()
@@ -96,6 +134,8 @@ def _client(scheduler: str | None, workers: int | None, cache: str | None,
             starting.result().close()
             raise
         cluster = starting.result()
+    from distributed import Client
+
     with cluster, Client(cluster, set_as_default=False) as client:
         yield client
 
@@ -143,22 +183,32 @@ def _progress(plan: SweepPlan, done_points: int, progress: bool | None):
 def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | None = None,
               scheduler: str | None = None, workers: int | None = None,
               progress: bool | None = True, compilation_cache: str | None = None,
-              on_task: Callable[[TaskResult], None] | None = None) -> xr.Dataset:
+              on_task: Callable[[TaskResult], None] | None = None,
+              worker_processes: bool = False) -> xr.Dataset:
     """Run a sweep and return its combined Dataset.
 
     Args:
         config: a :class:`SweepConfig`, a TOML path or a mapping (:func:`load_config`).
         out: store folder (one NetCDF per finished task, resumable; the combined result
             goes to ``<out>/sweep.nc``); None keeps results in memory only.
-        scheduler: None for an embedded ``LocalCluster`` (``workers`` processes, default
+        scheduler: None for an embedded ``LocalCluster`` (``workers`` workers, default
             the available cores); ``"tcp://HOST:PORT"`` for an existing Dask cluster
             (workers need the same bayesnn installed); ``"in-process"`` to run the tasks
             here, one after the other (the serial reference).
         workers: embedded cluster size only.
         progress: tqdm bar over points on stderr (True), off (False), auto (None: on a TTY).
         compilation_cache: folder of JAX's persistent compilation cache, shared with
-            embedded workers (default: ``$BAYESNN_JAX_CACHE`` if set).
+            embedded worker processes, or ``"off"`` (default:
+            :func:`bayesnn.core.compilation_cache.cache_dir`, i.e.
+            ``$BAYESNN_JAX_CACHE`` if set, else the user cache folder).
         on_task: called with each :class:`TaskResult` after it is stored.
+        worker_processes: embedded cluster only. False (default): its workers are
+            threads of this process, which start at once and share every compiled
+            program in memory (fastest on one machine: XLA releases the GIL while a task
+            runs). True: worker processes, one thread each, loading programs from the
+            persistent cache; prefer them when a crashing worker must not take this
+            process down (the nanny restarts it and Dask reruns its tasks) or for tasks
+            that hold the GIL.
 
     JAX in this process is switched to float64 (sweeps are measured against exact
     Bayes); with ``"in-process"`` it also gets ``compilation_cache``.
@@ -170,7 +220,8 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
 
     Raises:
         ValueError: naming the field for a bad config, point, store (``out``),
-            ``workers`` or ``scheduler``, before any task is submitted.
+            ``workers``, ``worker_processes`` or ``scheduler``, before any task is
+            submitted.
     """
     config = config if isinstance(config, SweepConfig) else load_config(config)
     if scheduler is not None and not isinstance(scheduler, str):
@@ -179,8 +230,12 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
         _workers(workers)
         if scheduler is not None:
             raise ValueError("workers: sizes the embedded LocalCluster only; omit it with a scheduler")
+    if _processes(worker_processes, "worker_processes") and scheduler is not None:
+        raise ValueError("worker_processes: chooses the embedded LocalCluster's workers only; "
+                         "omit it with a scheduler")
     folder = cache_dir(compilation_cache)
-    cache = None if folder is None else str(folder)
+    # "off" (not None, which would mean "the default folder" downstream) when it is off
+    cache = "off" if folder is None else str(folder)
     # float64 here too (the plan's buffer sizes come from float64 records); in-process
     # tasks (and the first task of an embedded cluster's sweep, run here) also get the
     # compilation cache, set before anything compiles.
@@ -208,16 +263,19 @@ def run_sweep(config: SweepConfig | Mapping | str | Path, *, out: str | Path | N
                 finish(run_task(payload))
         elif payloads:
             meanwhile = None
-            if scheduler is None and cache is not None and len(payloads) > 1:
-                # Embedded workers share this machine's cache folder. This process runs
-                # the first task while the cluster starts: it compiles the sweep's
-                # programs once (every task has the same shapes: pad_to) and writes them
-                # to the cache, which the workers then read instead of each compiling.
+            if scheduler is None and len(payloads) > 1 and (folder is not None or not worker_processes):
+                # This process runs the first task while the embedded cluster starts
+                # (Dask's import and start, and for worker processes their start and
+                # imports, on the other core while XLA compiles here): it compiles the
+                # sweep's programs once (every task of a group has the same shapes:
+                # pad_to). Thread workers then find them in this process's memory;
+                # worker processes read them from the shared cache folder, to which this
+                # process wrote them, instead of each compiling them.
                 first, payloads = payloads[0], payloads[1:]
 
                 def meanwhile():
                     finish(run_task(first))
-            with _client(scheduler, workers, cache, meanwhile) as client:
+            with _client(scheduler, workers, cache, meanwhile, worker_processes) as client:
                 _run_dask(client, plan, payloads, finish)
     finally:
         bar.close()

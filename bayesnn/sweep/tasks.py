@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, NamedTuple
@@ -86,9 +87,11 @@ def make_plan(config: SweepConfig) -> SweepPlan:
 class TaskResult(NamedTuple):
     """A finished task: its Dataset (dims point, seed), the wall seconds spent inside
     the worker (``compute_s``, compilation included), the CPU seconds of the worker
-    process meanwhile (``cpu_s``), which process ran it (``worker``, host:pid), the XLA
-    programs it compiled or read from the persistent cache (``programs``) and how many
-    of those were read from the cache (``cache_hits``)."""
+    process meanwhile (``cpu_s``; with thread workers the whole process's, other tasks'
+    included), which process ran it (``worker``, host:pid) and in which thread
+    (``thread``, ``threading.get_ident()``), the XLA programs its thread compiled or
+    read from the persistent cache (``programs``) and how many of those were read from
+    the cache (``cache_hits``)."""
 
     task_id: int
     dataset: xr.Dataset
@@ -97,6 +100,7 @@ class TaskResult(NamedTuple):
     cpu_s: float = float("nan")
     programs: int = -1
     cache_hits: int = -1
+    thread: int = -1
 
 
 def prepare_process(compilation_cache: str | None = None) -> None:
@@ -105,9 +109,10 @@ def prepare_process(compilation_cache: str | None = None) -> None:
     :func:`bayesnn.core.compilation_cache.cache_dir`), so a worker loads a program
     another process compiled."""
     from bayesnn.core.compilation_cache import enable_compilation_cache
-    from bayesnn.core.precision import enable_x64
+    from bayesnn.core.precision import enable_x64, x64_enabled
 
-    enable_x64()
+    if not x64_enabled():  # set once: thread workers share this process's JAX
+        enable_x64()
     enable_compilation_cache(compilation_cache)
 
 
@@ -122,10 +127,11 @@ def run_task(payload: Mapping[str, Any]) -> TaskResult:
     out = run_points(scenario, payload["points"], payload["settings"], payload["statics"],
                      payload["seed"], payload["n_seeds"], pad_to=payload["pad_to"])
     dataset = task_dataset(scenario, payload, out)
-    compiled = meter.since(since)
+    thread = threading.get_ident()
+    compiled = meter.since(since, thread=thread)  # this task's (other workers may be threads)
     return TaskResult(payload["task_id"], dataset, time.perf_counter() - start,
                       f"{socket.gethostname()}:{os.getpid()}", time.process_time() - cpu,
-                      compiled["programs"], compiled["hits"])
+                      compiled["programs"], compiled["hits"], thread)
 
 
 def task_dataset(scenario, payload: Mapping[str, Any], out: Mapping[str, np.ndarray]) -> xr.Dataset:
