@@ -82,6 +82,39 @@ def test_event_driven_equals_continuous_time_filter():
     assert np.max(np.abs(np.asarray(run.log_odds) - np.asarray(reference.log_odds))) < 1e-13
 
 
+
+def test_few_sample_times_equal_the_filter_and_the_scatter_merge(monkeypatch):
+    # Up to 64 sample times, event_kernel merges them with the inputs by gathers; more
+    # take the scatter merge (used by the test above). Samples on input spikes (a query
+    # there sees the spike, in both), a repeated one and both ends.
+    import jax
+    import jax.numpy as jnp
+    from bayesnn.neuron import kernels
+    params = default_params()
+    trial = processes.sample_trial(params, key=5, duration=5.0)
+    spikes = np.asarray(trial.inputs.times)[:int(trial.inputs.n_events)]
+    sample_times = np.sort(np.concatenate([spikes[[0, 3, 40, 41]], [0.0, 1.0, 1.0, 2.5, 5.0],
+                                           np.linspace(0.3, 4.7, 4)]))
+    assert len(sample_times) <= kernels._GATHER_SAMPLES
+    run = simulate(params, trial.inputs, duration=5.0, sample_times=sample_times)
+    reference = mmpp_filter(params.model, trial.inputs, duration=5.0, query_times=sample_times)
+    # both exact: float64 rounding over 5 s; bound 1e-13 (conftest floor)
+    assert np.max(np.abs(np.asarray(run.log_odds) - np.asarray(reference.log_odds))) < 1e-13
+
+    def kernel_run():  # a fresh trace each call, so the merge threshold is read again
+        prior = params.prior_log_odds
+        return jax.jit(lambda inputs: kernels.event_kernel(
+            params, inputs, jnp.asarray(sample_times), prior, prior, capacity=1024,
+            drift_spikes=False))(trial.inputs)
+
+    gathered = kernel_run()
+    monkeypatch.setattr(kernels, "_GATHER_SAMPLES", -1)
+    scattered = kernel_run()
+    # the same merged stream, so the same operations on the same numbers: bit for bit
+    for mine, theirs in zip(jax.tree_util.tree_leaves(gathered),
+                            jax.tree_util.tree_leaves(scattered)):
+        assert np.array_equal(np.asarray(mine), np.asarray(theirs))
+
 def test_no_input_relaxation_matches_closed_form():
     params = NeuronParams(3.0, 1.5, np.array([10.0]), np.array([10.0]), g0=1.0)  # theta = 0
     times = np.linspace(0.0, 3.0, 301)

@@ -30,6 +30,7 @@ from bayesnn.neuron.stepped import (
 )
 
 _SAMPLE = -2  # channel code of a sample time in the merged event stream
+_GATHER_SAMPLES = 64  # merge by gathers up to this many sample times (see event_kernel)
 
 
 class KernelOutput(NamedTuple):
@@ -83,13 +84,32 @@ def event_kernel(params: NeuronParams, inputs: Spikes, sample_times: jax.Array,
     spike_times = jnp.where(valid, inputs.times, horizon)
     # Both streams are sorted: an element's merged position is its own index plus the
     # number of elements of the other stream before it (inputs first at ties).
-    input_slots = jnp.arange(n_inputs) + jnp.searchsorted(sample_times, spike_times, side="left")
-    sample_slots = jnp.arange(n_samples) + jnp.searchsorted(spike_times, sample_times, side="right")
-    times = (jnp.zeros(n_inputs + n_samples, spike_times.dtype)
-             .at[input_slots].set(spike_times).at[sample_slots].set(sample_times))
-    channels = (jnp.zeros(n_inputs + n_samples, jnp.int32)
-                .at[input_slots].set(jnp.where(valid, inputs.senders, -1))
-                .at[sample_slots].set(_SAMPLE))
+    if n_samples <= _GATHER_SAMPLES:
+        # Few samples: merged slot p holds a sample iff it is a sample slot, else the
+        # input p - (samples before p). The same arrays by gathers, which cost less than
+        # the scatters below (W1: ~10 % of the whole run).
+        sample_slots = jnp.arange(n_samples) + jnp.searchsorted(spike_times, sample_times,
+                                                                side="right")
+        position = jnp.arange(n_inputs + n_samples)
+        before = jnp.searchsorted(sample_slots, position, side="left", method="compare_all")
+        is_sample = (sample_slots[jnp.minimum(before, n_samples - 1)] == position
+                     if n_samples else jnp.zeros(position.shape, bool))
+        source = jnp.clip(position - before, 0, max(n_inputs - 1, 0))
+        padded = jnp.concatenate([sample_times.astype(spike_times.dtype),
+                                  jnp.zeros(1, spike_times.dtype)])
+        senders = jnp.where(valid, inputs.senders, -1).astype(jnp.int32)
+        times = jnp.where(is_sample, padded[jnp.minimum(before, n_samples)],
+                          spike_times[source] if n_inputs else 0.0)
+        channels = jnp.where(is_sample, _SAMPLE, senders[source] if n_inputs else -1
+                             ).astype(jnp.int32)
+    else:
+        input_slots = jnp.arange(n_inputs) + jnp.searchsorted(sample_times, spike_times, side="left")
+        sample_slots = jnp.arange(n_samples) + jnp.searchsorted(spike_times, sample_times, side="right")
+        times = (jnp.zeros(n_inputs + n_samples, spike_times.dtype)
+                 .at[input_slots].set(spike_times).at[sample_slots].set(sample_times))
+        channels = (jnp.zeros(n_inputs + n_samples, jnp.int32)
+                    .at[input_slots].set(jnp.where(valid, inputs.senders, -1))
+                    .at[sample_slots].set(_SAMPLE))
 
     # An input fires the neuron only once every input of its instant is in (ties: the
     # instant's jumps are summed, as within a bin; samples at the instant come after).
