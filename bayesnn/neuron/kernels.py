@@ -175,22 +175,37 @@ def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_o
         evidence = jnp.zeros(chunk, dtype).at[local].add(chunk_weights, mode="drop")
         return evidence, jnp.zeros(chunk, dtype)
 
+    # Output spikes: each step writes its spike count's slot in the event buffer
+    # (running count while it fits, else the out-of-range slot `capacity`, dropped), so
+    # that a chunk's events go into the buffer by one scatter per field, with no cumsum
+    # over the chunk; senders (0 for every stored event) are set once after the scan.
+    # Same events, times and counts as append_spikes, which cost ~30 % of the W1 run.
     def after_chunk(carry, records, index):
-        state, buffer = carry
-        buffer = collect_spikes(buffer, records.n_spikes, index * chunk, dt)
+        state, times, counts, n_out = carry
+        n_spikes, slot, log_odds, predicted = records
+        steps = index * chunk + 1 + jnp.arange(n_spikes.shape[0])
+        times = times.at[slot].set((steps * dt).astype(dtype), mode="drop")
+        counts = counts.at[slot].set(n_spikes, mode="drop")
         kept = jax.tree_util.tree_map(lambda r: r[record_every - 1::record_every],
-                                      (records.log_odds, records.prediction))
-        return (state, buffer), kept
+                                      (log_odds, predicted))
+        return (state, times, counts, n_out), kept
 
     def chunk_step(carry, step_inputs):
-        state, buffer = carry
+        state, times, counts, n_out = carry
         state, record = step(state, step_inputs)
-        return (state, buffer), record
+        fired = record.n_spikes > 0
+        slot = jnp.where(fired & (n_out < capacity), n_out, capacity)
+        n_out = n_out + fired.astype(jnp.int32)
+        return ((state, times, counts, n_out),
+                (record.n_spikes, slot, record.log_odds, record.prediction))
 
-    start = (init_state(params, initial_log_odds, initial_prediction, dtype),
-             empty_spikes(capacity, dtype))
-    (state, buffer), (log_odds, predicted) = scan_chunked(
+    empty = empty_spikes(capacity, dtype)
+    start = (init_state(params, initial_log_odds, initial_prediction, dtype), empty.times,
+             empty.counts, jnp.zeros((), jnp.int32))
+    (state, times, counts, n_out), (log_odds, predicted) = scan_chunked(
         chunk_step, start, chunk_inputs, n_steps // chunk, after_chunk=after_chunk)
+    senders = jnp.where(jnp.arange(capacity) < n_out, 0, empty.senders).astype(jnp.int32)
+    buffer = Spikes(times=times, senders=senders, counts=counts, n_events=n_out)
     flat = lambda r: r.reshape((r.shape[0] * r.shape[1],) + r.shape[2:])
     return KernelOutput(flat(log_odds), flat(predicted), buffer, jnp.zeros(0, dtype), state)
 
