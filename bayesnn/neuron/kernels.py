@@ -25,6 +25,7 @@ from bayesnn.neuron.stepped import (
     collect_spikes,
     discrete_normalizer,
     discrete_predict,
+    make_discrete_split_step,
     make_step,
     transition_probabilities,
 )
@@ -151,7 +152,23 @@ def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_o
     one on (found by ``searchsorted``), so binning costs O(window) per chunk instead of
     O(all events), which made long runs quadratic in the duration. ``None``: every
     chunk scans all events (same result)."""
-    step = make_step(method, params, dt, -params.theta * dt)
+    bias = -params.theta * dt
+    if method == "discrete":
+        # The exps of the next bin are computed at the end of each bin and carried, so
+        # that XLA:CPU keeps them out of the loops with the logs and vectorises them.
+        prepare, split_step = make_discrete_split_step(params, dt, bias)
+
+        def step(carry, inputs):
+            state, ratios = carry
+            state, ratios, record = split_step(state, ratios, inputs[0])
+            return (state, ratios), record
+    else:
+        prepare = lambda state: ()
+        plain_step = make_step(method, params, dt, bias)
+
+        def step(carry, inputs):
+            state, record = plain_step(carry[0], inputs)
+            return (state, ()), record
     valid = inputs.senders >= 0
     bins = jnp.where(valid, bin_index(inputs.times, dt, n_steps), n_steps)
     spike_weights = jnp.where(valid, params.weights[jnp.maximum(inputs.senders, 0)], 0.0)
@@ -200,9 +217,9 @@ def stepped_event_kernel(params: NeuronParams, inputs: Spikes, dt, initial_log_o
                 (record.n_spikes, slot, record.log_odds, record.prediction))
 
     empty = empty_spikes(capacity, dtype)
-    start = (init_state(params, initial_log_odds, initial_prediction, dtype), empty.times,
-             empty.counts, jnp.zeros((), jnp.int32))
-    (state, times, counts, n_out), (log_odds, predicted) = scan_chunked(
+    initial = init_state(params, initial_log_odds, initial_prediction, dtype)
+    start = ((initial, prepare(initial)), empty.times, empty.counts, jnp.zeros((), jnp.int32))
+    ((state, _), times, counts, n_out), (log_odds, predicted) = scan_chunked(
         chunk_step, start, chunk_inputs, n_steps // chunk, after_chunk=after_chunk)
     senders = jnp.where(jnp.arange(capacity) < n_out, 0, empty.senders).astype(jnp.int32)
     buffer = Spikes(times=times, senders=senders, counts=counts, n_events=n_out)
