@@ -45,6 +45,12 @@ The script only reports: the goal checks print PASS/FAIL, nothing is asserted.
     python benchmarks/bench_neuron.py                     # full workload
     python benchmarks/bench_neuron.py --numpy-duration 1  # NumPy loop on 1 s, scaled
     python benchmarks/bench_neuron.py --counts            # filter_counts vs hmm_forward
+    python benchmarks/bench_neuron.py --alternate         # discrete vs numpy_ev, alternated
+
+``--alternate`` times the float64 ``discrete`` mode (public ``simulate_trials``) and the
+``numpy_ev`` loop on the same events in one process, the two sides alternated
+``--repeats`` times after a warm-up call each, medians of wall and CPU seconds: the
+steadier ratio on a shared machine. Outputs are checked as in the full run.
 """
 from __future__ import annotations
 
@@ -378,6 +384,54 @@ def counts_comparison(args) -> list[str]:
     return lines
 
 
+def alternate_comparison(args) -> list[str]:
+    """discrete vs numpy_ev on the same events, alternated in this process."""
+    params = make_params(args.inputs)
+    trial = make_inputs(params, args.neurons, args.duration).inputs
+    n_steps = n_steps_of(args.duration, args.dt)
+    every = record_every_of(n_steps)
+    times, senders = np.asarray(trial.times), np.asarray(trial.senders)
+    sides = {
+        "discrete": lambda: jax.block_until_ready(simulate_trials(
+            params, trial, duration=args.duration, method="discrete", dt=args.dt,
+            record_every=every, chunk_steps=args.chunk_steps)),
+        "numpy_ev": lambda: numpy_events_reference(params, times, senders, args.duration,
+                                                   args.dt, every, chunk=args.chunk_steps),
+    }
+    first = {name: fn() for name, fn in sides.items()}  # warm-up (compile)
+    walls = {name: [] for name in sides}
+    cpus = {name: [] for name in sides}
+    for _ in range(args.repeats):
+        for name, fn in sides.items():
+            start, cpu = time.perf_counter(), time.process_time()
+            fn()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(time.process_time() - cpu)
+    run, ref = first["discrete"], first["numpy_ev"]
+    counts = np.where(np.arange(run.spikes.capacity) < np.asarray(run.spikes.n_events)[:, None],
+                      np.asarray(run.spikes.counts), 0).sum(axis=1)
+    wall = {name: statistics.median(values) for name, values in walls.items()}
+    cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    steps = args.neurons * n_steps
+    load = os.getloadavg()
+    lines = [f"alternate: {args.neurons} neurons x {args.inputs} inputs x {args.duration:g} s, "
+             f"dt = {args.dt:g} s ({steps:.3g} neuron-steps), float64, record_every = {every}; "
+             f"jax {jax.__version__} on {jax.default_backend()} ({os.cpu_count()} CPUs); "
+             f"{args.repeats} alternating repeats; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+             f"{'side':<9} {'wall s':>8} {'cpu s':>8} {'cpu ns/neuron-step':>19}",
+             "-" * 47]
+    for name in sides:
+        lines.append(f"{name:<9} {wall[name]:>8.3f} {cpu[name]:>8.3f} "
+                     f"{cpu[name] / steps * 1e9:>19.1f}")
+    lines.append(f"numpy_ev / discrete: wall {wall['numpy_ev'] / wall['discrete']:.2f}x, "
+                 f"CPU {cpu['numpy_ev'] / cpu['discrete']:.2f}x (goal >= 10x)")
+    lines.append(f"agreement: max |dL| = "
+                 f"{np.max(np.abs(np.asarray(run.log_odds) - ref['log_odds'])):.2g}, max |dG| = "
+                 f"{np.max(np.abs(np.asarray(run.prediction) - ref['prediction'])):.2g}; spike "
+                 f"counts equal in {int(np.sum(counts == ref['n_spikes']))}/{args.neurons} neurons")
+    return lines
+
+
 # ------------------------------------------------------------------------ driver
 
 def _spawn(mode: str, args) -> dict:
@@ -523,6 +577,9 @@ def parse(argv=None):
     parser.add_argument("--counts", action="store_true",
                         help="compare filter_counts with exact.hmm_forward on dense counts "
                              "(instead of the event workload)")
+    parser.add_argument("--alternate", action="store_true",
+                        help="alternate discrete and numpy_ev on the same events in one "
+                             "process (instead of the mode table)")
     parser.add_argument("--counts-bins", type=int, default=200_000,
                         help="bins of the --counts comparison")
     parser.add_argument("--counts-dt", type=float, default=1e-3,
@@ -538,8 +595,8 @@ def main(argv=None) -> dict:
     if args.mode is not None:  # child: one mode, one JSON line on stdout
         print(json.dumps(run_mode(args.mode, args)))
         return {}
-    if args.counts:
-        lines = counts_comparison(args)
+    if args.counts or args.alternate:
+        lines = counts_comparison(args) if args.counts else alternate_comparison(args)
         print("\n".join(lines))
         if args.json:
             with open(args.json, "w") as handle:
