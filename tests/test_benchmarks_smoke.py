@@ -38,6 +38,19 @@ def test_bench_neuron_smoke(tmp_path, capsys):
     assert (tmp_path / "neuron.json").exists()
 
 
+@pytest.mark.timeout(120)
+def test_bench_neuron_alternate_smoke(capsys):
+    # discrete vs the NumPy loop on the same events: the loop steps the same recursion
+    # (its G by the one-bin prior flow, bayesnn's from the last spike: equal to rounding),
+    # so the report's agreement line must show equal spike counts in every neuron.
+    results = _load("bench_neuron").main(["--alternate", "--neurons", "3", "--duration", "0.2",
+                                          "--repeats", "1"])
+    printed = capsys.readouterr().out
+    assert "numpy_ev / discrete" in printed
+    assert "spike counts equal in 3/3 neurons" in printed
+    assert results["report"]
+
+
 @pytest.mark.timeout(180)
 def test_bench_sweep_smoke(tmp_path, capsys):
     bench = _load("bench_sweep")
