@@ -54,18 +54,19 @@ def pytest_unconfigure(config):
 # Scheduling (``-n 2 --dist loadfile``): a file runs on one worker, so the run ends when
 # the worker holding the last long file finishes. Files are handed out longest first
 # (longest-processing-time-first balancing): the seconds below are one file's run time
-# on one core, measured in CI (``--durations``) and by ``-n 0`` runs of single files
-# (benchmarks/README.md, issue 21); files not listed count as 30 s if they hold a slow test,
+# on one core, from a full ``-n 2`` run's ``--junitxml`` (halved: that run shared the
+# machine with other work; benchmarks/README.md, issue 21); files not listed count as 30 s if they hold a slow test,
 # else 5 s. The numbers only order the files: a stale number costs balance, never a
 # result. xdist's own reordering (most tests first) is turned off so this order holds.
 _FILE_SECONDS = {
-    "test_figures.py": 520, "test_learning_slow.py": 155, "test_numpyro_nuts.py": 150,
-    "test_spike_gradients.py": 170, "test_thread_invariance.py": 120,
-    "test_hierarchy_validation.py": 110, "test_benchmarks_smoke.py": 130,
-    "test_neuromorphic_scenario.py": 75, "test_spike_gradients_runs.py": 90,
-    "test_scn_kernel_equivalence.py": 90, "test_compile_budget.py": 50, "test_cli.py": 70,
-    "test_scn_reference.py": 60, "test_scn_dynamics_papers.py": 90,
-    "test_neuron_accuracy.py": 40,
+    "test_figures.py": 195, "test_compile_budget_families.py": 135, "test_families.py": 130,
+    "test_scn_learning_runs.py": 120, "test_docs_snippets.py": 115, "test_result_shapes.py": 90,
+    "test_notebooks.py": 80, "test_failure_kinds.py": 70, "test_scn_api.py": 65,
+    "test_posteriors_log_odds.py": 65, "test_learning_trust.py": 60, "test_neuromorphic.py": 60,
+    "test_benchmarks_smoke.py": 55, "test_neuron_exactness.py": 55, "test_thread_invariance.py": 45,
+    "test_learning_slow.py": 45, "test_scn_core.py": 45, "test_sweep_dask.py": 45,
+    "test_numpyro_speed_paths.py": 40, "test_posteriors_kalman.py": 40, "test_neuron_time_convention.py": 40,
+    "test_numpyro_mmpp_binned.py": 35, "test_stdp_runs.py": 35, "test_fuzz_inputs.py": 35,
 }
 
 

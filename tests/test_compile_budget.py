@@ -46,37 +46,8 @@ def test_main_job_stays_under_its_program_budget():
     assert report["programs"] <= MAIN_JOB_BUDGET, sorted(report["names"])
 
 
-# The hierarchy scenario compiled 765-802 programs before issue 21 (most of them eager
-# jax.numpy helpers on concrete values: state lookups, trial slices, device copies, the
-# gradient of the maximum-likelihood fit op by op); now one program per stage and tree
-# size. Its quick run below (every stage, two frontier tree sizes and the g0 values on
-# both sides of the drift-kernel switch) compiles HIERARCHY_MEASURED; the budget adds 4
-# for JAX versions that split a program differently.
-HIERARCHY_MEASURED = 25
-HIERARCHY_BUDGET = HIERARCHY_MEASURED + 4
-
-_HIERARCHY_SCRIPT = """
-import json, time
-from bayesnn.core.precision import enable_x64
-enable_x64()
-from bayesnn import validate
-from bayesnn.hierarchy.validation import hierarchy_scenario
-meter = validate.CompileMeter.get()
-start = time.time()
-result = hierarchy_scenario(duration=4.0, n_trials=4, frontier_children=(1, 2),
-                            frontier_g0=(0.5, 2.0), frontier_trials=2,
-                            frontier_duration=3.0, figures=False)
-count = meter.since(start)
-print(json.dumps({"passed": result.passed, "programs": count["programs"],
-                  "names": count["program_names"]}))
-"""
-
-
-@pytest.mark.slow
-def test_hierarchy_scenario_stays_under_its_program_budget():
-    report = run_fresh(_HIERARCHY_SCRIPT)
-    assert report["passed"]
-    assert report["programs"] <= HIERARCHY_BUDGET, sorted(report["names"])
+# The hierarchy scenario's budget is asserted by tests/test_hierarchy_validation.py, in
+# the run whose checks it tests.
 
 
 def test_second_frontier_over_new_g0_compiles_nothing():

@@ -48,11 +48,5 @@ def test_benchmark_numba_loop_agrees():
     assert out["same_spike_counts"] and out["max_abs_weight_difference"] < 1e-9
 
 
-@pytest.mark.slow
-def test_scn_dynamics_scenario_passes_quick():
-    from bayesnn.scn.dynamics.validation import scn_dynamics_scenario
-
-    result = scn_dynamics_scenario(seed=0, quick=True, figures=True)
-    assert len(result.checks) >= 6
-    failed = [c.name for c in result.checks if not c.passed]
-    assert failed == []
+# The scenario at its quick defaults (checks, figures' style, program budget): tests/
+# test_compile_budget_families.py.

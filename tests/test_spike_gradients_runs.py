@@ -10,16 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_spike_gradients_scenario_quick_passes():
-    from bayesnn.spike_gradients.validation import spike_gradients_scenario
-
-    result = spike_gradients_scenario(seed=0, quick=True, figures=False)
-    failed = [c.name for c in result.checks if not c.passed]
-    assert result.passed, failed
-    assert len(result.checks) >= 6
-
-
-@pytest.mark.slow
 def test_wunderlich2021_reduced_reproduction(tmp_path):
     spec = importlib.util.spec_from_file_location(
         "wunderlich2021", ROOT / "papers" / "wunderlich2021" / "reproduce.py")
@@ -52,3 +42,7 @@ def test_bench_spike_gradients_smoke():
     # the discrete network's first-spike times are quantised to dt = 1 ms: losses agree
     # to O(dt / tau0) = 0.2 at most
     assert abs(rows[0]["loss_surrogate"] - rows[0]["loss_eventprop"]) < 0.2
+
+
+# The scenario at its quick defaults (checks, figures' style, program budget): tests/
+# test_compile_budget_families.py.

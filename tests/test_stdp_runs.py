@@ -38,18 +38,6 @@ def test_nessler2013_small(tmp_path):
 
 
 @pytest.mark.slow
-def test_stdp_scenario_quick_passes_with_styled_figures():
-    from bayesnn import style
-    from bayesnn.stdp.validation import stdp_scenario
-
-    result = stdp_scenario(quick=True, figures=True)
-    failed = [check.name for check in result.checks if not check.passed]
-    assert len(result.checks) >= 6 and not failed, failed
-    for figure in result.figures.values():
-        assert style.audit(figure) == []
-
-
-@pytest.mark.slow
 def test_bench_stdp_smoke(tmp_path):
     bench = _load(ROOT / "benchmarks/bench_stdp.py", "bench_stdp")
     results = bench.main(["--components", "3", "--images", "20", "--repeats", "1",
@@ -80,3 +68,7 @@ def test_convnet_bad_settings():
             convnet.ConvSTDPParams(**changes).check()
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         convnet.train(np.full((3, 64), 2.0), (8, 8))
+
+
+# The scenario at its quick defaults (checks, figures' style, program budget): tests/
+# test_compile_budget_families.py.
