@@ -3,8 +3,9 @@
 Units: seconds and Hz everywhere. Validation runs in float64; call
 :func:`bayesnn.enable_x64` (or set ``JAX_ENABLE_X64=1``) before creating arrays.
 """
-import importlib
 from typing import TYPE_CHECKING
+
+from bayesnn.core.lazy_exports import lazy_names
 
 if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first use below
     from bayesnn.core.precision import enable_x64, x64_enabled
@@ -15,21 +16,7 @@ if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first us
 _WHERE = {"enable_x64": "bayesnn.core.precision", "x64_enabled": "bayesnn.core.precision"}
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    try:  # a sub-package not imported yet (``bayesnn.core.PrecisionError``)
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as error:
-        if error.name != f"{__name__}.{name}":
-            raise
-        raise AttributeError(f"module 'bayesnn' has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
 
 
 __version__ = "0.1.0"

@@ -14,8 +14,9 @@
 - :mod:`bayesnn.core.validation`: argument checks raising ``ValueError`` naming the
   parameter and the constraint, before any simulation work.
 """
-import importlib
 from typing import TYPE_CHECKING
+
+from bayesnn.core.lazy_exports import lazy_names
 
 if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first use below
     from bayesnn.core.binning import (GRID_TOLERANCE, bin_counts, bin_index, bin_spikes,
@@ -72,24 +73,10 @@ _EXPORTS = {
     "stepping": ("run_trials", "scan_chunked", "scan_steps", "scan_steps_chunked",
                  "split_trial_keys"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+_WHERE = {name: f"bayesnn.core.{module}" for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"bayesnn.core.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    try:  # a submodule not imported yet (``bayesnn.core.spikes``)
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as error:
-        if error.name != f"{__name__}.{name}":
-            raise
-        raise AttributeError(f"module 'bayesnn.core' has no attribute {name!r}") from None
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [

@@ -10,8 +10,9 @@ parameter values x trials as one compiled, vectorised program; e.g.
 :func:`bayesnn.neuron.simulate_grid`). "Sweep" names only the study; "grid" the
 primitive.
 """
-import importlib
 from typing import TYPE_CHECKING
+
+from bayesnn.core.lazy_exports import lazy_names
 
 if TYPE_CHECKING:  # the names, for readers and type checkers; bound on first use below
     from bayesnn.sweep.config import SweepConfig, load_config
@@ -36,16 +37,8 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"bayesnn.sweep.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'bayesnn.sweep' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(
+    __name__, {name: f"{__name__}.{module}" for name, module in _WHERE.items()}, globals())
 
 
 __all__ = ["IN_PROCESS", "SCENARIOS", "Scenario", "SweepConfig", "SweepPlan", "SweepStore",
