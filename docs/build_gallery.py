@@ -7,7 +7,7 @@ section per scenario, listing exactly the figures of that run.
     python docs/build_gallery.py --out DIR        # reuses DIR/results.json if DIR has one,
                                                   # else runs validate into DIR
 
-CI (.ci/run) calls it with the folder tests/test_figures.py wrote its validate run into
+CI (.ci/run) calls it with the folder tests/test_validate_all.py wrote its validate run into
 (``BAYESNN_VALIDATE_OUT``), so the published site always shows the current figures
 without a second run; that test also checks that the committed docs/gallery.md lists
 exactly the figures validate writes (rerun this script when it fails). Which scenario a

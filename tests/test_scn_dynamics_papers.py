@@ -49,4 +49,4 @@ def test_benchmark_numba_loop_agrees():
 
 
 # The scenario at its quick defaults (checks, figures' style, program budget): tests/
-# test_compile_budget_families.py.
+# test_validate_all.py (the gallery run).

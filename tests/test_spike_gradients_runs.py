@@ -45,4 +45,4 @@ def test_bench_spike_gradients_smoke():
 
 
 # The scenario at its quick defaults (checks, figures' style, program budget): tests/
-# test_compile_budget_families.py.
+# test_validate_all.py (the gallery run).

@@ -71,4 +71,4 @@ def test_convnet_bad_settings():
 
 
 # The scenario at its quick defaults (checks, figures' style, program budget): tests/
-# test_compile_budget_families.py.
+# test_validate_all.py (the gallery run).
