@@ -291,7 +291,13 @@ def hidden_legend_entries(target: Figure, *, dpi: float = 72.0,
 
     canvas = FigureCanvasAgg(target)
     original_dpi = target.get_dpi()
+    layout = target.get_layout_engine()
     target.set_dpi(dpi)
+    if layout is not None:
+        # place the axes once: the renders compared below then differ only in the
+        # artists toggled, and skip the layout engine (most of a draw's time)
+        target.draw_without_rendering()
+        target.set_layout_engine("none")
 
     def render() -> np.ndarray:
         canvas.draw()
@@ -340,6 +346,8 @@ def hidden_legend_entries(target: Figure, *, dpi: float = 72.0,
                 artist.set_visible(True)
     finally:
         target.set_dpi(original_dpi)
+        if layout is not None:
+            target.set_layout_engine(layout)
     return problems
 
 
