@@ -284,8 +284,7 @@ def _apart_from(target: Figure, axis, renderer) -> list:
     for child in target.get_children():
         if child is axis or child is target.patch or not child.get_visible():
             continue
-        extent = child.get_tightbbox(renderer) if hasattr(child, "get_tightbbox") \
-            else child.get_window_extent(renderer)
+        extent = child.get_tightbbox(renderer)
         if extent is not None and box is not None and not box.overlaps(extent):
             apart.append(child)
     return apart
@@ -300,7 +299,10 @@ def hidden_legend_entries(target: Figure, *, dpi: float = 72.0,
     ``visible_fraction`` of its footprint is hidden (a line drawn exactly under another
     keeps 15-20 % from its antialiased edges at 72 dpi; one in plain view 60-100 %).
     Artists without data (legend proxies) are keys and not checked. Renders at ``dpi``
-    (a few renders per entry); returns one line per hidden entry."""
+    (a few renders per entry) with the layout computed once and kept for every render
+    (a layout engine re-run per render moves the axes by a fraction of a pixel, which
+    would count as change); returns one line per hidden entry. The figure's dpi and
+    layout engine are restored."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.legend import Legend
 

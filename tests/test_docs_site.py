@@ -151,7 +151,8 @@ def test_known_docstring_warnings_are_still_current():
 
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None
                     or importlib.util.find_spec("mkdocstrings") is None,
-                    reason='needs the docs extra: pip install ".[docs]"')
+                    reason='needs the docs extra: pip install ".[docs]" (.ci/run installs it '
+                           'after the suite and builds the site strictly itself)')
 def test_strict_build_passes(tmp_path):
     # about 15 s on 2 cores (static analysis only; nothing is imported or run)
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
