@@ -229,6 +229,16 @@ def log_axes(axis, *, x: bool = True, y: bool = True) -> None:
             ticks.set_minor_formatter(_LogFormatter(minor=True))
 
 
+def box_edges(axis, half_width: float, *, label: str | None = None) -> None:
+    """Mark a tolerance box ``[-half_width, half_width]`` by its two edges, dashed, drawn
+    above the data (``zorder`` 3). An error trace that fills its box (a spike-coding
+    error oscillating at every spike) covers a shaded band, and the box can no longer
+    be seen; its edges stay visible. ``label``: legend entry (default ``"box +-w"``)."""
+    for sign in (1.0, -1.0):
+        axis.axhline(sign * half_width, color=COLORS["bound"], ls="--", lw=1.5, zorder=3,
+                     label=(label or f"box +-{half_width:.3g}") if sign > 0 else None)
+
+
 def residual_panel(axis, x, a, b, *, quantity: str, unit: str | None = None,
                    names: tuple[str, str] = ("a", "b"), color: str = COLORS["residual"]):
     """Draw ``a - b`` against ``x`` with a zero line: the panel that goes under two

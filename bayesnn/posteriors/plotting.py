@@ -98,7 +98,9 @@ def plot_log_odds_run(times, states, exact, log_odds, target, network_target,
     ``log_odds - exact = (log_odds - network_target)`` [spike coding, inside the box
     +-``box_half_width``] ``+ (network_target - target)`` [time step] ``+ (target -
     exact)`` [linearisation; 0 in tracking mode]; a part below 1 % of the box is named
-    in the legend, not drawn (it would hide under the others). Arrays (R, K) in nats,
+    in the legend, not drawn (it would hide under the others). The box is drawn by its
+    edges; when a drawn part exceeds 10 boxes the error axis is symlog (linear inside
+    the box). Arrays (R, K) in nats,
     ``states`` (R, K) 0/1, ``times`` (R,) s from the run's start (the whole run is shown).
     """
     times = np.asarray(times)
@@ -119,11 +121,9 @@ def plot_log_odds_run(times, states, exact, log_odds, target, network_target,
                 label="population readout")
     middle.set_ylabel(style.label("log-odds", "nats"))
     style.legend_outside(middle)
-    bottom.fill_between(times, -box_half_width, box_half_width, color=style.COLORS["bound"],
-                        alpha=0.2, lw=0, label=f"box +-{box_half_width:.3g}")
     # a part far below the box (exactly 0 for linearisation in tracking mode) would hide
     # under the others: it is named in the legend's title with its size, not drawn
-    small, negligible = 1e-2 * box_half_width, []
+    small, negligible, largest = 1e-2 * box_half_width, [], 0.0
     for part, color, name in ((model - network, style.COLORS["model"],
                                "spike coding:\nreadout - network target"),
                               (network - target, style.COLORS["decoded"],
@@ -134,9 +134,18 @@ def plot_log_odds_run(times, states, exact, log_odds, target, network_target,
         if worst < small:
             negligible.append(f"{name.split(':')[0]} (max {worst:.1g})")
         else:
+            largest = max(largest, worst)
             bottom.plot(times, part, color=color, lw=0.8 if "spike" in name else 1.2,
                         label=name)
-    bottom.set_ylabel(style.label("error parts", "nats"))
+    style.box_edges(bottom, box_half_width)
+    if largest > 10 * box_half_width:
+        # parts of different orders (the linearisation error of implementing mode can
+        # reach tens of nats, the spike-coding part stays inside the box): linear inside
+        # the box, logarithmic beyond, so both can be read
+        bottom.set_yscale("symlog", linthresh=box_half_width, linscale=2.0)
+        bottom.set_ylabel(style.label("error parts", "nats") + "\nsymlog: linear in the box")
+    else:
+        bottom.set_ylabel(style.label("error parts", "nats"))
     bottom.set_xlabel(style.label("time", "s"))
     legend = style.legend_outside(bottom)
     if negligible and legend is not None:

@@ -95,10 +95,9 @@ def plot_box_run(times, readout, target, bound: float, spike_times, senders, Gam
     plot_readout(top, times, readout, target)
     top.set_xlabel("")
     error = readout - target
-    middle.fill_between(times, -bound, bound, color=style.COLORS["bound"], alpha=0.2, lw=0,
-                        label=f"box +-{bound:.3g}")
     for d in range(error.shape[1]):
         middle.plot(times, error[:, d], color=f"C{d}", lw=0.8, label=f"x{d + 1} error")
+    style.box_edges(middle, bound)
     middle.set_ylabel(style.label("readout - target", "units of x"))
     style.legend_outside(middle)
     raster_by_direction(bottom, spike_times, senders, Gamma)
