@@ -1,51 +1,13 @@
-"""Compile budget (issue 21) of the learning families: how many XLA programs the
-``scn_learning`` scenario compiles (the ``learning`` scenario's budget is asserted by
-tests/test_learning_slow.py, in the run whose checks it tests), and that a learner
-called again on new data of the same size, new starting rates or a new fixed
-``initial_prob_on`` compiles nothing.
-
-The scenario runs at small sizes in a fresh process (tests/compile_counts.py: no
-program in memory; one read from the suite's persistent cache counts as one program,
-so the count is that of a cold run); the programs are those of the full run (same
-stages, code paths and static options), counted by
-:class:`bayesnn.validate.CompileMeter`. Nothing is timed.
+"""Compile budget (issue 21) of the learning families: a learner called again on new
+data of the same size, new starting rates or a new fixed ``initial_prob_on`` compiles
+nothing (counted by :class:`bayesnn.validate.CompileMeter`). The ``learning`` and
+``scn_learning`` scenarios' program budgets are asserted in the gallery run
+(tests/test_validate_all.py). Nothing is timed.
 """
 import time
 
 import numpy as np
 import pytest
-
-from tests.compile_counts import run_fresh
-
-
-# Measured (benchmarks/README.md, issue 21; `python -m bayesnn.cli validate --scenario X
-# --no-figures --no-jax-cache`): scn_learning 135 -> 15 programs at its default sizes and
-# 15 at the small sizes below. learning 268 -> 101, of which 36 before the NUTS stage; the
-# rest are NumPyro's (run_nuts, which another change compiles as one program per shape;
-# 42 with it). The budgets count every program of the run, NumPyro's included, so they
-# hold before and after that change; each is the measured count plus 3 for JAX versions
-# that split a program differently.
-SCN_LEARNING_BUDGET = 18
-
-_SCN_SCRIPT = """
-import json, time
-from bayesnn.core.precision import enable_x64
-enable_x64()
-from bayesnn import validate
-from bayesnn.scn.learning.validation import scn_learning_scenario
-meter = validate.CompileMeter.get()
-start = time.time()
-result = scn_learning_scenario(duration=8.0, n_neurons=8, eval_duration=1.0, cv_duration=1.0,
-                               dale_duration=2.0, dale_n_i=3, train_iterations=5,
-                               figures=False)
-count = meter.since(start)
-print(json.dumps({"programs": count["programs"], "names": count["program_names"]}))
-"""
-
-@pytest.mark.slow
-def test_scn_learning_scenario_stays_under_its_program_budget():
-    report = run_fresh(_SCN_SCRIPT, timeout=1800)
-    assert report["programs"] <= SCN_LEARNING_BUDGET, sorted(report["names"])
 
 
 def _meter_since(action):
