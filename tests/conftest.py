@@ -59,8 +59,7 @@ def pytest_unconfigure(config):
 # else 5 s. The numbers only order the files: a stale number costs balance, never a
 # result. xdist's own reordering (most tests first) is turned off so this order holds.
 _FILE_SECONDS = {
-    "test_validate_all.py": 250, "test_figures.py": 30,
-    "test_families.py": 130,
+    "test_validate_all.py": 250, "test_figures.py": 30, "test_families.py": 130,
     "test_scn_learning_runs.py": 120, "test_docs_snippets.py": 115, "test_result_shapes.py": 90,
     "test_notebooks.py": 80, "test_failure_kinds.py": 70, "test_scn_api.py": 65,
     "test_posteriors_log_odds.py": 65, "test_learning_trust.py": 60, "test_neuromorphic.py": 60,
