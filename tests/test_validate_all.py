@@ -39,7 +39,7 @@ from tests.test_figures import figure_name_problems
 BUDGETS = {"neuron": 37 + 4, "log_odds": 13 + 4, "accuracy": 16 + 4, "scn": 4 + 4,
            "kalman": 20 + 4, "hierarchy": 25 + 4, "learning": 40 + 4, "scn_learning": 14 + 4,
            "spike_gradients": 43 + 4, "stdp": 25 + 4, "neuromorphic": 53 + 4,
-           "scn_dynamics": 12 + 4}
+           "scn_dynamics": 14 + 4}
 # The gallery's settings of the scenarios whose checks must all pass in this run (their
 # defaults, quick defaults, or a smaller size at which they pass with a stated margin):
 # the premise test below holds docs/gallery.toml to them. scn_learning runs smaller in
