@@ -204,12 +204,36 @@ def test_compiled_rk4_equals_a_numpy_loop(field, x0):
     assert isinstance(field(np.array(x0)), np.ndarray)
 
 
-def test_rk4_rejects_a_field_jax_cannot_trace():
+def test_rk4_reads_the_field_of_this_call():
+    # Each call traces the field afresh: a closure whose values changed between calls
+    # gives the new trajectory (a program cached on the field object would replay the
+    # old values). Rotation by 1 rad in 100 steps of 0.01 s, then a zero field.
+    A = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    field = lambda x: x @ A.T
+    c, x0 = np.zeros((100, 2)), np.array([1.0, 0.0])
+    # RK4's error over one radian at h = 0.01: 100 steps x h^5/120 ~ 1e-10
+    np.testing.assert_allclose(rk4_trajectory(field, c, 1e-2, x0)[-1], [np.cos(1), -np.sin(1)],
+                               atol=1e-9)
+    A[:] = 0.0
+    np.testing.assert_array_equal(rk4_trajectory(field, c, 1e-2, x0)[-1], x0)
+    # a field may return a list of its D components
+    listed = rk4_trajectory(lambda x: [x[1], -x[0]], c, 1e-2, x0)
+    np.testing.assert_allclose(listed[-1], [np.cos(1), -np.sin(1)], atol=1e-9)
+
+
+def test_rk4_rejects_bad_fields_and_inputs():
     c = np.zeros((5, 1))
-    with pytest.raises(ValueError, match="field must be traceable"):
-        rk4_trajectory(lambda v: np.asarray(v) * 2.0, c, DT, np.array([0.1]))
+    for untraceable in (lambda v: np.asarray(v) * 2.0,             # converts its argument
+                        lambda v: v if v[0] > 0 else -v):          # Python `if` on a value
+        with pytest.raises(ValueError, match="field cannot be traced by JAX"):
+            rk4_trajectory(untraceable, c, DT, np.array([0.1]))
     with pytest.raises(ValueError, match="field must return the state's shape"):
         rk4_trajectory(lambda v: np.ones(2) * v[0], c, DT, np.array([0.1]))
+    with pytest.raises(ValueError, match="both must have the state's dimension D"):
+        rk4_trajectory(bistable, np.zeros((5, 3)), DT, np.array([0.1, 0.2]))
+    # x' = x^3 from x = 2 with dt = 1 s overflows within 3 steps: an error, not infs
+    with pytest.raises(ValueError, match="became non-finite at step 2.*reduce dt"):
+        rk4_trajectory(lambda v: v**3, np.zeros((10, 1)), 1.0, np.array([2.0]))
 
 
 def test_figures_follow_the_house_style():

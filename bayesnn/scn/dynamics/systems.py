@@ -50,8 +50,9 @@ def _namespace(x):
 
 
 def van_der_pol(x, *, omega: float = 10.0, m: float = 1.0) -> np.ndarray:
-    """Van der Pol field (..., 2), s^-1 units: limit cycle of amplitude ~2 in x1 and
-    period ~6.66 / omega s for m = 1. NumPy in, NumPy out; JAX in, JAX out."""
+    """Van der Pol field (..., 2), s^-1 units: for m = 1 a limit cycle with x1 between
+    about -2 and 2 (peak-to-peak ~4) and period ~6.66 / omega s. NumPy in, NumPy out;
+    JAX in, JAX out."""
     xp = _namespace(x)
     x = xp.asarray(x)
     return omega * xp.stack([x[..., 1], m * (1 - x[..., 0]**2) * x[..., 1] - x[..., 0]], -1)
@@ -73,13 +74,19 @@ def rk4_trajectory(field: Callable, c, dt: float, x0) -> np.ndarray:
 
     The steps run as one compiled ``lax.scan`` in float64 whatever JAX's global
     precision (a Python loop cost ~11 us per step: 9 s for the 8e5 steps of the
-    ``scn_dynamics`` scenario's bistable teacher). The compiled program is cached per
-    ``field`` object, so pass the same function, not a new lambda, to reuse it.
+    ``scn_dynamics`` scenario's bistable teacher). Each call traces and compiles
+    ``field`` afresh (~0.1 s; read back instead where JAX's persistent compilation cache
+    is on, as in ``bayesnn validate``), so the values it reads from enclosing or global
+    variables are always those of this call.
 
     Args:
         field: the vector field, x per s. It receives a float64 JAX array of shape (D,)
-            inside the scan and must return shape (D,), written with operators and
-            ``jax.numpy`` (:func:`van_der_pol` and :func:`bistable` are).
+            and returns D values (an array, list or tuple), written with operators and
+            ``jax.numpy`` (:func:`van_der_pol` and :func:`bistable` are): ``jnp.sin``,
+            not ``np.sin`` or ``math.sin``; no ``np.asarray`` or ``float()`` of its
+            argument and no Python ``if`` on its values (``jnp.where`` instead).
+            Constants it builds with ``jax.numpy`` while JAX's x64 mode is off are
+            float32: build them with NumPy.
         c: (T, D) input, x per s.
         dt: step, s.
         x0: (D,) initial state.
@@ -88,37 +95,55 @@ def rk4_trajectory(field: Callable, c, dt: float, x0) -> np.ndarray:
         (T + 1, D) float64 NumPy array, ``x_0`` first.
 
     Raises:
-        ValueError: on bad ``c``, ``dt``, ``x0``, or a ``field`` that JAX cannot trace
-            (one that converts its argument with ``np.asarray``, say) or that returns
-            another shape.
+        ValueError: on bad ``c``, ``dt`` or ``x0``; when ``c`` and ``x0`` disagree on D;
+            when JAX cannot trace ``field`` or it returns another shape; when the
+            trajectory becomes non-finite (reduce ``dt``). Errors the field raises
+            itself (JAX's ``TypeError`` for an in-place assignment, say) pass through.
     """
     c = as_array("c", c, ndim=2)
-    x0 = require_shape("x0", as_array("x0", x0, ndim=1), (c.shape[1],))
+    x0 = as_array("x0", x0, ndim=1)
+    if x0.shape[0] != c.shape[1]:
+        raise ValueError(f"x0 has shape {x0.shape} but c has shape {c.shape}: both must "
+                         f"have the state's dimension D")
     dt = float(require_positive("dt", dt, ndim=0))
+    # A fresh jit per call: a program cached on the field object would keep the values
+    # its closure had when first traced (a changed parameter would be silently ignored).
     with jax.enable_x64(True):
         try:
-            path = _rk4_scan(field, jnp.asarray(c, jnp.float64), dt, jnp.asarray(x0, jnp.float64))
-        except (jax.errors.TracerArrayConversionError,
-                jax.errors.ConcretizationTypeError) as error:
-            raise ValueError("field must be traceable by JAX (operators and jax.numpy; "
-                             f"NumPy functions that convert their argument are not): {error}"
-                             ) from error
-        return np.asarray(path)
+            path = jax.jit(partial(_rk4_scan, field))(
+                jnp.asarray(c, jnp.float64), dt, jnp.asarray(x0, jnp.float64))
+        except (jax.errors.ConcretizationTypeError,  # includes a Python `if` on x
+                jax.errors.TracerArrayConversionError,
+                jax.errors.TracerIntegerConversionError) as error:
+            raise ValueError(_UNTRACEABLE + str(error)) from error
+        path = np.asarray(path)
+    finite = np.all(np.isfinite(path), axis=1)
+    if not finite.all():
+        step = int(np.argmin(finite))
+        raise ValueError(f"the RK4 trajectory became non-finite at step {step} "
+                         f"(t = {step * dt:g} s): reduce dt (= {dt:g} s) or check field")
+    return path
 
 
-@partial(jax.jit, static_argnums=0)
+_UNTRACEABLE = ("field cannot be traced by JAX: write it with operators and jax.numpy "
+                "(jnp.sin, not np.sin or math.sin), with no np.asarray or float() of its "
+                "argument and no Python `if` on its values (jnp.where instead). JAX said: ")
+
+
 def _rk4_scan(field, c, dt, x0):
+    f = lambda x: jnp.asarray(field(x))  # a field may return a list or tuple
+
     def step(x, ck):
-        k1 = field(x) + ck
-        k2 = field(x + dt / 2 * k1) + ck
-        k3 = field(x + dt / 2 * k2) + ck
-        k4 = field(x + dt * k3) + ck
+        k1 = f(x) + ck
+        k2 = f(x + dt / 2 * k1) + ck
+        k3 = f(x + dt / 2 * k2) + ck
+        k4 = f(x + dt * k3) + ck
         x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         return x, x
 
-    if jnp.shape(field(x0)) != x0.shape:
+    if f(x0).shape != x0.shape:
         raise ValueError(f"field must return the state's shape {x0.shape}, got "
-                         f"{jnp.shape(field(x0))}")
+                         f"{f(x0).shape}")
     _, path = jax.lax.scan(step, x0, c)
     return jnp.concatenate([x0[None], path])
 
