@@ -141,9 +141,9 @@ def _rk4_scan(field, c, dt, x0):
         x = x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         return x, x
 
-    if f(x0).shape != x0.shape:
-        raise ValueError(f"field must return the state's shape {x0.shape}, got "
-                         f"{f(x0).shape}")
+    returned = f(x0).shape
+    if returned != x0.shape:
+        raise ValueError(f"field must return the state's shape {x0.shape}, got {returned}")
     _, path = jax.lax.scan(step, x0, c)
     return jnp.concatenate([x0[None], path])
 
